@@ -1,0 +1,193 @@
+package actors
+
+import (
+	"context"
+	"time"
+)
+
+// The ports below are everything the actor tree needs from the outside world.
+// matrix/, agents/ and persistence/ implement them; actors/ never imports
+// those packages (nor mautrix or Badger), which a test enforces. Every method
+// may block on the network or the disk, so actors call them only from
+// goroutines they own, never from Receive.
+
+// Store is the durable state (PRODUCT R7.1). Reads of a missing record return
+// an error wrapping ErrNotFound. Every write error is returned.
+type Store interface {
+	GetUser(ctx context.Context, userID string) (UserRecord, error)
+	PutUser(ctx context.Context, u UserRecord) error
+	ListUsers(ctx context.Context) ([]UserRecord, error)
+
+	GetRoom(ctx context.Context, roomID string) (RoomRecord, error)
+	PutRoom(ctx context.Context, r RoomRecord) error
+	// ListRooms returns the rooms owned by userID, archived ones included,
+	// ordered by ChatIndex.
+	ListRooms(ctx context.Context, userID string) ([]RoomRecord, error)
+
+	// NextPlatformChatID takes the next value of the process-wide monotonic
+	// sequence ("1", "2", ...). A value is never returned twice, across
+	// restarts included.
+	NextPlatformChatID(ctx context.Context) (string, error)
+
+	PutSavedContext(ctx context.Context, s SavedContext) error
+	ListSavedContexts(ctx context.Context, userID string) ([]SavedContext, error)
+}
+
+// MatrixSender sends what a room shows the user.
+type MatrixSender interface {
+	// SendNotice posts an m.notice (the bot's own words; Markdown allowed).
+	SendNotice(ctx context.Context, roomID, text string) (eventID string, err error)
+	// SendText posts an m.text agent reply: body keeps the plain text,
+	// formatted_body is the Markdown rendered to sanitised HTML.
+	SendText(ctx context.Context, roomID, markdown string) (eventID string, err error)
+	// EditText replaces the content of an earlier SendText event (m.replace).
+	EditText(ctx context.Context, roomID, eventID, markdown string) error
+	// SetTyping turns the typing notification on (for timeout) or off.
+	SetTyping(ctx context.Context, roomID string, typing bool, timeout time.Duration) error
+}
+
+// MatrixRooms creates and manages rooms and membership.
+type MatrixRooms interface {
+	JoinRoom(ctx context.Context, roomID string) error
+	// RejectInvite declines an invite (leave without having joined).
+	RejectInvite(ctx context.Context, roomID, reason string) error
+	LeaveRoom(ctx context.Context, roomID string) error
+	// CreateSpace creates a Space (creation_content.type = m.space) and invites users.
+	CreateSpace(ctx context.Context, name string, invite []string) (roomID string, err error)
+	// CreateChatRoom creates a room that is a child of spaceID: m.space.child in
+	// the Space and m.space.parent in the room, and invites users.
+	CreateChatRoom(ctx context.Context, spaceID, name string, invite []string) (roomID string, err error)
+	Invite(ctx context.Context, roomID, userID string) error
+	SetRoomName(ctx context.Context, roomID, name string) error
+	// RemoveFromSpace empties the m.space.child event of roomID in spaceID.
+	RemoveFromSpace(ctx context.Context, spaceID, roomID string) error
+	// DisplayName is the user's display name, or the user id when unset.
+	DisplayName(ctx context.Context, userID string) (string, error)
+}
+
+// Matrix is the whole Matrix side as the actors see it.
+type Matrix interface {
+	MatrixSender
+	MatrixRooms
+}
+
+// AgentRef is one agent of the registry (PRODUCT R5.1).
+type AgentRef struct {
+	ID    string
+	Label string
+	// BaseURL is the registry's base_url as written; the dialer normalises it.
+	BaseURL string
+	// WorkspacePath is the agent's workspace on the bot's side of the shared
+	// volume (the agent sees it as /workspace).
+	WorkspacePath string
+}
+
+// Registry maps users to agents. Implementations are safe for concurrent use
+// and may change between calls (hot reload).
+type Registry interface {
+	// AgentFor returns the agent of userID. assigned is false when the user is
+	// not in user_agents and the default policy gave them the first agent.
+	// Under the deny policy an unassigned user gets an error wrapping ErrAccessDenied.
+	AgentFor(userID string) (agent AgentRef, assigned bool, err error)
+	// Agent looks an agent up by id.
+	Agent(id string) (AgentRef, bool)
+	// Agents lists every agent in registry order.
+	Agents() []AgentRef
+}
+
+// AgentDialer opens agent connections.
+type AgentDialer interface {
+	// Dial connects to agent at platform chat chatID and waits for STATUS.
+	// Errors wrap ErrAgentUnavailable.
+	Dial(ctx context.Context, agent AgentRef, chatID string) (AgentConn, error)
+}
+
+// AgentConn is one open agent WebSocket. It runs one turn at a time.
+type AgentConn interface {
+	// Turn sends USER_MESSAGE and returns the turn's events: zero or more
+	// progress events, then exactly one terminal event (AgentEnd or
+	// AgentFailed), then the channel is closed. ctx bounds the whole turn.
+	// It returns ErrTurnRunning if the previous turn has not ended.
+	Turn(ctx context.Context, msg UserMessage) (<-chan AgentEvent, error)
+	// Confirm answers an AgentConfirmRequest (USER_CONFIRM).
+	Confirm(ctx context.Context, id string, approved bool) error
+	// Done is closed when the connection has ended; Err then says why.
+	Done() <-chan struct{}
+	Err() error
+	// Close closes the connection normally (code 1000).
+	Close() error
+}
+
+// UserMessage is one turn's input.
+type UserMessage struct {
+	Text string
+	// Attachments are paths relative to the agent's workspace.
+	Attachments []string
+}
+
+// AgentEventKind tells what an AgentEvent carries.
+type AgentEventKind int
+
+// The kinds of AgentEvent, one per agent-to-client frame type.
+const (
+	AgentTextChunk AgentEventKind = iota + 1
+	AgentToolCall
+	AgentToolResult
+	AgentCustomUpdate
+	AgentSendFile
+	AgentConfirmRequest
+	// AgentEnd is terminal: the turn is over (TokensUsed may be set).
+	AgentEnd
+	// AgentFailed is terminal: ERROR frame, timeout, protocol violation or a
+	// dropped connection; Err wraps one of the ErrAgent* sentinels.
+	AgentFailed
+)
+
+// String names the kind for logs.
+func (k AgentEventKind) String() string {
+	switch k {
+	case AgentTextChunk:
+		return "text_chunk"
+	case AgentToolCall:
+		return "tool_call"
+	case AgentToolResult:
+		return "tool_result"
+	case AgentCustomUpdate:
+		return "custom_update"
+	case AgentSendFile:
+		return "send_file"
+	case AgentConfirmRequest:
+		return "confirm_request"
+	case AgentEnd:
+		return "end"
+	case AgentFailed:
+		return "failed"
+	default:
+		return "unknown"
+	}
+}
+
+// AgentEvent is one event of a turn, decoded from the wire.
+type AgentEvent struct {
+	Kind AgentEventKind
+	// Text: the chunk (AgentTextChunk), the update text (AgentCustomUpdate),
+	// the question (AgentConfirmRequest) or the agent's message (AgentFailed
+	// from an ERROR frame).
+	Text string
+	// Name is the tool name (AgentToolCall, AgentToolResult).
+	Name string
+	// ID is the tool call id or the confirmation id.
+	ID string
+	// Path (AgentSendFile) is the file path normalised to be relative to the
+	// agent's workspace (agent-protocol.md); it is not yet resolved on disk.
+	Path string
+	// TokensUsed (AgentEnd) as reported by the agent, 0 if not.
+	TokensUsed int64
+	// Code is the ERROR frame's optional code.
+	Code string
+	// Err (AgentFailed) wraps one of the ErrAgent* sentinels.
+	Err error
+}
+
+// Terminal reports whether the event ends the turn.
+func (e AgentEvent) Terminal() bool { return e.Kind == AgentEnd || e.Kind == AgentFailed }

@@ -1,0 +1,79 @@
+package actors
+
+import "time"
+
+// The records below are the durable state of the bot (PRODUCT R7.1). They are
+// declared here, in the domain package, so that actors can use them without
+// knowing how they are stored; persistence/ encodes them as versioned JSON.
+// Adding a field is backwards compatible; renaming or re-typing one needs a
+// new schema version in persistence/.
+
+// UserRecord is one Matrix user the bot serves.
+type UserRecord struct {
+	// UserID is the Matrix user id, e.g. "@alice:example.org".
+	UserID string `json:"user_id"`
+	// SpaceID is the user's personal Space, empty until onboarding created it.
+	SpaceID string `json:"space_id,omitempty"`
+	// EntryRoomID is the room where the user first invited the bot (usually a DM).
+	EntryRoomID string `json:"entry_room_id,omitempty"`
+	// AgentID is the agent new chats are bound to; empty means "ask the registry".
+	AgentID string `json:"agent_id,omitempty"`
+	// ChatCounter is the last number used for "Chat N"; numbers are never reused.
+	ChatCounter int `json:"chat_counter"`
+	// DefaultAgentNoticed records that the one-time "you were given the default
+	// agent" notice was sent (PRODUCT R5.2).
+	DefaultAgentNoticed bool      `json:"default_agent_noticed,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
+}
+
+// RoomRecord is one conversation room: one agent context.
+type RoomRecord struct {
+	RoomID  string `json:"room_id"`
+	OwnerID string `json:"owner_id"`
+	SpaceID string `json:"space_id,omitempty"`
+	// ChatIndex is N of the default name "Chat N".
+	ChatIndex int    `json:"chat_index"`
+	Name      string `json:"name"`
+	// PlatformChatID selects the agent-side memory; taken from the process-wide
+	// monotonic sequence (Store.NextPlatformChatID) and never reused.
+	PlatformChatID string `json:"platform_chat_id"`
+	AgentID        string `json:"agent_id"`
+	Archived       bool   `json:"archived,omitempty"`
+	// Staged holds attachments waiting for the next turn (PRODUCT R4.1).
+	Staged     []Attachment `json:"staged,omitempty"`
+	LastTurnAt time.Time    `json:"last_turn_at,omitzero"`
+	// TokensUsed is the sum of tokens_used the agent reported in END events.
+	TokensUsed int64 `json:"tokens_used,omitempty"`
+	// TurnInFlight is set while a turn runs and cleared when it ends, so that a
+	// restart finding it set tells the user the turn was cut off (PRODUCT R7.2).
+	TurnInFlight *InFlightTurn `json:"turn_in_flight,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
+}
+
+// Attachment is a file the user sent that waits for the next turn.
+type Attachment struct {
+	// Path is relative to the agent's workspace, e.g. "incoming/20260428-110000-report.pdf".
+	Path     string    `json:"path"`
+	Name     string    `json:"name"`
+	MIME     string    `json:"mime,omitempty"`
+	Size     int64     `json:"size"`
+	EventID  string    `json:"event_id,omitempty"`
+	StagedAt time.Time `json:"staged_at"`
+}
+
+// InFlightTurn describes a turn that was running when its record was written.
+type InFlightTurn struct {
+	EventID   string    `json:"event_id"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// SavedContext is a named platform_chat_id a user saved with !save (PRODUCT R2.12).
+type SavedContext struct {
+	UserID         string    `json:"user_id"`
+	Name           string    `json:"name"`
+	PlatformChatID string    `json:"platform_chat_id"`
+	AgentID        string    `json:"agent_id"`
+	SavedAt        time.Time `json:"saved_at"`
+}
