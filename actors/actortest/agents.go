@@ -1,0 +1,202 @@
+package actortest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
+
+// Agents is a fake actors.AgentDialer. Each Dial yields a Conn the test can
+// take with NextConn; each turn on it yields a Turn the test drives with
+// Emit. With Script set, turns play the script by themselves instead.
+type Agents struct {
+	// Script, when set, answers every turn by itself.
+	Script func(actors.UserMessage) []actors.AgentEvent
+
+	mu      sync.Mutex
+	dials   []string // "agentID/chatID"
+	failErr error
+	conns   chan *Conn
+}
+
+var _ actors.AgentDialer = (*Agents)(nil)
+
+// NewAgents returns a fake dialer.
+func NewAgents() *Agents { return &Agents{conns: make(chan *Conn, 1024)} }
+
+// FailDials makes later dials fail with err (nil: succeed again).
+func (a *Agents) FailDials(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failErr = err
+}
+
+// Dials lists "agentID/chatID" for every dial so far.
+func (a *Agents) Dials() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.dials...)
+}
+
+// Dial implements actors.AgentDialer.
+func (a *Agents) Dial(ctx context.Context, agent actors.AgentRef, chatID string) (actors.AgentConn, error) {
+	a.mu.Lock()
+	a.dials = append(a.dials, agent.ID+"/"+chatID)
+	err := a.failErr
+	a.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("fake dial %s: %w", agent.ID, errors.Join(actors.ErrAgentUnavailable, err))
+	}
+	c := &Conn{Agent: agent, ChatID: chatID, script: a.Script, turns: make(chan *Turn, 1024), done: make(chan struct{})}
+	a.conns <- c
+	return c, nil
+}
+
+// NextConn returns the next dialed connection, failing after timeout.
+func (a *Agents) NextConn(timeout time.Duration) (*Conn, error) {
+	select {
+	case c := <-a.conns:
+		return c, nil
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("no agent dial within %v", timeout)
+	}
+}
+
+// Conn is one fake agent connection.
+type Conn struct {
+	Agent  actors.AgentRef
+	ChatID string
+	script func(actors.UserMessage) []actors.AgentEvent
+
+	mu      sync.Mutex
+	current *Turn
+	closed  bool
+	err     error
+	turns   chan *Turn
+	done    chan struct{}
+}
+
+var _ actors.AgentConn = (*Conn)(nil)
+
+// Turn is one turn on a fake connection.
+type Turn struct {
+	Msg    actors.UserMessage
+	conn   *Conn
+	events chan actors.AgentEvent
+}
+
+// Turn implements actors.AgentConn.
+func (c *Conn) Turn(ctx context.Context, msg actors.UserMessage) (<-chan actors.AgentEvent, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, fmt.Errorf("fake conn closed: %w", actors.ErrAgentDisconnected)
+	}
+	if c.current != nil {
+		return nil, actors.ErrTurnRunning
+	}
+	t := &Turn{Msg: msg, conn: c, events: make(chan actors.AgentEvent, 1024)}
+	c.current = t
+	if c.script != nil {
+		go t.Emit(c.script(msg)...)
+	} else {
+		c.turns <- t
+	}
+	return t.events, nil
+}
+
+// NextTurn returns the next turn started on c, failing after timeout.
+func (c *Conn) NextTurn(timeout time.Duration) (*Turn, error) {
+	select {
+	case t := <-c.turns:
+		return t, nil
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("no turn within %v", timeout)
+	}
+}
+
+// Emit delivers events to the turn; a terminal event ends it (later events
+// are dropped, as the real client drops a duplicate END).
+func (t *Turn) Emit(events ...actors.AgentEvent) {
+	for _, ev := range events {
+		ended := false
+		t.conn.mu.Lock()
+		if t.conn.current != t {
+			t.conn.mu.Unlock()
+			return
+		}
+		if ev.Terminal() {
+			t.conn.current = nil
+			ended = true
+		}
+		t.conn.mu.Unlock()
+		t.events <- ev
+		if ended {
+			close(t.events)
+			return
+		}
+	}
+}
+
+// Confirm implements actors.AgentConn.
+func (c *Conn) Confirm(context.Context, string, bool) error { return nil }
+
+// Done implements actors.AgentConn.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err implements actors.AgentConn.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close implements actors.AgentConn.
+func (c *Conn) Close() error {
+	c.Drop(errors.New("closed by client"))
+	return nil
+}
+
+// Drop ends the connection as if the agent went away: a running turn fails
+// with ErrAgentDisconnected.
+func (c *Conn) Drop(cause error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed, c.err = true, cause
+	t := c.current
+	c.current = nil
+	close(c.done)
+	c.mu.Unlock()
+	if t != nil {
+		t.events <- actors.AgentEvent{Kind: actors.AgentFailed, Err: fmt.Errorf("%w: %v", actors.ErrAgentDisconnected, cause)}
+		close(t.events)
+	}
+}
+
+// Closed reports whether the connection ended.
+func (c *Conn) Closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Text is a convenience constructor of a text chunk event.
+func Text(s string) actors.AgentEvent { return actors.AgentEvent{Kind: actors.AgentTextChunk, Text: s} }
+
+// End is a convenience constructor of an END event.
+func End(tokens int64) actors.AgentEvent { return actors.AgentEvent{Kind: actors.AgentEnd, TokensUsed: tokens} }
+
+// Failed is a convenience constructor of a terminal failure.
+func Failed(err error, text string) actors.AgentEvent {
+	return actors.AgentEvent{Kind: actors.AgentFailed, Err: err, Text: text}
+}

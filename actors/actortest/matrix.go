@@ -1,0 +1,213 @@
+package actortest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
+
+// Call is one recorded call to a fake port.
+type Call struct {
+	// Method is the port method's name ("SendNotice", "EditText", ...).
+	Method  string
+	RoomID  string
+	EventID string
+	Text    string
+	UserIDs []string
+	Typing  bool
+}
+
+// Matrix is a fake actors.Matrix that records every call, answers with
+// generated ids, and can be told to fail a method.
+type Matrix struct {
+	mu     sync.Mutex
+	calls  []Call
+	notify chan struct{}
+	nextID int
+	fail   map[string]error
+	// block, when set for a method, holds its calls until the channel is closed.
+	block map[string]chan struct{}
+}
+
+var _ actors.Matrix = (*Matrix)(nil)
+
+// NewMatrix returns an empty fake.
+func NewMatrix() *Matrix {
+	return &Matrix{notify: make(chan struct{}), fail: map[string]error{}, block: map[string]chan struct{}{}}
+}
+
+// Fail makes every later call of method return err (nil clears it).
+func (m *Matrix) Fail(method string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil {
+		delete(m.fail, method)
+	} else {
+		m.fail[method] = err
+	}
+}
+
+// Block holds every later call of method until the returned func is called.
+func (m *Matrix) Block(method string) (release func()) {
+	ch := make(chan struct{})
+	m.mu.Lock()
+	m.block[method] = ch
+	m.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			delete(m.block, method)
+			m.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+func (m *Matrix) record(ctx context.Context, c Call) (string, error) {
+	m.mu.Lock()
+	ch := m.block[c.Method]
+	m.mu.Unlock()
+	if ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextID++
+	id := fmt.Sprintf("$fake%d", m.nextID)
+	if c.EventID == "" {
+		c.EventID = id
+	}
+	m.calls = append(m.calls, c)
+	close(m.notify)
+	m.notify = make(chan struct{})
+	return id, m.fail[c.Method]
+}
+
+// Calls returns a copy of every call so far, in order; methods filters by
+// name when given.
+func (m *Matrix) Calls(methods ...string) []Call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Call
+	for _, c := range m.calls {
+		if len(methods) == 0 || slices.Contains(methods, c.Method) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// WaitCall waits until a call matching pred has been recorded (looking at
+// every call, earlier ones included) and returns it.
+func (m *Matrix) WaitCall(timeout time.Duration, pred func(Call) bool) (Call, error) {
+	deadline := time.After(timeout)
+	for {
+		m.mu.Lock()
+		for _, c := range m.calls {
+			if pred(c) {
+				m.mu.Unlock()
+				return c, nil
+			}
+		}
+		notify := m.notify
+		m.mu.Unlock()
+		select {
+		case <-notify:
+		case <-deadline:
+			return Call{}, fmt.Errorf("no matching Matrix call within %v; calls: %+v", timeout, m.Calls())
+		}
+	}
+}
+
+// SendNotice implements actors.MatrixSender.
+func (m *Matrix) SendNotice(ctx context.Context, roomID, text string) (string, error) {
+	return m.record(ctx, Call{Method: "SendNotice", RoomID: roomID, Text: text})
+}
+
+// SendText implements actors.MatrixSender.
+func (m *Matrix) SendText(ctx context.Context, roomID, markdown string) (string, error) {
+	return m.record(ctx, Call{Method: "SendText", RoomID: roomID, Text: markdown})
+}
+
+// EditText implements actors.MatrixSender.
+func (m *Matrix) EditText(ctx context.Context, roomID, eventID, markdown string) error {
+	_, err := m.record(ctx, Call{Method: "EditText", RoomID: roomID, EventID: eventID, Text: markdown})
+	return err
+}
+
+// SetTyping implements actors.MatrixSender.
+func (m *Matrix) SetTyping(ctx context.Context, roomID string, typing bool, _ time.Duration) error {
+	_, err := m.record(ctx, Call{Method: "SetTyping", RoomID: roomID, Typing: typing})
+	return err
+}
+
+// JoinRoom implements actors.MatrixRooms.
+func (m *Matrix) JoinRoom(ctx context.Context, roomID string) error {
+	_, err := m.record(ctx, Call{Method: "JoinRoom", RoomID: roomID})
+	return err
+}
+
+// RejectInvite implements actors.MatrixRooms.
+func (m *Matrix) RejectInvite(ctx context.Context, roomID, reason string) error {
+	_, err := m.record(ctx, Call{Method: "RejectInvite", RoomID: roomID, Text: reason})
+	return err
+}
+
+// LeaveRoom implements actors.MatrixRooms.
+func (m *Matrix) LeaveRoom(ctx context.Context, roomID string) error {
+	_, err := m.record(ctx, Call{Method: "LeaveRoom", RoomID: roomID})
+	return err
+}
+
+// CreateSpace implements actors.MatrixRooms; the new room id is "!spaceN".
+func (m *Matrix) CreateSpace(ctx context.Context, name string, invite []string) (string, error) {
+	id, err := m.record(ctx, Call{Method: "CreateSpace", Text: name, UserIDs: invite})
+	return "!space" + id[1:], err
+}
+
+// CreateChatRoom implements actors.MatrixRooms; the new room id is "!roomN".
+func (m *Matrix) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string) (string, error) {
+	id, err := m.record(ctx, Call{Method: "CreateChatRoom", RoomID: spaceID, Text: name, UserIDs: invite})
+	return "!room" + id[1:], err
+}
+
+// Invite implements actors.MatrixRooms.
+func (m *Matrix) Invite(ctx context.Context, roomID, userID string) error {
+	_, err := m.record(ctx, Call{Method: "Invite", RoomID: roomID, UserIDs: []string{userID}})
+	return err
+}
+
+// SetRoomName implements actors.MatrixRooms.
+func (m *Matrix) SetRoomName(ctx context.Context, roomID, name string) error {
+	_, err := m.record(ctx, Call{Method: "SetRoomName", RoomID: roomID, Text: name})
+	return err
+}
+
+// RemoveFromSpace implements actors.MatrixRooms.
+func (m *Matrix) RemoveFromSpace(ctx context.Context, spaceID, roomID string) error {
+	_, err := m.record(ctx, Call{Method: "RemoveFromSpace", RoomID: spaceID, EventID: roomID})
+	return err
+}
+
+// DisplayName implements actors.MatrixRooms: the localpart of userID.
+func (m *Matrix) DisplayName(_ context.Context, userID string) (string, error) {
+	name := userID
+	if len(name) > 1 && name[0] == '@' {
+		name = name[1:]
+	}
+	for i := range name {
+		if name[i] == ':' {
+			return name[:i], nil
+		}
+	}
+	return name, nil
+}

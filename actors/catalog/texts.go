@@ -1,0 +1,96 @@
+package catalog
+
+// The keys of the catalogue. Placeholders in braces are filled by T.
+const (
+	// Welcome is posted in a new chat room; {commands} is the command list.
+	Welcome Key = "welcome"
+	// EntryPointer is posted in the entry room after onboarding.
+	EntryPointer Key = "entry_pointer"
+	// Reinvited answers a returning user in the entry room (PRODUCT R1.3).
+	Reinvited   Key = "reinvited"
+	HelpHeader  Key = "help_header"
+	HelpHelp    Key = "help_help"
+	UnknownCmd  Key = "unknown_command"
+	QueueFull   Key = "queue_full"
+	Incomplete  Key = "incomplete"
+	EmptyReply  Key = "empty_reply"
+	TurnCrashed Key = "turn_crashed"
+	// Restarted tells the user a turn was cut off by a bot restart (PRODUCT R7.2).
+	Restarted         Key = "restarted"
+	AgentUnavailable  Key = "agent_unavailable"
+	AgentTimeout      Key = "agent_timeout"
+	AgentProtocol     Key = "agent_protocol"
+	AgentDisconnected Key = "agent_disconnected"
+	AgentReported     Key = "agent_reported"
+	AgentFailed       Key = "agent_failed"
+	AccessDenied      Key = "access_denied"
+	DefaultAgent      Key = "default_agent"
+	OnboardingFailed  Key = "onboarding_failed"
+	ConfirmRequest    Key = "confirm_request"
+	FileNotSupported  Key = "file_not_supported"
+	ProgressTool      Key = "progress_tool"
+	ProgressToolDone  Key = "progress_tool_done"
+	ProgressWorking   Key = "progress_working"
+	SpaceName         Key = "space_name"
+	ChatName          Key = "chat_name"
+)
+
+var en = map[Key]string{
+	Welcome:           "Hi {name}! This is **{chat}**, a conversation with {agent}. Just write: every message goes to the agent, and the reply streams in here.\n\n{commands}",
+	EntryPointer:      "Welcome! I made you a Space, **{space}**, with your first chat, **{chat}**: {link}. Accept the invitations and talk to the agent there.",
+	Reinvited:         "You already have a Space, **{space}**. I sent you fresh invitations to it and to your chats.",
+	HelpHeader:        "Commands:",
+	HelpHelp:          "`!help` — this list",
+	UnknownCmd:        "Unknown command `{command}`, see `!help`.",
+	QueueFull:         "Too many messages are waiting for the agent ({size}). This one was not sent: please resend it when the current reply is done.",
+	Incomplete:        "_(reply incomplete)_",
+	EmptyReply:        "The agent finished without a reply.",
+	TurnCrashed:       "Something went wrong on my side while answering, and the reply was stopped. Please send your message again.",
+	Restarted:         "I restarted while answering, please resend your last message.",
+	AgentUnavailable:  "The agent can't be reached right now. Please try again in a moment.",
+	AgentTimeout:      "The agent stopped responding, so I ended this reply. Your next message will try again.",
+	AgentProtocol:     "The agent sent something I could not understand, so I ended this reply. Your next message will try again.",
+	AgentDisconnected: "The connection to the agent was lost during the reply. Your next message will try again.",
+	AgentReported:     "The agent reported an error: {message}",
+	AgentFailed:       "The reply failed. Your next message will try again.",
+	AccessDenied:      "Sorry, you don't have access to an agent here.",
+	DefaultAgent:      "You aren't assigned an agent yet, so you're talking to the default one, {agent}.",
+	OnboardingFailed:  "I could not set up your Space right now. Please invite me again in a moment.",
+	ConfirmRequest:    "The agent asks: {text}",
+	FileNotSupported:  "The agent tried to send a file (`{path}`), but file delivery is not available yet.",
+	ProgressTool:      "⚙ {name}…",
+	ProgressToolDone:  "⚙ {name} done",
+	ProgressWorking:   "⚙ working…",
+	SpaceName:         "Lambda — {name}",
+	ChatName:          "Chat {n}",
+}
+
+var ru = map[Key]string{
+	Welcome:           "Привет, {name}! Это **{chat}**, разговор с {agent}. Просто пиши: каждое сообщение уходит агенту, ответ появится здесь.\n\n{commands}",
+	EntryPointer:      "Добро пожаловать! Я создал тебе пространство **{space}** с первым чатом **{chat}**: {link}. Прими приглашения и общайся с агентом там.",
+	Reinvited:         "У тебя уже есть пространство **{space}**. Я заново пригласил тебя в него и во все твои чаты.",
+	HelpHeader:        "Команды:",
+	HelpHelp:          "`!help` — этот список",
+	UnknownCmd:        "Неизвестная команда `{command}`, см. `!help`.",
+	QueueFull:         "Слишком много сообщений ждут агента ({size}). Это сообщение не отправлено: пришли его снова, когда текущий ответ закончится.",
+	Incomplete:        "_(ответ не завершён)_",
+	EmptyReply:        "Агент закончил без ответа.",
+	TurnCrashed:       "У меня что-то сломалось во время ответа, и он остановлен. Пожалуйста, отправь сообщение ещё раз.",
+	Restarted:         "Я перезапустился во время ответа, пожалуйста, отправь последнее сообщение ещё раз.",
+	AgentUnavailable:  "Агент сейчас недоступен. Попробуй ещё раз чуть позже.",
+	AgentTimeout:      "Агент перестал отвечать, и я завершил этот ответ. Следующее сообщение попробует снова.",
+	AgentProtocol:     "Агент прислал что-то непонятное, и я завершил этот ответ. Следующее сообщение попробует снова.",
+	AgentDisconnected: "Соединение с агентом оборвалось во время ответа. Следующее сообщение попробует снова.",
+	AgentReported:     "Агент сообщил об ошибке: {message}",
+	AgentFailed:       "Ответ не удался. Следующее сообщение попробует снова.",
+	AccessDenied:      "Извини, у тебя нет доступа к агенту здесь.",
+	DefaultAgent:      "Тебе ещё не назначен агент, поэтому ты общаешься с агентом по умолчанию, {agent}.",
+	OnboardingFailed:  "Не получилось создать пространство. Пригласи меня ещё раз чуть позже.",
+	ConfirmRequest:    "Агент спрашивает: {text}",
+	FileNotSupported:  "Агент попытался отправить файл (`{path}`), но доставка файлов пока недоступна.",
+	ProgressTool:      "⚙ {name}…",
+	ProgressToolDone:  "⚙ {name} готово",
+	ProgressWorking:   "⚙ работаю…",
+	SpaceName:         "Lambda — {name}",
+	ChatName:          "Чат {n}",
+}

@@ -1,0 +1,115 @@
+package actors
+
+import "time"
+
+// Messages into the tree. The Matrix side sends InviteReceived and
+// MessageReceived to the root actor; the root forwards them to the user
+// actor of the sender, which forwards room work to the room actor as
+// StartTurn and RunCommand. Messages are sent as pointers and never mutated
+// after sending.
+
+// RootMessage is the closed set of messages the root actor accepts.
+type RootMessage interface{ rootMessage() }
+
+// UserMessage is the closed set of messages a user actor accepts.
+type UserActorMessage interface{ userMessage() }
+
+// RoomMessage is the closed set of messages a room actor accepts.
+type RoomMessage interface{ roomMessage() }
+
+// InviteReceived: the bot was invited to RoomID by Inviter.
+type InviteReceived struct {
+	RoomID   string
+	EventID  string
+	Inviter  string
+	IsDirect bool
+}
+
+// MessageReceived: a message event in a room the bot has joined. The Matrix
+// side has already dropped the bot's own events, events from before the bot
+// joined, redactions, edits and other bots' notices (PRODUCT R6.3).
+type MessageReceived struct {
+	RoomID  string
+	EventID string
+	Sender  string
+	// MsgType is the Matrix msgtype ("m.text", "m.emote", "m.file", ...).
+	MsgType string
+	// Body is the plain text body (the caption for media).
+	Body string
+	// Media is set for m.file, m.image, m.audio and m.video.
+	Media  *Media
+	SentAt time.Time
+}
+
+// Media describes an incoming file event (PRODUCT R4.1).
+type Media struct {
+	// URL is the mxc:// content URI.
+	URL      string
+	FileName string
+	MIME     string
+	Size     int64
+}
+
+// StartTurn asks a room actor to send Text to the agent, after any turns
+// already waiting (PRODUCT R3.1–R3.2).
+type StartTurn struct {
+	EventID string
+	Sender  string
+	Text    string
+}
+
+// RunCommand asks a room actor to run a room-scoped command.
+type RunCommand struct {
+	EventID string
+	Command Command
+}
+
+// RoomUpdated tells the user actor that one of its rooms changed and was
+// stored; Record is a copy the receiver may keep.
+type RoomUpdated struct {
+	Record RoomRecord
+}
+
+func (*InviteReceived) rootMessage()  {}
+func (*MessageReceived) rootMessage() {}
+
+func (*InviteReceived) userMessage()  {}
+func (*MessageReceived) userMessage() {}
+func (*RoomUpdated) userMessage()     {}
+
+func (*StartTurn) roomMessage()  {}
+func (*RunCommand) roomMessage() {}
+
+// Events published on the actor system's EventStream, for observers such as
+// metrics and tests. They describe what happened; nothing depends on them
+// being received.
+
+// TurnStarted: a room actor sent USER_MESSAGE for EventID (or is dialing to).
+type TurnStarted struct {
+	RoomID  string
+	EventID string
+	// Queued is how many messages still wait behind this turn.
+	Queued int
+}
+
+// TurnEnded: a turn is over and its reply is final.
+type TurnEnded struct {
+	RoomID  string
+	EventID string
+	// Err is nil for a turn that ended with END.
+	Err        error
+	Chunks     int
+	TokensUsed int64
+	Duration   time.Duration
+}
+
+// MessageRejected: a message was not queued because the room's queue was full.
+type MessageRejected struct {
+	RoomID  string
+	EventID string
+}
+
+// RoomRestarted: a room actor came back after a crash.
+type RoomRestarted struct {
+	RoomID string
+}

@@ -1,0 +1,67 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// Deps are the ports the tree works through. All are required.
+type Deps struct {
+	Store    Store
+	Matrix   Matrix
+	Agents   AgentDialer
+	Registry Registry
+	Catalog  *catalog.Catalog
+}
+
+// Options tune the tree. Zero values take the defaults below; cmd/ fills
+// them from config.
+type Options struct {
+	// BotUserID is the bot's own Matrix id; its events are never handled.
+	BotUserID string
+	// QueueSize is how many messages may wait behind a running turn in one room.
+	QueueSize int
+	// EditInterval is the least time between two edits of a streaming reply.
+	EditInterval time.Duration
+	// TypingTimeout is the timeout sent with a typing notification, and
+	// TypingRefresh how often it is renewed while the agent works.
+	TypingTimeout time.Duration
+	TypingRefresh time.Duration
+	// ConnIdleClose closes a room's agent connection after this long unused.
+	ConnIdleClose time.Duration
+	// MaxMessageBytes is the largest reply body in one Matrix event; longer
+	// replies are split into consecutive messages.
+	MaxMessageBytes int
+	// SpaceNameTemplate names a new Space; "{name}" is the user's display name.
+	// Empty uses the catalogue's.
+	SpaceNameTemplate string
+	// AllowedServers limits whose invites are accepted; empty allows any.
+	AllowedServers []string
+	// RoomMiddleware wraps every room actor's Receive (metrics, tracing, and
+	// fault injection in tests).
+	RoomMiddleware []actor.ReceiverMiddleware
+}
+
+func (o Options) withDefaults() Options {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 10
+	}
+	if o.EditInterval <= 0 {
+		o.EditInterval = time.Second
+	}
+	if o.TypingTimeout <= 0 {
+		o.TypingTimeout = 30 * time.Second
+	}
+	if o.TypingRefresh <= 0 || o.TypingRefresh >= o.TypingTimeout {
+		o.TypingRefresh = o.TypingTimeout * 2 / 3
+	}
+	if o.ConnIdleClose <= 0 {
+		o.ConnIdleClose = 5 * time.Minute
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 16 * 1024
+	}
+	return o
+}

@@ -1,0 +1,211 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// provision makes sure the user has a Space with at least one active chat
+// and is invited to all of it, then tells them in the entry room. It is
+// idempotent: what exists is re-invited, only what is missing is created,
+// and every created id is stored before the next step, so a crash half-way
+// never creates a second Space (PRODUCT R1.2–R1.3).
+func (a *userActor) provision(c actor.Context, entryRoomID string, join bool) {
+	a.onboarding = true
+	rec := a.rec
+	var active []RoomRecord
+	for _, r := range a.rooms {
+		if !r.Archived {
+			active = append(active, r)
+		}
+	}
+	p := &provisioner{deps: a.deps, opts: a.opts, rec: rec, active: active, entry: entryRoomID, join: join}
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		err := p.run(context.WithoutCancel(ctx))
+		return &provisioned{rec: p.rec, created: p.created, err: err}
+	})
+}
+
+func (a *userActor) provisioned(c actor.Context, m *provisioned) {
+	a.onboarding = false
+	if m.err != nil {
+		a.log.Error().Err(m.err).Msg("failed to provision the user's Space")
+	}
+	if m.rec.UserID != "" {
+		a.rec = m.rec
+		a.known = a.rec.SpaceID != "" || a.rec.EntryRoomID != ""
+	}
+	for _, r := range m.created {
+		a.rooms[r.RoomID] = r
+	}
+	a.drain(c)
+}
+
+// provisioner does the network work of provision in a task goroutine. It
+// works on copies; the user actor adopts rec and created when it is done.
+type provisioner struct {
+	deps    *Deps
+	opts    *Options
+	rec     UserRecord
+	active  []RoomRecord
+	entry   string
+	join    bool
+	created []RoomRecord
+}
+
+func (p *provisioner) run(ctx context.Context) error {
+	log := zerolog.Ctx(ctx)
+	m, cat := p.deps.Matrix, p.deps.Catalog
+	if p.join {
+		if err := m.JoinRoom(ctx, p.entry); err != nil {
+			return fmt.Errorf("failed to join entry room %s: %w", p.entry, err)
+		}
+	}
+	agent, assigned, err := p.deps.Registry.AgentFor(p.rec.UserID)
+	if err != nil {
+		if errors.Is(err, ErrAccessDenied) {
+			p.notice(ctx, p.entry, cat.T(catalog.AccessDenied))
+		}
+		return fmt.Errorf("failed to pick an agent for %s: %w", p.rec.UserID, err)
+	}
+	name, err := m.DisplayName(ctx, p.rec.UserID)
+	if err != nil || name == "" {
+		name = p.rec.UserID
+	}
+	now := time.Now()
+	if p.rec.CreatedAt.IsZero() {
+		p.rec.CreatedAt = now
+	}
+	if p.rec.EntryRoomID == "" {
+		p.rec.EntryRoomID = p.entry
+	}
+	if p.rec.AgentID == "" || assigned {
+		p.rec.AgentID = agent.ID
+	}
+	if err := p.saveUser(ctx); err != nil {
+		return err
+	}
+
+	if err := p.ensureSpace(ctx, name); err != nil {
+		p.notice(ctx, p.entry, cat.T(catalog.OnboardingFailed))
+		return err
+	}
+	if len(p.active) > 0 {
+		for _, r := range p.active {
+			if err := m.Invite(ctx, r.RoomID, p.rec.UserID); err != nil {
+				log.Debug().Err(err).Str("room_id", r.RoomID).Msg("re-invite failed (already joined?)")
+			}
+		}
+		p.notice(ctx, p.entry, cat.T(catalog.Reinvited, "space", spaceName(p.opts, cat, name)))
+		return nil
+	}
+	room, err := p.createChat(ctx, agent, name)
+	if err != nil {
+		p.notice(ctx, p.entry, cat.T(catalog.OnboardingFailed))
+		return err
+	}
+	if !assigned && !p.rec.DefaultAgentNoticed {
+		p.notice(ctx, room.RoomID, cat.T(catalog.DefaultAgent, "agent", agentLabel(agent)))
+		p.rec.DefaultAgentNoticed = true
+		if err := p.saveUser(ctx); err != nil {
+			return err
+		}
+	}
+	if p.entry != room.RoomID {
+		p.notice(ctx, p.entry, cat.T(catalog.EntryPointer,
+			"space", spaceName(p.opts, cat, name), "chat", room.Name, "link", matrixToLink(room.RoomID)))
+	}
+	return nil
+}
+
+func (p *provisioner) ensureSpace(ctx context.Context, name string) error {
+	m := p.deps.Matrix
+	if p.rec.SpaceID != "" {
+		if err := m.Invite(ctx, p.rec.SpaceID, p.rec.UserID); err != nil {
+			zerolog.Ctx(ctx).Debug().Err(err).Str("space_id", p.rec.SpaceID).Msg("re-invite to Space failed (already joined?)")
+		}
+		return nil
+	}
+	spaceID, err := m.CreateSpace(ctx, spaceName(p.opts, p.deps.Catalog, name), []string{p.rec.UserID})
+	if err != nil {
+		return fmt.Errorf("failed to create Space: %w", err)
+	}
+	p.rec.SpaceID = spaceID
+	return p.saveUser(ctx)
+}
+
+// createChat creates "Chat N" in the Space, bound to agent and a fresh
+// platform_chat_id, and welcomes the user in it.
+func (p *provisioner) createChat(ctx context.Context, agent AgentRef, name string) (RoomRecord, error) {
+	st, m, cat := p.deps.Store, p.deps.Matrix, p.deps.Catalog
+	p.rec.ChatCounter++
+	if err := p.saveUser(ctx); err != nil {
+		return RoomRecord{}, err
+	}
+	chatID, err := st.NextPlatformChatID(ctx)
+	if err != nil {
+		return RoomRecord{}, fmt.Errorf("failed to take a platform_chat_id: %w", err)
+	}
+	n := p.rec.ChatCounter
+	chatName := cat.T(catalog.ChatName, "n", strconv.Itoa(n))
+	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID})
+	if err != nil {
+		return RoomRecord{}, fmt.Errorf("failed to create chat room %q: %w", chatName, err)
+	}
+	now := time.Now()
+	room := RoomRecord{
+		RoomID: roomID, OwnerID: p.rec.UserID, SpaceID: p.rec.SpaceID, ChatIndex: n, Name: chatName,
+		PlatformChatID: chatID, AgentID: agent.ID, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := st.PutRoom(ctx, room); err != nil {
+		return RoomRecord{}, fmt.Errorf("failed to store room %s: %w", roomID, err)
+	}
+	p.created = append(p.created, room)
+	zerolog.Ctx(ctx).Info().Str("room_id", roomID).Str("platform_chat_id", chatID).Str("agent_id", agent.ID).Msg("chat created")
+	p.notice(ctx, roomID, cat.T(catalog.Welcome,
+		"name", name, "chat", chatName, "agent", agentLabel(agent), "commands", helpText(cat)))
+	return room, nil
+}
+
+func (p *provisioner) saveUser(ctx context.Context) error {
+	p.rec.UpdatedAt = time.Now()
+	if err := p.deps.Store.PutUser(ctx, p.rec); err != nil {
+		return fmt.Errorf("failed to store user %s: %w", p.rec.UserID, err)
+	}
+	return nil
+}
+
+func (p *provisioner) notice(ctx context.Context, roomID, text string) {
+	if _, err := p.deps.Matrix.SendNotice(ctx, roomID, text); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", roomID).Msg("failed to send notice")
+	}
+}
+
+func spaceName(opts *Options, cat *catalog.Catalog, name string) string {
+	if opts.SpaceNameTemplate != "" {
+		return strings.ReplaceAll(opts.SpaceNameTemplate, "{name}", name)
+	}
+	return cat.T(catalog.SpaceName, "name", name)
+}
+
+func agentLabel(a AgentRef) string {
+	if a.Label != "" {
+		return a.Label
+	}
+	return a.ID
+}
+
+// matrixToLink is a client-neutral link to a room.
+func matrixToLink(roomID string) string {
+	return "https://matrix.to/#/" + url.PathEscape(roomID)
+}

@@ -1,0 +1,264 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// roomActor owns one conversation room: its record (platform_chat_id,
+// staged attachments), its agent connection and the turn in progress. Turns
+// run strictly one after another; messages that arrive meanwhile wait in a
+// bounded queue (PRODUCT R3.2).
+//
+// The record is reloaded from the Store on every (re)start, so a crashed
+// room actor comes back with its durable state; only the turn that was
+// running is lost, and the user is told.
+type roomActor struct {
+	deps   *Deps
+	opts   *Options
+	roomID string
+	// initial is the record the user actor had when it spawned this actor;
+	// used only if the Store cannot be read.
+	initial RoomRecord
+
+	base   context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	log    zerolog.Logger
+
+	rec     RoomRecord
+	loaded  bool
+	crashed bool
+	// pending holds messages that arrived before the record was loaded.
+	pending []any
+	queue   []*StartTurn
+	turn    *turn
+
+	conn     AgentConn
+	connGen  uint64
+	idleTime *time.Timer
+
+	saving, saveAgain bool
+}
+
+// Messages a room actor sends itself.
+type (
+	roomLoaded struct {
+		rec RoomRecord
+		err error
+	}
+	roomSaved struct {
+		rec RoomRecord
+		err error
+	}
+	// roomCrashed is sent by a crashing incarnation to its successor.
+	roomCrashed struct{}
+	connIdle    struct{ gen uint64 }
+)
+
+func newRoomProps(base context.Context, deps *Deps, opts *Options, rec RoomRecord) *actor.Props {
+	producer := func() actor.Actor {
+		return &roomActor{deps: deps, opts: opts, roomID: rec.RoomID, initial: rec, base: base}
+	}
+	return actor.PropsFromProducer(producer, actor.WithReceiverMiddleware(opts.RoomMiddleware...))
+}
+
+// Receive implements actor.Actor.
+func (a *roomActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.start(c)
+	case *actor.Stopping:
+		a.stop(errors.New("room actor stopping"))
+	case *actor.Restarting:
+		a.restarting(c)
+	case *roomCrashed:
+		a.crashed = true
+	case *roomLoaded:
+		a.loadedRecord(c, m)
+	case *roomSaved:
+		a.saved(c, m)
+	case *taskPanicked:
+		panic(fmt.Sprintf("room task panicked: %s\n%s", m.value, m.stack))
+	case *connIdle:
+		a.closeIdleConn(m)
+	default:
+		if !a.loaded {
+			if _, ok := m.(RoomMessage); ok {
+				a.pending = append(a.pending, m)
+			}
+			return
+		}
+		a.handle(c, m)
+	}
+}
+
+func (a *roomActor) handle(c actor.Context, msg any) {
+	switch m := msg.(type) {
+	case *StartTurn:
+		a.enqueue(c, m)
+	case *RunCommand:
+		a.runCommand(c, m)
+	case *agentDialed:
+		a.dialed(c, m)
+	case *agentEventArrived:
+		a.agentEvent(c, m)
+	case *replyOpDone:
+		a.replyOpDone(c, m)
+	case *editTick:
+		a.editTick(c, m)
+	case *typingTick:
+		a.typingTick(c, m)
+	}
+}
+
+func (a *roomActor) start(c actor.Context) {
+	a.log = zerolog.Ctx(a.base).With().Str("room_id", a.roomID).Logger()
+	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
+	store, roomID := a.deps.Store, a.roomID
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		rec, err := store.GetRoom(ctx, roomID)
+		return &roomLoaded{rec: rec, err: err}
+	})
+}
+
+func (a *roomActor) stop(cause error) {
+	if a.cancel != nil {
+		a.cancel(cause)
+	}
+	if a.idleTime != nil {
+		a.idleTime.Stop()
+	}
+	if a.turn != nil {
+		a.turn.stopTimers()
+	}
+	if conn := a.conn; conn != nil {
+		a.conn = nil
+		go conn.Close() //nolint:errcheck // closing a connection we abandon; nothing to report to
+	}
+}
+
+// restarting runs in the crashing incarnation: it hands the waiting messages
+// to its successor through the mailbox, so nothing queued is lost, and tells
+// the successor to report the cut-off turn.
+func (a *roomActor) restarting(c actor.Context) {
+	a.log.Error().Msg("room actor crashed, restarting")
+	a.stop(errors.New("room actor restarting"))
+	c.Send(c.Self(), &roomCrashed{})
+	for _, m := range a.pending {
+		c.Send(c.Self(), m)
+	}
+	for _, m := range a.queue {
+		c.Send(c.Self(), m)
+	}
+	c.ActorSystem().EventStream.Publish(&RoomRestarted{RoomID: a.roomID})
+}
+
+func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
+	switch {
+	case m.err == nil:
+		a.rec = m.rec
+	case errors.Is(m.err, ErrNotFound) && a.initial.RoomID != "":
+		a.rec = a.initial
+	default:
+		a.log.Error().Err(m.err).Msg("failed to load room record, using the last known one")
+		a.rec = a.initial
+	}
+	a.loaded = true
+	if a.crashed || a.rec.TurnInFlight != nil {
+		key := catalog.Restarted
+		if a.crashed {
+			key = catalog.TurnCrashed
+		}
+		a.notice(c, a.deps.Catalog.T(key))
+		a.rec.TurnInFlight = nil
+		a.save(c)
+	}
+	pending := a.pending
+	a.pending = nil
+	for _, m := range pending {
+		a.handle(c, m)
+	}
+}
+
+// save writes the record. Writes are serialised so that an older snapshot can
+// never overwrite a newer one; a change made while a write is in flight is
+// written right after it.
+func (a *roomActor) save(c actor.Context) {
+	if a.saving {
+		a.saveAgain = true
+		return
+	}
+	a.saving, a.saveAgain = true, false
+	a.rec.UpdatedAt = time.Now()
+	rec := a.rec
+	rec.Staged = slices.Clone(rec.Staged)
+	store := a.deps.Store
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		// The write must land even while the actor stops, so it is not
+		// bound to the actor's context.
+		err := store.PutRoom(context.WithoutCancel(ctx), rec)
+		return &roomSaved{rec: rec, err: err}
+	})
+}
+
+func (a *roomActor) saved(c actor.Context, m *roomSaved) {
+	a.saving = false
+	if m.err != nil {
+		a.log.Error().Err(m.err).Msg("failed to save room record")
+	} else if c.Parent() != nil {
+		c.Send(c.Parent(), &RoomUpdated{Record: m.rec})
+	}
+	if a.saveAgain {
+		a.save(c)
+	}
+}
+
+// enqueue queues a message for the agent, or refuses it with a notice when
+// the queue is full: nothing is dropped silently.
+func (a *roomActor) enqueue(c actor.Context, m *StartTurn) {
+	if a.turn != nil && len(a.queue) >= a.opts.QueueSize {
+		a.log.Warn().Str("event_id", m.EventID).Int("queue_size", a.opts.QueueSize).Msg("room queue full, message refused")
+		a.notice(c, a.deps.Catalog.T(catalog.QueueFull, "size", fmt.Sprint(a.opts.QueueSize)))
+		c.ActorSystem().EventStream.Publish(&MessageRejected{RoomID: a.roomID, EventID: m.EventID})
+		return
+	}
+	a.queue = append(a.queue, m)
+	a.startNextTurn(c)
+}
+
+func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
+	// No room-scoped command exists yet; the table routes none here. A
+	// command that arrives anyway is answered rather than ignored.
+	a.notice(c, a.deps.Catalog.T(catalog.UnknownCmd, "command", m.Command.Word))
+}
+
+// notice posts a bot notice in the room. Failures are logged: there is no
+// better place to report a failure to post in the room itself.
+func (a *roomActor) notice(c actor.Context, text string) {
+	matrix, roomID := a.deps.Matrix, a.roomID
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		if _, err := matrix.SendNotice(context.WithoutCancel(ctx), roomID, text); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to send notice")
+		}
+		return nil
+	})
+}
+
+func (a *roomActor) closeIdleConn(m *connIdle) {
+	if m.gen != a.connGen || a.turn != nil || a.conn == nil {
+		return
+	}
+	a.log.Debug().Msg("closing idle agent connection")
+	conn := a.conn
+	a.conn = nil
+	go conn.Close() //nolint:errcheck // normal closure of an idle connection
+}

@@ -1,0 +1,316 @@
+package actors_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+func TestTurnsInOneRoomAreSequentialAndInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r1", "7")
+		for _, text := range []string{"one", "two", "three"} {
+			tt.say(alice, "!r1", text)
+		}
+		conn := tt.conn()
+		if conn.ChatID != "7" || conn.Agent.ID != "agent-0" {
+			t.Fatalf("dialed %s/%s, want agent-0/7", conn.Agent.ID, conn.ChatID)
+		}
+		for i, want := range []string{"one", "two", "three"} {
+			turn := tt.turn(conn)
+			if turn.Msg.Text != want {
+				t.Fatalf("turn %d got %q, want %q", i, turn.Msg.Text, want)
+			}
+			// While this turn runs, no other turn may start on the connection.
+			synctest.Wait()
+			if _, err := conn.NextTurn(0); err == nil {
+				t.Fatalf("a second turn started while %q was running", want)
+			}
+			turn.Emit(actortest.Text("re: "+want), actortest.End(3))
+			tt.turnEnded("!r1")
+		}
+		var replies []string
+		for _, c := range tt.matrix.Calls("SendText") {
+			replies = append(replies, c.Text)
+		}
+		if want := []string{"re: one", "re: two", "re: three"}; !slices.Equal(replies, want) {
+			t.Fatalf("replies %q, want %q", replies, want)
+		}
+		if n := len(tt.agents.Dials()); n != 1 {
+			t.Fatalf("dialed %d times, want the connection reused", n)
+		}
+	})
+}
+
+func TestTwoRoomsRunInParallel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!a", "1")
+		tt.addRoom(bob, "!b", "2")
+		tt.say(alice, "!a", "to a")
+		tt.say(bob, "!b", "to b")
+		// Both turns are open at the same time: neither waits for the other.
+		turns := map[string]*actortest.Turn{}
+		for range 2 {
+			c := tt.conn()
+			turns[c.ChatID] = tt.turn(c)
+		}
+		turns["2"].Emit(actortest.Text("b done"), actortest.End(0))
+		if e := tt.turnEnded("!b"); e.Err != nil {
+			t.Fatal(e.Err)
+		}
+		turns["1"].Emit(actortest.Text("a done"), actortest.End(0))
+		tt.turnEnded("!a")
+	})
+}
+
+func TestQueueOverflowGetsANotice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{QueueSize: 2})
+		tt.addRoom(alice, "!r", "1")
+		tt.say(alice, "!r", "running")
+		conn := tt.conn()
+		first := tt.turn(conn)
+		tt.say(alice, "!r", "queued 1")
+		tt.say(alice, "!r", "queued 2")
+		rejected := tt.say(alice, "!r", "overflow")
+		if got := actortest.FishForMsg[*actors.MessageRejected](tt.probe, nil); got.EventID != rejected {
+			t.Fatalf("rejected %s, want %s", got.EventID, rejected)
+		}
+		tt.waitCall("SendNotice", "!r", "Too many messages")
+		first.Emit(actortest.End(0))
+		for _, want := range []string{"queued 1", "queued 2"} {
+			turn := tt.turn(conn)
+			if turn.Msg.Text != want {
+				t.Fatalf("got %q, want %q", turn.Msg.Text, want)
+			}
+			turn.Emit(actortest.Text("ok"), actortest.End(0))
+		}
+		synctest.Wait()
+		if _, err := conn.NextTurn(0); err == nil {
+			t.Fatal("the refused message reached the agent")
+		}
+	})
+}
+
+// boom makes the fault-injection middleware panic inside a room actor.
+type boom struct{}
+
+func crashOnBoom(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+		if _, ok := env.Message.(*boom); ok {
+			panic("injected crash")
+		}
+		next(c, env)
+	}
+}
+
+func TestCrashedRoomRestartsWithItsStateAndSiblingsCarryOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{RoomMiddleware: []actor.ReceiverMiddleware{crashOnBoom}})
+		tt.addRoom(alice, "!crash", "11")
+		tt.addRoom(alice, "!sibling", "12")
+		tt.say(alice, "!crash", "first")
+		tt.say(alice, "!sibling", "calm")
+		conns := map[string]*actortest.Conn{}
+		turns := map[string]*actortest.Turn{}
+		for range 2 {
+			c := tt.conn()
+			conns[c.ChatID], turns[c.ChatID] = c, tt.turn(c)
+		}
+		turns["11"].Emit(actortest.Text("partial"))
+		tt.waitCall("SendText", "!crash", "partial")
+		tt.say(alice, "!crash", "waiting in the queue")
+		synctest.Wait()
+
+		tt.system.Root.Send(actor.NewPID(tt.system.Address(), actors.RoomActorID(alice, "!crash")), &boom{})
+		actortest.FishForMsg[*actors.RoomRestarted](tt.probe, nil)
+		tt.waitCall("SendNotice", "!crash", "Something went wrong on my side")
+
+		// The sibling's turn is untouched and finishes normally.
+		turns["12"].Emit(actortest.Text("sibling reply"), actortest.End(0))
+		tt.waitCall("SendText", "!sibling", "sibling reply")
+
+		// The restarted actor kept the queued message and its platform_chat_id.
+		conn := tt.conn()
+		if conn.ChatID != "11" {
+			t.Fatalf("after restart dialed chat %s, want 11", conn.ChatID)
+		}
+		if turn := tt.turn(conn); turn.Msg.Text != "waiting in the queue" {
+			t.Fatalf("after restart got %q", turn.Msg.Text)
+		} else {
+			turn.Emit(actortest.Text("back"), actortest.End(0))
+		}
+		tt.waitCall("SendText", "!crash", "back")
+		if !conns["11"].Closed() {
+			t.Fatal("the crashed actor's connection was left open")
+		}
+	})
+}
+
+func TestStreamingEditsAreThrottledAndFinalIsComplete(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{EditInterval: time.Second})
+		tt.addRoom(alice, "!r", "1")
+		tt.say(alice, "!r", "go")
+		turn := tt.turn(tt.conn())
+		var want strings.Builder
+		for i := range 40 {
+			chunk := fmt.Sprintf("w%d ", i)
+			want.WriteString(chunk)
+			turn.Emit(actortest.Text(chunk))
+			time.Sleep(100 * time.Millisecond) // virtual: the agent streams for 4 s
+		}
+		turn.Emit(actors.AgentEvent{Kind: actors.AgentToolCall, Name: "search"})
+		synctest.Wait()
+		turn.Emit(actortest.End(0))
+		tt.turnEnded("!r")
+		synctest.Wait()
+		sends := tt.matrix.Calls("SendText")
+		edits := tt.matrix.Calls("EditText")
+		if len(sends) != 1 {
+			t.Fatalf("%d sends, want 1", len(sends))
+		}
+		// 4 s of streaming at one edit per second: a handful, not one per chunk.
+		if len(edits) < 2 || len(edits) > 7 {
+			t.Fatalf("%d edits for 40 chunks over 4 s, want 2..7", len(edits))
+		}
+		for _, e := range edits {
+			if e.EventID != sends[0].EventID {
+				t.Fatalf("edit of %s, want %s", e.EventID, sends[0].EventID)
+			}
+		}
+		if final := edits[len(edits)-1].Text; final != strings.TrimSpace(want.String()) && final != want.String() {
+			t.Fatalf("final edit %q, want the complete text", final)
+		}
+		if strings.Contains(edits[len(edits)-1].Text, "⚙") {
+			t.Fatal("the progress line stayed in the final text")
+		}
+		typing := tt.matrix.Calls("SetTyping")
+		if len(typing) < 2 || !typing[0].Typing || typing[len(typing)-1].Typing {
+			t.Fatalf("typing calls %+v, want on ... off", typing)
+		}
+	})
+}
+
+func TestAgentFailuresBecomeNoticesAndTheNextMessageWorks(t *testing.T) {
+	tests := []struct {
+		name   string
+		fail   func(*actortest.Turn, *actortest.Conn)
+		notice string
+	}{
+		{"error frame", func(tu *actortest.Turn, _ *actortest.Conn) {
+			tu.Emit(actortest.Failed(fmt.Errorf("agent: %w", actors.ErrAgentReported), "model overloaded"))
+		}, "The agent reported an error: model overloaded"},
+		{"timeout", func(tu *actortest.Turn, _ *actortest.Conn) {
+			tu.Emit(actortest.Failed(actors.ErrAgentTimeout, ""))
+		}, "stopped responding"},
+		{"garbage", func(tu *actortest.Turn, _ *actortest.Conn) {
+			tu.Emit(actortest.Failed(actors.ErrAgentProtocol, ""))
+		}, "could not understand"},
+		{"dropped", func(_ *actortest.Turn, c *actortest.Conn) { c.Drop(errors.New("gone")) }, "connection to the agent was lost"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newTestTree(t, actors.Options{})
+				tt.addRoom(alice, "!r", "1")
+				tt.say(alice, "!r", "hello")
+				conn := tt.conn()
+				turn := tt.turn(conn)
+				turn.Emit(actortest.Text("partial answer"))
+				tt.waitCall("SendText", "!r", "partial answer")
+				tc.fail(turn, conn)
+				tt.waitCall("EditText", "!r", "partial answer\n\n"+tt.cat.T(catalog.Incomplete))
+				tt.waitCall("SendNotice", "!r", tc.notice)
+				if e := tt.turnEnded("!r"); e.Err == nil {
+					t.Fatal("TurnEnded without error")
+				}
+
+				tt.say(alice, "!r", "again")
+				next := conn
+				if conn.Closed() {
+					next = tt.conn()
+				}
+				turn = tt.turn(next)
+				turn.Emit(actortest.Text("fine now"), actortest.End(0))
+				tt.waitCall("SendText", "!r", "fine now")
+			})
+		})
+	}
+}
+
+func TestUnreachableAgentGetsANotice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "1")
+		tt.agents.FailDials(errors.New("connection refused"))
+		tt.say(alice, "!r", "hello")
+		tt.waitCall("SendNotice", "!r", "can't be reached")
+		tt.agents.FailDials(nil)
+		tt.say(alice, "!r", "again")
+		turn := tt.turn(tt.conn())
+		turn.Emit(actortest.Text("up"), actortest.End(0))
+		tt.waitCall("SendText", "!r", "up")
+	})
+}
+
+func TestLongReplyIsSplit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{MaxMessageBytes: 1024})
+		tt.addRoom(alice, "!r", "1")
+		tt.say(alice, "!r", "essay please")
+		turn := tt.turn(tt.conn())
+		long := strings.Repeat("sentence ", 500)
+		turn.Emit(actortest.Text(long), actortest.End(0))
+		tt.turnEnded("!r")
+		var got []string
+		for _, c := range tt.matrix.Calls("SendText") {
+			if len(c.Text) > 1024 {
+				t.Fatalf("a part has %d bytes", len(c.Text))
+			}
+			got = append(got, strings.Fields(c.Text)...)
+		}
+		if strings.Join(got, " ") != strings.TrimSpace(long) {
+			t.Fatal("the parts do not add up to the reply")
+		}
+		if len(tt.matrix.Calls("SendText")) < 4 {
+			t.Fatal("reply was not split")
+		}
+	})
+}
+
+func TestRestartReportsCutOffTurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "1")
+		r, _ := tt.store.GetRoom(t.Context(), "!r")
+		r.TurnInFlight = &actors.InFlightTurn{EventID: "$old"}
+		if err := tt.store.PutRoom(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		tt.say(alice, "!r", "after restart")
+		tt.waitCall("SendNotice", "!r", "I restarted while answering")
+		turn := tt.turn(tt.conn())
+		if turn.Msg.Text != "after restart" {
+			t.Fatalf("got %q", turn.Msg.Text)
+		}
+		turn.Emit(actortest.End(0))
+		tt.turnEnded("!r")
+		synctest.Wait()
+		if r, _ := tt.store.GetRoom(t.Context(), "!r"); r.TurnInFlight != nil {
+			t.Fatal("TurnInFlight not cleared")
+		}
+	})
+}

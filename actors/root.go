@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// RootName is the name the root actor is spawned under.
+const RootName = "surfaces"
+
+// rootActor routes Matrix events to one user actor per sender and applies
+// the invite policy (PRODUCT R6.1) before any per-user state exists.
+type rootActor struct {
+	deps  *Deps
+	opts  *Options
+	base  context.Context
+	ctx   context.Context
+	stop  context.CancelCauseFunc
+	log   zerolog.Logger
+	users map[string]*actor.PID
+}
+
+// NewRootProps returns the props of the root actor. ctx carries the zerolog
+// logger every actor of the tree derives its own from.
+func NewRootProps(ctx context.Context, deps Deps, opts Options) (*actor.Props, error) {
+	if deps.Store == nil || deps.Matrix == nil || deps.Agents == nil || deps.Registry == nil || deps.Catalog == nil {
+		return nil, errors.New("actors: every dependency is required")
+	}
+	opts = opts.withDefaults()
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &rootActor{deps: &deps, opts: &opts, base: ctx}
+	}), nil
+}
+
+// Spawn starts the root actor in system under RootName.
+func Spawn(ctx context.Context, system *actor.ActorSystem, deps Deps, opts Options) (*actor.PID, error) {
+	props, err := NewRootProps(ctx, deps, opts)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := system.Root.SpawnNamed(props, RootName)
+	if err != nil {
+		return nil, fmt.Errorf("failed to spawn the root actor: %w", err)
+	}
+	return pid, nil
+}
+
+// Receive implements actor.Actor.
+func (a *rootActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.log = *zerolog.Ctx(a.base)
+		a.ctx, a.stop = context.WithCancelCause(a.base)
+		a.users = map[string]*actor.PID{}
+	case *actor.Stopping:
+		a.stop(errors.New("root actor stopping"))
+	case *actor.Terminated:
+		for id, pid := range a.users {
+			if pid.Equal(m.Who) {
+				delete(a.users, id)
+			}
+		}
+	case *InviteReceived:
+		a.invite(c, m)
+	case *MessageReceived:
+		if m.Sender == a.opts.BotUserID {
+			return
+		}
+		c.Send(a.user(c, m.Sender), m)
+	}
+}
+
+func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
+	if m.Inviter == a.opts.BotUserID {
+		return
+	}
+	reason := ""
+	if !serverAllowed(m.Inviter, a.opts.AllowedServers) {
+		reason = "server not allowed"
+	} else if _, _, err := a.deps.Registry.AgentFor(m.Inviter); errors.Is(err, ErrAccessDenied) {
+		reason = "user not allowed"
+	}
+	if reason == "" {
+		c.Send(a.user(c, m.Inviter), m)
+		return
+	}
+	a.log.Info().Str("room_id", m.RoomID).Str("inviter", m.Inviter).Str("reason", reason).Msg("declining invite")
+	matrix, text := a.deps.Matrix, a.deps.Catalog.T(catalog.AccessDenied)
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		if err := matrix.RejectInvite(ctx, m.RoomID, text); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", m.RoomID).Msg("failed to decline invite")
+		}
+		return nil
+	})
+}
+
+func (a *rootActor) user(c actor.Context, userID string) *actor.PID {
+	if pid, ok := a.users[userID]; ok {
+		return pid
+	}
+	pid, err := c.SpawnNamed(newUserProps(a.base, a.deps, a.opts, userID), "user-"+url.PathEscape(userID))
+	if err != nil {
+		a.log.Warn().Err(err).Str("user_id", userID).Msg("user actor name taken")
+	}
+	a.users[userID] = pid
+	return pid
+}
+
+// serverAllowed reports whether userID's homeserver is in allowed (empty
+// allows every server).
+func serverAllowed(userID string, allowed []string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	_, server, ok := strings.Cut(userID, ":")
+	return ok && slices.Contains(allowed, server)
+}
+
+// RoomActorID is the process-registry id of the room actor for roomID of
+// userID, for tools and tests that address one room directly.
+func RoomActorID(userID, roomID string) string {
+	return RootName + "/user-" + url.PathEscape(userID) + "/room-" + url.PathEscape(roomID)
+}

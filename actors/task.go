@@ -1,0 +1,51 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// runTask runs f in a goroutine owned by the calling actor and sends its
+// result (if not nil) back to the actor as a message. This is how actors do
+// network and disk work without blocking Receive. ctx is the actor's context:
+// it is cancelled when the actor stops or restarts, and results that arrive
+// after that are either dead letters or ignored by the new incarnation.
+//
+// A panic in f becomes a *taskPanicked message instead of killing the
+// process: the goroutine is outside the actor's supervision.
+func runTask(c actor.Context, ctx context.Context, f func(ctx context.Context) any) {
+	system, self := c.ActorSystem(), c.Self()
+	go func() {
+		res := safeCall(ctx, f)
+		if res != nil {
+			system.Root.Send(self, res)
+		}
+	}()
+}
+
+func safeCall(ctx context.Context, f func(ctx context.Context) any) (res any) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = &taskPanicked{value: fmt.Sprint(r), stack: string(debug.Stack())}
+		}
+	}()
+	return f(ctx)
+}
+
+// taskPanicked reports a panic in a task goroutine; the actor re-panics with
+// it inside Receive, so its supervisor handles it like any other crash.
+type taskPanicked struct {
+	value string
+	stack string
+}
+
+// sendLater sends msg to the calling actor after d. The returned timer can be
+// stopped; a message that fires anyway is recognised as stale by its ids.
+func sendLater(c actor.Context, d time.Duration, msg any) *time.Timer {
+	system, self := c.ActorSystem(), c.Self()
+	return time.AfterFunc(d, func() { system.Root.Send(self, msg) })
+}

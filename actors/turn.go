@@ -1,0 +1,346 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// turn is the state of the one turn a room actor runs.
+type turn struct {
+	// id is unique in the process, so results from an earlier turn or an
+	// earlier incarnation of the actor are recognised and ignored.
+	id      uint64
+	eventID string
+	msg     UserMessage
+	started time.Time
+	reply   *replyView
+	chunks  int
+
+	opInFlight bool
+	lastOpAt   time.Time
+	tick       *time.Timer
+	typing     *time.Timer
+
+	ended   bool
+	failure error
+	// failureText is the agent's own ERROR message, shown to the user.
+	failureText string
+	tokens      int64
+}
+
+var turnIDs atomic.Uint64
+
+func (t *turn) stopTimers() {
+	if t.tick != nil {
+		t.tick.Stop()
+	}
+	if t.typing != nil {
+		t.typing.Stop()
+	}
+}
+
+// Messages of the turn pipeline, sent by the actor's own tasks and timers.
+type (
+	agentDialed struct {
+		turnID uint64
+		conn   AgentConn
+		err    error
+	}
+	agentEventArrived struct {
+		turnID uint64
+		event  AgentEvent
+	}
+	replyOpDone struct {
+		turnID  uint64
+		op      replyOp
+		eventID string
+		err     error
+	}
+	editTick   struct{ turnID uint64 }
+	typingTick struct{ turnID uint64 }
+)
+
+// startNextTurn starts the oldest queued message if no turn is running.
+func (a *roomActor) startNextTurn(c actor.Context) {
+	if a.turn != nil || len(a.queue) == 0 {
+		return
+	}
+	next := a.queue[0]
+	a.queue = a.queue[1:]
+	t := &turn{
+		id:      turnIDs.Add(1),
+		eventID: next.EventID,
+		started: time.Now(),
+		reply:   newReplyView(a.opts.MaxMessageBytes),
+	}
+	a.turn = t
+	a.connGen++ // a pending idle close is now stale
+	a.log.Info().Str("event_id", t.eventID).Str("agent_id", a.rec.AgentID).
+		Str("platform_chat_id", a.rec.PlatformChatID).Int("queued", len(a.queue)).Msg("turn started")
+	c.ActorSystem().EventStream.Publish(&TurnStarted{RoomID: a.roomID, EventID: t.eventID, Queued: len(a.queue)})
+
+	a.rec.TurnInFlight = &InFlightTurn{EventID: t.eventID, StartedAt: t.started}
+	a.save(c)
+	a.setTyping(c, true)
+	t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
+
+	t.msg = UserMessage{Text: next.Text, Attachments: stagedPaths(a.rec.Staged)}
+	a.rec.Staged = nil // the files travel with this turn (PRODUCT R4.1)
+	if a.conn != nil {
+		select {
+		case <-a.conn.Done():
+			a.conn = nil
+		default:
+			a.sendTurn(c, t, a.conn)
+			return
+		}
+	}
+	agent, ok := a.deps.Registry.Agent(a.rec.AgentID)
+	if !ok {
+		a.agentEvent(c, &agentEventArrived{turnID: t.id, event: AgentEvent{
+			Kind: AgentFailed, Err: errors.Join(ErrAgentUnavailable, ErrUnknownAgent),
+		}})
+		return
+	}
+	dialer, chatID, id := a.deps.Agents, a.rec.PlatformChatID, t.id
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		conn, err := dialer.Dial(ctx, agent, chatID)
+		return &agentDialed{turnID: id, conn: conn, err: err}
+	})
+}
+
+func stagedPaths(staged []Attachment) []string {
+	paths := make([]string, 0, len(staged))
+	for _, s := range staged {
+		paths = append(paths, s.Path)
+	}
+	return paths
+}
+
+func (a *roomActor) dialed(c actor.Context, m *agentDialed) {
+	t := a.turn
+	if t == nil || t.id != m.turnID {
+		if m.conn != nil {
+			go m.conn.Close() //nolint:errcheck // a connection nobody waits for any more
+		}
+		return
+	}
+	if m.err != nil {
+		a.agentEvent(c, &agentEventArrived{turnID: t.id, event: AgentEvent{Kind: AgentFailed, Err: m.err}})
+		return
+	}
+	a.conn = m.conn
+	a.sendTurn(c, t, m.conn)
+}
+
+// sendTurn starts the turn on conn and pipes its events back to the actor.
+func (a *roomActor) sendTurn(c actor.Context, t *turn, conn AgentConn) {
+	id, msg := t.id, t.msg
+	system, self := c.ActorSystem(), c.Self()
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		events, err := conn.Turn(ctx, msg)
+		if err != nil {
+			return &agentEventArrived{turnID: id, event: AgentEvent{Kind: AgentFailed, Err: err}}
+		}
+		for ev := range events {
+			system.Root.Send(self, &agentEventArrived{turnID: id, event: ev})
+		}
+		return nil
+	})
+}
+
+func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
+	t := a.turn
+	if t == nil || t.id != m.turnID || t.ended {
+		return
+	}
+	ev := m.event
+	cat := a.deps.Catalog
+	switch ev.Kind {
+	case AgentTextChunk:
+		t.chunks++
+		t.reply.appendText(ev.Text)
+	case AgentToolCall:
+		t.reply.progress = cat.T(catalog.ProgressTool, "name", progressLine(orDefault(ev.Name, "tool")))
+	case AgentToolResult:
+		t.reply.progress = cat.T(catalog.ProgressToolDone, "name", progressLine(orDefault(ev.Name, "tool")))
+	case AgentCustomUpdate:
+		if line := progressLine(ev.Text); line != "" {
+			t.reply.progress = "⚙ " + line
+		} else {
+			t.reply.progress = cat.T(catalog.ProgressWorking)
+		}
+	case AgentSendFile:
+		// Delivering files is its own capability (PRODUCT R4.3); until it
+		// lands the user is told rather than left guessing.
+		a.log.Info().Str("event_id", t.eventID).Msg("agent sent a file, delivery not available")
+		a.notice(c, cat.T(catalog.FileNotSupported, "path", ev.Path))
+	case AgentConfirmRequest:
+		a.notice(c, cat.T(catalog.ConfirmRequest, "text", ev.Text))
+	case AgentEnd:
+		t.ended, t.tokens = true, ev.TokensUsed
+	case AgentFailed:
+		t.ended, t.failure = true, ev.Err
+		if errors.Is(ev.Err, ErrAgentReported) {
+			t.failureText = ev.Text
+		}
+		if !errors.Is(ev.Err, ErrAgentReported) && a.conn != nil {
+			// After anything but a clean ERROR frame the connection is
+			// suspect; the next turn dials a fresh one.
+			conn := a.conn
+			a.conn = nil
+			go conn.Close() //nolint:errcheck // abandoning a broken connection
+		}
+	default:
+		return
+	}
+	a.pump(c)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// pump moves the Matrix side of the reply one step towards what the view
+// wants: at most one send or edit in flight, at most one edit per
+// EditInterval while streaming, and straight to the final text at the end.
+func (a *roomActor) pump(c actor.Context) {
+	t := a.turn
+	if t == nil || t.opInFlight {
+		return
+	}
+	marker := ""
+	if t.failure != nil {
+		marker = a.deps.Catalog.T(catalog.Incomplete)
+	}
+	op, ok := t.reply.next(t.reply.render(t.ended, marker))
+	if !ok {
+		if t.ended {
+			a.finishTurn(c)
+		}
+		return
+	}
+	if !t.ended && op.edit {
+		if wait := a.opts.EditInterval - time.Since(t.lastOpAt); wait > 0 {
+			if t.tick == nil {
+				t.tick = sendLater(c, wait, &editTick{turnID: t.id})
+			}
+			return
+		}
+	}
+	t.opInFlight, t.lastOpAt = true, time.Now()
+	matrix, roomID, id := a.deps.Matrix, a.roomID, t.id
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		ctx = context.WithoutCancel(ctx)
+		if op.edit {
+			err := matrix.EditText(ctx, roomID, op.eventID, op.text)
+			return &replyOpDone{turnID: id, op: op, eventID: op.eventID, err: err}
+		}
+		eventID, err := matrix.SendText(ctx, roomID, op.text)
+		return &replyOpDone{turnID: id, op: op, eventID: eventID, err: err}
+	})
+}
+
+func (a *roomActor) replyOpDone(c actor.Context, m *replyOpDone) {
+	t := a.turn
+	if t == nil || t.id != m.turnID {
+		return
+	}
+	t.opInFlight = false
+	eventID := m.eventID
+	if m.err != nil {
+		a.log.Warn().Err(m.err).Bool("edit", m.op.edit).Int("part", m.op.part).Msg("failed to update reply")
+		if !m.op.edit {
+			eventID = ""
+		}
+	}
+	t.reply.done(m.op, eventID)
+	a.pump(c)
+}
+
+func (a *roomActor) editTick(c actor.Context, m *editTick) {
+	if t := a.turn; t != nil && t.id == m.turnID {
+		t.tick = nil
+		a.pump(c)
+	}
+}
+
+func (a *roomActor) typingTick(c actor.Context, m *typingTick) {
+	if t := a.turn; t != nil && t.id == m.turnID {
+		a.setTyping(c, true)
+		t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
+	}
+}
+
+func (a *roomActor) setTyping(c actor.Context, on bool) {
+	matrix, roomID, timeout := a.deps.Matrix, a.roomID, a.opts.TypingTimeout
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		if err := matrix.SetTyping(context.WithoutCancel(ctx), roomID, on, timeout); err != nil {
+			zerolog.Ctx(ctx).Debug().Err(err).Bool("typing", on).Msg("failed to set typing")
+		}
+		return nil
+	})
+}
+
+// finishTurn runs once the reply shows its final text: typing off, the
+// record updated, the failure explained, and the next message started.
+func (a *roomActor) finishTurn(c actor.Context) {
+	t := a.turn
+	t.stopTimers()
+	a.turn = nil
+	a.setTyping(c, false)
+	cat := a.deps.Catalog
+	switch {
+	case t.failure != nil:
+		a.notice(c, failureNotice(cat, t.failure, t.failureText))
+	case !t.reply.hasText():
+		a.notice(c, cat.T(catalog.EmptyReply))
+	}
+	a.rec.TurnInFlight = nil
+	a.rec.LastTurnAt = time.Now()
+	a.rec.TokensUsed += t.tokens
+	a.save(c)
+
+	ev := a.log.Info()
+	if t.failure != nil {
+		ev = a.log.Warn().Err(t.failure)
+	}
+	ev.Str("event_id", t.eventID).Int("chunks", t.chunks).Int64("tokens_used", t.tokens).
+		Dur("duration", time.Since(t.started)).Msg("turn ended")
+	c.ActorSystem().EventStream.Publish(&TurnEnded{
+		RoomID: a.roomID, EventID: t.eventID, Err: t.failure,
+		Chunks: t.chunks, TokensUsed: t.tokens, Duration: time.Since(t.started),
+	})
+	if a.conn != nil {
+		a.idleTime = sendLater(c, a.opts.ConnIdleClose, &connIdle{gen: a.connGen})
+	}
+	a.startNextTurn(c)
+}
+
+// failureNotice explains a failed turn in plain words.
+func failureNotice(cat *catalog.Catalog, err error, agentText string) string {
+	switch {
+	case errors.Is(err, ErrAgentReported):
+		return cat.T(catalog.AgentReported, "message", orDefault(progressLine(agentText), "?"))
+	case errors.Is(err, ErrAgentTimeout):
+		return cat.T(catalog.AgentTimeout)
+	case errors.Is(err, ErrAgentProtocol):
+		return cat.T(catalog.AgentProtocol)
+	case errors.Is(err, ErrAgentDisconnected):
+		return cat.T(catalog.AgentDisconnected)
+	case errors.Is(err, ErrAgentUnavailable):
+		return cat.T(catalog.AgentUnavailable)
+	default:
+		return cat.T(catalog.AgentFailed)
+	}
+}

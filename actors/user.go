@@ -1,0 +1,223 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// userActor serves one Matrix user: it owns the user's record and Space,
+// decides which of the user's messages concern the bot, and supervises one
+// room actor per chat room (spawned on demand, restarted alone on a crash).
+type userActor struct {
+	deps   *Deps
+	opts   *Options
+	userID string
+
+	base   context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	log    zerolog.Logger
+
+	rec    UserRecord
+	known  bool // a record exists
+	loaded bool
+	rooms  map[string]RoomRecord
+	kids   map[string]*actor.PID
+	// pending holds messages that arrived while loading or onboarding.
+	pending    []any
+	onboarding bool
+}
+
+type (
+	userLoaded struct {
+		rec   UserRecord
+		rooms []RoomRecord
+		err   error
+	}
+	// provisioned reports the end of onboarding or re-inviting.
+	provisioned struct {
+		rec     UserRecord
+		created []RoomRecord
+		err     error
+	}
+)
+
+func newUserProps(base context.Context, deps *Deps, opts *Options, userID string) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &userActor{deps: deps, opts: opts, userID: userID, base: base}
+	}, actor.WithSupervisor(roomSupervisor()))
+}
+
+// Receive implements actor.Actor.
+func (a *userActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.start(c)
+	case *actor.Stopping:
+		a.cancel(errors.New("user actor stopping"))
+	case *actor.Terminated:
+		for roomID, pid := range a.kids {
+			if pid.Equal(m.Who) {
+				delete(a.kids, roomID)
+			}
+		}
+	case *userLoaded:
+		a.userLoaded(c, m)
+	case *provisioned:
+		a.provisioned(c, m)
+	case *RoomUpdated:
+		a.rooms[m.Record.RoomID] = m.Record
+	case *taskPanicked:
+		panic(fmt.Sprintf("user task panicked: %s\n%s", m.value, m.stack))
+	case *InviteReceived, *MessageReceived:
+		if !a.loaded || a.onboarding {
+			a.pending = append(a.pending, m)
+			return
+		}
+		a.handle(c, m)
+	}
+}
+
+func (a *userActor) start(c actor.Context) {
+	a.log = zerolog.Ctx(a.base).With().Str("user_id", a.userID).Logger()
+	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
+	a.rooms = map[string]RoomRecord{}
+	a.kids = map[string]*actor.PID{}
+	store, userID := a.deps.Store, a.userID
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		rec, err := store.GetUser(ctx, userID)
+		if errors.Is(err, ErrNotFound) {
+			return &userLoaded{err: err}
+		}
+		if err != nil {
+			return &userLoaded{err: err}
+		}
+		rooms, err := store.ListRooms(ctx, userID)
+		return &userLoaded{rec: rec, rooms: rooms, err: err}
+	})
+}
+
+func (a *userActor) userLoaded(c actor.Context, m *userLoaded) {
+	switch {
+	case m.err == nil:
+		a.rec, a.known = m.rec, true
+		for _, r := range m.rooms {
+			a.rooms[r.RoomID] = r
+		}
+	case errors.Is(m.err, ErrNotFound):
+		a.rec = UserRecord{UserID: a.userID}
+	default:
+		// Without the record the actor cannot tell which rooms are the
+		// user's; it crashes so its supervisor retries the load.
+		panic(fmt.Sprintf("failed to load user %s: %v", a.userID, m.err))
+	}
+	a.loaded = true
+	a.drain(c)
+}
+
+func (a *userActor) drain(c actor.Context) {
+	for len(a.pending) > 0 && !a.onboarding {
+		m := a.pending[0]
+		a.pending = a.pending[1:]
+		a.handle(c, m)
+	}
+}
+
+func (a *userActor) handle(c actor.Context, msg any) {
+	switch m := msg.(type) {
+	case *InviteReceived:
+		a.invited(c, m)
+	case *MessageReceived:
+		a.message(c, m)
+	}
+}
+
+// invited joins the room and onboards the user, or, for a user who already
+// has a Space, re-invites them to it and every active chat (PRODUCT R1.2–R1.3).
+func (a *userActor) invited(c actor.Context, m *InviteReceived) {
+	a.log.Info().Str("room_id", m.RoomID).Bool("is_direct", m.IsDirect).Msg("invited")
+	a.provision(c, m.RoomID, true)
+}
+
+func (a *userActor) message(c actor.Context, m *MessageReceived) {
+	log := a.log.With().Str("room_id", m.RoomID).Str("event_id", m.EventID).Logger()
+	room, managed := a.rooms[m.RoomID]
+	entry := a.known && m.RoomID == a.rec.EntryRoomID
+	if (!managed || room.Archived) && !entry {
+		log.Debug().Msg("ignoring message in a room this user does not own")
+		return
+	}
+	if cmd, ok := ParseCommand(m.Body); ok && m.MsgType != "m.notice" {
+		a.command(c, m, cmd)
+		return
+	}
+	if entry && !managed {
+		// Talking in the entry room: point the user to their Space again.
+		a.provision(c, m.RoomID, false)
+		return
+	}
+	switch m.MsgType {
+	case "m.text", "m.emote":
+		c.Send(a.room(c, room), &StartTurn{EventID: m.EventID, Sender: m.Sender, Text: m.Body})
+	default:
+		log.Debug().Str("msgtype", m.MsgType).Msg("ignoring message type")
+	}
+}
+
+func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
+	spec, known := lookupCommand(cmd.Name)
+	switch {
+	case !known:
+		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.UnknownCmd, "command", cmd.Word))
+	case spec.scope == scopeRoom:
+		room, ok := a.rooms[m.RoomID]
+		if !ok {
+			a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.UnknownCmd, "command", cmd.Word))
+			return
+		}
+		c.Send(a.room(c, room), &RunCommand{EventID: m.EventID, Command: cmd})
+	case cmd.Name == "help":
+		a.notice(c, m.RoomID, helpText(a.deps.Catalog))
+	}
+}
+
+// room returns the room actor of rec, spawning it if needed.
+func (a *userActor) room(c actor.Context, rec RoomRecord) *actor.PID {
+	if pid, ok := a.kids[rec.RoomID]; ok {
+		return pid
+	}
+	pid, err := c.SpawnNamed(newRoomProps(a.base, a.deps, a.opts, rec), "room-"+url.PathEscape(rec.RoomID))
+	if err != nil {
+		// The name is taken only if a stopping child still holds it; the
+		// existing PID still receives messages until it is gone.
+		a.log.Warn().Err(err).Str("room_id", rec.RoomID).Msg("room actor name taken")
+	}
+	a.kids[rec.RoomID] = pid
+	return pid
+}
+
+func (a *userActor) notice(c actor.Context, roomID, text string) {
+	matrix := a.deps.Matrix
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		if _, err := matrix.SendNotice(context.WithoutCancel(ctx), roomID, text); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", roomID).Msg("failed to send notice")
+		}
+		return nil
+	})
+}
+
+// roomSupervisor restarts a crashed room actor alone; its siblings and the
+// user actor carry on.
+func roomSupervisor() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(10, time.Minute, func(reason any) actor.Directive {
+		return actor.RestartDirective
+	})
+}
