@@ -194,7 +194,9 @@ func (c *Conn) Closed() bool {
 func Text(s string) actors.AgentEvent { return actors.AgentEvent{Kind: actors.AgentTextChunk, Text: s} }
 
 // End is a convenience constructor of an END event.
-func End(tokens int64) actors.AgentEvent { return actors.AgentEvent{Kind: actors.AgentEnd, TokensUsed: tokens} }
+func End(tokens int64) actors.AgentEvent {
+	return actors.AgentEvent{Kind: actors.AgentEnd, TokensUsed: tokens}
+}
 
 // Failed is a convenience constructor of a terminal failure.
 func Failed(err error, text string) actors.AgentEvent {
