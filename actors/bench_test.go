@@ -1,0 +1,114 @@
+package actors_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// benchTree runs the real tree on fake ports whose agent answers every turn
+// with chunks text chunks and END at once.
+type benchTree struct {
+	system *actor.ActorSystem
+	root   *actor.PID
+	store  *actortest.Store
+	ended  chan *actors.TurnEnded
+}
+
+func newBenchTree(b *testing.B, chunks int) *benchTree {
+	log := zerolog.New(io.Discard)
+	agents := actortest.NewAgents()
+	agents.Script = func(actors.UserMessage) []actors.AgentEvent {
+		evs := make([]actors.AgentEvent, 0, chunks+1)
+		for i := range chunks {
+			evs = append(evs, actortest.Text("chunk "+strconv.Itoa(i)+" "))
+		}
+		return append(evs, actortest.End(1))
+	}
+	bt := &benchTree{system: actors.NewActorSystem(log), store: actortest.NewStore(), ended: make(chan *actors.TurnEnded, 1<<16)}
+	deps := actors.Deps{
+		Store: bt.store, Matrix: actortest.NewMatrix(), Agents: agents, Catalog: catalog.MustNew("en"),
+		Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0"}}},
+	}
+	root, err := actors.Spawn(log.WithContext(context.Background()), bt.system, deps, actors.Options{BotUserID: bot})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bt.root = root
+	sub := bt.system.EventStream.Subscribe(func(e any) {
+		if te, ok := e.(*actors.TurnEnded); ok {
+			bt.ended <- te
+		}
+	})
+	b.Cleanup(func() {
+		bt.system.EventStream.Unsubscribe(sub)
+		bt.system.Root.StopFuture(root).Wait() //nolint:errcheck // shutting down
+		bt.system.Shutdown()
+	})
+	return bt
+}
+
+func (bt *benchTree) addRooms(b *testing.B, n int) []string {
+	rooms := make([]string, n)
+	for i := range rooms {
+		user := fmt.Sprintf("@u%d:bench.test", i)
+		rooms[i] = fmt.Sprintf("!room%d", i)
+		ctx := context.Background()
+		if err := bt.store.PutUser(ctx, actors.UserRecord{UserID: user, SpaceID: "!s", ChatCounter: 1}); err != nil {
+			b.Fatal(err)
+		}
+		if err := bt.store.PutRoom(ctx, actors.RoomRecord{RoomID: rooms[i], OwnerID: user, ChatIndex: 1, PlatformChatID: strconv.Itoa(i), AgentID: "agent-0"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return rooms
+}
+
+func (bt *benchTree) send(room string, i int) {
+	user := "@u" + room[len("!room"):] + ":bench.test"
+	bt.system.Root.Send(bt.root, &actors.MessageReceived{RoomID: room, EventID: "$" + strconv.Itoa(i), Sender: user, MsgType: "m.text", Body: "hi"})
+}
+
+// BenchmarkTurn20Chunks measures one turn of 20 chunks through the room
+// actor's pipeline (queue, agent events, streaming view, Matrix send and
+// final edit, record save), one turn at a time in one room.
+func BenchmarkTurn20Chunks(b *testing.B) {
+	bt := newBenchTree(b, 20)
+	room := bt.addRooms(b, 1)[0]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		bt.send(room, i)
+		<-bt.ended
+	}
+}
+
+// BenchmarkTurns1000Rooms measures throughput with 1,000 rooms (each of its
+// own user) busy at once; turns/s is the number to read.
+func BenchmarkTurns1000Rooms(b *testing.B) {
+	const nRooms = 1000
+	bt := newBenchTree(b, 20)
+	rooms := bt.addRooms(b, nRooms)
+	b.ReportAllocs()
+	b.ResetTimer()
+	turns := 0
+	for i := 0; i < b.N; i++ {
+		for _, r := range rooms {
+			bt.send(r, turns)
+			turns++
+		}
+		for range rooms {
+			<-bt.ended
+		}
+	}
+	b.ReportMetric(float64(turns)/b.Elapsed().Seconds(), "turns/s")
+}

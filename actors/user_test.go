@@ -1,0 +1,152 @@
+package actors_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+)
+
+func TestOnboardingCreatesSpaceAndFirstChat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.system.Root.Send(tt.root, &actors.InviteReceived{RoomID: "!dm", Inviter: alice, IsDirect: true})
+		pointer := tt.waitCall("SendNotice", "!dm", "I made you a Space")
+		synctest.Wait()
+
+		if c := tt.matrix.Calls("JoinRoom"); len(c) != 1 || c[0].RoomID != "!dm" {
+			t.Fatalf("joins %+v, want the entry room", c)
+		}
+		space := tt.matrix.Calls("CreateSpace")
+		if len(space) != 1 || space[0].Text != "Lambda — alice" || space[0].UserIDs[0] != alice {
+			t.Fatalf("CreateSpace calls %+v", space)
+		}
+		rooms := tt.matrix.Calls("CreateChatRoom")
+		if len(rooms) != 1 || rooms[0].Text != "Chat 1" || !strings.HasPrefix(rooms[0].RoomID, "!space") {
+			t.Fatalf("CreateChatRoom calls %+v, want Chat 1 in the Space", rooms)
+		}
+		u, err := tt.store.GetUser(context.Background(), alice)
+		if err != nil || u.SpaceID == "" || u.ChatCounter != 1 || u.EntryRoomID != "!dm" {
+			t.Fatalf("user record %+v, %v", u, err)
+		}
+		chats, _ := tt.store.ListRooms(context.Background(), alice)
+		if len(chats) != 1 || chats[0].PlatformChatID != "1" || chats[0].AgentID != "agent-0" || chats[0].Name != "Chat 1" {
+			t.Fatalf("room records %+v", chats)
+		}
+		welcome := tt.waitCall("SendNotice", chats[0].RoomID, "!help")
+		if !strings.Contains(welcome.Text, "Chat 1") {
+			t.Fatalf("welcome %q does not name the chat", welcome.Text)
+		}
+		if !strings.Contains(pointer.Text, chats[0].RoomID) && !strings.Contains(pointer.Text, "matrix.to") {
+			t.Fatalf("pointer %q has no link", pointer.Text)
+		}
+		// The default agent was given without an assignment: said once.
+		tt.waitCall("SendNotice", chats[0].RoomID, "default one")
+
+		// The new room works at once.
+		tt.say(alice, chats[0].RoomID, "hi")
+		turn := tt.turn(tt.conn())
+		turn.Emit(actortest.Text("hello!"), actortest.End(0))
+		tt.waitCall("SendText", chats[0].RoomID, "hello!")
+	})
+}
+
+func TestOnboardingIsIdempotent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.system.Root.Send(tt.root, &actors.InviteReceived{RoomID: "!dm", Inviter: alice})
+		tt.waitCall("SendNotice", "!dm", "I made you a Space")
+		tt.system.Root.Send(tt.root, &actors.InviteReceived{RoomID: "!dm", Inviter: alice})
+		tt.waitCall("SendNotice", "!dm", "You already have a Space")
+		tt.say(alice, "!dm", "hello? where do I talk")
+		synctest.Wait()
+		if n := len(tt.matrix.Calls("SendNotice")); n < 4 {
+			t.Fatalf("%d notices", n)
+		}
+		if n := len(tt.matrix.Calls("CreateSpace")); n != 1 {
+			t.Fatalf("%d Spaces created, want 1", n)
+		}
+		if n := len(tt.matrix.Calls("CreateChatRoom")); n != 1 {
+			t.Fatalf("%d chats created, want 1", n)
+		}
+		var reinvites int
+		for _, c := range tt.matrix.Calls("Invite") {
+			if c.UserIDs[0] == alice {
+				reinvites++
+			}
+		}
+		if reinvites != 4 { // Space and chat, twice
+			t.Fatalf("%d re-invites, want 4", reinvites)
+		}
+		if n := len(tt.agents.Dials()); n != 0 {
+			t.Fatal("a message in the entry room reached the agent")
+		}
+	})
+}
+
+func TestInvitePolicy(t *testing.T) {
+	tests := []struct {
+		name     string
+		allowed  []string
+		inviter  string
+		accepted bool
+	}{
+		{"any server", nil, alice, true},
+		{"allowed server", []string{"example.test"}, alice, true},
+		{"other server", []string{"elsewhere.test"}, alice, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newTestTree(t, actors.Options{AllowedServers: tc.allowed})
+				tt.system.Root.Send(tt.root, &actors.InviteReceived{RoomID: "!dm", Inviter: tc.inviter})
+				synctest.Wait()
+				joined := len(tt.matrix.Calls("JoinRoom")) == 1
+				rejected := len(tt.matrix.Calls("RejectInvite")) == 1
+				if joined != tc.accepted || rejected == tc.accepted {
+					t.Fatalf("joined=%v rejected=%v, want accepted=%v", joined, rejected, tc.accepted)
+				}
+			})
+		})
+	}
+}
+
+func TestCommandsNeverReachTheAgent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "1")
+		tt.say(alice, "!r", "!HELP")
+		help := tt.waitCall("SendNotice", "!r", "Commands:")
+		if !strings.Contains(help.Text, "!help") {
+			t.Fatalf("help %q", help.Text)
+		}
+		tt.say(alice, "!r", "!frobnicate now")
+		tt.waitCall("SendNotice", "!r", "Unknown command `!frobnicate`, see `!help`")
+		synctest.Wait()
+		if d := tt.agents.Dials(); len(d) != 0 {
+			t.Fatalf("commands dialed the agent: %v", d)
+		}
+	})
+}
+
+func TestMessagesOutsideOwnedRoomsAreIgnored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!alices", "1")
+		tt.say(bob, "!alices", "let me in")   // not the owner
+		tt.say(alice, "!unknown", "hello?")   // a room the bot does not manage
+		tt.say(bot, "!alices", "my own echo") // the bot itself
+		tt.say(alice, "!alices", "!help")     // control: this one is answered
+		tt.waitCall("SendNotice", "!alices", "Commands:")
+		synctest.Wait()
+		if n := len(tt.matrix.Calls()); n != 1 {
+			t.Fatalf("%d Matrix calls, want only the help notice: %+v", n, tt.matrix.Calls())
+		}
+		if d := tt.agents.Dials(); len(d) != 0 {
+			t.Fatalf("ignored messages dialed the agent: %v", d)
+		}
+	})
+}
