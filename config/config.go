@@ -1,0 +1,195 @@
+package config
+
+import "time"
+
+// Config is the configuration of the whole binary. The koanf tags are the
+// YAML keys and, upper-cased behind SURFACES_, the environment names; the
+// cfg tag marks secrets (never printed) and free text (exempt from the
+// identifier-only placeholder rules).
+type Config struct {
+	Matrix     Matrix     `koanf:"matrix"`
+	Agents     Agents     `koanf:"agents"`
+	Workspace  Workspace  `koanf:"workspace"`
+	State      State      `koanf:"state"`
+	HTTP       HTTP       `koanf:"http"`
+	Locale     string     `koanf:"locale"`
+	Log        Log        `koanf:"log"`
+	Streaming  Streaming  `koanf:"streaming"`
+	Queue      Queue      `koanf:"queue"`
+	RateLimit  RateLimit  `koanf:"rate_limit"`
+	Onboarding Onboarding `koanf:"onboarding"`
+	Shutdown   Shutdown   `koanf:"shutdown"`
+
+	// meta records where the values came from, for error messages and
+	// String; nil for a Config built by hand.
+	meta *loadMeta
+}
+
+// Matrix is the bot's Matrix account and the access policy (PRODUCT R6.1).
+type Matrix struct {
+	// Homeserver is the client-server API base URL, e.g. "https://matrix.example.net".
+	Homeserver string `koanf:"homeserver"`
+	// UserID is the bot's Matrix user id, e.g. "@surfaces:example.net".
+	UserID string `koanf:"user_id"`
+	// AccessToken logs in without a password; one of AccessToken and
+	// Password is required.
+	AccessToken Secret `koanf:"access_token" cfg:"secret"`
+	// Password logs in with m.login.password when there is no access token.
+	Password Secret `koanf:"password" cfg:"secret"`
+	// DeviceID is reused across restarts; empty lets the server pick one.
+	DeviceID string `koanf:"device_id"`
+	// AllowedServers are the homeservers whose users may invite the bot;
+	// empty means any.
+	AllowedServers []string `koanf:"allowed_servers"`
+	// DisplayName is set on the bot's profile at start when not empty.
+	DisplayName string `koanf:"display_name" cfg:"text"`
+}
+
+// Policies for users missing from the registry's user_agents (PRODUCT R5.2).
+const (
+	// UnassignedDefault gives them the first agent, with a one-time notice.
+	UnassignedDefault = "default"
+	// UnassignedDeny answers them with DenyMessage and nothing else.
+	UnassignedDeny = "deny"
+)
+
+// Agents is how the bot finds and talks to agents (PRODUCT R3.7, R5).
+type Agents struct {
+	// RegistryPath is the YAML file mapping users to agents (watched).
+	RegistryPath string `koanf:"registry_path"`
+	// Unassigned is UnassignedDefault or UnassignedDeny.
+	Unassigned string `koanf:"unassigned"`
+	// DenyMessage answers denied users; empty uses the message catalogue's
+	// text in the configured locale.
+	DenyMessage string `koanf:"deny_message" cfg:"text"`
+	// UserSelectable lets users switch agents with !agent (PRODUCT R2.13).
+	UserSelectable bool `koanf:"user_selectable"`
+	// ConnectTimeout bounds opening an agent's WebSocket.
+	ConnectTimeout time.Duration `koanf:"connect_timeout"`
+	// StatusTimeout bounds the wait for the agent's STATUS after connecting.
+	StatusTimeout time.Duration `koanf:"status_timeout"`
+	// TurnIdleTimeout fails a turn when the agent sends nothing for this long.
+	TurnIdleTimeout time.Duration `koanf:"turn_idle_timeout"`
+	// IdleClose closes a room's agent connection after this long without a turn.
+	IdleClose time.Duration `koanf:"idle_close"`
+	// BaseURL is the fallback for registry entries without base_url (the
+	// seed's AGENT_BASE_URL); empty means entries must carry their own.
+	BaseURL string `koanf:"base_url"`
+}
+
+// Workspace is the volume shared with the agents (PRODUCT R4).
+type Workspace struct {
+	// Dir is the root of the shared volume on the bot's side.
+	Dir string `koanf:"dir"`
+	// MaxFileSize limits files in both directions.
+	MaxFileSize ByteSize `koanf:"max_file_size"`
+}
+
+// State is where the Badger database lives (PRODUCT R7.1).
+type State struct {
+	Path string `koanf:"path"`
+}
+
+// HTTP serves /healthz, /readyz and /metrics (PRODUCT R8.2).
+type HTTP struct {
+	// Listen is a host:port; the default binds loopback only, so exposing
+	// metrics is a deliberate choice.
+	Listen string `koanf:"listen"`
+}
+
+// Log formats.
+const (
+	LogFormatJSON    = "json"
+	LogFormatConsole = "console"
+	// LogFormatAuto is console on a terminal and JSON otherwise.
+	LogFormatAuto = "auto"
+)
+
+// Log configures zerolog (PRODUCT R8.3).
+type Log struct {
+	// Level is a zerolog level name: trace, debug, info, warn, error.
+	Level string `koanf:"level"`
+	// Format is LogFormatJSON, LogFormatConsole or LogFormatAuto.
+	Format string `koanf:"format"`
+}
+
+// Streaming shapes how replies appear while the agent writes (PRODUCT R3.3, R3.4).
+type Streaming struct {
+	// EditInterval is the minimum time between two edits of a streamed reply.
+	EditInterval time.Duration `koanf:"edit_interval"`
+	// TypingRefresh is how often the typing notification is renewed.
+	TypingRefresh time.Duration `koanf:"typing_refresh"`
+	// MaxMessageBytes is the body size at which a reply is split into
+	// consecutive messages; it must leave room for formatted_body within
+	// Matrix's 64 KiB event limit.
+	MaxMessageBytes ByteSize `koanf:"max_message_bytes"`
+}
+
+// Queue bounds the messages waiting for a room's running turn (PRODUCT R3.2).
+type Queue struct {
+	Size int `koanf:"size"`
+}
+
+// RateLimit is the per-user token bucket (PRODUCT R6.2).
+type RateLimit struct {
+	// Rate is the sustained allowance in messages per second (0.5 is one
+	// message every two seconds).
+	Rate float64 `koanf:"rate"`
+	// Burst is how many messages may arrive at once.
+	Burst int `koanf:"burst"`
+}
+
+// Onboarding names what first contact creates (PRODUCT R1.2).
+type Onboarding struct {
+	// SpaceNameTemplate names the user's Space; "{name}" is replaced by the
+	// user's display name.
+	SpaceNameTemplate string `koanf:"space_name_template" cfg:"text"`
+	// FirstChatName names the first chat room.
+	FirstChatName string `koanf:"first_chat_name" cfg:"text"`
+}
+
+// Shutdown is the SIGTERM behaviour (PRODUCT R8.4).
+type Shutdown struct {
+	// Grace is how long running turns may take to finish.
+	Grace time.Duration `koanf:"grace"`
+}
+
+// Locales with a message catalogue (PRODUCT R2.11).
+const (
+	LocaleEN = "en"
+	LocaleRU = "ru"
+)
+
+// Defaults returns the built-in defaults: the first layer of Load. Required
+// values (homeserver, user id, credentials, registry path, workspace dir)
+// have no default.
+func Defaults() *Config {
+	return &Config{
+		Agents: Agents{
+			Unassigned:      UnassignedDefault,
+			ConnectTimeout:  10 * time.Second,
+			StatusTimeout:   10 * time.Second,
+			TurnIdleTimeout: 2 * time.Minute,
+			IdleClose:       10 * time.Minute,
+		},
+		Workspace: Workspace{MaxFileSize: 50 * MiB},
+		State:     State{Path: "./data"},
+		HTTP:      HTTP{Listen: "127.0.0.1:8080"},
+		Locale:    LocaleEN,
+		Log:       Log{Level: "info", Format: LogFormatAuto},
+		Streaming: Streaming{
+			EditInterval: time.Second,
+			// Matrix clients drop a typing notification after its timeout
+			// (the bot sends 30 s); renewing at 20 s keeps it continuous.
+			TypingRefresh:   20 * time.Second,
+			MaxMessageBytes: 16 * KiB,
+		},
+		Queue:     Queue{Size: 10},
+		RateLimit: RateLimit{Rate: 0.5, Burst: 10},
+		Onboarding: Onboarding{
+			SpaceNameTemplate: "Lambda — {name}",
+			FirstChatName:     "Chat 1",
+		},
+		Shutdown: Shutdown{Grace: 30 * time.Second},
+	}
+}

@@ -1,0 +1,195 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks the whole configuration and returns one *ValidationError
+// listing every problem, or nil. Load calls it; call it again after changing
+// a Config by hand.
+func (c *Config) Validate() error {
+	var ps problems
+	c.validate(&ps)
+	return ps.err()
+}
+
+// validate adds c's problems to ps. Placeholders are checked first: a
+// placeholder is also often malformed, and "replace the example value" is
+// the useful message.
+func (c *Config) validate(ps *problems) {
+	c.checkPlaceholders(ps)
+	v := validator{c: c, ps: ps}
+
+	v.required("matrix.homeserver", c.Matrix.Homeserver)
+	v.check("matrix.homeserver", c.Matrix.Homeserver != "", func() string {
+		return checkURL(c.Matrix.Homeserver, "http", "https")
+	})
+	v.required("matrix.user_id", c.Matrix.UserID)
+	v.check("matrix.user_id", c.Matrix.UserID != "", func() string { return checkUserID(c.Matrix.UserID) })
+	if c.Matrix.AccessToken == "" && c.Matrix.Password == "" {
+		v.add("matrix.access_token", ErrMissing, "set matrix.access_token or matrix.password (%s)",
+			envHint("matrix.access_token", "matrix.password"))
+	}
+	for i, s := range c.Matrix.AllowedServers {
+		if strings.ContainsAny(s, "@/ \t") || s == ":" {
+			v.add("matrix.allowed_servers", ErrInvalidValue, "item %d %q is not a server name such as \"matrix.org\"", i+1, s)
+		}
+	}
+
+	v.required("agents.registry_path", c.Agents.RegistryPath)
+	v.oneOf("agents.unassigned", c.Agents.Unassigned, UnassignedDefault, UnassignedDeny)
+	v.check("agents.base_url", c.Agents.BaseURL != "", func() string {
+		return checkURL(c.Agents.BaseURL, "http", "https", "ws", "wss")
+	})
+	v.positive("agents.connect_timeout", c.Agents.ConnectTimeout)
+	v.positive("agents.status_timeout", c.Agents.StatusTimeout)
+	v.positive("agents.turn_idle_timeout", c.Agents.TurnIdleTimeout)
+	v.positive("agents.idle_close", c.Agents.IdleClose)
+
+	v.required("workspace.dir", c.Workspace.Dir)
+	v.check("workspace.max_file_size", c.Workspace.MaxFileSize <= 0, func() string { return "must be more than 0 bytes" })
+	v.required("state.path", c.State.Path)
+	v.required("http.listen", c.HTTP.Listen)
+	v.check("http.listen", c.HTTP.Listen != "", func() string { return checkListen(c.HTTP.Listen) })
+	v.oneOf("locale", c.Locale, LocaleEN, LocaleRU)
+	v.oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, LogFormatJSON, LogFormatConsole, LogFormatAuto)
+
+	v.positive("streaming.edit_interval", c.Streaming.EditInterval)
+	v.positive("streaming.typing_refresh", c.Streaming.TypingRefresh)
+	v.check("streaming.max_message_bytes", true, func() string {
+		// Matrix caps a whole event at 64 KiB; the HTML rendering of the
+		// body travels in the same event, so the body gets under half.
+		if n := c.Streaming.MaxMessageBytes; n < 1*KiB || n > 30000 {
+			return fmt.Sprintf("must be between 1KiB and 30000 bytes so that body and formatted_body fit one Matrix event, got %d", n)
+		}
+		return ""
+	})
+	v.check("queue.size", c.Queue.Size < 1, func() string { return "must be at least 1" })
+	v.check("rate_limit.rate", c.RateLimit.Rate <= 0, func() string { return "must be more than 0 messages per second" })
+	v.check("rate_limit.burst", c.RateLimit.Burst < 1, func() string { return "must be at least 1" })
+	v.required("onboarding.space_name_template", c.Onboarding.SpaceNameTemplate)
+	v.required("onboarding.first_chat_name", c.Onboarding.FirstChatName)
+	v.positive("shutdown.grace", c.Shutdown.Grace)
+}
+
+// checkPlaceholders applies the placeholder rules (placeholder.go) to every
+// text value, list items included.
+func (c *Config) checkPlaceholders(ps *problems) {
+	for i := range fields() {
+		f := &fields()[i]
+		val := c.fieldValue(f)
+		var values []string
+		switch {
+		case val.Kind() == reflect.String:
+			values = []string{val.String()}
+		case f.typ == typeStrings:
+			values = val.Interface().([]string)
+		}
+		for _, s := range values {
+			detail := placeholderDetail(f, s)
+			if detail == "" && f.key == "matrix.allowed_servers" && isExampleHost(hostOf(s)) {
+				detail = "lists the reserved example domain " + s + "; use real server names"
+			}
+			if detail == "" {
+				continue
+			}
+			if !f.secret {
+				detail = fmt.Sprintf("%q %s", s, detail)
+			}
+			ps.add(Problem{Key: f.key, Source: c.Source(f.key), Detail: detail, Err: ErrPlaceholder})
+			break
+		}
+	}
+}
+
+// validator adds problems with the source of each key filled in.
+type validator struct {
+	c  *Config
+	ps *problems
+}
+
+func (v validator) add(key string, kind error, format string, args ...any) {
+	src := v.c.Source(key)
+	if kind == ErrMissing {
+		src = ""
+	}
+	v.ps.add(Problem{Key: key, Source: src, Detail: fmt.Sprintf(format, args...), Err: kind})
+}
+
+// check runs bad (returning a detail, "" when fine) only when cond holds
+// and the key has no problem yet.
+func (v validator) check(key string, cond bool, bad func() string) {
+	if !cond || v.ps.has(key) {
+		return
+	}
+	if detail := bad(); detail != "" {
+		v.add(key, ErrInvalidValue, "%s", detail)
+	}
+}
+
+func (v validator) required(key, value string) {
+	if strings.TrimSpace(value) == "" && !v.ps.has(key) {
+		v.add(key, ErrMissing, "is required (%s)", envHint(key))
+	}
+}
+
+func (v validator) oneOf(key, value string, allowed ...string) {
+	v.check(key, !slices.Contains(allowed, value), func() string {
+		return fmt.Sprintf("%q is not one of %s", value, strings.Join(allowed, ", "))
+	})
+}
+
+func (v validator) positive(key string, d time.Duration) {
+	v.check(key, d <= 0, func() string { return fmt.Sprintf("must be a positive duration such as \"1s\", got %s", d) })
+}
+
+// envHint tells where keys can be set.
+func envHint(keys ...string) string {
+	var names []string
+	for _, k := range keys {
+		names = append(names, envNamesOf(k)...)
+	}
+	slices.Sort(names)
+	return "in the config file or with " + strings.Join(names, " or ")
+}
+
+func checkURL(raw string, schemes ...string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("%q is not a URL: %v", raw, err)
+	}
+	if !slices.Contains(schemes, u.Scheme) || u.Host == "" {
+		return fmt.Sprintf("%q is not an absolute %s URL", raw, strings.Join(schemes, "/"))
+	}
+	return ""
+}
+
+// checkUserID accepts "@localpart:server" with a non-empty localpart and
+// server and no whitespace (historical user ids allow more characters than
+// new ones, so the localpart is not checked further).
+func checkUserID(id string) string {
+	local, server, ok := strings.Cut(strings.TrimPrefix(id, "@"), ":")
+	if !strings.HasPrefix(id, "@") || !ok || local == "" || server == "" || strings.ContainsAny(id, " \t\n") {
+		return fmt.Sprintf("%q is not a Matrix user id such as \"@surfaces:matrix.org\"", id)
+	}
+	return ""
+}
+
+func checkListen(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port such as \"127.0.0.1:8080\": %v", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q has an invalid port %q", addr, port)
+	}
+	return ""
+}
