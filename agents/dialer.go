@@ -1,0 +1,168 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
+
+// Options configures a Dialer. Zero fields take the defaults below.
+type Options struct {
+	// ConnectTimeout bounds the TCP connect and WebSocket upgrade (default
+	// 10 s). It also bounds the write of each frame.
+	ConnectTimeout time.Duration
+	// StatusTimeout bounds the wait for the agent's STATUS frame after the
+	// upgrade (default 10 s).
+	StatusTimeout time.Duration
+	// TurnIdleTimeout ends a turn whose agent sent nothing for that long
+	// (default 120 s). Every event resets it.
+	TurnIdleTimeout time.Duration
+	// PingInterval is how often an open connection is pinged; a ping not
+	// answered within the interval ends the connection (default 30 s;
+	// negative disables pings).
+	PingInterval time.Duration
+	// MaxFrameBytes bounds one incoming frame (default 1 MiB); a larger
+	// frame is a protocol error.
+	MaxFrameBytes int64
+	// HTTPClient performs the upgrade request; nil means a plain client whose
+	// only deadline is ConnectTimeout. Tests use it to dial in-memory pipes.
+	HTTPClient *http.Client
+}
+
+// The defaults of Options.
+const (
+	DefaultConnectTimeout  = 10 * time.Second
+	DefaultStatusTimeout   = 10 * time.Second
+	DefaultTurnIdleTimeout = 120 * time.Second
+	DefaultPingInterval    = 30 * time.Second
+	DefaultMaxFrameBytes   = 1 << 20
+)
+
+func (o Options) withDefaults() Options {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.StatusTimeout <= 0 {
+		o.StatusTimeout = DefaultStatusTimeout
+	}
+	if o.TurnIdleTimeout <= 0 {
+		o.TurnIdleTimeout = DefaultTurnIdleTimeout
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.MaxFrameBytes <= 0 {
+		o.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	return o
+}
+
+// Dialer opens agent connections. It is immutable and safe for concurrent use.
+type Dialer struct {
+	opts Options
+}
+
+var _ actors.AgentDialer = (*Dialer)(nil)
+
+// NewDialer returns a Dialer with opts, zero fields set to their defaults.
+func NewDialer(opts Options) *Dialer {
+	return &Dialer{opts: opts.withDefaults()}
+}
+
+// Options returns the effective options, defaults applied.
+func (d *Dialer) Options() Options { return d.opts }
+
+// Dial implements actors.AgentDialer: it connects to the agent's endpoint
+// for chatID and waits for STATUS. Every error wraps
+// actors.ErrAgentUnavailable and says why. ctx bounds only the dial; the
+// connection lives until it is closed or breaks, and logs with ctx's logger.
+func (d *Dialer) Dial(ctx context.Context, agent actors.AgentRef, chatID string) (actors.AgentConn, error) {
+	c, err := d.DialConn(ctx, agent, chatID)
+	if err != nil {
+		// Never return a typed nil inside the interface.
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialConn is Dial returning the concrete connection.
+func (d *Dialer) DialConn(ctx context.Context, agent actors.AgentRef, chatID string) (*Conn, error) {
+	log := zerolog.Ctx(ctx).With().Str("agent_id", agent.ID).Str("chat_id", chatID).Logger()
+	ws, err := d.connect(ctx, agent, chatID)
+	if err != nil {
+		log.Debug().Err(err).Msg("agent dial failed")
+		return nil, fmt.Errorf("failed to dial agent %q for chat %q: %w: %w", agent.ID, chatID, actors.ErrAgentUnavailable, err)
+	}
+	log.Debug().Msg("agent connected")
+	return newConn(log.WithContext(context.Background()), ws, agent, chatID, d.opts), nil
+}
+
+// connect upgrades and waits for STATUS; on error the socket is closed.
+func (d *Dialer) connect(ctx context.Context, agent actors.AgentRef, chatID string) (*websocket.Conn, error) {
+	if chatID == "" {
+		return nil, errors.New("empty chat id")
+	}
+	base, err := NormalizeBaseURL(agent.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, d.opts.ConnectTimeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(dctx, EndpointURL(base, chatID), &websocket.DialOptions{HTTPClient: d.opts.HTTPClient})
+	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			return nil, fmt.Errorf("upgrade refused with HTTP %s", resp.Status)
+		}
+		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, fmt.Errorf("no connection within %s: %w", d.opts.ConnectTimeout, err)
+		}
+		return nil, err
+	}
+	ws.SetReadLimit(d.opts.MaxFrameBytes)
+	if err := d.waitStatus(ctx, ws, agent); err != nil {
+		_ = ws.CloseNow()
+		return nil, err
+	}
+	return ws, nil
+}
+
+// waitStatus reads frames until STATUS. Frames before it are ignored unless
+// they break the protocol or are an ERROR, which an agent sends when it
+// cannot take the conversation.
+func (d *Dialer) waitStatus(ctx context.Context, ws *websocket.Conn, agent actors.AgentRef) error {
+	sctx, cancel := context.WithTimeout(ctx, d.opts.StatusTimeout)
+	defer cancel()
+	for {
+		typ, data, err := ws.Read(sctx)
+		if err != nil {
+			if errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+				return fmt.Errorf("no STATUS within %s", d.opts.StatusTimeout)
+			}
+			return fmt.Errorf("failed to read STATUS: %w", err)
+		}
+		if typ != websocket.MessageText {
+			return protocolError("binary frame before STATUS")
+		}
+		f, err := DecodeFrame(ctx, data, agent.WorkspacePath)
+		if err != nil {
+			return err
+		}
+		switch {
+		case f.Type == TypeStatus:
+			zerolog.Ctx(ctx).Debug().Str("agent_id", agent.ID).Str("status", f.Status.Status).
+				Str("reported_agent_id", f.Status.AgentID).Msg("agent sent STATUS")
+			return nil
+		case f.Event.Kind == actors.AgentFailed:
+			return f.Event.Err
+		default:
+			zerolog.Ctx(ctx).Debug().Str("frame_type", f.Type).Msg("ignoring agent frame before STATUS")
+		}
+	}
+}
