@@ -30,6 +30,8 @@ type testAgent struct {
 	conns   chan *agentSide
 	// noStatus makes the agent skip STATUS after the upgrade.
 	noStatus bool
+	// noReader makes the agent never read: pings go unanswered.
+	noReader bool
 
 	mu    sync.Mutex
 	sides []*agentSide
@@ -95,7 +97,11 @@ func (a *testAgent) handler() http.Handler {
 		a.mu.Lock()
 		a.sides = append(a.sides, s)
 		a.mu.Unlock()
-		go s.readLoop()
+		if a.noReader {
+			close(s.ended)
+		} else {
+			go s.readLoop()
+		}
 		if !a.noStatus {
 			s.send(`{"type":"STATUS","status":"ready","agent_id":"agent-0"}`)
 		}
