@@ -46,7 +46,7 @@ func decodeRaw(t reflect.Type, raw any) (reflect.Value, error) {
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(s))
 		if err != nil {
-			return reflect.Value{}, fmt.Errorf("want a duration such as \"1s\" or \"500ms\": %w", err)
+			return reflect.Value{}, fmt.Errorf("want a duration with a unit such as \"1s\" or \"500ms\": %w", err)
 		}
 		return reflect.ValueOf(d), nil
 	case t == typeByteSize:

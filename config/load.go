@@ -129,8 +129,12 @@ func unknownKeyProblem(key, src string) Problem {
 	detail := "unknown key"
 	for parent := key; strings.Contains(parent, "."); {
 		parent = parent[:strings.LastIndexByte(parent, '.')]
-		if _, ok := lookupField(parent); ok {
-			return Problem{Key: parent, Source: src, Detail: "want a single value, got a mapping", Err: ErrInvalidValue}
+		if f, ok := lookupField(parent); ok {
+			want := "a single value"
+			if f.typ == typeStrings {
+				want = "a list"
+			}
+			return Problem{Key: parent, Source: src, Detail: "want " + want + ", got a mapping", Err: ErrInvalidValue}
 		}
 	}
 	if near := closestKey(key); near != "" {

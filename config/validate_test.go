@@ -1,0 +1,160 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateNamesKey(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       []string
+		mutate    func(c *Config)
+		key       string
+		kind      error
+		fragments []string
+	}{
+		{name: "missing homeserver", mutate: func(c *Config) { c.Matrix.Homeserver = "" },
+			key: "matrix.homeserver", kind: ErrMissing, fragments: []string{"is required", "MATRIX_HOMESERVER", "SURFACES_MATRIX_HOMESERVER"}},
+		{name: "missing user id", mutate: func(c *Config) { c.Matrix.UserID = "" },
+			key: "matrix.user_id", kind: ErrMissing, fragments: []string{"MATRIX_USER_ID"}},
+		{name: "missing credentials", mutate: func(c *Config) { c.Matrix.AccessToken = "" },
+			key: "matrix.access_token", kind: ErrMissing, fragments: []string{"matrix.password", "MATRIX_PASSWORD"}},
+		{name: "missing registry", mutate: func(c *Config) { c.Agents.RegistryPath = "" },
+			key: "agents.registry_path", kind: ErrMissing, fragments: []string{"MATRIX_AGENT_REGISTRY_PATH"}},
+		{name: "missing workspace", mutate: func(c *Config) { c.Workspace.Dir = " " },
+			key: "workspace.dir", kind: ErrMissing, fragments: []string{"SURFACES_WORKSPACE_DIR"}},
+		{name: "missing state path", mutate: func(c *Config) { c.State.Path = "" },
+			key: "state.path", kind: ErrMissing},
+		{name: "homeserver not a URL", env: withEnv("MATRIX_HOMESERVER=matrix.test.invalid"),
+			key: "matrix.homeserver", kind: ErrInvalidValue, fragments: []string{"env MATRIX_HOMESERVER", "absolute http/https URL"}},
+		{name: "homeserver bad scheme", mutate: func(c *Config) { c.Matrix.Homeserver = "ftp://matrix.test.invalid" },
+			key: "matrix.homeserver", kind: ErrInvalidValue, fragments: []string{"http/https"}},
+		{name: "user id without server", mutate: func(c *Config) { c.Matrix.UserID = "@bot" },
+			key: "matrix.user_id", kind: ErrInvalidValue, fragments: []string{"not a Matrix user id"}},
+		{name: "user id without sigil", mutate: func(c *Config) { c.Matrix.UserID = "bot:test.invalid" },
+			key: "matrix.user_id", kind: ErrInvalidValue},
+		{name: "bad allowed server", mutate: func(c *Config) { c.Matrix.AllowedServers = []string{"ok.test.invalid", "@bad:x"} },
+			key: "matrix.allowed_servers", kind: ErrInvalidValue, fragments: []string{"item 2"}},
+		{name: "bad unassigned policy", env: withEnv("SURFACES_AGENTS_UNASSIGNED=maybe"),
+			key: "agents.unassigned", kind: ErrInvalidValue, fragments: []string{`"maybe" is not one of default, deny`}},
+		{name: "bad base url", env: withEnv("AGENT_BASE_URL=agents:7000"),
+			key: "agents.base_url", kind: ErrInvalidValue, fragments: []string{"env AGENT_BASE_URL"}},
+		{name: "zero connect timeout", env: withEnv("SURFACES_AGENTS_CONNECT_TIMEOUT=0s"),
+			key: "agents.connect_timeout", kind: ErrInvalidValue, fragments: []string{"positive duration"}},
+		{name: "negative status timeout", mutate: func(c *Config) { c.Agents.StatusTimeout = -1 },
+			key: "agents.status_timeout", kind: ErrInvalidValue},
+		{name: "zero turn idle timeout", mutate: func(c *Config) { c.Agents.TurnIdleTimeout = 0 },
+			key: "agents.turn_idle_timeout", kind: ErrInvalidValue},
+		{name: "zero idle close", mutate: func(c *Config) { c.Agents.IdleClose = 0 },
+			key: "agents.idle_close", kind: ErrInvalidValue},
+		{name: "zero edit interval", mutate: func(c *Config) { c.Streaming.EditInterval = 0 },
+			key: "streaming.edit_interval", kind: ErrInvalidValue},
+		{name: "zero typing refresh", mutate: func(c *Config) { c.Streaming.TypingRefresh = 0 },
+			key: "streaming.typing_refresh", kind: ErrInvalidValue},
+		{name: "zero grace", mutate: func(c *Config) { c.Shutdown.Grace = 0 },
+			key: "shutdown.grace", kind: ErrInvalidValue},
+		{name: "zero file size", env: withEnv("SURFACES_WORKSPACE_MAX_FILE_SIZE=0"),
+			key: "workspace.max_file_size", kind: ErrInvalidValue},
+		{name: "message too large", env: withEnv("SURFACES_STREAMING_MAX_MESSAGE_BYTES=64KiB"),
+			key: "streaming.max_message_bytes", kind: ErrInvalidValue, fragments: []string{"one Matrix event"}},
+		{name: "bad listen", env: withEnv("SURFACES_HTTP_LISTEN=8080"),
+			key: "http.listen", kind: ErrInvalidValue, fragments: []string{"host:port"}},
+		{name: "bad listen port", mutate: func(c *Config) { c.HTTP.Listen = "127.0.0.1:99999" },
+			key: "http.listen", kind: ErrInvalidValue, fragments: []string{"invalid port"}},
+		{name: "bad locale", env: withEnv("SURFACES_LOCALE=fr"),
+			key: "locale", kind: ErrInvalidValue, fragments: []string{`"fr" is not one of en, ru`}},
+		{name: "bad log level", mutate: func(c *Config) { c.Log.Level = "loud" },
+			key: "log.level", kind: ErrInvalidValue},
+		{name: "bad log format", mutate: func(c *Config) { c.Log.Format = "xml" },
+			key: "log.format", kind: ErrInvalidValue},
+		{name: "zero queue", mutate: func(c *Config) { c.Queue.Size = 0 },
+			key: "queue.size", kind: ErrInvalidValue},
+		{name: "zero rate", mutate: func(c *Config) { c.RateLimit.Rate = 0 },
+			key: "rate_limit.rate", kind: ErrInvalidValue},
+		{name: "zero burst", mutate: func(c *Config) { c.RateLimit.Burst = 0 },
+			key: "rate_limit.burst", kind: ErrInvalidValue},
+		{name: "empty space template", mutate: func(c *Config) { c.Onboarding.SpaceNameTemplate = "" },
+			key: "onboarding.space_name_template", kind: ErrMissing},
+		{name: "empty first chat name", mutate: func(c *Config) { c.Onboarding.FirstChatName = "" },
+			key: "onboarding.first_chat_name", kind: ErrMissing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := tc.env
+			if env == nil {
+				env = validEnv()
+			}
+			c, err := Load(LoadOptions{Env: env, SkipValidation: true})
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if tc.mutate != nil {
+				tc.mutate(c)
+			}
+			err = c.Validate()
+			wantProblem(t, err, tc.key, tc.kind, tc.fragments...)
+			if n := len(problemsOf(t, err)); n != 1 {
+				t.Fatalf("got %d problems, want only the one for %s:\n%v", n, tc.key, err)
+			}
+		})
+	}
+}
+
+func TestPlaceholdersRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		env  string
+		key  string
+	}{
+		{"CHANGE_ME password", "MATRIX_PASSWORD=CHANGE_ME", "matrix.password"},
+		{"changeme in a path", "SURFACES_WORKSPACE_DIR=/agents/changeme", "workspace.dir"},
+		{"change-me mixed case", "MATRIX_DEVICE_ID=Change-Me", "matrix.device_id"},
+		{"replace me", "SURFACES_STATE_PATH=/data/REPLACE_ME", "state.path"},
+		{"angle brackets", "MATRIX_HOMESERVER=https://<your-homeserver>", "matrix.homeserver"},
+		{"angle brackets user id", "MATRIX_USER_ID=@<bot>:test.invalid", "matrix.user_id"},
+		{"example.org homeserver", "MATRIX_HOMESERVER=https://matrix.example.org", "matrix.homeserver"},
+		{"example.com homeserver", "MATRIX_HOMESERVER=https://example.com:8448", "matrix.homeserver"},
+		{"example.org user id", "MATRIX_USER_ID=@bot:example.org", "matrix.user_id"},
+		{"example.net user id with port", "MATRIX_USER_ID=@bot:matrix.example.net:8448", "matrix.user_id"},
+		{"dummy token", "MATRIX_ACCESS_TOKEN=syt_...", "matrix.access_token"},
+		{"dummy token x", "MATRIX_ACCESS_TOKEN=syt_xxxxxxxx", "matrix.access_token"},
+		{"ellipsis token", "MATRIX_ACCESS_TOKEN=…", "matrix.access_token"},
+		{"example base url", "AGENT_BASE_URL=http://agents.example.org:7000/", "agents.base_url"},
+		{"example allowed server", "SURFACES_MATRIX_ALLOWED_SERVERS=test.invalid,example.org", "matrix.allowed_servers"},
+		{"change me in free text", "SURFACES_AGENTS_DENY_MESSAGE=CHANGE ME", "agents.deny_message"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(LoadOptions{Env: withEnv(tc.env)})
+			wantProblem(t, err, tc.key, ErrPlaceholder, "env ")
+		})
+	}
+}
+
+func TestNotPlaceholders(t *testing.T) {
+	for _, env := range []string{
+		"SURFACES_AGENTS_DENY_MESSAGE=Use <b>another</b> bot",
+		"SURFACES_ONBOARDING_SPACE_NAME_TEMPLATE=<{name}>",
+		"MATRIX_HOMESERVER=https://notexample.org",
+		"MATRIX_USER_ID=@example.org:test.invalid",
+		"MATRIX_ACCESS_TOKEN=syt_c3VyZmFjZXM_AbCdEfGhIjKlMnOp_0XyZ12",
+		"MATRIX_HOMESERVER=http://localhost:8008",
+		"SURFACES_MATRIX_ALLOWED_SERVERS=matrix.org, localhost:8448",
+	} {
+		t.Run(env, func(t *testing.T) {
+			if _, err := Load(LoadOptions{Env: withEnv(env)}); err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+		})
+	}
+}
+
+// A placeholder secret is reported without echoing the value.
+func TestSecretPlaceholderNotEchoed(t *testing.T) {
+	_, err := Load(LoadOptions{Env: withEnv("MATRIX_PASSWORD=hunter2-CHANGE_ME")})
+	wantProblem(t, err, "matrix.password", ErrPlaceholder)
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error echoes the secret: %v", err)
+	}
+}
