@@ -61,7 +61,7 @@ func (o Options) withDefaults() Options {
 		o.ConnIdleClose = 5 * time.Minute
 	}
 	if o.MaxMessageBytes <= 0 {
-		o.MaxMessageBytes = 16 * 1024
+		o.MaxMessageBytes = 8000 // JSON-escaped worst case (6 bytes a char) still fits one event
 	}
 	return o
 }

@@ -1,0 +1,83 @@
+package matrix
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
+
+// Sink receives the actor messages the sync loop produces. It must not block.
+type Sink func(msg any)
+
+// Client is the bot's Matrix connection. It implements actors.Matrix.
+type Client struct {
+	cli    *mautrix.Client
+	store  StateStore
+	server string
+	synced atomic.Bool
+}
+
+var _ actors.Matrix = (*Client)(nil)
+
+// Connect logs in (see Credentials) and returns a client ready to Run.
+// Wrong credentials return an error wrapping ErrLogin, an unreachable
+// homeserver one wrapping ErrUnreachable.
+func Connect(ctx context.Context, creds Credentials, store StateStore) (*Client, error) {
+	cli, err := login(ctx, creds, store)
+	if err != nil {
+		return nil, err
+	}
+	cli.Store = syncStore{store}
+	_, server, _ := strings.Cut(creds.UserID, ":")
+	return &Client{cli: cli, store: store, server: server}, nil
+}
+
+// UserID is the bot's Matrix id.
+func (c *Client) UserID() string { return c.cli.UserID.String() }
+
+// DeviceID is the bot's device.
+func (c *Client) DeviceID() string { return c.cli.DeviceID.String() }
+
+// Synced reports whether the first sync has been processed.
+func (c *Client) Synced() bool { return c.synced.Load() }
+
+// Run syncs until ctx ends, handing events to sink. onFirstSync runs once,
+// after the first sync response was processed. It returns nil when ctx was
+// cancelled and an error when syncing cannot go on (e.g. the token was
+// revoked).
+func (c *Client) Run(ctx context.Context, sink Sink, onFirstSync func()) error {
+	c.cli.Syncer = newSyncer(c, sink, onFirstSync)
+	err := c.cli.SyncWithContext(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("matrix sync stopped: %w", err)
+	}
+	return nil
+}
+
+// syncStore adapts our StateStore to mautrix.SyncStore.
+type syncStore struct{ s StateStore }
+
+func (s syncStore) SaveFilterID(ctx context.Context, u id.UserID, f string) error {
+	return s.s.SaveFilterID(ctx, u.String(), f)
+}
+
+func (s syncStore) LoadFilterID(ctx context.Context, u id.UserID) (string, error) {
+	return s.s.LoadFilterID(ctx, u.String())
+}
+
+func (s syncStore) SaveNextBatch(ctx context.Context, u id.UserID, t string) error {
+	return s.s.SaveNextBatch(ctx, u.String(), t)
+}
+
+func (s syncStore) LoadNextBatch(ctx context.Context, u id.UserID) (string, error) {
+	return s.s.LoadNextBatch(ctx, u.String())
+}

@@ -1,0 +1,12 @@
+// Package matrix is everything mautrix: login, the sync loop that turns
+// Matrix events into actor messages, and the implementation of the actor
+// tree's Matrix port (sending notices and replies, edits, typing, Spaces and
+// rooms).
+//
+// Concurrency contract: a Client is safe for concurrent use by many actors'
+// task goroutines (mautrix.Client is). Run drives one sync loop; events are
+// handed to the Sink in timeline order from that loop's goroutine, and the
+// Sink must not block (it sends to an actor's mailbox). Rate limiting by the
+// homeserver (M_LIMIT_EXCEEDED, HTTP 429) is waited out by mautrix's retry
+// logic, bounded by the caller's context.
+package matrix

@@ -1,0 +1,151 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+)
+
+// Credentials say how the bot logs in. One of Password and AccessToken is
+// required; DeviceID is optional.
+type Credentials struct {
+	Homeserver  string
+	UserID      string
+	Password    string
+	AccessToken string
+	DeviceID    string
+}
+
+// StateStore is what the Matrix side keeps in our Badger store: the sync
+// position, the handled event ids, and the session for restarts.
+// persistence.Store implements it.
+type StateStore interface {
+	SaveFilterID(ctx context.Context, userID, filterID string) error
+	LoadFilterID(ctx context.Context, userID string) (string, error)
+	SaveNextBatch(ctx context.Context, userID, nextBatch string) error
+	LoadNextBatch(ctx context.Context, userID string) (string, error)
+	MarkEventHandled(ctx context.Context, eventID string) (first bool, err error)
+	GetMeta(ctx context.Context, name string) (string, error)
+	PutMeta(ctx context.Context, name, value string) error
+}
+
+// Meta keys of the stored session. The access token is stored so that a
+// restart reuses the device instead of piling up new ones.
+const (
+	metaDeviceID    = "matrix.device_id"
+	metaAccessToken = "matrix.access_token"
+	metaSessionUser = "matrix.session_user"
+)
+
+// login returns a mautrix client logged in with creds: the configured access
+// token, else a stored session of the same user, else a password login
+// (reusing the stored or configured device id).
+func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.Client, error) {
+	log := zerolog.Ctx(ctx)
+	hs, err := url.Parse(creds.Homeserver)
+	if err != nil || hs.Host == "" {
+		return nil, fmt.Errorf("invalid homeserver URL %q", creds.Homeserver)
+	}
+	userID := id.UserID(creds.UserID)
+	cli, err := mautrix.NewClient(creds.Homeserver, userID, "")
+	if err != nil {
+		return nil, fmt.Errorf("failed to create Matrix client: %w", err)
+	}
+	cli.Log = log.With().Str("component", "mautrix").Logger()
+	cli.DefaultHTTPRetries = 4
+	cli.MaxHTTPBackoff = time.Minute
+
+	// Start-up fails fast: one attempt per request, so a wrong URL or
+	// password is reported at once instead of after minutes of backoff.
+	once := context.WithValue(ctx, mautrix.MaxAttemptsContextKey, 1)
+
+	if creds.AccessToken != "" {
+		cli.AccessToken = creds.AccessToken
+		if err := whoami(once, cli, creds.DeviceID); err != nil {
+			return nil, err
+		}
+		return cli, nil
+	}
+
+	storedUser, _ := store.GetMeta(ctx, metaSessionUser)
+	storedToken, _ := store.GetMeta(ctx, metaAccessToken)
+	storedDevice, _ := store.GetMeta(ctx, metaDeviceID)
+	if storedUser == creds.UserID && storedToken != "" {
+		cli.AccessToken = storedToken
+		err := whoami(once, cli, storedDevice)
+		if err == nil {
+			log.Info().Str("device_id", cli.DeviceID.String()).Msg("reusing stored Matrix session")
+			return cli, nil
+		}
+		if !errors.Is(err, mautrix.MUnknownToken) {
+			return nil, err
+		}
+		log.Info().Msg("stored Matrix session expired, logging in again")
+		cli.AccessToken = ""
+	}
+	device := creds.DeviceID
+	if device == "" && storedUser == creds.UserID {
+		device = storedDevice
+	}
+	resp, err := cli.Login(once, &mautrix.ReqLogin{
+		Type:                     mautrix.AuthTypePassword,
+		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: creds.UserID},
+		Password:                 creds.Password,
+		DeviceID:                 id.DeviceID(device),
+		InitialDeviceDisplayName: "Surfaces bot",
+		StoreCredentials:         true,
+	})
+	if err != nil {
+		return nil, loginError(creds, err)
+	}
+	if resp.UserID != userID {
+		return nil, fmt.Errorf("%w: logged in as %s, configured %s", ErrLogin, resp.UserID, userID)
+	}
+	for name, value := range map[string]string{
+		metaSessionUser: creds.UserID, metaAccessToken: resp.AccessToken, metaDeviceID: resp.DeviceID.String(),
+	} {
+		if err := store.PutMeta(ctx, name, value); err != nil {
+			return nil, fmt.Errorf("failed to store the Matrix session: %w", err)
+		}
+	}
+	log.Info().Str("device_id", resp.DeviceID.String()).Msg("logged in to Matrix")
+	return cli, nil
+}
+
+func whoami(ctx context.Context, cli *mautrix.Client, device string) error {
+	resp, err := cli.Whoami(ctx)
+	if err != nil {
+		return loginError(Credentials{Homeserver: cli.HomeserverURL.String(), UserID: cli.UserID.String()}, err)
+	}
+	if resp.UserID != cli.UserID {
+		return fmt.Errorf("%w: the access token belongs to %s, configured %s", ErrLogin, resp.UserID, cli.UserID)
+	}
+	cli.DeviceID = resp.DeviceID
+	if cli.DeviceID == "" {
+		cli.DeviceID = id.DeviceID(device)
+	}
+	return nil
+}
+
+// loginError names what went wrong in words an operator can act on.
+func loginError(creds Credentials, err error) error {
+	var netErr net.Error
+	var urlErr *url.Error
+	var httpErr mautrix.HTTPError
+	switch {
+	case errors.As(err, &httpErr) && httpErr.RespError != nil:
+		return fmt.Errorf("%w as %s on %s: %s %s: %w", ErrLogin, creds.UserID, creds.Homeserver,
+			httpErr.RespError.ErrCode, httpErr.RespError.Err, err)
+	case errors.As(err, &netErr), errors.As(err, &urlErr):
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, creds.Homeserver, err)
+	default:
+		return fmt.Errorf("%w as %s on %s: %w", ErrLogin, creds.UserID, creds.Homeserver, err)
+	}
+}

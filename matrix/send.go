@@ -1,0 +1,219 @@
+package matrix
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/format"
+	"maunium.net/go/mautrix/id"
+)
+
+// maxEventBytes keeps a margin under the spec's 65,536-byte limit for the
+// whole event (signatures, unsigned data and ids are added by the server).
+const maxEventBytes = 60 * 1024
+
+// render turns Markdown into a message content: body keeps the plain text,
+// formatted_body the sanitised HTML (raw HTML in the input is escaped).
+func render(msgType event.MessageType, markdown string) (content *event.MessageEventContent) {
+	defer func() {
+		// format panics if its Markdown renderer errors; bad input must
+		// never take the bot down, so such a message goes out unformatted.
+		if recover() != nil {
+			content = &event.MessageEventContent{MsgType: msgType, Body: markdown}
+		}
+	}()
+	rendered := format.RenderMarkdown(markdown, true, false)
+	content = &rendered
+	content.MsgType = msgType
+	content.Body = markdown
+	return content
+}
+
+// fit shrinks a content that is too large for one event, in steps that
+// lose the least first: the fallback's HTML, then the new content's HTML,
+// then most of an edit's fallback body (clients that apply edits never show
+// it). The actors split long replies, so this only triggers on pathological
+// text, e.g. thousands of "<" that JSON-escape to six bytes each.
+func fit(content *event.MessageEventContent) error {
+	steps := []func(){
+		func() { content.Format, content.FormattedBody = "", "" },
+		func() {
+			if content.NewContent != nil {
+				content.NewContent.Format, content.NewContent.FormattedBody = "", ""
+			}
+		},
+		func() {
+			if content.NewContent != nil && len(content.Body) > 64 {
+				content.Body = strings.ToValidUTF8(content.Body[:64], "") + "…"
+			}
+		},
+	}
+	for i := 0; ; i++ {
+		raw, err := json.Marshal(content)
+		if err != nil {
+			return fmt.Errorf("failed to encode message: %w", err)
+		}
+		if len(raw) <= maxEventBytes {
+			return nil
+		}
+		if i == len(steps) {
+			return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw))
+		}
+		steps[i]()
+	}
+}
+
+func (c *Client) send(ctx context.Context, roomID string, content *event.MessageEventContent) (string, error) {
+	if err := fit(content); err != nil {
+		return "", err
+	}
+	resp, err := c.cli.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, content)
+	if err != nil {
+		return "", fmt.Errorf("failed to send to %s: %w", roomID, err)
+	}
+	return resp.EventID.String(), nil
+}
+
+// SendNotice implements actors.MatrixSender.
+func (c *Client) SendNotice(ctx context.Context, roomID, text string) (string, error) {
+	return c.send(ctx, roomID, render(event.MsgNotice, text))
+}
+
+// SendText implements actors.MatrixSender.
+func (c *Client) SendText(ctx context.Context, roomID, markdown string) (string, error) {
+	return c.send(ctx, roomID, render(event.MsgText, markdown))
+}
+
+// EditText implements actors.MatrixSender: an m.replace whose m.new_content
+// is the whole new reply, with the customary "* " fallback body.
+func (c *Client) EditText(ctx context.Context, roomID, eventID, markdown string) error {
+	content := render(event.MsgText, markdown)
+	content.SetEdit(id.EventID(eventID))
+	_, err := c.send(ctx, roomID, content)
+	return err
+}
+
+// SetTyping implements actors.MatrixSender.
+func (c *Client) SetTyping(ctx context.Context, roomID string, typing bool, timeout time.Duration) error {
+	if _, err := c.cli.UserTyping(ctx, id.RoomID(roomID), typing, timeout); err != nil {
+		return fmt.Errorf("failed to set typing in %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// JoinRoom implements actors.MatrixRooms.
+func (c *Client) JoinRoom(ctx context.Context, roomID string) error {
+	if _, err := c.cli.JoinRoomByID(ctx, id.RoomID(roomID)); err != nil {
+		return fmt.Errorf("failed to join %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// RejectInvite implements actors.MatrixRooms.
+func (c *Client) RejectInvite(ctx context.Context, roomID, reason string) error {
+	if _, err := c.cli.LeaveRoom(ctx, id.RoomID(roomID), &mautrix.ReqLeave{Reason: reason}); err != nil {
+		return fmt.Errorf("failed to decline the invite to %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// LeaveRoom implements actors.MatrixRooms.
+func (c *Client) LeaveRoom(ctx context.Context, roomID string) error {
+	if _, err := c.cli.LeaveRoom(ctx, id.RoomID(roomID)); err != nil {
+		return fmt.Errorf("failed to leave %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// CreateSpace implements actors.MatrixRooms. Only the bot may change the
+// Space's children (events_default 50 with the bot at 100).
+func (c *Client) CreateSpace(ctx context.Context, name string, invite []string) (string, error) {
+	resp, err := c.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Name:            name,
+		Preset:          "private_chat",
+		Invite:          userIDs(invite),
+		CreationContent: map[string]any{"type": "m.space"},
+		PowerLevelOverride: &event.PowerLevelsEventContent{
+			Users:         map[id.UserID]int{c.cli.UserID: 100},
+			EventsDefault: 50,
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("failed to create Space %q: %w", name, err)
+	}
+	return resp.RoomID.String(), nil
+}
+
+// CreateChatRoom implements actors.MatrixRooms: the room names the Space as
+// its canonical m.space.parent from creation on, then the Space lists it as
+// an m.space.child.
+func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string) (string, error) {
+	via := []string{c.server}
+	resp, err := c.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Name:   name,
+		Preset: "private_chat",
+		Invite: userIDs(invite),
+		InitialState: []*event.Event{{
+			Type:     event.StateSpaceParent,
+			StateKey: &spaceID,
+			Content:  event.Content{Parsed: &event.SpaceParentEventContent{Via: via, Canonical: true}},
+		}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("failed to create room %q: %w", name, err)
+	}
+	roomID := resp.RoomID.String()
+	if _, err := c.cli.SendStateEvent(ctx, id.RoomID(spaceID), event.StateSpaceChild, roomID,
+		&event.SpaceChildEventContent{Via: via}); err != nil {
+		return roomID, fmt.Errorf("failed to add %s to Space %s: %w", roomID, spaceID, err)
+	}
+	return roomID, nil
+}
+
+// Invite implements actors.MatrixRooms.
+func (c *Client) Invite(ctx context.Context, roomID, userID string) error {
+	if _, err := c.cli.InviteUser(ctx, id.RoomID(roomID), &mautrix.ReqInviteUser{UserID: id.UserID(userID)}); err != nil {
+		return fmt.Errorf("failed to invite %s to %s: %w", userID, roomID, err)
+	}
+	return nil
+}
+
+// SetRoomName implements actors.MatrixRooms.
+func (c *Client) SetRoomName(ctx context.Context, roomID, name string) error {
+	if _, err := c.cli.SendStateEvent(ctx, id.RoomID(roomID), event.StateRoomName, "",
+		&event.RoomNameEventContent{Name: name}); err != nil {
+		return fmt.Errorf("failed to rename %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// RemoveFromSpace implements actors.MatrixRooms: an empty m.space.child
+// content removes the child.
+func (c *Client) RemoveFromSpace(ctx context.Context, spaceID, roomID string) error {
+	if _, err := c.cli.SendStateEvent(ctx, id.RoomID(spaceID), event.StateSpaceChild, roomID, map[string]any{}); err != nil {
+		return fmt.Errorf("failed to remove %s from Space %s: %w", roomID, spaceID, err)
+	}
+	return nil
+}
+
+// DisplayName implements actors.MatrixRooms.
+func (c *Client) DisplayName(ctx context.Context, userID string) (string, error) {
+	resp, err := c.cli.GetDisplayName(ctx, id.UserID(userID))
+	if err != nil || resp.DisplayName == "" {
+		return userID, err
+	}
+	return resp.DisplayName, nil
+}
+
+func userIDs(ids []string) []id.UserID {
+	out := make([]id.UserID, len(ids))
+	for i, s := range ids {
+		out[i] = id.UserID(s)
+	}
+	return out
+}

@@ -1,0 +1,173 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
+
+// syncer turns /sync responses into actor messages. It implements
+// mautrix.Syncer itself (rather than DefaultSyncer's handler fan-out) to
+// apply the bot's filtering rules in one place (PRODUCT R6.3):
+//
+//   - the first sync of an empty state is history: invites are handled,
+//     timelines are not;
+//   - in a room the bot has just joined, events before its own join are history;
+//   - the bot's own events, redactions, edits and notices are dropped;
+//   - every handled event id is recorded, so after a restart (mautrix stores
+//     the sync token before processing a response) nothing is handled twice.
+type syncer struct {
+	c           *Client
+	sink        Sink
+	onFirstSync func()
+	once        sync.Once
+}
+
+func newSyncer(c *Client, sink Sink, onFirstSync func()) *syncer {
+	return &syncer{c: c, sink: sink, onFirstSync: onFirstSync}
+}
+
+var _ mautrix.Syncer = (*syncer)(nil)
+
+// GetFilterJSON implements mautrix.Syncer: only what the bot uses.
+func (s *syncer) GetFilterJSON(id.UserID) *mautrix.Filter {
+	none := &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}}
+	return &mautrix.Filter{
+		AccountData: none,
+		Presence:    none,
+		Room: &mautrix.RoomFilter{
+			AccountData: none,
+			Ephemeral:   none,
+			State:       &mautrix.FilterPart{LazyLoadMembers: true},
+			Timeline:    &mautrix.FilterPart{Limit: 50, LazyLoadMembers: true},
+		},
+	}
+}
+
+// OnFailedSync implements mautrix.Syncer: retry transient failures, stop on
+// a revoked token.
+func (s *syncer) OnFailedSync(_ *mautrix.RespSync, err error) (time.Duration, error) {
+	if errors.Is(err, mautrix.MUnknownToken) {
+		return 0, err
+	}
+	s.c.cli.Log.Warn().Err(err).Msg("sync failed, retrying")
+	return 5 * time.Second, nil
+}
+
+// ProcessResponse implements mautrix.Syncer.
+func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
+	log := zerolog.Ctx(ctx)
+	bot := s.c.cli.UserID
+	for roomID, room := range resp.Rooms.Invite {
+		for _, evt := range room.State.Events {
+			if evt.Type != event.StateMember || evt.GetStateKey() != bot.String() {
+				continue
+			}
+			if err := evt.Content.ParseRaw(evt.Type); err != nil {
+				continue
+			}
+			member := evt.Content.AsMember()
+			if member.Membership != event.MembershipInvite || evt.Sender == bot {
+				continue
+			}
+			log.Debug().Str("room_id", roomID.String()).Str("inviter", evt.Sender.String()).Msg("invite received")
+			s.sink(&actors.InviteReceived{
+				RoomID: roomID.String(), EventID: evt.ID.String(), Inviter: evt.Sender.String(), IsDirect: member.IsDirect,
+			})
+		}
+	}
+	if since != "" {
+		for roomID, room := range resp.Rooms.Join {
+			s.timeline(ctx, roomID, room.Timeline.Events, room.Timeline.Limited)
+		}
+	}
+	s.once.Do(func() {
+		s.c.synced.Store(true)
+		if s.onFirstSync != nil {
+			s.onFirstSync()
+		}
+	})
+	return nil
+}
+
+func (s *syncer) timeline(ctx context.Context, roomID id.RoomID, events []*event.Event, _ bool) {
+	log := zerolog.Ctx(ctx).With().Str("room_id", roomID.String()).Logger()
+	bot := s.c.cli.UserID
+	// Events before the bot's own join in this batch predate it.
+	start := 0
+	for i, evt := range events {
+		if evt.Type == event.StateMember && evt.GetStateKey() == bot.String() {
+			if err := evt.Content.ParseRaw(evt.Type); err == nil && evt.Content.AsMember().Membership == event.MembershipJoin {
+				start = i + 1
+			}
+		}
+	}
+	for _, evt := range events[start:] {
+		evt.RoomID = roomID
+		msg, ok := s.convert(evt)
+		if !ok {
+			continue
+		}
+		first, err := s.c.store.MarkEventHandled(ctx, evt.ID.String())
+		if err != nil {
+			// Without the mark a restart could answer it twice; better
+			// to skip one message than to answer it twice (R7.2).
+			log.Error().Err(err).Str("event_id", evt.ID.String()).Msg("failed to record event, skipping it")
+			continue
+		}
+		if !first {
+			log.Debug().Str("event_id", evt.ID.String()).Msg("event already handled")
+			continue
+		}
+		s.sink(msg)
+	}
+}
+
+// convert turns a timeline event into a MessageReceived, or reports false
+// for anything the bot ignores.
+func (s *syncer) convert(evt *event.Event) (*actors.MessageReceived, bool) {
+	if evt.Type != event.EventMessage || evt.Sender == s.c.cli.UserID || evt.ID == "" {
+		return nil, false
+	}
+	if err := evt.Content.ParseRaw(evt.Type); err != nil {
+		return nil, false
+	}
+	content := evt.Content.AsMessage()
+	if content.RelatesTo != nil && content.RelatesTo.Type == event.RelReplace {
+		return nil, false // edits of earlier messages
+	}
+	if content.MsgType == event.MsgNotice {
+		return nil, false // other bots' notices
+	}
+	msg := &actors.MessageReceived{
+		RoomID:  evt.RoomID.String(),
+		EventID: evt.ID.String(),
+		Sender:  evt.Sender.String(),
+		MsgType: string(content.MsgType),
+		Body:    content.Body,
+		SentAt:  time.UnixMilli(evt.Timestamp),
+	}
+	switch content.MsgType {
+	case event.MsgFile, event.MsgImage, event.MsgAudio, event.MsgVideo:
+		media := &actors.Media{URL: string(content.URL), FileName: content.FileName}
+		if content.FileName == "" {
+			media.FileName = content.Body
+		}
+		if content.Info != nil {
+			media.MIME, media.Size = content.Info.MimeType, int64(content.Info.Size)
+		}
+		msg.Media = media
+		if content.FileName == "" || content.FileName == content.Body {
+			msg.Body = "" // no caption
+		}
+	}
+	return msg, true
+}

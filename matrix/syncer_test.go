@@ -1,0 +1,175 @@
+package matrix
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
+
+const botID = "@bot:hs.test"
+
+// memState is a StateStore in memory, for syncer unit tests.
+type memState struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	meta map[string]string
+}
+
+func (m *memState) SaveFilterID(context.Context, string, string) error    { return nil }
+func (m *memState) LoadFilterID(context.Context, string) (string, error)  { return "", nil }
+func (m *memState) SaveNextBatch(context.Context, string, string) error   { return nil }
+func (m *memState) LoadNextBatch(context.Context, string) (string, error) { return "", nil }
+func (m *memState) GetMeta(_ context.Context, k string) (string, error)   { return m.meta[k], nil }
+func (m *memState) PutMeta(_ context.Context, k, v string) error          { m.meta[k] = v; return nil }
+func (m *memState) MarkEventHandled(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen[id] {
+		return false, nil
+	}
+	m.seen[id] = true
+	return true, nil
+}
+
+func newTestSyncer(t *testing.T) (*syncer, *[]any) {
+	t.Helper()
+	cli, err := mautrix.NewClient("http://127.0.0.1:1", id.UserID(botID), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []any
+	c := &Client{cli: cli, store: &memState{seen: map[string]bool{}, meta: map[string]string{}}}
+	return newSyncer(c, func(m any) { got = append(got, m) }, nil), &got
+}
+
+func evt(t *testing.T, raw string) *event.Event {
+	t.Helper()
+	var e event.Event
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		t.Fatal(err)
+	}
+	return &e
+}
+
+func msgEvent(t *testing.T, id, sender, msgtype, body, extra string) *event.Event {
+	return evt(t, fmt.Sprintf(`{"type":"m.room.message","event_id":%q,"sender":%q,"origin_server_ts":1,
+		"content":{"msgtype":%q,"body":%q%s}}`, id, sender, msgtype, body, extra))
+}
+
+func joinResp(events ...*event.Event) *mautrix.RespSync {
+	resp := &mautrix.RespSync{}
+	resp.Rooms.Join = map[id.RoomID]*mautrix.SyncJoinedRoom{"!r:hs.test": {Timeline: mautrix.SyncTimeline{SyncEventsList: mautrix.SyncEventsList{Events: events}}}}
+	return resp
+}
+
+func TestSyncerFiltersEvents(t *testing.T) {
+	tests := []struct {
+		name string
+		evt  func(t *testing.T) *event.Event
+		want bool
+	}{
+		{"text", func(t *testing.T) *event.Event { return msgEvent(t, "$1", "@u:hs.test", "m.text", "hi", "") }, true},
+		{"emote", func(t *testing.T) *event.Event { return msgEvent(t, "$2", "@u:hs.test", "m.emote", "waves", "") }, true},
+		{"own event", func(t *testing.T) *event.Event { return msgEvent(t, "$3", botID, "m.text", "me", "") }, false},
+		{"notice", func(t *testing.T) *event.Event {
+			return msgEvent(t, "$4", "@other-bot:hs.test", "m.notice", "beep", "")
+		}, false},
+		{"edit", func(t *testing.T) *event.Event {
+			return msgEvent(t, "$5", "@u:hs.test", "m.text", "* fixed", `,"m.relates_to":{"rel_type":"m.replace","event_id":"$1"}`)
+		}, false},
+		{"redaction", func(t *testing.T) *event.Event {
+			return evt(t, `{"type":"m.room.redaction","event_id":"$6","sender":"@u:hs.test","redacts":"$1","content":{}}`)
+		}, false},
+		{"garbage content", func(t *testing.T) *event.Event {
+			return evt(t, `{"type":"m.room.message","event_id":"$7","sender":"@u:hs.test","content":{"msgtype":5,"body":[]}}`)
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, got := newTestSyncer(t)
+			if err := s.ProcessResponse(context.Background(), joinResp(tc.evt(t)), "since"); err != nil {
+				t.Fatal(err)
+			}
+			if (len(*got) == 1) != tc.want {
+				t.Fatalf("delivered %v, want delivered=%v", *got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSyncerSkipsHistoryAndDuplicates(t *testing.T) {
+	s, got := newTestSyncer(t)
+	ctx := context.Background()
+	old := msgEvent(t, "$old", "@u:hs.test", "m.text", "before the bot", "")
+	// The first sync of an empty state is history.
+	if err := s.ProcessResponse(ctx, joinResp(old), ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(*got) != 0 {
+		t.Fatalf("initial sync delivered %v", *got)
+	}
+	join := evt(t, `{"type":"m.room.member","event_id":"$join","sender":"`+botID+`","state_key":"`+botID+`","content":{"membership":"join"}}`)
+	fresh := msgEvent(t, "$new", "@u:hs.test", "m.text", "after", "")
+	if err := s.ProcessResponse(ctx, joinResp(old, join, fresh), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(*got) != 1 || (*got)[0].(*actors.MessageReceived).EventID != "$new" {
+		t.Fatalf("got %v, want only the event after the join", *got)
+	}
+	// The same event again (a restart replaying a batch) is not handled twice.
+	if err := s.ProcessResponse(ctx, joinResp(fresh), "s2"); err != nil {
+		t.Fatal(err)
+	}
+	if len(*got) != 1 {
+		t.Fatalf("duplicate delivered: %v", *got)
+	}
+}
+
+func TestSyncerInvites(t *testing.T) {
+	s, got := newTestSyncer(t)
+	resp := &mautrix.RespSync{}
+	invite := evt(t, `{"type":"m.room.member","sender":"@alice:hs.test","state_key":"`+botID+`","content":{"membership":"invite","is_direct":true}}`)
+	other := evt(t, `{"type":"m.room.member","sender":"@alice:hs.test","state_key":"@alice:hs.test","content":{"membership":"join"}}`)
+	resp.Rooms.Invite = map[id.RoomID]*mautrix.SyncInvitedRoom{"!dm:hs.test": {State: mautrix.SyncEventsList{Events: []*event.Event{other, invite}}}}
+	if err := s.ProcessResponse(context.Background(), resp, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(*got) != 1 {
+		t.Fatalf("got %v", *got)
+	}
+	inv := (*got)[0].(*actors.InviteReceived)
+	if inv.Inviter != "@alice:hs.test" || !inv.IsDirect || inv.RoomID != "!dm:hs.test" {
+		t.Fatalf("invite %+v", inv)
+	}
+	if !s.c.Synced() {
+		t.Fatal("not marked synced after the first response")
+	}
+}
+
+func TestRenderAndFit(t *testing.T) {
+	c := render(event.MsgText, "**bold** <script>x</script>")
+	if c.Body != "**bold** <script>x</script>" || !strings.Contains(c.FormattedBody, "<strong>bold</strong>") || strings.Contains(c.FormattedBody, "<script>") {
+		t.Fatalf("render: %+v", c)
+	}
+	huge := render(event.MsgText, strings.Repeat("<", 9000))
+	if err := fit(huge); err != nil || huge.FormattedBody != "" || len(huge.Body) != 9000 {
+		t.Fatalf("fit kept %d bytes of HTML, err %v", len(huge.FormattedBody), err)
+	}
+	edit := render(event.MsgText, strings.Repeat("<", 8000))
+	edit.SetEdit("$orig")
+	if err := fit(edit); err != nil || len(edit.NewContent.Body) != 8000 {
+		t.Fatalf("fit of an edit: %v, new body %d bytes", err, len(edit.NewContent.Body))
+	}
+	if err := fit(render(event.MsgText, strings.Repeat("a", 70000))); err == nil {
+		t.Fatal("fit accepted a body over the event limit")
+	}
+}
