@@ -1,0 +1,39 @@
+// Package harness runs the end-to-end world of Surfaces' tests and demo: a real
+// Matrix homeserver (Dendrite, built from the pinned module in test/homeserver),
+// real Matrix users driven through mautrix, and child processes such as the bot.
+//
+// # Contract
+//
+//   - Everything listens on 127.0.0.1, on free ports chosen at run time; nothing
+//     needs the network once the Go module cache has the pinned modules.
+//   - BuildDendrite builds the Dendrite binaries once per version of
+//     test/homeserver/go.sum and caches them under os.UserCacheDir(); concurrent
+//     callers (parallel test packages) wait for one build instead of racing.
+//   - Every resource has an owner that releases it: Homeserver.Close stops the
+//     server and removes its directory, Process.Stop stops a child (SIGTERM,
+//     grace period, then SIGKILL of its process group), UserClient.Close stops the
+//     sync loop. Tests register these with t.Cleanup.
+//   - A context passed to a Start or New function bounds only the start; the
+//     started thing lives until it is closed, so a test's cleanup can still run
+//     after its context ends.
+//   - Progress is logged to the zerolog.Logger carried by the context
+//     (zerolog.Ctx); without one, nothing is logged. Tests can use
+//     zerolog.New(zerolog.NewTestWriter(t)).WithContext(ctx).
+//   - UserClient is an ordinary Matrix client built on mautrix and the
+//     client-server API only; it never uses the bot's code, so the tests judge the
+//     bot from the outside, as a person in Element would see it.
+//   - Waits never sleep-poll: UserClient's sync loop records every event and wakes
+//     the waiters, which re-check their predicate over everything seen so far
+//     (history included, so an event that arrived before the wait began counts).
+//     Every wait ends with the context, so deadlines come from the caller.
+//   - Unencrypted rooms only: the UserClient has no E2EE yet.
+//
+// # Dendrite quirks worth knowing
+//
+//   - generate-config -ci produces SQLite databases in the data directory,
+//     in-memory JetStream, rate limiting off, registration_shared_secret
+//     "complement", trace-level logging to stderr, and federation enabled;
+//     StartHomeserver rewrites it to disable federation and log at info level.
+//   - The room hierarchy only lists child rooms the caller is joined or invited
+//     to, or that are world-readable, public or knockable.
+package harness

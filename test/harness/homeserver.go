@@ -1,0 +1,241 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Options configure StartHomeserver. The zero value is a good default.
+type Options struct {
+	// Binaries are the Dendrite executables; zero means BuildDendrite(ctx).
+	Binaries Binaries
+	// ServerName is the Matrix server name (the part after ':' in user IDs);
+	// default "localhost".
+	ServerName string
+	// LogLevel is Dendrite's log level (trace, debug, info, warn, error);
+	// default "info", because "trace" writes megabytes per test.
+	LogLevel string
+	// MaxUploadBytes is the media repository's upload limit; default 100 MiB.
+	MaxUploadBytes int64
+	// KeepDir leaves the data directory in place after Close, for debugging.
+	KeepDir bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.ServerName == "" {
+		o.ServerName = "localhost"
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "info"
+	}
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = 100 << 20
+	}
+	return o
+}
+
+// Homeserver is a running Dendrite on 127.0.0.1 with its own data directory.
+type Homeserver struct {
+	url          string
+	serverName   string
+	dir          string
+	configPath   string
+	sharedSecret string
+	keepDir      bool
+	proc         *Process
+	http         *http.Client
+}
+
+// startAttempts bounds retries when the free port is taken between FreePort
+// and Dendrite binding it.
+const startAttempts = 3
+
+// StartHomeserver creates a temp directory, generates a signing key and a CI
+// config, starts Dendrite on a free port of 127.0.0.1 and waits until the
+// client API answers. ctx bounds the build (if needed) and the start; the
+// server runs until Close.
+func StartHomeserver(ctx context.Context, opts Options) (*Homeserver, error) {
+	opts = opts.withDefaults()
+	if strings.ContainsAny(opts.ServerName, " /:\n") {
+		return nil, fmt.Errorf("failed to start Dendrite: invalid server name %q", opts.ServerName)
+	}
+	if opts.Binaries == (Binaries{}) {
+		bins, err := BuildDendrite(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Binaries = bins
+	}
+	var lastErr error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		hs, err := startOnce(ctx, opts)
+		if err == nil {
+			return hs, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || !errors.Is(err, errExitedEarly) {
+			break
+		}
+		zerolog.Ctx(ctx).Warn().Err(err).Int("attempt", attempt).Msg("Dendrite exited during start, retrying")
+	}
+	return nil, lastErr
+}
+
+// errExitedEarly marks a start that failed because Dendrite exited, typically
+// because another process took the port; only that is worth a retry.
+var errExitedEarly = errors.New("dendrite exited during start")
+
+func startOnce(ctx context.Context, opts Options) (*Homeserver, error) {
+	dir, err := os.MkdirTemp("", "surfaces-dendrite-*")
+	if err != nil {
+		return nil, fmt.Errorf("failed to create the Dendrite directory: %w", err)
+	}
+	hs := &Homeserver{
+		serverName: opts.ServerName,
+		dir:        dir,
+		configPath: filepath.Join(dir, "dendrite.yaml"),
+		keepDir:    opts.KeepDir,
+		http:       &http.Client{Timeout: 30 * time.Second},
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			hs.Close()
+		}
+	}()
+	if err := hs.writeConfig(ctx, opts); err != nil {
+		return nil, err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	hs.url = "http://" + addr
+	hs.proc, err = StartProcess(ctx, opts.Binaries.Dendrite, []string{
+		"-config", hs.configPath,
+		"-http-bind-address", addr,
+		"-really-enable-open-registration",
+	}, nil, filepath.Join(dir, "dendrite.log"))
+	if err != nil {
+		return nil, err
+	}
+	if err := hs.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	zerolog.Ctx(ctx).Info().Str("url", hs.url).Str("dir", dir).Msg("Dendrite is ready")
+	ok = true
+	return hs, nil
+}
+
+// writeConfig runs generate-keys and generate-config -ci in the data
+// directory and applies configEdits.
+func (hs *Homeserver) writeConfig(ctx context.Context, opts Options) error {
+	keys := runIn(ctx, hs.dir, opts.Binaries.GenerateKeys, "--private-key", filepath.Join(hs.dir, "matrix_key.pem"))
+	if _, err := keys.CombinedOutput(); err != nil {
+		return fmt.Errorf("failed to generate the Dendrite signing key: %w", err)
+	}
+	gen := runIn(ctx, hs.dir, opts.Binaries.GenerateConfig, "-ci", "-dir", hs.dir, "-server", opts.ServerName)
+	out, err := gen.Output()
+	if err != nil {
+		return fmt.Errorf("failed to generate the Dendrite config: %w", err)
+	}
+	cfg, err := applyConfigEdits(string(out), configEdits(hs.dir, opts))
+	if err != nil {
+		return err
+	}
+	if hs.sharedSecret, err = configValue(cfg, "registration_shared_secret"); err != nil {
+		return err
+	}
+	if hs.sharedSecret == "" {
+		return errors.New("failed to read the Dendrite config: registration_shared_secret is empty")
+	}
+	if err := os.WriteFile(hs.configPath, []byte(cfg), 0o600); err != nil {
+		return fmt.Errorf("failed to write the Dendrite config: %w", err)
+	}
+	return nil
+}
+
+// waitReady asks /_matrix/client/versions until it answers 200. Readiness of
+// another process has no event to wait on, so this is the one place that
+// polls, on a ticker, and it gives up at once if Dendrite exits.
+func (hs *Homeserver) waitReady(ctx context.Context) error {
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		if hs.versionsAnswer(ctx) {
+			return nil
+		}
+		select {
+		case <-hs.proc.Done():
+			return fmt.Errorf("%w (%v); last log lines:\n%s", errExitedEarly, hs.proc.ExitErr(), hs.proc.LogTail(30))
+		case <-ctx.Done():
+			return fmt.Errorf("failed to see Dendrite ready at %s: %w; last log lines:\n%s", hs.url, ctx.Err(), hs.proc.LogTail(30))
+		case <-ticker.C:
+		}
+	}
+}
+
+func (hs *Homeserver) versionsAnswer(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, hs.url+"/_matrix/client/versions", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := hs.http.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// URL returns the client-server API base URL, e.g. http://127.0.0.1:40123.
+func (hs *Homeserver) URL() string { return hs.url }
+
+// ServerName returns the server name used in user and room IDs.
+func (hs *Homeserver) ServerName() string { return hs.serverName }
+
+// Dir returns the data directory (config, databases, media, log).
+func (hs *Homeserver) Dir() string { return hs.dir }
+
+// ConfigPath returns the dendrite.yaml the server runs with.
+func (hs *Homeserver) ConfigPath() string { return hs.configPath }
+
+// LogPath returns the file with Dendrite's stdout and stderr.
+func (hs *Homeserver) LogPath() string { return filepath.Join(hs.dir, "dendrite.log") }
+
+// LogTail returns the last n lines of Dendrite's log, for failure messages.
+func (hs *Homeserver) LogTail(n int) string { return TailFile(hs.LogPath(), n) }
+
+// Close stops Dendrite (SIGTERM, then SIGKILL after DefaultStopGrace) and
+// removes its directory unless Options.KeepDir. It is safe to call twice.
+func (hs *Homeserver) Close() error {
+	var errs []error
+	if hs.proc != nil {
+		if err := hs.proc.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !hs.keepDir && hs.dir != "" {
+		if err := os.RemoveAll(hs.dir); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove %s: %w", hs.dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runIn prepares a short-lived helper command in dir, bound to ctx.
+func runIn(ctx context.Context, dir, bin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	return cmd
+}
