@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	_ "embed" // the example files below
+	"time"
+)
 
 // Config is the configuration of the whole binary. The koanf tags are the
 // YAML keys and, upper-cased behind SURFACES_, the environment names; the
@@ -193,3 +196,20 @@ func Defaults() *Config {
 		Shutdown: Shutdown{Grace: 30 * time.Second},
 	}
 }
+
+// The example files ship inside the binary so that `surfaces config
+// example` (or a README generator) can print them without the source tree.
+
+//go:embed surfaces.example.yaml
+var exampleConfig []byte
+
+//go:embed matrix-agents.example.yaml
+var exampleRegistry []byte
+
+// ExampleConfig returns config/surfaces.example.yaml: every key, commented,
+// with placeholders that Validate rejects until they are replaced.
+func ExampleConfig() []byte { return append([]byte(nil), exampleConfig...) }
+
+// ExampleRegistry returns config/matrix-agents.example.yaml, the agent
+// registry in the seed's format (parsed by agents/).
+func ExampleRegistry() []byte { return append([]byte(nil), exampleRegistry...) }
