@@ -14,16 +14,17 @@ import (
 // platform_chat_id sequence, the one counter shared by the whole bot.
 
 // Well-known meta names, so that writers and readers agree on spelling.
+// They are the names matrix/ stores its session under.
 const (
 	// MetaDeviceID is the Matrix device id the bot logged in with, reused on
 	// restart so that a password login does not create a device each time.
-	MetaDeviceID = "matrix_device_id"
+	MetaDeviceID = "matrix.device_id"
 	// MetaAccessToken is the access token obtained by a password login,
 	// reused on restart.
-	MetaAccessToken = "matrix_access_token"
-	// MetaUserID is the Matrix user id the stored state belongs to; a
-	// different configured account means the state is someone else's.
-	MetaUserID = "matrix_user_id"
+	MetaAccessToken = "matrix.access_token"
+	// MetaSessionUser is the Matrix user id the stored session belongs to;
+	// a different configured account must not reuse it.
+	MetaSessionUser = "matrix.session_user"
 )
 
 // GetMeta returns the bot-level value called name; a missing one is
