@@ -37,6 +37,9 @@ type Options struct {
 	// SpaceNameTemplate names a new Space; "{name}" is the user's display name.
 	// Empty uses the catalogue's.
 	SpaceNameTemplate string
+	// DenyMessage answers users the access policy refuses; empty uses the
+	// catalogue's text.
+	DenyMessage string
 	// AllowedServers limits whose invites are accepted; empty allows any.
 	AllowedServers []string
 	// RoomMiddleware wraps every room actor's Receive (metrics, tracing, and

@@ -74,7 +74,7 @@ func (p *provisioner) run(ctx context.Context) error {
 	agent, assigned, err := p.deps.Registry.AgentFor(p.rec.UserID)
 	if err != nil {
 		if errors.Is(err, ErrAccessDenied) {
-			p.notice(ctx, p.entry, cat.T(catalog.AccessDenied))
+			p.notice(ctx, p.entry, denyMessage(p.opts, cat))
 		}
 		return fmt.Errorf("failed to pick an agent for %s: %w", p.rec.UserID, err)
 	}

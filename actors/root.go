@@ -94,7 +94,7 @@ func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
 		return
 	}
 	a.log.Info().Str("room_id", m.RoomID).Str("inviter", m.Inviter).Str("reason", reason).Msg("declining invite")
-	matrix, text := a.deps.Matrix, a.deps.Catalog.T(catalog.AccessDenied)
+	matrix, text := a.deps.Matrix, denyMessage(a.opts, a.deps.Catalog)
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		if err := matrix.RejectInvite(ctx, m.RoomID, text); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", m.RoomID).Msg("failed to decline invite")
@@ -129,4 +129,11 @@ func serverAllowed(userID string, allowed []string) bool {
 // userID, for tools and tests that address one room directly.
 func RoomActorID(userID, roomID string) string {
 	return RootName + "/user-" + url.PathEscape(userID) + "/room-" + url.PathEscape(roomID)
+}
+
+func denyMessage(opts *Options, cat *catalog.Catalog) string {
+	if opts.DenyMessage != "" {
+		return opts.DenyMessage
+	}
+	return cat.T(catalog.AccessDenied)
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// health is the state /healthz and /readyz report.
+type health struct {
+	loggedIn atomic.Bool
+	synced   atomic.Bool
+}
+
+func (h *health) ready() bool { return h.loggedIn.Load() && h.synced.Load() }
+
+// serveHTTP serves /healthz (the process is up), /readyz (logged in and
+// the first sync processed) and /metrics on addr until ctx ends. It returns
+// the bound address, so ":0" works in tests.
+func serveHTTP(ctx context.Context, addr string, h *health, reg *prometheus.Registry) (string, <-chan error, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !h.ready() {
+			http.Error(w, "not ready: waiting for login and the first sync", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("failed to listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() {
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		done <- err
+	}()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdown); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("http server shutdown")
+		}
+	}()
+	return ln.Addr().String(), done, nil
+}
+
+// newMetricsRegistry holds the process metrics; the bot's own metrics are
+// registered by the packages that own them.
+func newMetricsRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const goodRegistry = `
+user_agents:
+  "@alice:hs.test": agent-0
+agents:
+  - id: agent-0
+    label: "Agent 0"
+    base_url: "http://127.0.0.1:7000/agent_0/"
+    workspace_path: "/agents/0"
+`
+
+// testEnv returns a complete environment for run, with the registry
+// written to a temp file, and overrides applied.
+func testEnv(t *testing.T, registry string, overrides ...string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	reg := filepath.Join(dir, "agents.yaml")
+	if err := os.WriteFile(reg, []byte(registry), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"MATRIX_HOMESERVER=http://127.0.0.1:1",
+		"MATRIX_USER_ID=@bot:hs.test",
+		"MATRIX_PASSWORD=correct horse battery",
+		"MATRIX_AGENT_REGISTRY_PATH=" + reg,
+		"SURFACES_WORKSPACE_DIR=" + dir,
+		"SURFACES_STATE_PATH=" + filepath.Join(dir, "state"),
+		"SURFACES_HTTP_LISTEN=127.0.0.1:0",
+		"SURFACES_LOG_FORMAT=json",
+	}
+	// An override replaces the variable of the same name; "NAME=" removes it.
+	for _, o := range overrides {
+		name, value, _ := strings.Cut(o, "=")
+		env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
+		if value != "" {
+			env = append(env, o)
+		}
+	}
+	return env
+}
+
+func runCLI(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, env, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name     string
+		registry string
+		env      []string
+		code     int
+		stderr   string
+	}{
+		{"good", goodRegistry, nil, exitOK, ""},
+		{"missing homeserver", goodRegistry, []string{"MATRIX_HOMESERVER="}, exitUsage, "matrix.homeserver"},
+		{"placeholder password", goodRegistry, []string{"MATRIX_PASSWORD=CHANGE_ME"}, exitUsage, "matrix.password"},
+		{"bad locale", goodRegistry, []string{"SURFACES_LOCALE=de"}, exitUsage, "locale"},
+		{"duplicate agent ids", goodRegistry + `
+  - id: agent-0
+    base_url: "http://127.0.0.1:7000/agent_1/"
+    workspace_path: "/agents/1"
+`, nil, exitUsage, "duplicate"},
+		{"mapping to a missing agent", strings.Replace(goodRegistry, `": agent-0`, `": agent-9`, 1), nil, exitUsage, "agent-9"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testEnv(t, tc.registry, tc.env...)
+			code, stdout, stderr := runCLI(t, env, "config", "validate")
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, stderr)
+			}
+			if tc.stderr != "" && !strings.Contains(stderr, tc.stderr) {
+				t.Fatalf("stderr %q does not name %q", stderr, tc.stderr)
+			}
+			if tc.code == exitOK && !strings.Contains(stdout, "OK") {
+				t.Fatalf("stdout %q", stdout)
+			}
+			if tc.code != exitOK && strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+				t.Fatalf("want one line, got:\n%s", stderr)
+			}
+		})
+	}
+}
+
+func TestRunFailsClearlyWhenTheHomeserverIsUnreachable(t *testing.T) {
+	// A port that was free a moment ago: nothing listens there.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := testEnv(t, goodRegistry, "MATRIX_HOMESERVER=http://"+addr)
+	code, _, stderr := runCLI(t, env, "run")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, exitFailed, stderr)
+	}
+	if !strings.Contains(stderr, "unreachable") || !strings.Contains(stderr, addr) {
+		t.Fatalf("stderr %q does not say the homeserver is unreachable", stderr)
+	}
+}
+
+func TestRunRejectsBadConfigBeforeStarting(t *testing.T) {
+	env := testEnv(t, goodRegistry, "MATRIX_USER_ID=not-a-user-id")
+	code, _, stderr := runCLI(t, env, "run")
+	if code != exitUsage || !strings.Contains(stderr, "matrix.user_id") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	if code, out, _ := runCLI(t, nil, "version"); code != exitOK || !strings.HasPrefix(out, "surfaces ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	if code, _, errOut := runCLI(t, nil, "frobnicate"); code != exitUsage || !strings.Contains(errOut, "unknown command") {
+		t.Fatalf("unknown: %d %q", code, errOut)
+	}
+	if code, _, _ := runCLI(t, nil); code != exitUsage {
+		t.Fatalf("no args: %d", code)
+	}
+}

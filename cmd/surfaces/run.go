@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/agents"
+	"github.com/surfaces-bot/surfaces/config"
+	"github.com/surfaces-bot/surfaces/matrix"
+	"github.com/surfaces-bot/surfaces/persistence"
+)
+
+func loadRegistry(cfg *config.Config) (*agents.Registry, error) {
+	reg, err := agents.LoadRegistryFile(cfg.Agents.RegistryPath, agents.UnassignedPolicy(cfg.Agents.Unassigned))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	return reg, nil
+}
+
+func cmdRun(ctx context.Context, args, env []string, stderr io.Writer) int {
+	cfg, ok := loadConfig("run", args, env, stderr)
+	if !ok {
+		return exitUsage
+	}
+	out := os.Stderr
+	if f, ok := stderr.(*os.File); ok {
+		out = f
+	}
+	log := newLogger(cfg.Log, out)
+	ctx = log.WithContext(ctx)
+	if err := runBot(ctx, cfg); err != nil {
+		// One line for the operator, also as a structured log line.
+		log.Error().Err(err).Msg("surfaces stopped")
+		fmt.Fprintln(stderr, "surfaces:", err)
+		if errors.Is(err, errConfig) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	return exitOK
+}
+
+// runBot wires the packages together and runs until ctx ends.
+func runBot(ctx context.Context, cfg *config.Config) error {
+	log := zerolog.Ctx(ctx)
+	registry, err := loadRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.New(cfg.Locale)
+	if err != nil {
+		return fmt.Errorf("%w: locale: %w", errConfig, err)
+	}
+	store, err := persistence.Open(ctx, cfg.State.Path, persistence.Options{})
+	if err != nil {
+		return fmt.Errorf("failed to open state at %s: %w", cfg.State.Path, err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error().Err(err).Msg("failed to close state")
+		}
+	}()
+
+	h := &health{}
+	metrics := newMetricsRegistry()
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
+	addr, httpDone, err := serveHTTP(httpCtx, cfg.HTTP.Listen, h, metrics)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("addr", addr).Msg("http listening")
+
+	mx, err := matrix.Connect(ctx, matrix.Credentials{
+		Homeserver:  cfg.Matrix.Homeserver,
+		UserID:      cfg.Matrix.UserID,
+		Password:    cfg.Matrix.Password.Reveal(),
+		AccessToken: cfg.Matrix.AccessToken.Reveal(),
+		DeviceID:    cfg.Matrix.DeviceID,
+	}, store)
+	if err != nil {
+		return err
+	}
+	h.loggedIn.Store(true)
+	log.Info().Str("user_id", mx.UserID()).Str("device_id", mx.DeviceID()).Msg("logged in")
+
+	system := actors.NewActorSystem(*log)
+	dialer := agents.NewDialer(agents.Options{
+		ConnectTimeout:  cfg.Agents.ConnectTimeout,
+		StatusTimeout:   cfg.Agents.StatusTimeout,
+		TurnIdleTimeout: cfg.Agents.TurnIdleTimeout,
+	})
+	root, err := actors.Spawn(ctx, system, actors.Deps{
+		Store: store, Matrix: mx, Agents: dialer, Registry: registry, Catalog: cat,
+	}, actors.Options{
+		BotUserID:         mx.UserID(),
+		QueueSize:         cfg.Queue.Size,
+		EditInterval:      cfg.Streaming.EditInterval,
+		TypingRefresh:     cfg.Streaming.TypingRefresh,
+		ConnIdleClose:     cfg.Agents.IdleClose,
+		MaxMessageBytes:   int(cfg.Streaming.MaxMessageBytes),
+		SpaceNameTemplate: cfg.Onboarding.SpaceNameTemplate,
+		AllowedServers:    cfg.Matrix.AllowedServers,
+		DenyMessage:       cfg.Agents.DenyMessage,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Stop the tree before the store closes: actors persist on the way
+		// out. Letting running turns finish first (shutdown.grace) is the
+		// graceful-shutdown capability's job.
+		if err := system.Root.StopFuture(root).Wait(); err != nil {
+			log.Warn().Err(err).Msg("actor tree did not stop cleanly")
+		}
+		system.Shutdown()
+	}()
+
+	log.Info().Msg("syncing")
+	syncErr := mx.Run(ctx, func(msg any) { system.Root.Send(root, msg) }, func() {
+		h.synced.Store(true)
+		log.Info().Msg("first sync done, ready")
+	})
+	stopHTTP()
+	if err := <-httpDone; err != nil {
+		log.Warn().Err(err).Msg("http server stopped")
+	}
+	if syncErr != nil {
+		return syncErr
+	}
+	log.Info().Msg("shutting down")
+	return nil
+}
