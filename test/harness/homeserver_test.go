@@ -110,6 +110,17 @@ func TestHomeserverEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// Typing notifications reach the other member as ephemeral m.typing.
+		if _, err := alice.Client().UserTyping(ctx, dm, true, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.WaitTyping(ctx, dm, func(users []id.UserID) bool { return slices.Contains(users, alice.UserID()) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.Client().UserTyping(ctx, dm, false, 0); err != nil {
+			t.Fatal(err)
+		}
+
 		sent, err := alice.SendText(ctx, dm, "hello bob")
 		if err != nil {
 			t.Fatal(err)
@@ -155,8 +166,16 @@ func TestHomeserverEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := alice.AddSpaceChild(ctx, space, child.RoomID); err != nil {
+		// A private room Bob is not invited to: the hierarchy hides it from
+		// him, as it would in Element.
+		hidden, err := alice.Client().CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: "Hidden", Preset: "private_chat"})
+		if err != nil {
 			t.Fatal(err)
+		}
+		for _, room := range []id.RoomID{child.RoomID, hidden.RoomID} {
+			if err := alice.AddSpaceChild(ctx, space, room); err != nil {
+				t.Fatal(err)
+			}
 		}
 		for _, room := range []id.RoomID{space, child.RoomID} {
 			if err := bob.WaitJoined(ctx, room); err != nil {
@@ -165,7 +184,7 @@ func TestHomeserverEndToEnd(t *testing.T) {
 		}
 		// Bob's sync delivers the m.space.child link once the server has it.
 		if _, err := bob.WaitEvent(ctx, space, func(evt *event.Event) bool {
-			return evt.Type == event.StateSpaceChild && evt.GetStateKey() == child.RoomID.String()
+			return evt.Type == event.StateSpaceChild && evt.GetStateKey() == hidden.RoomID.String()
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +193,10 @@ func TestHomeserverEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(children) != 1 || children[0].RoomID != child.RoomID || children[0].Name != "Conversation" {
-			t.Fatalf("space children = %+v; want only %s named Conversation", children, child.RoomID)
+			t.Fatalf("bob's space children = %+v; want only %s named Conversation", children, child.RoomID)
+		}
+		if all, err := alice.SpaceChildren(ctx, space); err != nil || len(all) != 2 {
+			t.Errorf("alice's space children = %+v, %v; want Conversation and Hidden", all, err)
 		}
 		if !slices.Contains(children[0].Via, hs.ServerName()) {
 			t.Errorf("child via = %v; want it to contain %s", children[0].Via, hs.ServerName())

@@ -71,23 +71,26 @@ func NewUserClient(ctx context.Context, cli *mautrix.Client) (*UserClient, error
 	if cli == nil || cli.AccessToken == "" || cli.UserID == "" {
 		return nil, errors.New("failed to create a user client: the mautrix client is not logged in")
 	}
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	u := &UserClient{
 		cli:     cli,
 		log:     zerolog.Ctx(ctx).With().Str("matrix_user", cli.UserID.String()).Logger(),
-		cancel:  cancel,
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 		rooms:   map[id.RoomID]*roomRecord{},
 	}
-	// mautrix logs the cancelled long-poll of Close as a warning; a hook
-	// drops client logs once Close started, so test output shows only real
-	// problems. Set before the loop starts, so there is no data race.
-	cli.Log = cli.Log.Hook(zerolog.HookFunc(func(e *zerolog.Event, _ zerolog.Level, _ string) {
+	// mautrix logs the cancelled long-poll of Close as a warning; a hook drops
+	// the loop's logs once Close started, so test output shows only real
+	// problems. mautrix prefers the context's logger over cli.Log, so the
+	// hooked logger goes into both, before the loop starts (no data race).
+	quiet := zerolog.HookFunc(func(e *zerolog.Event, _ zerolog.Level, _ string) {
 		if u.closed.Load() {
 			e.Discard()
 		}
-	}))
+	})
+	cli.Log = cli.Log.Hook(quiet)
+	loopLog := u.log.Hook(quiet)
+	loopCtx, cancel := context.WithCancel(loopLog.WithContext(context.WithoutCancel(ctx)))
+	u.cancel = cancel
 	syncer := &recordingSyncer{DefaultSyncer: mautrix.NewDefaultSyncer(), u: u, ctx: loopCtx}
 	syncer.FilterJSON = &mautrix.Filter{Room: &mautrix.RoomFilter{Timeline: &mautrix.FilterPart{Limit: timelineLimit}}}
 	syncer.OnEvent(u.record)
