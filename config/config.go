@@ -185,7 +185,7 @@ func Defaults() *Config {
 			// Matrix clients drop a typing notification after its timeout
 			// (the bot sends 30 s); renewing at 20 s keeps it continuous.
 			TypingRefresh:   20 * time.Second,
-			MaxMessageBytes: 16 * KiB,
+			MaxMessageBytes: 8000, // JSON escapes "<" as 6 bytes: 8000 still fits one event
 		},
 		Queue:     Queue{Size: 10},
 		RateLimit: RateLimit{Rate: 0.5, Burst: 10},

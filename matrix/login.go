@@ -11,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/actors"
 )
 
 // Credentials say how the bot logs in. One of Password and AccessToken is
@@ -74,9 +76,15 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 		return cli, nil
 	}
 
-	storedUser, _ := store.GetMeta(ctx, metaSessionUser)
-	storedToken, _ := store.GetMeta(ctx, metaAccessToken)
-	storedDevice, _ := store.GetMeta(ctx, metaDeviceID)
+	var stored [3]string
+	for i, name := range []string{metaSessionUser, metaAccessToken, metaDeviceID} {
+		v, err := store.GetMeta(ctx, name)
+		if err != nil && !errors.Is(err, actors.ErrNotFound) {
+			return nil, fmt.Errorf("failed to read the stored Matrix session: %w", err)
+		}
+		stored[i] = v
+	}
+	storedUser, storedToken, storedDevice := stored[0], stored[1], stored[2]
 	if storedUser == creds.UserID && storedToken != "" {
 		cli.AccessToken = storedToken
 		err := whoami(once, cli, storedDevice)
