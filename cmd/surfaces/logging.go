@@ -12,7 +12,7 @@ import (
 
 // newLogger builds the process logger: JSON by default, console on a
 // terminal (format auto) or when asked.
-func newLogger(cfg config.Log, out *os.File) zerolog.Logger {
+func newLogger(cfg config.Log, out io.Writer) zerolog.Logger {
 	level, err := zerolog.ParseLevel(cfg.Level)
 	if err != nil || cfg.Level == "" {
 		level = zerolog.InfoLevel
@@ -20,8 +20,10 @@ func newLogger(cfg config.Log, out *os.File) zerolog.Logger {
 	var w io.Writer = out
 	console := cfg.Format == config.LogFormatConsole
 	if cfg.Format == config.LogFormatAuto || cfg.Format == "" {
-		if fi, err := out.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			console = true
+		if f, ok := out.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				console = true
+			}
 		}
 	}
 	if console {

@@ -48,7 +48,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 	}
 	switch args[0] {
 	case "run":
-		return cmdRun(ctx, args[1:], env, stderr)
+		return cmdRun(ctx, args[1:], env, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "validate" {
 			usage(stderr)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/rs/zerolog"
 
@@ -25,16 +24,14 @@ func loadRegistry(cfg *config.Config) (*agents.Registry, error) {
 	return reg, nil
 }
 
-func cmdRun(ctx context.Context, args, env []string, stderr io.Writer) int {
+// cmdRun runs the bot. Logs go to stdout (the container convention); the
+// one-line reason for a failed start also goes to stderr.
+func cmdRun(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
 	cfg, ok := loadConfig("run", args, env, stderr)
 	if !ok {
 		return exitUsage
 	}
-	out := os.Stderr
-	if f, ok := stderr.(*os.File); ok {
-		out = f
-	}
-	log := newLogger(cfg.Log, out)
+	log := newLogger(cfg.Log, stdout)
 	ctx = log.WithContext(ctx)
 	if err := runBot(ctx, cfg); err != nil {
 		// One line for the operator, also as a structured log line.
