@@ -1,0 +1,140 @@
+package refagent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
+
+func TestEchoStreamsWithProgress(t *testing.T) {
+	r := newTestRef(t, Config{ChunkDelay: time.Millisecond})
+	c := r.dial(1, "42", clientOpts)
+	evs := runTurn(t, c, actors.UserMessage{Text: "hello big world"})
+	if evs[0].Kind != actors.AgentToolCall || evs[0].Name != "echo" || evs[1].Kind != actors.AgentToolResult {
+		t.Fatalf("no tool progress first: %+v", evs)
+	}
+	if got := text(evs); got != "echo: hello big world" {
+		t.Fatalf("text = %q", got)
+	}
+	if n := count(evs, actors.AgentTextChunk); n != 4 {
+		t.Fatalf("%d text chunks, want one per word (4)", n)
+	}
+	if end := last(t, evs); end.Kind != actors.AgentEnd || end.TokensUsed != 4 {
+		t.Fatalf("end = %+v", end)
+	}
+	want := []Received{{AgentID: "agent-1", ChatID: "42", Type: "USER_MESSAGE", Text: "hello big world", Attachments: []string{}}}
+	if got := r.srv.Received(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Received = %+v, want %+v", got, want)
+	}
+}
+
+func TestEchoDescribesAttachments(t *testing.T) {
+	r := newTestRef(t, Config{})
+	ws := r.cfg.Agents[0].Workspace
+	if err := os.MkdirAll(filepath.Join(ws, "incoming"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "incoming", "a.txt"), []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := r.dial(0, "1", clientOpts)
+	evs := runTurn(t, c, actors.UserMessage{Text: "see", Attachments: []string{"incoming/a.txt", "incoming/none.txt", "../x"}})
+	want := "echo: see\n\nattachments: incoming/a.txt (5 bytes), incoming/none.txt (missing), ../x (outside the workspace)"
+	if got := text(evs); got != want {
+		t.Fatalf("text = %q\nwant %q", got, want)
+	}
+}
+
+func TestEchoTriggers(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		text  string
+		check func(t *testing.T, r *testRef, c actors.AgentConn, evs []actors.AgentEvent)
+	}{
+		{"error", "/error boom", func(t *testing.T, r *testRef, c actors.AgentConn, evs []actors.AgentEvent) {
+			end := last(t, evs)
+			if end.Kind != actors.AgentFailed || !errors.Is(end.Err, actors.ErrAgentReported) || end.Text != "boom" {
+				t.Fatalf("end = %+v", end)
+			}
+			// ERROR ends the turn, not the connection.
+			if evs := runTurn(t, c, actors.UserMessage{Text: "again"}); last(t, evs).Kind != actors.AgentEnd {
+				t.Fatalf("next turn: %+v", evs)
+			}
+		}},
+		{"error default", "/error", func(t *testing.T, r *testRef, c actors.AgentConn, evs []actors.AgentEvent) {
+			if end := last(t, evs); end.Text != "simulated failure" {
+				t.Fatalf("end = %+v", end)
+			}
+		}},
+		{"slow", "/slow 5", func(t *testing.T, r *testRef, c actors.AgentConn, evs []actors.AgentEvent) {
+			if n := count(evs, actors.AgentTextChunk); n != 5 || text(evs) != "chunk 1 chunk 2 chunk 3 chunk 4 chunk 5 " {
+				t.Fatalf("%d chunks: %q", n, text(evs))
+			}
+		}},
+		{"file", "/file report.txt", func(t *testing.T, r *testRef, c actors.AgentConn, evs []actors.AgentEvent) {
+			if evs[0].Kind != actors.AgentSendFile || evs[0].Path != "output/report.txt" || evs[0].Err != nil {
+				t.Fatalf("events = %+v", evs)
+			}
+			b, err := os.ReadFile(filepath.Join(r.cfg.Agents[0].Workspace, "output", "report.txt"))
+			if err != nil || !strings.Contains(string(b), "report.txt") {
+				t.Fatalf("file: %q, %v", b, err)
+			}
+		}},
+		{"file name cannot escape", "/file ../../evil", func(t *testing.T, r *testRef, c actors.AgentConn, evs []actors.AgentEvent) {
+			if evs[0].Path != "output/evil" {
+				t.Fatalf("events = %+v", evs)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newTestRef(t, Config{SlowDelay: time.Millisecond})
+			c := r.dial(0, "7", clientOpts)
+			tc.check(t, r, c, runTurn(t, c, actors.UserMessage{Text: tc.text}))
+		})
+	}
+}
+
+func TestEchoConfirm(t *testing.T) {
+	for _, approved := range []bool{true, false} {
+		t.Run(map[bool]string{true: "approved", false: "declined"}[approved], func(t *testing.T) {
+			r := newTestRef(t, Config{})
+			c := r.dial(0, "3", clientOpts)
+			ch, err := c.Turn(context.Background(), actors.UserMessage{Text: "/confirm Delete it?"})
+			if err != nil {
+				t.Fatalf("Turn: %v", err)
+			}
+			ev := <-ch
+			if ev.Kind != actors.AgentConfirmRequest || ev.Text != "Delete it?" || ev.ID == "" {
+				t.Fatalf("first event = %+v", ev)
+			}
+			if err := c.Confirm(context.Background(), ev.ID, approved); err != nil {
+				t.Fatalf("Confirm: %v", err)
+			}
+			evs := drain(t, ch)
+			want := map[bool]string{true: "approved", false: "declined"}[approved]
+			if text(evs) != want || last(t, evs).Kind != actors.AgentEnd {
+				t.Fatalf("events = %+v", evs)
+			}
+			got := r.srv.Received()
+			if len(got) != 2 || got[1].Type != "USER_CONFIRM" || got[1].ConfirmID != ev.ID || got[1].Approved != approved {
+				t.Fatalf("Received = %+v", got)
+			}
+		})
+	}
+}
+
+func TestRoutingUnknownPrefix(t *testing.T) {
+	r := newTestRef(t, Config{})
+	ref := r.ref(0)
+	ref.BaseURL = r.url + "/agent_9/"
+	if _, err := newDialer().Dial(context.Background(), ref, "1"); !errors.Is(err, actors.ErrAgentUnavailable) {
+		t.Fatalf("Dial to an unknown prefix: %v", err)
+	}
+}

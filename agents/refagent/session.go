@@ -1,0 +1,202 @@
+package refagent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/agents"
+)
+
+// errHangup ends a turn whose script closed or dropped the connection.
+var errHangup = errors.New("connection closed by the script")
+
+// session is one WebSocket connection: the goroutine running run reads,
+// and at most one turn goroutine writes.
+type session struct {
+	srv      *Server
+	agent    Agent
+	chatID   string
+	ws       *websocket.Conn
+	confirms chan confirmAnswer
+
+	turnMu  sync.Mutex
+	turning bool
+}
+
+type confirmAnswer struct {
+	id       string
+	approved bool
+}
+
+// run serves the connection until the client leaves or the server closes.
+func (s *session) run(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	var turns sync.WaitGroup
+	defer func() {
+		cancel()
+		turns.Wait()
+		_ = s.ws.CloseNow()
+	}()
+	// On server shutdown say so with a close frame rather than cutting TCP.
+	stop := context.AfterFunc(ctx, func() { _ = s.ws.Close(websocket.StatusGoingAway, "agent shutting down") })
+	defer stop()
+	log.Debug().Msg("agent connection opened")
+
+	turns.Add(1)
+	go func() {
+		defer turns.Done()
+		s.onConnect(ctx)
+	}()
+	for {
+		typ, data, err := s.ws.Read(context.Background())
+		if err != nil {
+			log.Debug().Err(err).Msg("agent connection ended")
+			return
+		}
+		if typ != websocket.MessageText {
+			log.Debug().Msg("ignoring binary frame from client")
+			continue
+		}
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(data, &head); err != nil {
+			log.Debug().Err(err).Msg("ignoring malformed frame from client")
+			continue
+		}
+		switch head.Type {
+		case agents.TypeUserMessage:
+			var m agents.UserMessageFrame
+			if err := json.Unmarshal(data, &m); err != nil {
+				log.Debug().Err(err).Msg("ignoring malformed USER_MESSAGE")
+				continue
+			}
+			s.srv.record(Received{AgentID: s.agent.ID, ChatID: s.chatID, Type: head.Type, Text: m.Text, Attachments: m.Attachments})
+			log.Debug().Str("text", m.Text).Strs("attachments", m.Attachments).Msg("USER_MESSAGE received")
+			if !s.startTurn() {
+				s.sendFrame(ctx, agents.ErrorFrame{Type: agents.TypeError, Message: "a turn is already running", Code: "busy"})
+				continue
+			}
+			turns.Add(1)
+			go func() {
+				defer turns.Done()
+				defer s.endTurn()
+				if err := s.turn(ctx, m); err != nil {
+					log.Debug().Err(err).Msg("turn ended early")
+					if errors.Is(err, errHangup) {
+						cancel()
+					}
+				}
+			}()
+		case agents.TypeUserConfirm:
+			var c agents.UserConfirmFrame
+			if err := json.Unmarshal(data, &c); err != nil {
+				log.Debug().Err(err).Msg("ignoring malformed USER_CONFIRM")
+				continue
+			}
+			s.srv.record(Received{AgentID: s.agent.ID, ChatID: s.chatID, Type: head.Type, ConfirmID: c.ID, Approved: c.Approved})
+			log.Debug().Str("confirm_id", c.ID).Bool("approved", c.Approved).Msg("USER_CONFIRM received")
+			select {
+			case s.confirms <- confirmAnswer{id: c.ID, approved: c.Approved}:
+			default: // nobody is waiting for that many answers
+			}
+		default:
+			log.Debug().Str("frame_type", head.Type).Msg("ignoring client frame of unknown type")
+		}
+	}
+}
+
+func (s *session) startTurn() bool {
+	s.turnMu.Lock()
+	defer s.turnMu.Unlock()
+	if s.turning {
+		return false
+	}
+	s.turning = true
+	return true
+}
+
+func (s *session) endTurn() {
+	s.turnMu.Lock()
+	defer s.turnMu.Unlock()
+	s.turning = false
+}
+
+// onConnect sends STATUS, or plays the script's on_connect steps.
+func (s *session) onConnect(ctx context.Context) {
+	if s.srv.cfg.Mode == ModeScripted && s.srv.cfg.Script.OnConnect != nil {
+		if err := s.play(ctx, s.srv.cfg.Script.OnConnect); errors.Is(err, errHangup) {
+			_ = s.ws.CloseNow()
+		}
+		return
+	}
+	s.sendFrame(ctx, agents.StatusFrame{Type: agents.TypeStatus, Status: "ready", AgentID: s.agent.ID})
+}
+
+// turn answers one USER_MESSAGE in the server's mode.
+func (s *session) turn(ctx context.Context, m agents.UserMessageFrame) error {
+	switch s.srv.cfg.Mode {
+	case ModeScripted:
+		return s.play(ctx, s.srv.cfg.Script.StepsFor(m.Text))
+	case ModeOpenAI:
+		return s.openAITurn(ctx, m)
+	default:
+		return s.echoTurn(ctx, m)
+	}
+}
+
+// sendFrame writes one JSON frame; a failure means the client is gone, which
+// the read loop notices by itself.
+func (s *session) sendFrame(ctx context.Context, frame any) error {
+	data, err := json.Marshal(frame)
+	if err != nil {
+		return fmt.Errorf("failed to encode frame: %w", err)
+	}
+	return s.sendRaw(ctx, websocket.MessageText, data)
+}
+
+func (s *session) sendRaw(ctx context.Context, typ websocket.MessageType, data []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.ws.Write(wctx, typ, data); err != nil {
+		return fmt.Errorf("failed to write frame: %w", err)
+	}
+	return nil
+}
+
+// sleep waits d or until ctx ends; it reports whether the full time passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// waitConfirm waits for a USER_CONFIRM, with id when id is not empty.
+func (s *session) waitConfirm(ctx context.Context, id string) (bool, error) {
+	for {
+		select {
+		case a := <-s.confirms:
+			if id == "" || a.id == id {
+				return a.approved, nil
+			}
+		case <-ctx.Done():
+			return false, fmt.Errorf("failed to wait for USER_CONFIRM: %w", ctx.Err())
+		}
+	}
+}
