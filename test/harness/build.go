@@ -160,7 +160,7 @@ func BuildDendrite(ctx context.Context) (Binaries, error) {
 		return bins, nil
 	}
 
-	log.Info().Str("lock", final+".lock").Msg("waiting for the Dendrite build lock")
+	log.Info().Str("lock", final+".lock").Msg("taking the Dendrite build lock (another test process may be building)")
 	unlock, err := lockFile(ctx, final+".lock")
 	if err != nil {
 		return Binaries{}, err
@@ -191,6 +191,11 @@ func BuildDendrite(ctx context.Context) (Binaries, error) {
 	if err := runGo(ctx, hsDir, env, args...); err != nil {
 		return Binaries{}, fmt.Errorf("failed to build Dendrite: %w", err)
 	}
+	// MkdirTemp makes 0700 directories; the cache is meant to be readable
+	// like any other build output.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return Binaries{}, fmt.Errorf("failed to set permissions on %s: %w", tmp, err)
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return Binaries{}, fmt.Errorf("failed to move the Dendrite build into %s: %w", final, err)
 	}
@@ -203,10 +208,15 @@ func BuildDendrite(ctx context.Context) (Binaries, error) {
 }
 
 // BuildBinary runs `go build -o out [-tags ...] pkg` in the repository root, for
-// packages of the main module such as "./cmd/surfaces" with tag "goolm".
+// packages of the main module such as "./cmd/surfaces" with tag "goolm". A
+// relative out is relative to the caller's working directory, not the root.
 func BuildBinary(ctx context.Context, pkg, out string, tags ...string) error {
 	if pkg == "" || out == "" {
 		return errors.New("failed to build: package and output path are required")
+	}
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return fmt.Errorf("failed to resolve %s: %w", out, err)
 	}
 	root, err := RepoRoot()
 	if err != nil {
