@@ -28,12 +28,25 @@
 //     Every wait ends with the context, so deadlines come from the caller.
 //   - Unencrypted rooms only: the UserClient has no E2EE yet.
 //
-// # Dendrite quirks worth knowing
+// # Dendrite quirks worth knowing (v0.15.2, checked by the tests here)
 //
 //   - generate-config -ci produces SQLite databases in the data directory,
 //     in-memory JetStream, rate limiting off, registration_shared_secret
-//     "complement", trace-level logging to stderr, and federation enabled;
-//     StartHomeserver rewrites it to disable federation and log at info level.
-//   - The room hierarchy only lists child rooms the caller is joined or invited
-//     to, or that are world-readable, public or knockable.
+//     "complement", bcrypt at minimum cost, presence and in-memory full-text
+//     search on, server notices on (an @_server user), trace-level logging to
+//     stderr, and federation enabled; StartHomeserver rewrites it to disable
+//     federation, log at info and allow 100 MiB uploads.
+//   - Built with CGO_ENABLED=0 it uses the pure-Go SQLite driver, so no C
+//     compiler is needed; it listens only on -http-bind-address.
+//   - Edits are not aggregated: GET /rooms/{id}/event/{id} and sync return the
+//     original content without unsigned m.relations, so clients apply m.replace
+//     themselves (Message does); GET /_matrix/client/v1/rooms/{id}/relations/
+//     {id}/m.replace lists the edits.
+//   - Typing arrives as ephemeral m.typing with the full list of typing users;
+//     a stop shows up as an empty list.
+//   - The room hierarchy (GET /_matrix/client/v1/rooms/{space}/hierarchy)
+//     walks a space for users joined or invited to it, and lists the children
+//     the caller is joined or invited to, plus public ones if the caller has
+//     joined the space; private rooms the caller is not in stay hidden. An
+//     m.space.child with empty content (how a child is removed) hides it.
 package harness
