@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -205,7 +204,8 @@ func agentLabel(a AgentRef) string {
 	return a.ID
 }
 
-// matrixToLink is a client-neutral link to a room.
+// matrixToLink is a client-neutral link to a room. Room ids are safe in a
+// URL fragment as they are, and clients recognise the unescaped form.
 func matrixToLink(roomID string) string {
-	return "https://matrix.to/#/" + url.PathEscape(roomID)
+	return "https://matrix.to/#/" + roomID
 }

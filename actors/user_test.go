@@ -40,7 +40,7 @@ func TestOnboardingCreatesSpaceAndFirstChat(t *testing.T) {
 		if !strings.Contains(welcome.Text, "Chat 1") {
 			t.Fatalf("welcome %q does not name the chat", welcome.Text)
 		}
-		if !strings.Contains(pointer.Text, chats[0].RoomID) && !strings.Contains(pointer.Text, "matrix.to") {
+		if !strings.Contains(pointer.Text, "https://matrix.to/#/"+chats[0].RoomID) {
 			t.Fatalf("pointer %q has no link", pointer.Text)
 		}
 		// The default agent was given without an assignment: said once.

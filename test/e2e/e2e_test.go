@@ -1,0 +1,306 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/agents/refagent"
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// world is the running stack plus the user's view of onboarding.
+type world struct {
+	t     *testing.T
+	ctx   context.Context
+	stack *harness.Stack
+	alice *harness.UserClient
+	space id.RoomID
+	chat  id.RoomID
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs Dendrite and the bot; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	t.Cleanup(cancel)
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	ctx = log.WithContext(ctx)
+	stack, err := harness.StartStack(ctx, harness.StackOptions{
+		Users: []string{"alice"},
+		Agent: refagent.Config{SlowDelay: 400 * time.Millisecond, SlowChunks: 10},
+		BotEnv: []string{
+			"SURFACES_STREAMING_EDIT_INTERVAL=500ms",
+			"SURFACES_AGENTS_TURN_IDLE_TIMEOUT=5s",
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, ctx: ctx, stack: stack}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range stack.BotLogs {
+				t.Logf("bot log %s:\n%s", p, harness.TailFile(p, 60))
+			}
+			t.Logf("dendrite log:\n%s", stack.HS.LogTail(20))
+		}
+		stack.Close()
+	})
+	if err := stack.StartBot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w.alice, err = stack.Login(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.alice.Close() })
+	w.alice.AcceptInvites(true)
+	return w
+}
+
+func (w *world) wait() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(w.ctx, 90*time.Second)
+}
+
+// onboard invites the bot to a DM and follows the bot's invitations to the
+// Space and Chat 1, as a person in Element would.
+func (w *world) onboard() {
+	t := w.t
+	t.Helper()
+	ctx, cancel := w.wait()
+	defer cancel()
+	dm, err := w.alice.CreateDM(ctx, w.stack.BotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaceInv, err := w.alice.WaitInvite(ctx, func(inv harness.Invite) bool {
+		return inv.Sender == w.stack.BotID && roomType(inv) == event.RoomTypeSpace
+	})
+	if err != nil {
+		t.Fatalf("no Space invite: %v", err)
+	}
+	w.space = spaceInv.RoomID
+	chatInv, err := w.alice.WaitInvite(ctx, func(inv harness.Invite) bool {
+		return inv.Sender == w.stack.BotID && inv.RoomID != dm && roomType(inv) == ""
+	})
+	if err != nil {
+		t.Fatalf("no chat invite: %v", err)
+	}
+	w.chat = chatInv.RoomID
+	if err := w.alice.WaitJoined(ctx, w.chat); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.alice.WaitJoined(ctx, w.space); err != nil {
+		t.Fatal(err)
+	}
+	welcome, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "!help")
+	})
+	if err != nil {
+		t.Fatalf("no welcome in Chat 1: %v", err)
+	}
+	if !strings.Contains(welcome.FinalBody, "Chat 1") {
+		t.Errorf("welcome %q does not name Chat 1", welcome.FinalBody)
+	}
+	if _, err := w.alice.WaitMessage(ctx, dm, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, string(w.chat))
+	}); err != nil {
+		t.Fatalf("no pointer to the new chat in the DM: %v", err)
+	}
+}
+
+func roomType(inv harness.Invite) event.RoomType {
+	for _, e := range inv.State {
+		if e.Type == event.StateCreate {
+			var c struct {
+				Type event.RoomType `json:"type"`
+			}
+			_ = json.Unmarshal(e.Content.VeryRaw, &c)
+			return c.Type
+		}
+	}
+	return ""
+}
+
+// ask sends text in the chat and waits for the bot's m.text reply whose
+// final body satisfies done.
+func (w *world) ask(text string, done func(harness.Message) bool) harness.Message {
+	t := w.t
+	t.Helper()
+	ctx, cancel := w.wait()
+	defer cancel()
+	sent, err := w.alice.SendText(ctx, w.chat, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.EventID != sent && done(m) && afterEvent(w, sent, m)
+	})
+	if err != nil {
+		t.Fatalf("no reply to %q: %v", text, err)
+	}
+	return msg
+}
+
+// afterEvent reports whether m came after the user's event sent, in the
+// room's timeline as the user received it.
+func afterEvent(w *world, sent id.EventID, m harness.Message) bool {
+	seen := false
+	for _, e := range w.alice.Events(w.chat) {
+		if e.ID == sent {
+			seen = true
+		}
+		if e.ID == m.EventID {
+			return seen
+		}
+	}
+	return false
+}
+
+func TestConversationEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	w.onboard()
+
+	t.Run("Chat 1 is a child of the Space", func(t *testing.T) {
+		ctx, cancel := w.wait()
+		defer cancel()
+		children, err := w.alice.SpaceChildren(ctx, w.space)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, c := range children {
+			if c.RoomID == w.chat && c.Name == "Chat 1" {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("Space children %+v do not include Chat 1 (%s)", children, w.chat)
+		}
+		state, err := w.alice.RoomState(ctx, w.chat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := state[event.StateSpaceParent][string(w.space)]; !ok {
+			t.Fatalf("Chat 1 has no m.space.parent pointing at %s", w.space)
+		}
+	})
+
+	t.Run("hello gets the agent's reply", func(t *testing.T) {
+		reply := w.ask("hello", func(m harness.Message) bool { return m.MsgType == event.MsgText })
+		// Wait for the final edit: the reply's text is final when it equals
+		// what the agent sent.
+		ctx, cancel := w.wait()
+		defer cancel()
+		final, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+			return m.EventID == reply.EventID && m.FinalBody == "echo: hello"
+		})
+		if err != nil {
+			t.Fatalf("final reply never became %q (last %q): %v", "echo: hello", reply.FinalBody, err)
+		}
+		if strings.Contains(final.FinalBody, "⚙") {
+			t.Fatalf("progress line left in the final text: %q", final.FinalBody)
+		}
+	})
+
+	t.Run("a slow reply is edited while it streams", func(t *testing.T) {
+		want := ""
+		for i := 1; i <= 10; i++ {
+			want += "chunk " + strconv.Itoa(i) + " "
+		}
+		reply := w.ask("/slow", func(m harness.Message) bool { return m.MsgType == event.MsgText && m.FinalBody == want })
+		if reply.Edits < 2 {
+			t.Fatalf("%d edits, want at least one before the final one", reply.Edits)
+		}
+		if reply.History[0].Body == want {
+			t.Fatal("the first edit already had the whole text: nothing streamed")
+		}
+	})
+
+	t.Run("an agent ERROR becomes a notice and the next message works", func(t *testing.T) {
+		w.ask("/error the model is down", func(m harness.Message) bool {
+			return m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "the model is down")
+		})
+		w.ask("still there?", func(m harness.Message) bool { return m.FinalBody == "echo: still there?" })
+	})
+
+	t.Run("commands are answered and reach no agent", func(t *testing.T) {
+		before := len(w.stack.Agent.Received())
+		help := w.ask("!help", func(m harness.Message) bool { return m.MsgType == event.MsgNotice })
+		if !strings.Contains(help.FinalBody, "!help") {
+			t.Fatalf("help reply %q", help.FinalBody)
+		}
+		w.ask("!frobnicate", func(m harness.Message) bool {
+			return m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "Unknown command")
+		})
+		for _, r := range w.stack.Agent.Received()[before:] {
+			if strings.HasPrefix(r.Text, "!") {
+				t.Fatalf("the agent received a command: %+v", r)
+			}
+		}
+	})
+
+	t.Run("readiness endpoint", func(t *testing.T) {
+		resp, err := http.Get("http://" + w.stack.HTTPAddr() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/readyz = %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("after a restart the room keeps its context and nothing is answered twice", func(t *testing.T) {
+		chatIDs := map[string]bool{}
+		for _, r := range w.stack.Agent.Received() {
+			chatIDs[r.ChatID] = true
+		}
+		if len(chatIDs) != 1 {
+			t.Fatalf("the room used chat ids %v before the restart, want one", chatIDs)
+		}
+		turnsBefore := len(w.stack.Agent.Received())
+		botMsgsBefore := countFrom(w.alice.Messages(w.chat), w.stack.BotID)
+
+		if err := w.stack.StopBot(); err != nil {
+			t.Fatalf("bot did not stop cleanly: %v", err)
+		}
+		if err := w.stack.StartBot(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.ask("after the restart", func(m harness.Message) bool { return m.FinalBody == "echo: after the restart" })
+
+		received := w.stack.Agent.Received()
+		if got := len(received) - turnsBefore; got != 1 {
+			t.Fatalf("%d turns reached the agent after the restart, want exactly the new one: %+v", got, received[turnsBefore:])
+		}
+		last := received[len(received)-1]
+		if !chatIDs[last.ChatID] {
+			t.Fatalf("after the restart the room used chat id %s, want the same as before %v", last.ChatID, chatIDs)
+		}
+		if got := countFrom(w.alice.Messages(w.chat), w.stack.BotID) - botMsgsBefore; got != 1 {
+			t.Fatalf("the bot posted %d messages after the restart, want only the new reply", got)
+		}
+	})
+}
+
+func countFrom(msgs []harness.Message, sender id.UserID) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Sender == sender {
+			n++
+		}
+	}
+	return n
+}

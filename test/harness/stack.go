@@ -1,0 +1,216 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/agents/refagent"
+)
+
+// StackOptions configure StartStack. The zero value is a good default.
+type StackOptions struct {
+	// Dir holds everything the stack writes; empty makes a temp dir that
+	// Close removes.
+	Dir string
+	// Dendrite are prebuilt binaries; zero builds them (cached).
+	Dendrite Binaries
+	// SurfacesBin is a prebuilt bot binary; empty builds ./cmd/surfaces.
+	SurfacesBin string
+	// Users are localparts registered as people and mapped to agent-0 in the
+	// registry; StartStack returns their passwords in Stack.Passwords.
+	Users []string
+	// Agent tunes the reference agent (echo mode); Agents and Mode are set
+	// by StartStack.
+	Agent refagent.Config
+	// BotEnv are extra environment entries for the bot (later entries win).
+	BotEnv []string
+}
+
+// Stack is a whole Surfaces deployment on loopback: a Dendrite, the
+// reference agent (in this process, so tests can see what it received) and
+// the bot binary, configured only through the environment, as an operator
+// would.
+type Stack struct {
+	HS        *Homeserver
+	Agent     *refagent.Server
+	AgentURL  string
+	BotID     id.UserID
+	Passwords map[string]string
+
+	Bot     *Process
+	BotLogs []string // log paths of every bot run, oldest first
+
+	dir, botBin, httpAddr string
+	env                   []string
+	ownDir                bool
+	stopAgent             context.CancelFunc
+}
+
+const botPassword = "surfaces-bot-password"
+
+// StartStack starts the homeserver and the agent, registers the bot and the
+// users, writes the agent registry, and builds the bot. The bot itself is
+// started with StartBot.
+func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
+	s := &Stack{dir: opts.Dir, Passwords: map[string]string{}}
+	if s.dir == "" {
+		if s.dir, err = os.MkdirTemp("", "surfaces-stack-"); err != nil {
+			return nil, fmt.Errorf("failed to make the stack dir: %w", err)
+		}
+		s.ownDir = true
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	bins := opts.Dendrite
+	if !bins.complete() {
+		if bins, err = BuildDendrite(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.botBin = opts.SurfacesBin
+	if s.botBin == "" {
+		s.botBin = filepath.Join(s.dir, "surfaces")
+		if err := BuildBinary(ctx, "./cmd/surfaces", s.botBin, "goolm"); err != nil {
+			return nil, err
+		}
+	}
+	if s.HS, err = StartHomeserver(ctx, Options{Binaries: bins}); err != nil {
+		return nil, err
+	}
+	if s.BotID, err = s.HS.RegisterUser(ctx, "surfaces", botPassword, false); err != nil {
+		return nil, err
+	}
+
+	workspace := filepath.Join(s.dir, "agents", "0")
+	if err := os.MkdirAll(workspace, 0o755); err != nil {
+		return nil, fmt.Errorf("failed to make the agent workspace: %w", err)
+	}
+	agentCfg := opts.Agent
+	agentCfg.Mode = refagent.ModeEcho
+	agentCfg.Agents = []refagent.Agent{{ID: "agent-0", Workspace: workspace}}
+	if s.Agent, err = refagent.New(agentCfg); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("failed to listen for the agent: %w", err)
+	}
+	s.AgentURL = "http://" + ln.Addr().String() + "/agent_0/"
+	agentCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopAgent = stop
+	go s.Agent.Serve(agentCtx, ln) //nolint:errcheck // ends with Close
+
+	var mapping strings.Builder
+	for _, u := range opts.Users {
+		pw := "pw-" + u + "-12345678"
+		userID, err := s.HS.RegisterUser(ctx, u, pw, false)
+		if err != nil {
+			return nil, err
+		}
+		s.Passwords[u] = pw
+		fmt.Fprintf(&mapping, "  %q: agent-0\n", userID)
+	}
+	if mapping.Len() == 0 {
+		mapping.WriteString("  {}\n")
+	}
+	registry := filepath.Join(s.dir, "matrix-agents.yaml")
+	content := fmt.Sprintf("user_agents:\n%sagents:\n  - id: agent-0\n    label: \"Echo agent\"\n    base_url: %q\n    workspace_path: %q\n",
+		mapping.String(), s.AgentURL, workspace)
+	content = strings.Replace(content, "user_agents:\n  {}\n", "user_agents: {}\n", 1)
+	if err := os.WriteFile(registry, []byte(content), 0o644); err != nil {
+		return nil, fmt.Errorf("failed to write the registry: %w", err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s.httpAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	s.env = append([]string{
+		"MATRIX_HOMESERVER=" + s.HS.URL(),
+		"MATRIX_USER_ID=" + s.BotID.String(),
+		"MATRIX_PASSWORD=" + botPassword,
+		"MATRIX_AGENT_REGISTRY_PATH=" + registry,
+		"SURFACES_WORKSPACE_DIR=" + filepath.Join(s.dir, "agents"),
+		"SURFACES_STATE_PATH=" + filepath.Join(s.dir, "state"),
+		"SURFACES_HTTP_LISTEN=" + s.httpAddr,
+		"SURFACES_LOG_FORMAT=json",
+		"SURFACES_LOG_LEVEL=debug",
+	}, opts.BotEnv...)
+	return s, nil
+}
+
+var readyLine = regexp.MustCompile(`"message":"first sync done, ready"`)
+
+// StartBot starts the bot binary and waits until it logged that it is
+// ready (logged in, first sync processed).
+func (s *Stack) StartBot(ctx context.Context) error {
+	if s.Bot != nil {
+		return errors.New("the bot is already running")
+	}
+	logPath := filepath.Join(s.dir, fmt.Sprintf("surfaces-%d.log", len(s.BotLogs)+1))
+	p, err := StartProcess(ctx, s.botBin, []string{"run"}, s.env, logPath)
+	if err != nil {
+		return err
+	}
+	s.Bot = p
+	s.BotLogs = append(s.BotLogs, logPath)
+	if _, err := p.WaitForLine(ctx, readyLine); err != nil {
+		return fmt.Errorf("the bot did not become ready: %w\n%s", err, p.LogTail(30))
+	}
+	return nil
+}
+
+// StopBot stops the bot (SIGTERM, then kill after a grace period).
+func (s *Stack) StopBot() error {
+	if s.Bot == nil {
+		return nil
+	}
+	err := s.Bot.StopWithGrace(15 * time.Second)
+	s.Bot = nil
+	return err
+}
+
+// HTTPAddr is where the bot serves /healthz and /readyz.
+func (s *Stack) HTTPAddr() string { return s.httpAddr }
+
+// Login logs a registered user in and returns a syncing client.
+func (s *Stack) Login(ctx context.Context, localpart string) (*UserClient, error) {
+	pw, ok := s.Passwords[localpart]
+	if !ok {
+		return nil, fmt.Errorf("user %q was not registered by the stack", localpart)
+	}
+	cli, err := s.HS.Login(ctx, id.NewUserID(localpart, s.HS.ServerName()), pw)
+	if err != nil {
+		return nil, err
+	}
+	return NewUserClient(ctx, cli)
+}
+
+// Close stops everything the stack started and removes its dir if it made it.
+func (s *Stack) Close() {
+	_ = s.StopBot()
+	if s.Agent != nil {
+		s.Agent.Close()
+	}
+	if s.stopAgent != nil {
+		s.stopAgent()
+	}
+	if s.HS != nil {
+		_ = s.HS.Close()
+	}
+	if s.ownDir {
+		_ = os.RemoveAll(s.dir)
+	}
+}
