@@ -138,3 +138,16 @@ func TestRoutingUnknownPrefix(t *testing.T) {
 		t.Fatalf("Dial to an unknown prefix: %v", err)
 	}
 }
+
+// The client sends the next message as soon as it reads END; the agent must
+// take it even if its previous turn has not quite returned.
+func TestBackToBackTurns(t *testing.T) {
+	r := newTestRef(t, Config{})
+	c := r.dial(0, "1", clientOpts)
+	for i := range 20 {
+		evs := runTurn(t, c, actors.UserMessage{Text: "n"})
+		if end := last(t, evs); end.Kind != actors.AgentEnd {
+			t.Fatalf("turn %d: %+v", i, end)
+		}
+	}
+}

@@ -160,10 +160,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("failed to serve: %w", err)
 	case <-ctx.Done():
 	}
+	// WebSocket sessions are hijacked connections that Shutdown does not
+	// track: close them first, with a close frame, then the HTTP server.
+	s.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	s.Close()
 	<-errc
 	if err != nil {
 		return fmt.Errorf("failed to shut down: %w", err)

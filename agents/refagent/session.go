@@ -17,17 +17,14 @@ import (
 // errHangup ends a turn whose script closed or dropped the connection.
 var errHangup = errors.New("connection closed by the script")
 
-// session is one WebSocket connection: the goroutine running run reads,
-// and at most one turn goroutine writes.
+// session is one WebSocket connection: the goroutine running run reads, and
+// one worker goroutine sends STATUS and then plays the turns in order.
 type session struct {
 	srv      *Server
 	agent    Agent
 	chatID   string
 	ws       *websocket.Conn
 	confirms chan confirmAnswer
-
-	turnMu  sync.Mutex
-	turning bool
 }
 
 type confirmAnswer struct {
@@ -45,15 +42,30 @@ func (s *session) run(ctx context.Context) {
 		turns.Wait()
 		_ = s.ws.CloseNow()
 	}()
-	// On server shutdown say so with a close frame rather than cutting TCP.
-	stop := context.AfterFunc(ctx, func() { _ = s.ws.Close(websocket.StatusGoingAway, "agent shutting down") })
-	defer stop()
 	log.Debug().Msg("agent connection opened")
 
+	queue := make(chan agents.UserMessageFrame, 8)
 	turns.Add(1)
 	go func() {
 		defer turns.Done()
 		s.onConnect(ctx)
+		for {
+			select {
+			case m := <-queue:
+				if err := s.turn(ctx, m); err != nil {
+					log.Debug().Err(err).Msg("turn ended early")
+					if errors.Is(err, errHangup) {
+						cancel()
+						return
+					}
+				}
+			case <-ctx.Done():
+				// The server is closing (or the client left): say so with a
+				// close frame, from the one goroutine that writes.
+				_ = s.ws.Close(websocket.StatusGoingAway, "agent shutting down")
+				return
+			}
+		}
 	}()
 	for {
 		typ, data, err := s.ws.Read(context.Background())
@@ -81,21 +93,14 @@ func (s *session) run(ctx context.Context) {
 			}
 			s.srv.record(Received{AgentID: s.agent.ID, ChatID: s.chatID, Type: head.Type, Text: m.Text, Attachments: m.Attachments})
 			log.Debug().Str("text", m.Text).Strs("attachments", m.Attachments).Msg("USER_MESSAGE received")
-			if !s.startTurn() {
-				s.sendFrame(ctx, agents.ErrorFrame{Type: agents.TypeError, Message: "a turn is already running", Code: "busy"})
-				continue
+			// Turns run one after another in the worker: the client may send
+			// the next message as soon as it read END, before the worker has
+			// returned from the previous turn.
+			select {
+			case queue <- m:
+			default:
+				s.sendFrame(ctx, agents.ErrorFrame{Type: agents.TypeError, Message: "too many queued messages", Code: "busy"})
 			}
-			turns.Add(1)
-			go func() {
-				defer turns.Done()
-				defer s.endTurn()
-				if err := s.turn(ctx, m); err != nil {
-					log.Debug().Err(err).Msg("turn ended early")
-					if errors.Is(err, errHangup) {
-						cancel()
-					}
-				}
-			}()
 		case agents.TypeUserConfirm:
 			var c agents.UserConfirmFrame
 			if err := json.Unmarshal(data, &c); err != nil {
@@ -112,22 +117,6 @@ func (s *session) run(ctx context.Context) {
 			log.Debug().Str("frame_type", head.Type).Msg("ignoring client frame of unknown type")
 		}
 	}
-}
-
-func (s *session) startTurn() bool {
-	s.turnMu.Lock()
-	defer s.turnMu.Unlock()
-	if s.turning {
-		return false
-	}
-	s.turning = true
-	return true
-}
-
-func (s *session) endTurn() {
-	s.turnMu.Lock()
-	defer s.turnMu.Unlock()
-	s.turning = false
 }
 
 // onConnect sends STATUS, or plays the script's on_connect steps.
@@ -164,7 +153,10 @@ func (s *session) sendFrame(ctx context.Context, frame any) error {
 }
 
 func (s *session) sendRaw(ctx context.Context, typ websocket.MessageType, data []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// The write deadline must not hang off the session's context: coder/websocket
+	// closes the socket without a close frame when a context given to Write
+	// ends, and the session's ends exactly when a 1001 close frame is due.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.ws.Write(wctx, typ, data); err != nil {
 		return fmt.Errorf("failed to write frame: %w", err)
