@@ -22,6 +22,7 @@ type RegistryError struct {
 	Problem string
 }
 
+// Error implements error: one line naming the file, the entry and the problem.
 func (e *RegistryError) Error() string {
 	if e.Entry == "" {
 		return "registry " + e.Source + ": " + e.Problem
