@@ -13,7 +13,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/rs/zerolog v1.35.1
 	go.yaml.in/yaml/v3 v3.0.5
-	maunium.net/go/mautrix v0.32.0
+	maunium.net/go/mautrix v0.31.0
 )
 
 require (
