@@ -185,7 +185,9 @@ type AgentEvent struct {
 	TokensUsed int64
 	// Code is the ERROR frame's optional code.
 	Code string
-	// Err (AgentFailed) wraps one of the ErrAgent* sentinels.
+	// Err (AgentFailed) wraps one of the ErrAgent* sentinels. On an
+	// AgentSendFile it is set when the path was refused (outside the
+	// workspace); Path then holds the raw path for the notice.
 	Err error
 }
 

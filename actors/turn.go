@@ -178,6 +178,12 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 			t.reply.progress = cat.T(catalog.ProgressWorking)
 		}
 	case AgentSendFile:
+		if ev.Err != nil {
+			// A path outside the agent's workspace is refused, never read.
+			a.log.Warn().Err(ev.Err).Str("event_id", t.eventID).Msg("agent sent an unsafe file path")
+			a.notice(c, cat.T(catalog.FileRefused, "path", ev.Path))
+			break
+		}
 		// Delivering files is its own capability (PRODUCT R4.3); until it
 		// lands the user is told rather than left guessing.
 		a.log.Info().Str("event_id", t.eventID).Msg("agent sent a file, delivery not available")

@@ -107,19 +107,20 @@ func (m *Matrix) Calls(methods ...string) []Call {
 }
 
 // WaitCall waits until a call matching pred has been recorded (looking at
-// every call, earlier ones included) and returns it.
+// every call, earlier ones included) and returns it. pred runs outside the
+// fake's lock, so it may call the fake's methods.
 func (m *Matrix) WaitCall(timeout time.Duration, pred func(Call) bool) (Call, error) {
 	deadline := time.After(timeout)
 	for {
 		m.mu.Lock()
-		for _, c := range m.calls {
+		calls := slices.Clone(m.calls)
+		notify := m.notify
+		m.mu.Unlock()
+		for _, c := range calls {
 			if pred(c) {
-				m.mu.Unlock()
 				return c, nil
 			}
 		}
-		notify := m.notify
-		m.mu.Unlock()
 		select {
 		case <-notify:
 		case <-deadline:

@@ -28,6 +28,7 @@ const (
 	OnboardingFailed  Key = "onboarding_failed"
 	ConfirmRequest    Key = "confirm_request"
 	FileNotSupported  Key = "file_not_supported"
+	FileRefused       Key = "file_refused"
 	ProgressTool      Key = "progress_tool"
 	ProgressToolDone  Key = "progress_tool_done"
 	ProgressWorking   Key = "progress_working"
@@ -58,6 +59,7 @@ var en = map[Key]string{
 	OnboardingFailed:  "I could not set up your Space right now. Please invite me again in a moment.",
 	ConfirmRequest:    "The agent asks: {text}",
 	FileNotSupported:  "The agent tried to send a file (`{path}`), but file delivery is not available yet.",
+	FileRefused:       "The agent tried to send `{path}`, which is outside its workspace, so I refused it.",
 	ProgressTool:      "⚙ {name}…",
 	ProgressToolDone:  "⚙ {name} done",
 	ProgressWorking:   "⚙ working…",
@@ -88,6 +90,7 @@ var ru = map[Key]string{
 	OnboardingFailed:  "Не получилось создать пространство. Пригласи меня ещё раз чуть позже.",
 	ConfirmRequest:    "Агент спрашивает: {text}",
 	FileNotSupported:  "Агент попытался отправить файл (`{path}`), но доставка файлов пока недоступна.",
+	FileRefused:       "Агент попытался отправить `{path}` вне своего рабочего каталога, и я отказал.",
 	ProgressTool:      "⚙ {name}…",
 	ProgressToolDone:  "⚙ {name} готово",
 	ProgressWorking:   "⚙ работаю…",

@@ -1,0 +1,201 @@
+package integration
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/agents"
+	"github.com/surfaces-bot/surfaces/agents/refagent"
+	"github.com/surfaces-bot/surfaces/persistence"
+)
+
+const owner = "@alice:hs.test"
+
+const misbehaviour = `
+default:
+  - {type: AGENT_EVENT_TEXT_CHUNK, text: "all good"}
+  - {type: AGENT_EVENT_END, tokens_used: 2}
+turns:
+  garbage:
+    - {type: AGENT_EVENT_TEXT_CHUNK, text: "partial before garbage"}
+    - raw: "{not json"
+  binary:
+    - {type: AGENT_EVENT_TEXT_CHUNK, text: "partial before binary"}
+    - binary: "\x01\x02"
+  silence:
+    - {type: AGENT_EVENT_TEXT_CHUNK, text: "partial before silence"}
+    - hang: true
+  drop:
+    - {type: AGENT_EVENT_TEXT_CHUNK, text: "partial before drop"}
+    - close: abrupt
+  escape:
+    - {type: AGENT_EVENT_SEND_FILE, path: "../../etc/passwd"}
+    - {type: AGENT_EVENT_END}
+`
+
+// startAgent serves a scripted reference agent on loopback and returns its base URL.
+func startAgent(t *testing.T, script string) string {
+	t.Helper()
+	sc, err := refagent.ParseScript([]byte(script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := refagent.New(refagent.Config{Mode: refagent.ModeScripted, Script: sc,
+		Agents: []refagent.Agent{{ID: "agent-0", Workspace: t.TempDir()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	return ts.URL + "/agent_0/"
+}
+
+type rig struct {
+	t      *testing.T
+	system *actor.ActorSystem
+	root   *actor.PID
+	matrix *actortest.Matrix
+	store  *persistence.Store
+	seq    int
+}
+
+func newRig(t *testing.T, agentList []actors.AgentRef) *rig {
+	t.Helper()
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel)
+	ctx := log.WithContext(context.Background())
+	store, err := persistence.Open(ctx, filepath.Join(t.TempDir(), "state"), persistence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, system: actors.NewActorSystem(log), matrix: actortest.NewMatrix(), store: store}
+	dialer := agents.NewDialer(agents.Options{ConnectTimeout: 2 * time.Second, StatusTimeout: time.Second, TurnIdleTimeout: time.Second})
+	r.root, err = actors.Spawn(ctx, r.system, actors.Deps{
+		Store: store, Matrix: r.matrix, Agents: dialer, Catalog: catalog.MustNew("en"),
+		Registry: &actortest.Registry{List: agentList},
+	}, actors.Options{BotUserID: "@bot:hs.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = r.system.Root.StopFuture(r.root).Wait()
+		r.system.Shutdown()
+		_ = store.Close()
+	})
+	ctxT := context.Background()
+	if err := store.PutUser(ctxT, actors.UserRecord{UserID: owner, SpaceID: "!space", ChatCounter: len(agentList)}); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range agentList {
+		chatID, err := store.NextPlatformChatID(ctxT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.PutRoom(ctxT, actors.RoomRecord{RoomID: "!" + a.ID, OwnerID: owner, ChatIndex: i + 1,
+			Name: a.ID, PlatformChatID: chatID, AgentID: a.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func (r *rig) say(roomID, text string) {
+	r.seq++
+	r.system.Root.Send(r.root, &actors.MessageReceived{RoomID: roomID, EventID: "$e" + string(rune('a'+r.seq)),
+		Sender: owner, MsgType: "m.text", Body: text})
+}
+
+// wait waits for a Matrix call of method in roomID containing substr; a
+// generous deadline, since real sockets and real timeouts are involved.
+func (r *rig) wait(method, roomID, substr string) {
+	r.t.Helper()
+	if _, err := r.matrix.WaitCall(30*time.Second, func(c actortest.Call) bool {
+		return c.Method == method && c.RoomID == roomID && strings.Contains(c.Text, substr)
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func closedPortURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr + "/agent_9/"
+}
+
+func TestAgentMisbehaviourBecomesPlainNotices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses real sockets and one-second timeouts")
+	}
+	flaky := startAgent(t, misbehaviour)
+	mute := startAgent(t, "on_connect:\n  - hang: true\ndefault:\n  - {type: AGENT_EVENT_END}\n")
+	r := newRig(t, []actors.AgentRef{
+		{ID: "flaky", BaseURL: flaky, WorkspacePath: "/agents/0"},
+		{ID: "mute", BaseURL: mute, WorkspacePath: "/agents/1"},
+		{ID: "down", BaseURL: closedPortURL(t), WorkspacePath: "/agents/2"},
+	})
+	incomplete := catalog.MustNew("en").T(catalog.Incomplete)
+
+	tests := []struct {
+		trigger, partial, notice string
+	}{
+		{"garbage", "partial before garbage", "could not understand"},
+		{"binary", "partial before binary", "could not understand"},
+		{"silence", "partial before silence", "stopped responding"},
+		{"drop", "partial before drop", "connection to the agent was lost"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.trigger, func(t *testing.T) {
+			r.t = t
+			r.say("!flaky", tc.trigger)
+			// The partial reply is kept and marked incomplete, then explained.
+			r.wait("EditText", "!flaky", tc.partial+"\n\n"+incomplete)
+			r.wait("SendNotice", "!flaky", tc.notice)
+			// The next message simply works (a fresh connection is dialed).
+			before := len(r.matrix.Calls("SendText"))
+			r.say("!flaky", "hello again")
+			if _, err := r.matrix.WaitCall(30*time.Second, func(c actortest.Call) bool {
+				return c.Method == "SendText" && c.RoomID == "!flaky" && c.Text == "all good" && len(r.matrix.Calls("SendText")) > before
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	t.Run("a path outside the workspace is refused", func(t *testing.T) {
+		r.t = t
+		r.say("!flaky", "escape")
+		r.wait("SendNotice", "!flaky", "outside its workspace")
+	})
+	t.Run("no STATUS", func(t *testing.T) {
+		r.t = t
+		r.say("!mute", "anyone?")
+		r.wait("SendNotice", "!mute", "can't be reached")
+	})
+	t.Run("agent down", func(t *testing.T) {
+		r.t = t
+		r.say("!down", "anyone?")
+		r.wait("SendNotice", "!down", "can't be reached")
+	})
+	t.Run("the bot is alive after all of it", func(t *testing.T) {
+		r.t = t
+		r.say("!flaky", "final check")
+		r.wait("SendText", "!flaky", "all good")
+		if rec, err := r.store.GetRoom(context.Background(), "!flaky"); err != nil || rec.TurnInFlight != nil {
+			t.Fatalf("room record %+v, %v: want no turn in flight", rec, err)
+		}
+	})
+}
