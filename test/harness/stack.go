@@ -214,3 +214,12 @@ func (s *Stack) Close() {
 		_ = os.RemoveAll(s.dir)
 	}
 }
+
+// BotEnv is a copy of the environment the bot is started with.
+func (s *Stack) BotEnv() []string { return append([]string(nil), s.env...) }
+
+// BotBinary is the path of the built bot.
+func (s *Stack) BotBinary() string { return s.botBin }
+
+// Dir is the stack's working directory.
+func (s *Stack) Dir() string { return s.dir }
