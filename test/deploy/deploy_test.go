@@ -1,0 +1,189 @@
+// Package deploy checks the Dockerfile and the compose files without a
+// Docker engine (none runs here): they parse, reference files that exist,
+// pass settings the bot understands, and the binaries the Dockerfile builds
+// build with the same flags.
+package deploy
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/surfaces-bot/surfaces/agents"
+	"github.com/surfaces-bot/surfaces/config"
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+type compose struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Build       any               `yaml:"build"`
+		Entrypoint  []string          `yaml:"entrypoint"`
+		Command     []string          `yaml:"command"`
+		Environment map[string]string `yaml:"environment"`
+		Volumes     []string          `yaml:"volumes"`
+		Ports       []string          `yaml:"ports"`
+	} `yaml:"services"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func loadCompose(t *testing.T, name string) compose {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c compose
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return c
+}
+
+func TestComposeFiles(t *testing.T) {
+	root := repoRoot(t)
+	for _, tc := range []struct {
+		file     string
+		services []string
+	}{
+		{"docker-compose.prod.yml", []string{"surfaces"}},
+		{"docker-compose.fullstack.yml", []string{"surfaces", "dendrite", "proxy", "agent-0", "agent-1"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c := loadCompose(t, tc.file)
+			for _, name := range tc.services {
+				if _, ok := c.Services[name]; !ok {
+					t.Errorf("no service %q", name)
+				}
+			}
+			for name, svc := range c.Services {
+				for _, v := range svc.Volumes {
+					src, _, _ := strings.Cut(v, ":")
+					switch {
+					case strings.HasPrefix(src, "./"):
+						if _, err := os.Stat(filepath.Join(root, src)); err != nil && src != "./config" {
+							t.Errorf("%s mounts %s, which does not exist", name, src)
+						}
+					case strings.HasPrefix(src, "/"):
+					default:
+						if _, ok := c.Volumes[src]; !ok {
+							t.Errorf("%s uses volume %q, not declared", name, src)
+						}
+					}
+				}
+				for _, p := range svc.Ports {
+					if !strings.HasPrefix(p, "127.0.0.1:") {
+						t.Errorf("%s publishes %s beyond loopback", name, p)
+					}
+				}
+			}
+			bot := c.Services["surfaces"]
+			if _, ok := bot.Environment["SURFACES_WORKSPACE_DIR"]; !ok {
+				t.Error("the bot gets no workspace dir")
+			}
+			// Every setting the compose file passes is one the bot knows.
+			env := []string{
+				"MATRIX_HOMESERVER=http://127.0.0.1:8008", "MATRIX_USER_ID=@surfaces:localhost",
+				"MATRIX_PASSWORD=compose-check-pw", "MATRIX_AGENT_REGISTRY_PATH=/x.yaml", "SURFACES_WORKSPACE_DIR=/agents",
+			}
+			for k, v := range bot.Environment {
+				env = append(env, k+"="+v)
+			}
+			cfg, err := config.Load(config.LoadOptions{Env: env, SkipValidation: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u := cfg.UnknownEnv(); len(u) > 0 {
+				t.Errorf("compose sets unknown variables %v", u)
+			}
+		})
+	}
+}
+
+func TestFullstackRegistryAndProxyAgree(t *testing.T) {
+	root := repoRoot(t)
+	path := filepath.Join(root, "deploy", "matrix-agents.fullstack.yaml")
+	snap, err := agents.ReadSnapshot(path, agents.PolicyDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nginx, err := os.ReadFile(filepath.Join(root, "deploy", "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := loadCompose(t, "docker-compose.fullstack.yml")
+	for _, a := range snap.Agents() {
+		prefix := "/" + strings.ReplaceAll(a.ID, "-", "_") + "/"
+		if !strings.Contains(a.BaseURL, prefix) {
+			t.Errorf("%s base_url %s does not end in %s", a.ID, a.BaseURL, prefix)
+		}
+		if !strings.Contains(string(nginx), "location "+prefix+" ") {
+			t.Errorf("nginx does not route %s", prefix)
+		}
+		if _, ok := c.Services[a.ID]; !ok {
+			t.Errorf("no container serves %s", a.ID)
+		}
+	}
+}
+
+var goBuild = regexp.MustCompile(`CGO_ENABLED=0 go build ([^&\\]*)`)
+
+// TestDockerfileBuilds runs the Dockerfile's own go build lines.
+func TestDockerfileBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	root := repoRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds := goBuild.FindAllStringSubmatch(string(data), -1)
+	if len(builds) != 2 {
+		t.Fatalf("found %d go build lines, want 2 (surfaces, refagent)", len(builds))
+	}
+	if !strings.Contains(builds[0][1], "-tags goolm") || !strings.Contains(builds[0][1], "./cmd/surfaces") {
+		t.Fatalf("the bot is not built with -tags goolm: %q", builds[0][1])
+	}
+	for _, copyLine := range regexp.MustCompile(`(?m)^COPY (config/\S+) (config/\S+)`).FindAllStringSubmatch(string(data), -1) {
+		for _, f := range copyLine[1:] {
+			if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+				t.Errorf("Dockerfile copies %s: %v", f, err)
+			}
+		}
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for _, b := range builds {
+		// The Dockerfile's line as written, with /out/ redirected to a temp dir.
+		line := "CGO_ENABLED=0 go build " + strings.ReplaceAll(b[1], "/out/", out+"/")
+		cmd := exec.CommandContext(ctx, "sh", "-c", line)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "VERSION=test")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, msg)
+		}
+	}
+	version, err := exec.Command(filepath.Join(out, "surfaces"), "version").Output()
+	if err != nil || strings.TrimSpace(string(version)) != "surfaces test" {
+		t.Fatalf("built binary says %q, %v", version, err)
+	}
+}
