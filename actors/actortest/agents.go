@@ -99,13 +99,17 @@ func (c *Conn) Turn(ctx context.Context, msg actors.UserMessage) (<-chan actors.
 	if c.current != nil {
 		return nil, actors.ErrTurnRunning
 	}
-	t := &Turn{Msg: msg, conn: c, events: make(chan actors.AgentEvent, 1024)}
-	c.current = t
 	if c.script != nil {
-		go t.Emit(c.script(msg)...)
-	} else {
-		c.turns <- t
+		// Sized to the script, so benchmarks measure the tree, not the fake.
+		events := c.script(msg)
+		t := &Turn{Msg: msg, conn: c, events: make(chan actors.AgentEvent, len(events)+1)}
+		c.current = t
+		go t.Emit(events...)
+		return t.events, nil
 	}
+	t := &Turn{Msg: msg, conn: c, events: make(chan actors.AgentEvent, 256)}
+	c.current = t
+	c.turns <- t
 	return t.events, nil
 }
 
