@@ -37,6 +37,13 @@ type testTree struct {
 
 func newTestTree(t *testing.T, opts actors.Options) *testTree {
 	t.Helper()
+	return newSeededTree(t, opts, nil)
+}
+
+// newSeededTree runs seed on the tree's store before the tree starts, for
+// tests of what the tree does with state left by an earlier run.
+func newSeededTree(t *testing.T, opts actors.Options, seed func(tt *testTree)) *testTree {
+	t.Helper()
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).With().Timestamp().Logger().Level(zerolog.ErrorLevel)
 	if testing.Verbose() {
 		log = log.Level(zerolog.DebugLevel)
@@ -54,6 +61,9 @@ func newTestTree(t *testing.T, opts actors.Options) *testTree {
 	deps := actors.Deps{
 		Store: tt.store, Matrix: tt.matrix, Agents: tt.agents, Catalog: tt.cat,
 		Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0", Label: "Agent 0"}, {ID: "agent-1"}}},
+	}
+	if seed != nil {
+		seed(tt)
 	}
 	root, err := actors.Spawn(ctx, tt.system, deps, opts)
 	if err != nil {

@@ -293,24 +293,34 @@ func TestLongReplyIsSplit(t *testing.T) {
 
 func TestRestartReportsCutOffTurn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tt := newTestTree(t, actors.Options{})
-		tt.addRoom(alice, "!r", "1")
-		r, _ := tt.store.GetRoom(t.Context(), "!r")
-		r.TurnInFlight = &actors.InFlightTurn{EventID: "$old"}
-		if err := tt.store.PutRoom(t.Context(), r); err != nil {
-			t.Fatal(err)
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) {
+			tt.addRoom(alice, "!r", "1")
+			tt.addRoom(alice, "!calm", "2")
+			r, _ := tt.store.GetRoom(t.Context(), "!r")
+			r.TurnInFlight = &actors.InFlightTurn{EventID: "$old"}
+			if err := tt.store.PutRoom(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+		})
+		// The notice comes at start-up, before the user writes again, and
+		// only in the room whose turn was cut off; nothing is replayed.
+		tt.waitCall("SendNotice", "!r", "I restarted while answering")
+		synctest.Wait()
+		if n := len(tt.matrix.Calls()); n != 1 {
+			t.Fatalf("%d Matrix calls at start-up, want the one notice: %+v", n, tt.matrix.Calls())
+		}
+		if d := tt.agents.Dials(); len(d) != 0 {
+			t.Fatalf("the cut-off turn was replayed to the agent: %v", d)
+		}
+		if r, _ := tt.store.GetRoom(t.Context(), "!r"); r.TurnInFlight != nil {
+			t.Fatal("TurnInFlight not cleared")
 		}
 		tt.say(alice, "!r", "after restart")
-		tt.waitCall("SendNotice", "!r", "I restarted while answering")
 		turn := tt.turn(tt.conn())
 		if turn.Msg.Text != "after restart" {
 			t.Fatalf("got %q", turn.Msg.Text)
 		}
 		turn.Emit(actortest.End(0))
 		tt.turnEnded("!r")
-		synctest.Wait()
-		if r, _ := tt.store.GetRoom(t.Context(), "!r"); r.TurnInFlight != nil {
-			t.Fatal("TurnInFlight not cleared")
-		}
 	})
 }

@@ -61,6 +61,11 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.log = *zerolog.Ctx(a.base)
 		a.ctx, a.stop = context.WithCancelCause(a.base)
 		a.users = map[string]*actor.PID{}
+		a.findInterrupted(c)
+	case *interruptedFound:
+		for _, r := range m.rooms {
+			c.Send(a.user(c, r.OwnerID), &wakeRoom{roomID: r.RoomID})
+		}
 	case *actor.Stopping:
 		a.stop(errors.New("root actor stopping"))
 	case *actor.Terminated:
@@ -77,6 +82,41 @@ func (a *rootActor) Receive(c actor.Context) {
 		}
 		c.Send(a.user(c, m.Sender), m)
 	}
+}
+
+// interruptedFound lists rooms whose turn was cut off by a stop or crash.
+type interruptedFound struct{ rooms []RoomRecord }
+
+// findInterrupted looks for rooms with a turn in flight, left by a restart,
+// so their users hear about it at once rather than at their next message
+// (PRODUCT R7.2). The turn is not replayed to the agent.
+func (a *rootActor) findInterrupted(c actor.Context) {
+	store := a.deps.Store
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		users, err := store.ListUsers(ctx)
+		if err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Msg("failed to list users for interrupted turns")
+			return nil
+		}
+		found := &interruptedFound{}
+		for _, u := range users {
+			rooms, err := store.ListRooms(ctx, u.UserID)
+			if err != nil {
+				zerolog.Ctx(ctx).Error().Err(err).Str("user_id", u.UserID).Msg("failed to list rooms for interrupted turns")
+				continue
+			}
+			for _, r := range rooms {
+				if r.TurnInFlight != nil && !r.Archived {
+					found.rooms = append(found.rooms, r)
+				}
+			}
+		}
+		if len(found.rooms) == 0 {
+			return nil
+		}
+		zerolog.Ctx(ctx).Info().Int("rooms", len(found.rooms)).Msg("found turns interrupted by a restart")
+		return found
+	})
 }
 
 func (a *rootActor) invite(c actor.Context, m *InviteReceived) {

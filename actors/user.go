@@ -77,7 +77,7 @@ func (a *userActor) Receive(c actor.Context) {
 		a.rooms[m.Record.RoomID] = m.Record
 	case *taskPanicked:
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.value, m.stack))
-	case *InviteReceived, *MessageReceived:
+	case *InviteReceived, *MessageReceived, *wakeRoom:
 		if !a.loaded || a.onboarding {
 			a.pending = append(a.pending, m)
 			return
@@ -137,8 +137,16 @@ func (a *userActor) handle(c actor.Context, msg any) {
 		a.invited(c, m)
 	case *MessageReceived:
 		a.message(c, m)
+	case *wakeRoom:
+		if rec, ok := a.rooms[m.roomID]; ok {
+			a.room(c, rec)
+		}
 	}
 }
+
+// wakeRoom starts a room actor without a message, so it can report a turn
+// that a restart cut off.
+type wakeRoom struct{ roomID string }
 
 // invited joins the room and onboards the user, or, for a user who already
 // has a Space, re-invites them to it and every active chat (PRODUCT R1.2–R1.3).

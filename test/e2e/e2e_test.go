@@ -295,6 +295,40 @@ func TestConversationEndToEnd(t *testing.T) {
 	})
 }
 
+func TestCrashMidReplyIsReportedAfterRestart(t *testing.T) {
+	w := newWorld(t)
+	w.onboard()
+	ctx, cancel := w.wait()
+	defer cancel()
+	if _, err := w.alice.SendText(ctx, w.chat, "/slow 40"); err != nil {
+		t.Fatal(err)
+	}
+	// Once the reply is streaming, the bot dies.
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "chunk 1")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stack.KillBot(); err != nil {
+		t.Fatal(err)
+	}
+	turns := len(w.stack.Agent.Received())
+	if err := w.stack.StartBot(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Without the user writing again, the bot says what happened.
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "I restarted while answering")
+	}); err != nil {
+		t.Fatalf("no restart notice: %v", err)
+	}
+	if got := len(w.stack.Agent.Received()); got != turns {
+		t.Fatalf("the cut-off turn was replayed to the agent (%d turns, was %d)", got, turns)
+	}
+	// And the room works as before.
+	w.ask("are you back?", func(m harness.Message) bool { return m.FinalBody == "echo: are you back?" })
+}
+
 func countFrom(msgs []harness.Message, sender id.UserID) int {
 	n := 0
 	for _, m := range msgs {

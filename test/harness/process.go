@@ -132,6 +132,23 @@ func (p *Process) StopWithGrace(grace time.Duration) error {
 	return p.stopErr
 }
 
+// Kill ends the process at once with SIGKILL, as a crash would, and waits
+// for it to be gone.
+func (p *Process) Kill() error {
+	p.stopOnce.Do(func() {
+		if err := kill(p.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			p.stopErr = fmt.Errorf("failed to kill pid %d: %w", p.cmd.Process.Pid, err)
+			return
+		}
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			p.stopErr = fmt.Errorf("failed to kill pid %d: still running after SIGKILL", p.cmd.Process.Pid)
+		}
+	})
+	return p.stopErr
+}
+
 // WaitForLine waits until the child prints a stdout line matching re and
 // returns the match and its submatches (re.FindStringSubmatch). Lines printed
 // before the call count. It fails when ctx ends or the process exits first.

@@ -182,6 +182,16 @@ func (s *Stack) StopBot() error {
 	return err
 }
 
+// KillBot ends the bot with SIGKILL, as a crash would.
+func (s *Stack) KillBot() error {
+	if s.Bot == nil {
+		return nil
+	}
+	err := s.Bot.Kill()
+	s.Bot = nil
+	return err
+}
+
 // HTTPAddr is where the bot serves /healthz and /readyz.
 func (s *Stack) HTTPAddr() string { return s.httpAddr }
 
