@@ -201,6 +201,14 @@ func (c *Client) RemoveFromSpace(ctx context.Context, spaceID, roomID string) er
 	return nil
 }
 
+// SetDisplayName sets the bot's own display name.
+func (c *Client) SetDisplayName(ctx context.Context, name string) error {
+	if err := c.cli.SetDisplayName(ctx, name); err != nil {
+		return fmt.Errorf("failed to set the display name: %w", err)
+	}
+	return nil
+}
+
 // DisplayName implements actors.MatrixRooms.
 func (c *Client) DisplayName(ctx context.Context, userID string) (string, error) {
 	resp, err := c.cli.GetDisplayName(ctx, id.UserID(userID))

@@ -88,6 +88,11 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 	h.loggedIn.Store(true)
 	log.Info().Str("user_id", mx.UserID()).Str("device_id", mx.DeviceID()).Msg("logged in")
+	if name := cfg.Matrix.DisplayName; name != "" {
+		if err := mx.SetDisplayName(ctx, name); err != nil {
+			log.Warn().Err(err).Msg("failed to set the bot's display name")
+		}
+	}
 
 	system := actors.NewActorSystem(*log)
 	dialer := agents.NewDialer(agents.Options{
