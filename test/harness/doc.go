@@ -36,8 +36,10 @@
 //     search on, server notices on (an @_server user), trace-level logging to
 //     stderr, and federation enabled; StartHomeserver rewrites it to disable
 //     federation, log at info and allow 100 MiB uploads.
-//   - Built with CGO_ENABLED=0 it uses the pure-Go SQLite driver, so no C
-//     compiler is needed; it listens only on -http-bind-address.
+//   - It is built with cgo, for its main SQLite driver (mattn/go-sqlite3):
+//     the pure-Go driver it uses without cgo panicked under concurrent writes
+//     ("cannot start a transaction within a transaction"). It listens only on
+//     -http-bind-address.
 //   - Edits are not aggregated: GET /rooms/{id}/event/{id} and sync return the
 //     original content without unsigned m.relations, so clients apply m.replace
 //     themselves (Message does); GET /_matrix/client/v1/rooms/{id}/relations/

@@ -166,7 +166,11 @@ func (s *Stack) StartBot(ctx context.Context) error {
 	}
 	s.Bot = p
 	s.BotLogs = append(s.BotLogs, logPath)
-	if _, err := p.WaitForLine(ctx, readyLine); err != nil {
+	// Bounded: a bot that cannot reach the homeserver retries its sync for
+	// ever, and a test should fail, not hang, when that happens.
+	ready, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := p.WaitForLine(ready, readyLine); err != nil {
 		return fmt.Errorf("the bot did not become ready: %w\n%s", err, p.LogTail(30))
 	}
 	return nil
