@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -34,6 +35,9 @@ type roomActor struct {
 	cancel context.CancelCauseFunc
 	log    zerolog.Logger
 
+	// inc identifies this incarnation: results of an earlier (crashed) one
+	// that arrive after the restart carry another value and are ignored.
+	inc     uint64
 	rec     RoomRecord
 	loaded  bool
 	crashed bool
@@ -52,17 +56,25 @@ type roomActor struct {
 // Messages a room actor sends itself.
 type (
 	roomLoaded struct {
+		inc uint64
 		rec RoomRecord
 		err error
 	}
 	roomSaved struct {
+		inc uint64
 		rec RoomRecord
 		err error
 	}
-	// roomCrashed is sent by a crashing incarnation to its successor.
-	roomCrashed struct{}
-	connIdle    struct{ gen uint64 }
+	// roomCrashed is sent by a crashing incarnation to its successor, with
+	// the messages it had not handled yet, oldest first.
+	roomCrashed struct {
+		turnCut bool
+		msgs    []any
+	}
+	connIdle struct{ gen uint64 }
 )
+
+var incarnations atomic.Uint64
 
 func newRoomProps(base context.Context, deps *Deps, opts *Options, rec RoomRecord) *actor.Props {
 	producer := func() actor.Actor {
@@ -81,11 +93,17 @@ func (a *roomActor) Receive(c actor.Context) {
 	case *actor.Restarting:
 		a.restarting(c)
 	case *roomCrashed:
-		a.crashed = true
+		// Ahead of anything that reached the mailbox meanwhile: order kept.
+		a.crashed = m.turnCut
+		a.pending = append(m.msgs, a.pending...)
 	case *roomLoaded:
-		a.loadedRecord(c, m)
+		if m.inc == a.inc {
+			a.loadedRecord(c, m)
+		}
 	case *roomSaved:
-		a.saved(c, m)
+		if m.inc == a.inc {
+			a.saved(c, m)
+		}
 	case *taskPanicked:
 		panic(fmt.Sprintf("room task panicked: %s\n%s", m.value, m.stack))
 	case *connIdle:
@@ -123,10 +141,11 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 func (a *roomActor) start(c actor.Context) {
 	a.log = zerolog.Ctx(a.base).With().Str("room_id", a.roomID).Logger()
 	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
-	store, roomID := a.deps.Store, a.roomID
+	a.inc = incarnations.Add(1)
+	store, roomID, inc := a.deps.Store, a.roomID, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		rec, err := store.GetRoom(ctx, roomID)
-		return &roomLoaded{rec: rec, err: err}
+		return &roomLoaded{inc: inc, rec: rec, err: err}
 	})
 }
 
@@ -151,14 +170,13 @@ func (a *roomActor) stop(cause error) {
 // the successor to report the cut-off turn.
 func (a *roomActor) restarting(c actor.Context) {
 	a.log.Error().Msg("room actor crashed, restarting")
+	turnCut := a.turn != nil
 	a.stop(errors.New("room actor restarting"))
-	c.Send(c.Self(), &roomCrashed{})
-	for _, m := range a.pending {
-		c.Send(c.Self(), m)
-	}
+	msgs := append([]any(nil), a.pending...)
 	for _, m := range a.queue {
-		c.Send(c.Self(), m)
+		msgs = append(msgs, m)
 	}
+	c.Send(c.Self(), &roomCrashed{turnCut: turnCut, msgs: msgs})
 	c.ActorSystem().EventStream.Publish(&RoomRestarted{RoomID: a.roomID})
 }
 
@@ -201,12 +219,12 @@ func (a *roomActor) save(c actor.Context) {
 	a.rec.UpdatedAt = time.Now()
 	rec := a.rec
 	rec.Staged = slices.Clone(rec.Staged)
-	store := a.deps.Store
+	store, inc := a.deps.Store, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		// The write must land even while the actor stops, so it is not
 		// bound to the actor's context.
 		err := store.PutRoom(context.WithoutCancel(ctx), rec)
-		return &roomSaved{rec: rec, err: err}
+		return &roomSaved{inc: inc, rec: rec, err: err}
 	})
 }
 

@@ -324,3 +324,22 @@ func TestRestartReportsCutOffTurn(t *testing.T) {
 		tt.turnEnded("!r")
 	})
 }
+
+func TestUndeliverableReplyIsReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "1")
+		tt.matrix.Fail("SendText", errors.New("M_TOO_LARGE"))
+		tt.say(alice, "!r", "hello")
+		conn := tt.conn()
+		turn := tt.turn(conn)
+		turn.Emit(actortest.Text("a reply Matrix refuses"), actortest.End(0))
+		tt.waitCall("SendNotice", "!r", "could not be shown here")
+		tt.matrix.Fail("SendText", nil)
+		// The room carries on.
+		tt.say(alice, "!r", "again")
+		turn = tt.turn(conn)
+		turn.Emit(actortest.Text("shown"), actortest.End(0))
+		tt.waitCall("SendText", "!r", "shown")
+	})
+}

@@ -30,8 +30,12 @@ type rootActor struct {
 }
 
 // NewRootProps returns the props of the root actor. ctx carries the zerolog
-// logger every actor of the tree derives its own from.
+// logger every actor of the tree derives its own from (and optionally a task
+// group, see WithTaskGroup); its cancellation is not inherited: the tree
+// stops when it is stopped, so that a signal does not fail running turns
+// before the actors get to stop in order.
 func NewRootProps(ctx context.Context, deps Deps, opts Options) (*actor.Props, error) {
+	ctx = context.WithoutCancel(ctx)
 	if deps.Store == nil || deps.Matrix == nil || deps.Agents == nil || deps.Registry == nil || deps.Catalog == nil {
 		return nil, errors.New("actors: every dependency is required")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -19,12 +20,31 @@ import (
 // process: the goroutine is outside the actor's supervision.
 func runTask(c actor.Context, ctx context.Context, f func(ctx context.Context) any) {
 	system, self := c.ActorSystem(), c.Self()
+	if wg, ok := ctx.Value(taskGroupKey{}).(*sync.WaitGroup); ok {
+		wg.Add(1)
+		f = countDone(wg, f)
+	}
 	go func() {
 		res := safeCall(ctx, f)
 		if res != nil {
 			system.Root.Send(self, res)
 		}
 	}()
+}
+
+func countDone(wg *sync.WaitGroup, f func(ctx context.Context) any) func(ctx context.Context) any {
+	return func(ctx context.Context) any {
+		defer wg.Done()
+		return f(ctx)
+	}
+}
+
+type taskGroupKey struct{}
+
+// WithTaskGroup makes every task the tree started under ctx count in wg, so
+// that a shutdown can wait for the last writes before closing the store.
+func WithTaskGroup(ctx context.Context, wg *sync.WaitGroup) context.Context {
+	return context.WithValue(ctx, taskGroupKey{}, wg)
 }
 
 func safeCall(ctx context.Context, f func(ctx context.Context) any) (res any) {

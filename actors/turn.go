@@ -28,8 +28,11 @@ type turn struct {
 	tick       *time.Timer
 	typing     *time.Timer
 
-	ended   bool
-	failure error
+	ended bool
+	// undelivered is set when a part of the reply could not be sent or
+	// edited; the user is told at the end.
+	undelivered bool
+	failure     error
 	// failureText is the agent's own ERROR message, shown to the user.
 	failureText string
 	tokens      int64
@@ -98,8 +101,13 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 		case <-a.conn.Done():
 			a.conn = nil
 		default:
-			a.sendTurn(c, t, a.conn)
-			return
+			// Err is set as soon as the connection started ending, before
+			// Done closes; such a connection is not reused.
+			if a.conn.Err() == nil {
+				a.sendTurn(c, t, a.conn)
+				return
+			}
+			a.conn = nil
 		}
 	}
 	agent, ok := a.deps.Registry.Agent(a.rec.AgentID)
@@ -152,7 +160,10 @@ func (a *roomActor) sendTurn(c actor.Context, t *turn, conn AgentConn) {
 		for ev := range events {
 			system.Root.Send(self, &agentEventArrived{turnID: id, event: ev})
 		}
-		return nil
+		// The contract promises a terminal event before the channel closes;
+		// should one ever be missing, the turn must still end (a duplicate
+		// is ignored).
+		return &agentEventArrived{turnID: id, event: AgentEvent{Kind: AgentFailed, Err: ErrAgentDisconnected}}
 	})
 }
 
@@ -269,6 +280,7 @@ func (a *roomActor) replyOpDone(c actor.Context, m *replyOpDone) {
 		if !m.op.edit {
 			eventID = ""
 		}
+		t.undelivered = true
 	}
 	t.reply.done(m.op, eventID)
 	a.pump(c)
@@ -311,6 +323,9 @@ func (a *roomActor) finishTurn(c actor.Context) {
 		a.notice(c, failureNotice(cat, t.failure, t.failureText))
 	case !t.reply.hasText():
 		a.notice(c, cat.T(catalog.EmptyReply))
+	}
+	if t.undelivered {
+		a.notice(c, cat.T(catalog.Undelivered))
 	}
 	a.rec.TurnInFlight = nil
 	a.rec.LastTurnAt = time.Now()

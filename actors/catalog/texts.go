@@ -7,13 +7,15 @@ const (
 	// EntryPointer is posted in the entry room after onboarding.
 	EntryPointer Key = "entry_pointer"
 	// Reinvited answers a returning user in the entry room (PRODUCT R1.3).
-	Reinvited   Key = "reinvited"
-	HelpHeader  Key = "help_header"
-	HelpHelp    Key = "help_help"
-	UnknownCmd  Key = "unknown_command"
-	QueueFull   Key = "queue_full"
-	Incomplete  Key = "incomplete"
-	EmptyReply  Key = "empty_reply"
+	Reinvited  Key = "reinvited"
+	HelpHeader Key = "help_header"
+	HelpHelp   Key = "help_help"
+	UnknownCmd Key = "unknown_command"
+	QueueFull  Key = "queue_full"
+	Incomplete Key = "incomplete"
+	EmptyReply Key = "empty_reply"
+	// Undelivered: part of a reply could not be posted or updated in Matrix.
+	Undelivered Key = "undelivered"
 	TurnCrashed Key = "turn_crashed"
 	// Restarted tells the user a turn was cut off by a bot restart (PRODUCT R7.2).
 	Restarted         Key = "restarted"
@@ -46,6 +48,7 @@ var en = map[Key]string{
 	QueueFull:         "Too many messages are waiting for the agent ({size}). This one was not sent: please resend it when the current reply is done.",
 	Incomplete:        "_(reply incomplete)_",
 	EmptyReply:        "The agent finished without a reply.",
+	Undelivered:       "Part of the reply could not be shown here (Matrix refused it), so what you see may be incomplete. Please ask again if something is missing.",
 	TurnCrashed:       "Something went wrong on my side while answering, and the reply was stopped. Please send your message again.",
 	Restarted:         "I restarted while answering, please resend your last message.",
 	AgentUnavailable:  "The agent can't be reached right now. Please try again in a moment.",
@@ -77,6 +80,7 @@ var ru = map[Key]string{
 	QueueFull:         "Слишком много сообщений ждут агента ({size}). Это сообщение не отправлено: пришли его снова, когда текущий ответ закончится.",
 	Incomplete:        "_(ответ не завершён)_",
 	EmptyReply:        "Агент закончил без ответа.",
+	Undelivered:       "Часть ответа не удалось показать здесь (Matrix отказал), поэтому он может быть неполным. Спроси ещё раз, если чего-то не хватает.",
 	TurnCrashed:       "У меня что-то сломалось во время ответа, и он остановлен. Пожалуйста, отправь сообщение ещё раз.",
 	Restarted:         "Я перезапустился во время ответа, пожалуйста, отправь последнее сообщение ещё раз.",
 	AgentUnavailable:  "Агент сейчас недоступен. Попробуй ещё раз чуть позже.",

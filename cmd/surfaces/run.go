@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -95,12 +97,13 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 
 	system := actors.NewActorSystem(*log)
+	var tasks sync.WaitGroup
 	dialer := agents.NewDialer(agents.Options{
 		ConnectTimeout:  cfg.Agents.ConnectTimeout,
 		StatusTimeout:   cfg.Agents.StatusTimeout,
 		TurnIdleTimeout: cfg.Agents.TurnIdleTimeout,
 	})
-	root, err := actors.Spawn(ctx, system, actors.Deps{
+	root, err := actors.Spawn(actors.WithTaskGroup(ctx, &tasks), system, actors.Deps{
 		Store: store, Matrix: mx, Agents: dialer, Registry: registry, Catalog: cat,
 	}, actors.Options{
 		BotUserID:         mx.UserID(),
@@ -124,6 +127,15 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 			log.Warn().Err(err).Msg("actor tree did not stop cleanly")
 		}
 		system.Shutdown()
+		// The actors' last writes run in their tasks; wait for them (bounded)
+		// so that none lands after the store is closed.
+		drained := make(chan struct{})
+		go func() { tasks.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(10 * time.Second):
+			log.Warn().Msg("gave up waiting for the actors' last writes")
+		}
 	}()
 
 	log.Info().Msg("syncing")
