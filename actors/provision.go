@@ -29,9 +29,10 @@ func (a *userActor) provision(c actor.Context, entryRoomID string, join bool) {
 		}
 	}
 	p := &provisioner{deps: a.deps, opts: a.opts, rec: rec, active: active, entry: entryRoomID, join: join}
+	inc := a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		err := p.run(context.WithoutCancel(ctx))
-		return &provisioned{rec: p.rec, created: p.created, err: err}
+		return &provisioned{inc: inc, rec: p.rec, created: p.created, err: err}
 	})
 }
 
@@ -85,7 +86,8 @@ func (p *provisioner) run(ctx context.Context) error {
 	if p.rec.CreatedAt.IsZero() {
 		p.rec.CreatedAt = now
 	}
-	if p.rec.EntryRoomID == "" {
+	if p.join || p.rec.EntryRoomID == "" {
+		// The room of the latest invite is where the user looks for the bot.
 		p.rec.EntryRoomID = p.entry
 	}
 	if p.rec.AgentID == "" || assigned {
@@ -158,8 +160,13 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, name strin
 	n := p.rec.ChatCounter
 	chatName := cat.T(catalog.ChatName, "n", strconv.Itoa(n))
 	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID})
-	if err != nil {
+	if roomID == "" {
 		return RoomRecord{}, fmt.Errorf("failed to create chat room %q: %w", chatName, err)
+	}
+	if err != nil {
+		// The room exists and the user is invited: keep it usable rather
+		// than orphan it; only its listing in the Space is missing.
+		zerolog.Ctx(ctx).Error().Err(err).Str("room_id", roomID).Msg("chat room created but not linked to the Space")
 	}
 	now := time.Now()
 	room := RoomRecord{

@@ -26,6 +26,8 @@ type userActor struct {
 	cancel context.CancelCauseFunc
 	log    zerolog.Logger
 
+	// inc identifies this incarnation (see roomActor.inc).
+	inc    uint64
 	rec    UserRecord
 	known  bool // a record exists
 	loaded bool
@@ -38,12 +40,14 @@ type userActor struct {
 
 type (
 	userLoaded struct {
+		inc   uint64
 		rec   UserRecord
 		rooms []RoomRecord
 		err   error
 	}
 	// provisioned reports the end of onboarding or re-inviting.
 	provisioned struct {
+		inc     uint64
 		rec     UserRecord
 		created []RoomRecord
 		err     error
@@ -63,6 +67,12 @@ func (a *userActor) Receive(c actor.Context) {
 		a.start(c)
 	case *actor.Stopping:
 		a.cancel(errors.New("user actor stopping"))
+	case *actor.Restarting:
+		// Hand the waiting messages to the next incarnation, oldest first.
+		a.cancel(errors.New("user actor restarting"))
+		c.Send(c.Self(), &userCrashed{msgs: a.pending})
+	case *userCrashed:
+		a.pending = append(m.msgs, a.pending...)
 	case *actor.Terminated:
 		for roomID, pid := range a.kids {
 			if pid.Equal(m.Who) {
@@ -70,9 +80,13 @@ func (a *userActor) Receive(c actor.Context) {
 			}
 		}
 	case *userLoaded:
-		a.userLoaded(c, m)
+		if m.inc == a.inc {
+			a.userLoaded(c, m)
+		}
 	case *provisioned:
-		a.provisioned(c, m)
+		if m.inc == a.inc {
+			a.provisioned(c, m)
+		}
 	case *RoomUpdated:
 		a.rooms[m.Record.RoomID] = m.Record
 	case *taskPanicked:
@@ -91,17 +105,15 @@ func (a *userActor) start(c actor.Context) {
 	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
 	a.rooms = map[string]RoomRecord{}
 	a.kids = map[string]*actor.PID{}
-	store, userID := a.deps.Store, a.userID
+	a.inc = incarnations.Add(1)
+	store, userID, inc := a.deps.Store, a.userID, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		rec, err := store.GetUser(ctx, userID)
-		if errors.Is(err, ErrNotFound) {
-			return &userLoaded{err: err}
-		}
 		if err != nil {
-			return &userLoaded{err: err}
+			return &userLoaded{inc: inc, err: err}
 		}
 		rooms, err := store.ListRooms(ctx, userID)
-		return &userLoaded{rec: rec, rooms: rooms, err: err}
+		return &userLoaded{inc: inc, rec: rec, rooms: rooms, err: err}
 	})
 }
 
@@ -143,6 +155,9 @@ func (a *userActor) handle(c actor.Context, msg any) {
 		}
 	}
 }
+
+// userCrashed carries a crashed incarnation's waiting messages to the next.
+type userCrashed struct{ msgs []any }
 
 // wakeRoom starts a room actor without a message, so it can report a turn
 // that a restart cut off.
