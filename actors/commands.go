@@ -42,6 +42,8 @@ type commandSpec struct {
 
 var commandTable = []commandSpec{
 	{name: "help", scope: scopeUser, help: catalog.HelpHelp},
+	{name: "yes", scope: scopeRoom, help: catalog.HelpYes},
+	{name: "no", scope: scopeRoom, help: catalog.HelpNo},
 }
 
 // ParseCommand parses body as a command. ok is false when body is not a

@@ -46,6 +46,7 @@ type roomActor struct {
 	queue   []*StartTurn
 	turn    *turn
 
+	typing   typingLatch
 	conn     AgentConn
 	connGen  uint64
 	idleTime *time.Timer
@@ -254,9 +255,32 @@ func (a *roomActor) enqueue(c actor.Context, m *StartTurn) {
 }
 
 func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
-	// No room-scoped command exists yet; the table routes none here. A
-	// command that arrives anyway is answered rather than ignored.
-	a.notice(c, a.deps.Catalog.T(catalog.UnknownCmd, "command", m.Command.Word))
+	switch m.Command.Name {
+	case "yes", "no":
+		a.confirm(c, m.Command.Name == "yes")
+	default:
+		// The table routes no other command here; one that arrives anyway
+		// is answered rather than ignored.
+		a.notice(c, a.deps.Catalog.T(catalog.UnknownCmd, "command", m.Command.Word))
+	}
+}
+
+// confirm answers the agent's pending confirmation request (PRODUCT R2.8).
+func (a *roomActor) confirm(c actor.Context, approved bool) {
+	t := a.turn
+	if t == nil || t.confirmID == "" || a.conn == nil {
+		a.notice(c, a.deps.Catalog.T(catalog.NothingToConfirm))
+		return
+	}
+	id, conn := t.confirmID, a.conn
+	t.confirmID = ""
+	a.log.Info().Str("confirm_id", id).Bool("approved", approved).Msg("answering the agent's confirmation request")
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		if err := conn.Confirm(ctx, id, approved); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to send the confirmation")
+		}
+		return nil
+	})
 }
 
 // notice posts a bot notice in the room. Failures are logged: there is no

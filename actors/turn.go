@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/rs/zerolog"
 
 	"github.com/surfaces-bot/surfaces/actors/catalog"
 )
@@ -29,6 +28,8 @@ type turn struct {
 	typing     *time.Timer
 
 	ended bool
+	// confirmID is the agent's open confirmation request, answered by !yes/!no.
+	confirmID string
 	// undelivered is set when a part of the reply could not be sent or
 	// edited; the user is told at the end.
 	undelivered bool
@@ -200,6 +201,7 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 		a.log.Info().Str("event_id", t.eventID).Msg("agent sent a file, delivery not available")
 		a.notice(c, cat.T(catalog.FileNotSupported, "path", ev.Path))
 	case AgentConfirmRequest:
+		t.confirmID = ev.ID
 		a.notice(c, cat.T(catalog.ConfirmRequest, "text", ev.Text))
 	case AgentEnd:
 		t.ended, t.tokens = true, ev.TokensUsed
@@ -302,11 +304,8 @@ func (a *roomActor) typingTick(c actor.Context, m *typingTick) {
 
 func (a *roomActor) setTyping(c actor.Context, on bool) {
 	matrix, roomID, timeout := a.deps.Matrix, a.roomID, a.opts.TypingTimeout
-	runTask(c, a.ctx, func(ctx context.Context) any {
-		if err := matrix.SetTyping(context.WithoutCancel(ctx), roomID, on, timeout); err != nil {
-			zerolog.Ctx(ctx).Debug().Err(err).Bool("typing", on).Msg("failed to set typing")
-		}
-		return nil
+	a.typing.set(c, a.ctx, on, func(ctx context.Context, on bool) error {
+		return matrix.SetTyping(ctx, roomID, on, timeout)
 	})
 }
 

@@ -150,3 +150,28 @@ func TestMessagesOutsideOwnedRoomsAreIgnored(t *testing.T) {
 		}
 	})
 }
+
+func TestConfirmationRequestIsAnsweredWithYesOrNo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "1")
+		tt.say(alice, "!r", "!yes")
+		tt.waitCall("SendNotice", "!r", "not waiting for an answer")
+
+		tt.say(alice, "!r", "send the mail")
+		conn := tt.conn()
+		turn := tt.turn(conn)
+		turn.Emit(actors.AgentEvent{Kind: actors.AgentConfirmRequest, ID: "c-7", Text: "Send it to bob?"})
+		tt.waitCall("SendNotice", "!r", "The agent asks: Send it to bob?")
+		tt.say(alice, "!r", "!NO")
+		synctest.Wait()
+		if got := conn.Confirms(); len(got) != 1 || got[0] != (actortest.Confirmation{ID: "c-7", Approved: false}) {
+			t.Fatalf("confirmations %+v, want c-7 declined", got)
+		}
+		turn.Emit(actortest.Text("ok, not sending"), actortest.End(0))
+		tt.waitCall("SendText", "!r", "ok, not sending")
+		if n := len(tt.agents.Dials()); n != 1 {
+			t.Fatalf("%d dials: the commands reached the agent as turns", n)
+		}
+	})
+}

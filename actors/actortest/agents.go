@@ -72,12 +72,13 @@ type Conn struct {
 	ChatID string
 	script func(actors.UserMessage) []actors.AgentEvent
 
-	mu      sync.Mutex
-	current *Turn
-	closed  bool
-	err     error
-	turns   chan *Turn
-	done    chan struct{}
+	mu       sync.Mutex
+	current  *Turn
+	confirms []Confirmation
+	closed   bool
+	err      error
+	turns    chan *Turn
+	done     chan struct{}
 }
 
 var _ actors.AgentConn = (*Conn)(nil)
@@ -146,8 +147,26 @@ func (t *Turn) Emit(events ...actors.AgentEvent) {
 	}
 }
 
-// Confirm implements actors.AgentConn.
-func (c *Conn) Confirm(context.Context, string, bool) error { return nil }
+// Confirm implements actors.AgentConn; answers are recorded for Confirms.
+func (c *Conn) Confirm(_ context.Context, id string, approved bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.confirms = append(c.confirms, Confirmation{ID: id, Approved: approved})
+	return nil
+}
+
+// Confirmation is one USER_CONFIRM the fake received.
+type Confirmation struct {
+	ID       string
+	Approved bool
+}
+
+// Confirms lists the confirmations sent on c so far.
+func (c *Conn) Confirms() []Confirmation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Confirmation(nil), c.confirms...)
+}
 
 // Done implements actors.AgentConn.
 func (c *Conn) Done() <-chan struct{} { return c.done }

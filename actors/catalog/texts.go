@@ -10,10 +10,14 @@ const (
 	Reinvited  Key = "reinvited"
 	HelpHeader Key = "help_header"
 	HelpHelp   Key = "help_help"
-	UnknownCmd Key = "unknown_command"
-	QueueFull  Key = "queue_full"
-	Incomplete Key = "incomplete"
-	EmptyReply Key = "empty_reply"
+	HelpYes    Key = "help_yes"
+	HelpNo     Key = "help_no"
+	// NothingToConfirm answers !yes or !no when the agent asked nothing.
+	NothingToConfirm Key = "nothing_to_confirm"
+	UnknownCmd       Key = "unknown_command"
+	QueueFull        Key = "queue_full"
+	Incomplete       Key = "incomplete"
+	EmptyReply       Key = "empty_reply"
 	// Undelivered: part of a reply could not be posted or updated in Matrix.
 	Undelivered Key = "undelivered"
 	TurnCrashed Key = "turn_crashed"
@@ -44,6 +48,9 @@ var en = map[Key]string{
 	Reinvited:         "You already have a Space, **{space}**. I sent you fresh invitations to it and to your chats.",
 	HelpHeader:        "Commands:",
 	HelpHelp:          "`!help` — this list",
+	HelpYes:           "`!yes` — approve what the agent asked to do",
+	HelpNo:            "`!no` — decline what the agent asked to do",
+	NothingToConfirm:  "The agent is not waiting for an answer right now.",
 	UnknownCmd:        "Unknown command `{command}`, see `!help`.",
 	QueueFull:         "Too many messages are waiting for the agent ({size}). This one was not sent: please resend it when the current reply is done.",
 	Incomplete:        "_(reply incomplete)_",
@@ -60,7 +67,7 @@ var en = map[Key]string{
 	AccessDenied:      "Sorry, you don't have access to an agent here.",
 	DefaultAgent:      "You aren't assigned an agent yet, so you're talking to the default one, {agent}.",
 	OnboardingFailed:  "I could not set up your Space right now. Please invite me again in a moment.",
-	ConfirmRequest:    "The agent asks: {text}",
+	ConfirmRequest:    "The agent asks: {text}\n\nAnswer `!yes` or `!no`.",
 	FileNotSupported:  "The agent tried to send a file (`{path}`), but file delivery is not available yet.",
 	FileRefused:       "The agent tried to send `{path}`, which is outside its workspace, so I refused it.",
 	ProgressTool:      "⚙ {name}…",
@@ -76,6 +83,9 @@ var ru = map[Key]string{
 	Reinvited:         "У тебя уже есть пространство **{space}**. Я заново пригласил тебя в него и во все твои чаты.",
 	HelpHeader:        "Команды:",
 	HelpHelp:          "`!help` — этот список",
+	HelpYes:           "`!yes` — разрешить то, о чём спрашивает агент",
+	HelpNo:            "`!no` — отказать агенту",
+	NothingToConfirm:  "Агент сейчас ничего не спрашивает.",
 	UnknownCmd:        "Неизвестная команда `{command}`, см. `!help`.",
 	QueueFull:         "Слишком много сообщений ждут агента ({size}). Это сообщение не отправлено: пришли его снова, когда текущий ответ закончится.",
 	Incomplete:        "_(ответ не завершён)_",
@@ -92,7 +102,7 @@ var ru = map[Key]string{
 	AccessDenied:      "Извини, у тебя нет доступа к агенту здесь.",
 	DefaultAgent:      "Тебе ещё не назначен агент, поэтому ты общаешься с агентом по умолчанию, {agent}.",
 	OnboardingFailed:  "Не получилось создать пространство. Пригласи меня ещё раз чуть позже.",
-	ConfirmRequest:    "Агент спрашивает: {text}",
+	ConfirmRequest:    "Агент спрашивает: {text}\n\nОтветь `!yes` или `!no`.",
 	FileNotSupported:  "Агент попытался отправить файл (`{path}`), но доставка файлов пока недоступна.",
 	FileRefused:       "Агент попытался отправить `{path}` вне своего рабочего каталога, и я отказал.",
 	ProgressTool:      "⚙ {name}…",

@@ -43,6 +43,11 @@ turns:
   escape:
     - {type: AGENT_EVENT_SEND_FILE, path: "../../etc/passwd"}
     - {type: AGENT_EVENT_END}
+  approve:
+    - {type: AGENT_EVENT_CONFIRM_REQUEST, id: c-1, text: "Delete the draft?"}
+    - wait_confirm: true
+    - {type: AGENT_EVENT_TEXT_CHUNK, text: "confirmed and done"}
+    - {type: AGENT_EVENT_END}
 `
 
 // startAgent serves a scripted reference agent on loopback and returns its base URL.
@@ -179,6 +184,13 @@ func TestAgentMisbehaviourBecomesPlainNotices(t *testing.T) {
 		r.t = t
 		r.say("!flaky", "escape")
 		r.wait("SendNotice", "!flaky", "outside its workspace")
+	})
+	t.Run("a confirmation request is answered with !yes", func(t *testing.T) {
+		r.t = t
+		r.say("!flaky", "approve")
+		r.wait("SendNotice", "!flaky", "Delete the draft?")
+		r.say("!flaky", "!yes")
+		r.wait("SendText", "!flaky", "confirmed and done")
 	})
 	t.Run("no STATUS", func(t *testing.T) {
 		r.t = t
