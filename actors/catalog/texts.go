@@ -35,11 +35,13 @@ const (
 	ConfirmRequest    Key = "confirm_request"
 	FileNotSupported  Key = "file_not_supported"
 	FileRefused       Key = "file_refused"
-	ProgressTool      Key = "progress_tool"
-	ProgressToolDone  Key = "progress_tool_done"
-	ProgressWorking   Key = "progress_working"
-	SpaceName         Key = "space_name"
-	ChatName          Key = "chat_name"
+	// FilesNotYet answers a file the user sent while file transfer is not built.
+	FilesNotYet      Key = "files_not_yet"
+	ProgressTool     Key = "progress_tool"
+	ProgressToolDone Key = "progress_tool_done"
+	ProgressWorking  Key = "progress_working"
+	SpaceName        Key = "space_name"
+	ChatName         Key = "chat_name"
 )
 
 var en = map[Key]string{
@@ -70,6 +72,7 @@ var en = map[Key]string{
 	ConfirmRequest:    "The agent asks: {text}\n\nAnswer `!yes` or `!no`.",
 	FileNotSupported:  "The agent tried to send a file (`{path}`), but file delivery is not available yet.",
 	FileRefused:       "The agent tried to send `{path}`, which is outside its workspace, so I refused it.",
+	FilesNotYet:       "I can't pass files to the agent yet; please send the text instead.",
 	ProgressTool:      "⚙ {name}…",
 	ProgressToolDone:  "⚙ {name} done",
 	ProgressWorking:   "⚙ working…",
@@ -105,6 +108,7 @@ var ru = map[Key]string{
 	ConfirmRequest:    "Агент спрашивает: {text}\n\nОтветь `!yes` или `!no`.",
 	FileNotSupported:  "Агент попытался отправить файл (`{path}`), но доставка файлов пока недоступна.",
 	FileRefused:       "Агент попытался отправить `{path}` вне своего рабочего каталога, и я отказал.",
+	FilesNotYet:       "Я пока не умею передавать файлы агенту; пришли, пожалуйста, текст.",
 	ProgressTool:      "⚙ {name}…",
 	ProgressToolDone:  "⚙ {name} готово",
 	ProgressWorking:   "⚙ работаю…",
