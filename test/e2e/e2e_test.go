@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -225,6 +226,32 @@ func TestConversationEndToEnd(t *testing.T) {
 		}
 		if reply.History[0].Body == want {
 			t.Fatal("the first edit already had the whole text: nothing streamed")
+		}
+		// The bot was shown typing while the agent worked, and stops.
+		typed := false
+		for _, users := range w.alice.Typing(w.chat) {
+			if slices.Contains(users, w.stack.BotID) {
+				typed = true
+			}
+		}
+		if !typed {
+			t.Fatal("the bot never showed as typing")
+		}
+		ctx, cancel := w.wait()
+		defer cancel()
+		if _, err := w.alice.WaitTyping(ctx, w.chat, func(users []id.UserID) bool {
+			return !slices.Contains(users, w.stack.BotID)
+		}); err != nil {
+			t.Fatalf("typing never turned off: %v", err)
+		}
+	})
+
+	t.Run("Markdown is rendered to HTML and body keeps the text", func(t *testing.T) {
+		reply := w.ask("**bold** and <b>raw</b>", func(m harness.Message) bool {
+			return m.FinalBody == "echo: **bold** and <b>raw</b>"
+		})
+		if !strings.Contains(reply.FormattedBody, "<strong>bold</strong>") || strings.Contains(reply.FormattedBody, "<b>raw</b>") {
+			t.Fatalf("formatted_body %q: want Markdown rendered and raw HTML escaped", reply.FormattedBody)
 		}
 	})
 
