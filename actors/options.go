@@ -40,6 +40,9 @@ type Options struct {
 	// DenyMessage answers users the access policy refuses; empty uses the
 	// catalogue's text.
 	DenyMessage string
+	// FirstChatName names a user's first chat; empty uses the catalogue's
+	// "Chat 1".
+	FirstChatName string
 	// AllowedServers limits whose invites are accepted; empty allows any.
 	AllowedServers []string
 	// RoomMiddleware wraps every room actor's Receive (metrics, tracing, and

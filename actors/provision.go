@@ -159,6 +159,9 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, name strin
 	}
 	n := p.rec.ChatCounter
 	chatName := cat.T(catalog.ChatName, "n", strconv.Itoa(n))
+	if n == 1 && p.opts.FirstChatName != "" {
+		chatName = p.opts.FirstChatName
+	}
 	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID})
 	if roomID == "" {
 		return RoomRecord{}, fmt.Errorf("failed to create chat room %q: %w", chatName, err)

@@ -175,3 +175,17 @@ func TestConfirmationRequestIsAnsweredWithYesOrNo(t *testing.T) {
 		}
 	})
 }
+
+func TestFirstChatNameAndLocale(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{FirstChatName: "General", SpaceNameTemplate: "Team {name}"})
+		tt.system.Root.Send(tt.root, &actors.InviteReceived{RoomID: "!dm", Inviter: alice})
+		tt.waitCall("SendNotice", "!dm", "General")
+		if c := tt.matrix.Calls("CreateChatRoom"); len(c) != 1 || c[0].Text != "General" {
+			t.Fatalf("CreateChatRoom %+v, want General", c)
+		}
+		if c := tt.matrix.Calls("CreateSpace"); len(c) != 1 || c[0].Text != "Team alice" {
+			t.Fatalf("CreateSpace %+v, want Team alice", c)
+		}
+	})
+}

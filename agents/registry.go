@@ -30,7 +30,7 @@ type Registry struct {
 	// path and policy are what Reload reads with; reloadMu serialises
 	// reloads so that two of them cannot interleave read and swap.
 	path     string
-	policy   UnassignedPolicy
+	opts     RegistryOptions
 	reloadMu sync.Mutex
 }
 
@@ -40,6 +40,7 @@ var _ actors.Registry = (*Registry)(nil)
 type Snapshot struct {
 	source     string
 	policy     UnassignedPolicy
+	baseURL    string
 	agents     []actors.AgentRef
 	byID       map[string]actors.AgentRef
 	userAgents map[string]string
@@ -47,7 +48,7 @@ type Snapshot struct {
 
 // NewRegistry returns a registry serving s (which must not be nil).
 func NewRegistry(s *Snapshot) *Registry {
-	r := &Registry{path: s.source, policy: s.policy}
+	r := &Registry{path: s.source, opts: RegistryOptions{Policy: s.policy, BaseURL: s.baseURL}}
 	r.cur.Store(s)
 	return r
 }
@@ -56,7 +57,12 @@ func NewRegistry(s *Snapshot) *Registry {
 // is reported, one per line, each naming the file, the entry and the
 // problem; the error wraps ErrInvalidRegistry (or the read error).
 func LoadRegistryFile(path string, policy UnassignedPolicy) (*Registry, error) {
-	s, err := ReadSnapshot(path, policy)
+	return LoadRegistry(path, RegistryOptions{Policy: policy})
+}
+
+// LoadRegistry is LoadRegistryFile with all options; Reload keeps them.
+func LoadRegistry(path string, opts RegistryOptions) (*Registry, error) {
+	s, err := ReadSnapshotWith(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +71,16 @@ func LoadRegistryFile(path string, policy UnassignedPolicy) (*Registry, error) {
 
 // ReadSnapshot reads and validates the registry file at path.
 func ReadSnapshot(path string, policy UnassignedPolicy) (*Snapshot, error) {
+	return ReadSnapshotWith(path, RegistryOptions{Policy: policy})
+}
+
+// ReadSnapshotWith is ReadSnapshot with all options.
+func ReadSnapshotWith(path string, opts RegistryOptions) (*Snapshot, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read registry %s: %w", path, err)
 	}
-	return ParseSnapshot(path, data, policy)
+	return ParseSnapshotWith(path, data, opts)
 }
 
 // Replace swaps in s for every later call. Calls already running finish on
@@ -85,7 +96,7 @@ func (r *Registry) Replace(s *Snapshot) {
 func (r *Registry) Reload() error {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
-	s, err := ReadSnapshot(r.path, r.policy)
+	s, err := ReadSnapshotWith(r.path, r.opts)
 	if err != nil {
 		return fmt.Errorf("failed to reload registry, keeping the previous one: %w", err)
 	}

@@ -51,9 +51,23 @@ type registryAgent struct {
 // the server part may carry a port.
 var userIDPattern = regexp.MustCompile(`^@[^:\s]+:[^\s:]+(:[0-9]+)?$`)
 
+// RegistryOptions are what a registry file is read with, besides the file.
+type RegistryOptions struct {
+	Policy UnassignedPolicy
+	// BaseURL is used by entries without base_url (the seed's
+	// AGENT_BASE_URL); empty means every entry needs its own.
+	BaseURL string
+}
+
 // ParseSnapshot validates registry YAML. source names the file in errors.
 // All problems are reported (joined, one per line), not just the first.
 func ParseSnapshot(source string, data []byte, policy UnassignedPolicy) (*Snapshot, error) {
+	return ParseSnapshotWith(source, data, RegistryOptions{Policy: policy})
+}
+
+// ParseSnapshotWith is ParseSnapshot with all options.
+func ParseSnapshotWith(source string, data []byte, opts RegistryOptions) (*Snapshot, error) {
+	policy := opts.Policy
 	fail := func(entry, format string, args ...any) error {
 		return &RegistryError{Source: source, Entry: entry, Problem: fmt.Sprintf(format, args...)}
 	}
@@ -65,12 +79,15 @@ func ParseSnapshot(source string, data []byte, policy UnassignedPolicy) (*Snapsh
 		return nil, fail("", "invalid YAML: %s", oneLine(err.Error()))
 	}
 	var errs []error
-	s := &Snapshot{source: source, policy: policy, byID: map[string]actors.AgentRef{}, userAgents: map[string]string{}}
+	s := &Snapshot{source: source, policy: policy, baseURL: opts.BaseURL, byID: map[string]actors.AgentRef{}, userAgents: map[string]string{}}
 	if len(f.Agents) == 0 {
 		errs = append(errs, fail("agents", "at least one agent is required"))
 	}
 	for i, a := range f.Agents {
 		entry := fmt.Sprintf("agents[%d] (id %q)", i, a.ID)
+		if a.BaseURL == "" {
+			a.BaseURL = opts.BaseURL
+		}
 		ref, problems := validateAgent(a)
 		if _, dup := s.byID[a.ID]; dup && a.ID != "" {
 			problems = append(problems, "duplicate id")

@@ -147,7 +147,8 @@ type Onboarding struct {
 	// SpaceNameTemplate names the user's Space; "{name}" is replaced by the
 	// user's display name.
 	SpaceNameTemplate string `koanf:"space_name_template" cfg:"text"`
-	// FirstChatName names the first chat room.
+	// FirstChatName names the first chat room; empty uses the message
+	// catalogue's "Chat 1" in the configured locale. Later chats are "Chat N".
 	FirstChatName string `koanf:"first_chat_name" cfg:"text"`
 }
 
@@ -191,7 +192,7 @@ func Defaults() *Config {
 		RateLimit: RateLimit{Rate: 0.5, Burst: 10},
 		Onboarding: Onboarding{
 			SpaceNameTemplate: "Lambda — {name}",
-			FirstChatName:     "Chat 1",
+			FirstChatName:     "",
 		},
 		Shutdown: Shutdown{Grace: 30 * time.Second},
 	}

@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 		{"streaming.edit_interval", c.Streaming.EditInterval, time.Second},
 		{"queue.size", c.Queue.Size, 10},
 		{"onboarding.space_name_template", c.Onboarding.SpaceNameTemplate, "Lambda — {name}"},
-		{"onboarding.first_chat_name", c.Onboarding.FirstChatName, "Chat 1"},
+		{"onboarding.first_chat_name", c.Onboarding.FirstChatName, ""},
 		{"shutdown.grace", c.Shutdown.Grace, 30 * time.Second},
 		{"matrix.allowed_servers", len(c.Matrix.AllowedServers), 0},
 	}

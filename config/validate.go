@@ -76,7 +76,6 @@ func (c *Config) validate(ps *problems) {
 	v.check("rate_limit.rate", c.RateLimit.Rate <= 0, func() string { return "must be more than 0 messages per second" })
 	v.check("rate_limit.burst", c.RateLimit.Burst < 1, func() string { return "must be at least 1" })
 	v.required("onboarding.space_name_template", c.Onboarding.SpaceNameTemplate)
-	v.required("onboarding.first_chat_name", c.Onboarding.FirstChatName)
 	v.positive("shutdown.grace", c.Shutdown.Grace)
 }
 

@@ -76,8 +76,6 @@ func TestValidateNamesKey(t *testing.T) {
 			key: "rate_limit.burst", kind: ErrInvalidValue},
 		{name: "empty space template", mutate: func(c *Config) { c.Onboarding.SpaceNameTemplate = "" },
 			key: "onboarding.space_name_template", kind: ErrMissing},
-		{name: "empty first chat name", mutate: func(c *Config) { c.Onboarding.FirstChatName = "" },
-			key: "onboarding.first_chat_name", kind: ErrMissing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

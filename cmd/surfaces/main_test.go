@@ -21,6 +21,9 @@ agents:
     workspace_path: "/agents/0"
 `
 
+var noBaseURL = strings.Replace(goodRegistry, `    base_url: "http://127.0.0.1:7000/agent_0/"
+`, "", 1)
+
 // testEnv returns a complete environment for run, with the registry
 // written to a temp file, and overrides applied.
 func testEnv(t *testing.T, registry string, overrides ...string) []string {
@@ -76,6 +79,8 @@ func TestConfigValidate(t *testing.T) {
     workspace_path: "/agents/1"
 `, nil, exitUsage, "duplicate"},
 		{"mapping to a missing agent", strings.Replace(goodRegistry, `": agent-0`, `": agent-9`, 1), nil, exitUsage, "agent-9"},
+		{"entry without base_url", noBaseURL, nil, exitUsage, "base_url is required"},
+		{"entry without base_url, AGENT_BASE_URL set", noBaseURL, []string{"AGENT_BASE_URL=http://127.0.0.1:7000/agent_0/"}, exitOK, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,10 @@ import (
 )
 
 func loadRegistry(cfg *config.Config) (*agents.Registry, error) {
-	reg, err := agents.LoadRegistryFile(cfg.Agents.RegistryPath, agents.UnassignedPolicy(cfg.Agents.Unassigned))
+	reg, err := agents.LoadRegistry(cfg.Agents.RegistryPath, agents.RegistryOptions{
+		Policy:  agents.UnassignedPolicy(cfg.Agents.Unassigned),
+		BaseURL: cfg.Agents.BaseURL,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
@@ -113,6 +116,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		ConnIdleClose:     cfg.Agents.IdleClose,
 		MaxMessageBytes:   int(cfg.Streaming.MaxMessageBytes),
 		SpaceNameTemplate: cfg.Onboarding.SpaceNameTemplate,
+		FirstChatName:     cfg.Onboarding.FirstChatName,
 		AllowedServers:    cfg.Matrix.AllowedServers,
 		DenyMessage:       cfg.Agents.DenyMessage,
 	})
