@@ -41,6 +41,10 @@ type MessageReceived struct {
 	SentAt time.Time
 }
 
+// MsgTypeEncrypted is the MsgType of an m.room.encrypted event, whose body
+// the bot cannot read (no E2EE yet).
+const MsgTypeEncrypted = "m.room.encrypted"
+
 // Media describes an incoming file event (PRODUCT R4.1).
 type Media struct {
 	// URL is the mxc:// content URI.

@@ -190,6 +190,8 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 	switch m.MsgType {
 	case "m.text", "m.emote":
 		c.Send(a.room(c, room), &StartTurn{EventID: m.EventID, Sender: m.Sender, Text: m.Body})
+	case MsgTypeEncrypted:
+		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.EncryptedNotSupported))
 	case "m.file", "m.image", "m.audio", "m.video":
 		// Files through the shared volume are their own capability (PRODUCT
 		// R4); until then the user is told instead of left waiting.

@@ -189,3 +189,19 @@ func TestFirstChatNameAndLocale(t *testing.T) {
 		}
 	})
 }
+
+func TestEncryptedMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!chat", "1")
+		tt.system.Root.Send(tt.root, &actors.MessageReceived{RoomID: "!chat", EventID: "$enc1", Sender: alice, MsgType: actors.MsgTypeEncrypted})
+		tt.waitCall("SendNotice", "!chat", "encrypted")
+		// In the entry room, an unreadable message still means "where do I talk?".
+		tt.system.Root.Send(tt.root, &actors.MessageReceived{RoomID: "!dm-" + alice, EventID: "$enc2", Sender: alice, MsgType: actors.MsgTypeEncrypted})
+		tt.waitCall("SendNotice", "!dm-"+alice, "You already have a Space")
+		synctest.Wait()
+		if d := tt.agents.Dials(); len(d) != 0 {
+			t.Fatalf("an encrypted message reached the agent: %v", d)
+		}
+	})
+}

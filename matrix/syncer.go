@@ -134,7 +134,18 @@ func (s *syncer) timeline(ctx context.Context, roomID id.RoomID, events []*event
 // convert turns a timeline event into a MessageReceived, or reports false
 // for anything the bot ignores.
 func (s *syncer) convert(evt *event.Event) (*actors.MessageReceived, bool) {
-	if evt.Type != event.EventMessage || evt.Sender == s.c.cli.UserID || evt.ID == "" {
+	if evt.Sender == s.c.cli.UserID || evt.ID == "" {
+		return nil, false
+	}
+	if evt.Type == event.EventEncrypted {
+		// The bot has no E2EE yet; the actors still learn that the user
+		// wrote (enough in the entry room) and can say why they get no answer.
+		return &actors.MessageReceived{
+			RoomID: evt.RoomID.String(), EventID: evt.ID.String(), Sender: evt.Sender.String(),
+			MsgType: actors.MsgTypeEncrypted, SentAt: time.UnixMilli(evt.Timestamp),
+		}, true
+	}
+	if evt.Type != event.EventMessage {
 		return nil, false
 	}
 	if err := evt.Content.ParseRaw(evt.Type); err != nil {

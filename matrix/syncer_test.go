@@ -89,6 +89,9 @@ func TestSyncerFiltersEvents(t *testing.T) {
 		{"redaction", func(t *testing.T) *event.Event {
 			return evt(t, `{"type":"m.room.redaction","event_id":"$6","sender":"@u:hs.test","redacts":"$1","content":{}}`)
 		}, false},
+		{"encrypted", func(t *testing.T) *event.Event {
+			return evt(t, `{"type":"m.room.encrypted","event_id":"$8","sender":"@u:hs.test","content":{"algorithm":"m.megolm.v1.aes-sha2","ciphertext":"x"}}`)
+		}, true},
 		{"garbage content", func(t *testing.T) *event.Event {
 			return evt(t, `{"type":"m.room.message","event_id":"$7","sender":"@u:hs.test","content":{"msgtype":5,"body":[]}}`)
 		}, false},
