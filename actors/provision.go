@@ -195,9 +195,7 @@ func (p *provisioner) saveUser(ctx context.Context) error {
 }
 
 func (p *provisioner) notice(ctx context.Context, roomID, text string) {
-	if _, err := p.deps.Matrix.SendNotice(ctx, roomID, text); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", roomID).Msg("failed to send notice")
-	}
+	sendNotice(ctx, p.deps.Matrix, roomID, text)
 }
 
 func spaceName(opts *Options, cat *catalog.Catalog, name string) string {

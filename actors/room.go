@@ -283,16 +283,9 @@ func (a *roomActor) confirm(c actor.Context, approved bool) {
 	})
 }
 
-// notice posts a bot notice in the room. Failures are logged: there is no
-// better place to report a failure to post in the room itself.
+// notice posts a bot notice in the room.
 func (a *roomActor) notice(c actor.Context, text string) {
-	matrix, roomID := a.deps.Matrix, a.roomID
-	runTask(c, a.ctx, func(ctx context.Context) any {
-		if _, err := matrix.SendNotice(context.WithoutCancel(ctx), roomID, text); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to send notice")
-		}
-		return nil
-	})
+	noticeTask(c, a.ctx, a.deps.Matrix, a.roomID, text)
 }
 
 func (a *roomActor) closeIdleConn(m *connIdle) {

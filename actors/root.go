@@ -73,11 +73,7 @@ func (a *rootActor) Receive(c actor.Context) {
 	case *actor.Stopping:
 		a.stop(errors.New("root actor stopping"))
 	case *actor.Terminated:
-		for id, pid := range a.users {
-			if pid.Equal(m.Who) {
-				delete(a.users, id)
-			}
-		}
+		forgetChild(a.users, m.Who)
 	case *InviteReceived:
 		a.invite(c, m)
 	case *MessageReceived:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
 )
 
 // runTask runs f in a goroutine owned by the calling actor and sends its
@@ -68,4 +69,31 @@ type taskPanicked struct {
 func sendLater(c actor.Context, d time.Duration, msg any) *time.Timer {
 	system, self := c.ActorSystem(), c.Self()
 	return time.AfterFunc(d, func() { system.Root.Send(self, msg) })
+}
+
+// sendNotice posts a bot notice and logs a failure: there is no better place
+// to report a failure to post in the room itself. It blocks; call it from a
+// task, or through noticeTask.
+func sendNotice(ctx context.Context, m MatrixSender, roomID, text string) {
+	if _, err := m.SendNotice(ctx, roomID, text); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", roomID).Msg("failed to send notice")
+	}
+}
+
+// noticeTask posts a notice from an actor without blocking its Receive. The
+// notice goes out even if the actor stops meanwhile.
+func noticeTask(c actor.Context, ctx context.Context, m MatrixSender, roomID, text string) {
+	runTask(c, ctx, func(ctx context.Context) any {
+		sendNotice(context.WithoutCancel(ctx), m, roomID, text)
+		return nil
+	})
+}
+
+// forgetChild removes a terminated child from an actor's id → PID map.
+func forgetChild(children map[string]*actor.PID, who *actor.PID) {
+	for id, pid := range children {
+		if pid.Equal(who) {
+			delete(children, id)
+		}
+	}
 }

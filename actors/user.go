@@ -74,11 +74,7 @@ func (a *userActor) Receive(c actor.Context) {
 	case *userCrashed:
 		a.pending = append(m.msgs, a.pending...)
 	case *actor.Terminated:
-		for roomID, pid := range a.kids {
-			if pid.Equal(m.Who) {
-				delete(a.kids, roomID)
-			}
-		}
+		forgetChild(a.kids, m.Who)
 	case *userLoaded:
 		if m.inc == a.inc {
 			a.userLoaded(c, m)
@@ -234,13 +230,7 @@ func (a *userActor) room(c actor.Context, rec RoomRecord) *actor.PID {
 }
 
 func (a *userActor) notice(c actor.Context, roomID, text string) {
-	matrix := a.deps.Matrix
-	runTask(c, a.ctx, func(ctx context.Context) any {
-		if _, err := matrix.SendNotice(context.WithoutCancel(ctx), roomID, text); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", roomID).Msg("failed to send notice")
-		}
-		return nil
-	})
+	noticeTask(c, a.ctx, a.deps.Matrix, roomID, text)
 }
 
 // roomSupervisor restarts a crashed room actor alone; its siblings and the
