@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -91,15 +90,15 @@ func demo(ctx context.Context, question string, keep bool) error {
 		return err
 	}
 	say("you", "invite %s to a direct chat", stack.BotID)
-	spaceInv, err := user.WaitInvite(w, func(inv harness.Invite) bool { return isSpace(inv) })
+	spaceInv, err := user.WaitInvite(w, func(inv harness.Invite) bool { return inv.RoomType() == event.RoomTypeSpace })
 	if err != nil {
 		return fmt.Errorf("no Space invitation: %w", err)
 	}
-	chatInv, err := user.WaitInvite(w, func(inv harness.Invite) bool { return inv.RoomID != dm && !isSpace(inv) })
+	chatInv, err := user.WaitInvite(w, func(inv harness.Invite) bool { return inv.RoomID != dm && inv.RoomType() == "" })
 	if err != nil {
 		return fmt.Errorf("no chat invitation: %w", err)
 	}
-	say("you", "accept the invitations to the Space %q and to %q", roomName(spaceInv), roomName(chatInv))
+	say("you", "accept the invitations to the Space %q and to %q", spaceInv.Name(), chatInv.Name())
 	pointer, err := user.WaitMessage(w, dm, fromBot(stack.BotID))
 	if err != nil {
 		return err
@@ -109,13 +108,13 @@ func demo(ctx context.Context, question string, keep bool) error {
 	if err != nil {
 		return err
 	}
-	say("bot", "(%s) %s", roomName(chatInv), indent(welcome.FinalBody))
+	say("bot", "(%s) %s", chatInv.Name(), indent(welcome.FinalBody))
 
 	sent, err := user.SendText(w, chatInv.RoomID, question)
 	if err != nil {
 		return err
 	}
-	say("you", "(%s) %s", roomName(chatInv), question)
+	say("you", "(%s) %s", chatInv.Name(), question)
 	want := "echo: " + question
 	var reply harness.Message
 	shown := ""
@@ -131,38 +130,12 @@ func demo(ctx context.Context, question string, keep bool) error {
 			say("bot", "(streaming, edit %d) %s", reply.Edits, oneLine(reply.FinalBody))
 		}
 	}
-	say("bot", "(%s, final after %d edits) %s", roomName(chatInv), reply.Edits, reply.FinalBody)
+	say("bot", "(%s, final after %d edits) %s", chatInv.Name(), reply.Edits, reply.FinalBody)
 	return nil
 }
 
 func fromBot(bot id.UserID) func(harness.Message) bool {
 	return func(m harness.Message) bool { return m.Sender == bot }
-}
-
-func isSpace(inv harness.Invite) bool {
-	for _, e := range inv.State {
-		if e.Type == event.StateCreate {
-			var c struct {
-				Type event.RoomType `json:"type"`
-			}
-			_ = json.Unmarshal(e.Content.VeryRaw, &c)
-			return c.Type == event.RoomTypeSpace
-		}
-	}
-	return false
-}
-
-func roomName(inv harness.Invite) string {
-	for _, e := range inv.State {
-		if e.Type == event.StateRoomName {
-			var c struct {
-				Name string `json:"name"`
-			}
-			_ = json.Unmarshal(e.Content.VeryRaw, &c)
-			return c.Name
-		}
-	}
-	return string(inv.RoomID)
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ⏎ ") }

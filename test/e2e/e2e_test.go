@@ -86,14 +86,14 @@ func (w *world) onboard() {
 		t.Fatal(err)
 	}
 	spaceInv, err := w.alice.WaitInvite(ctx, func(inv harness.Invite) bool {
-		return inv.Sender == w.stack.BotID && roomType(inv) == event.RoomTypeSpace
+		return inv.Sender == w.stack.BotID && inv.RoomType() == event.RoomTypeSpace
 	})
 	if err != nil {
 		t.Fatalf("no Space invite: %v", err)
 	}
 	w.space = spaceInv.RoomID
 	chatInv, err := w.alice.WaitInvite(ctx, func(inv harness.Invite) bool {
-		return inv.Sender == w.stack.BotID && inv.RoomID != dm && roomType(inv) == ""
+		return inv.Sender == w.stack.BotID && inv.RoomID != dm && inv.RoomType() == ""
 	})
 	if err != nil {
 		t.Fatalf("no chat invite: %v", err)
@@ -119,19 +119,6 @@ func (w *world) onboard() {
 	}); err != nil {
 		t.Fatalf("no pointer to the new chat in the DM: %v", err)
 	}
-}
-
-func roomType(inv harness.Invite) event.RoomType {
-	for _, e := range inv.State {
-		if e.Type == event.StateCreate {
-			var c struct {
-				Type event.RoomType `json:"type"`
-			}
-			_ = json.Unmarshal(e.Content.VeryRaw, &c)
-			return c.Type
-		}
-	}
-	return ""
 }
 
 // ask sends text in the chat and waits for the bot's m.text reply whose

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -112,7 +111,10 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 	s.stopAgent = stop
 	go s.Agent.Serve(agentCtx, ln) //nolint:errcheck // ends with Close
 
-	var mapping strings.Builder
+	mapping := "user_agents: {}\n"
+	if len(opts.Users) > 0 {
+		mapping = "user_agents:\n"
+	}
 	for _, u := range opts.Users {
 		pw := "pw-" + u + "-12345678"
 		userID, err := s.HS.RegisterUser(ctx, u, pw, false)
@@ -120,15 +122,11 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 			return nil, err
 		}
 		s.Passwords[u] = pw
-		fmt.Fprintf(&mapping, "  %q: agent-0\n", userID)
-	}
-	if mapping.Len() == 0 {
-		mapping.WriteString("  {}\n")
+		mapping += fmt.Sprintf("  %q: agent-0\n", userID)
 	}
 	registry := filepath.Join(s.dir, "matrix-agents.yaml")
-	content := fmt.Sprintf("user_agents:\n%sagents:\n  - id: agent-0\n    label: \"Echo agent\"\n    base_url: %q\n    workspace_path: %q\n",
-		mapping.String(), s.AgentURL, workspace)
-	content = strings.Replace(content, "user_agents:\n  {}\n", "user_agents: {}\n", 1)
+	content := fmt.Sprintf("%sagents:\n  - id: agent-0\n    label: \"Echo agent\"\n    base_url: %q\n    workspace_path: %q\n",
+		mapping, s.AgentURL, workspace)
 	if err := os.WriteFile(registry, []byte(content), 0o644); err != nil {
 		return nil, fmt.Errorf("failed to write the registry: %w", err)
 	}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -61,6 +62,36 @@ type Invite struct {
 	JoinErr error
 
 	attempted bool // an automatic join was started for this invite
+}
+
+// RoomType is the invited room's type from its m.room.create in the invite
+// state ("m.space" for a Space), "" for a plain room or when not shared.
+func (inv Invite) RoomType() event.RoomType {
+	var c struct {
+		Type event.RoomType `json:"type"`
+	}
+	inv.stateContent(event.StateCreate, &c)
+	return c.Type
+}
+
+// Name is the invited room's m.room.name, or its id when not shared.
+func (inv Invite) Name() string {
+	var c struct {
+		Name string `json:"name"`
+	}
+	if inv.stateContent(event.StateRoomName, &c); c.Name != "" {
+		return c.Name
+	}
+	return string(inv.RoomID)
+}
+
+func (inv Invite) stateContent(t event.Type, into any) {
+	for _, e := range inv.State {
+		if e.Type == t {
+			_ = json.Unmarshal(e.Content.VeryRaw, into)
+			return
+		}
+	}
 }
 
 // NewUserClient starts the sync loop of a logged-in client and waits for its
