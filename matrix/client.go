@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
@@ -20,7 +19,6 @@ type Client struct {
 	cli    *mautrix.Client
 	store  StateStore
 	server string
-	synced atomic.Bool
 }
 
 var _ actors.Matrix = (*Client)(nil)
@@ -43,9 +41,6 @@ func (c *Client) UserID() string { return c.cli.UserID.String() }
 
 // DeviceID is the bot's device.
 func (c *Client) DeviceID() string { return c.cli.DeviceID.String() }
-
-// Synced reports whether the first sync has been processed.
-func (c *Client) Synced() bool { return c.synced.Load() }
 
 // Run syncs until ctx ends, handing events to sink. onFirstSync runs once,
 // after the first sync response was processed. It returns nil when ctx was

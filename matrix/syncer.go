@@ -89,12 +89,9 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 			s.timeline(ctx, roomID, room.Timeline.Events, room.Timeline.Limited)
 		}
 	}
-	s.once.Do(func() {
-		s.c.synced.Store(true)
-		if s.onFirstSync != nil {
-			s.onFirstSync()
-		}
-	})
+	if s.onFirstSync != nil {
+		s.once.Do(s.onFirstSync)
+	}
 	return nil
 }
 

@@ -41,6 +41,10 @@ func (m *memState) MarkEventHandled(_ context.Context, id string) (bool, error) 
 }
 
 func newTestSyncer(t *testing.T) (*syncer, *[]any) {
+	return newTestSyncerWith(t, nil)
+}
+
+func newTestSyncerWith(t *testing.T, onFirstSync func()) (*syncer, *[]any) {
 	t.Helper()
 	cli, err := mautrix.NewClient("http://127.0.0.1:1", id.UserID(botID), "")
 	if err != nil {
@@ -48,7 +52,7 @@ func newTestSyncer(t *testing.T) (*syncer, *[]any) {
 	}
 	var got []any
 	c := &Client{cli: cli, store: &memState{seen: map[string]bool{}, meta: map[string]string{}}}
-	return newSyncer(c, func(m any) { got = append(got, m) }, nil), &got
+	return newSyncer(c, func(m any) { got = append(got, m) }, onFirstSync), &got
 }
 
 func evt(t *testing.T, raw string) *event.Event {
@@ -138,7 +142,8 @@ func TestSyncerSkipsHistoryAndDuplicates(t *testing.T) {
 }
 
 func TestSyncerInvites(t *testing.T) {
-	s, got := newTestSyncer(t)
+	firstSyncs := 0
+	s, got := newTestSyncerWith(t, func() { firstSyncs++ })
 	resp := &mautrix.RespSync{}
 	invite := evt(t, `{"type":"m.room.member","sender":"@alice:hs.test","state_key":"`+botID+`","content":{"membership":"invite","is_direct":true}}`)
 	other := evt(t, `{"type":"m.room.member","sender":"@alice:hs.test","state_key":"@alice:hs.test","content":{"membership":"join"}}`)
@@ -153,8 +158,11 @@ func TestSyncerInvites(t *testing.T) {
 	if inv.Inviter != "@alice:hs.test" || !inv.IsDirect || inv.RoomID != "!dm:hs.test" {
 		t.Fatalf("invite %+v", inv)
 	}
-	if !s.c.Synced() {
-		t.Fatal("not marked synced after the first response")
+	if err := s.ProcessResponse(context.Background(), &mautrix.RespSync{}, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if firstSyncs != 1 {
+		t.Fatalf("onFirstSync ran %d times, want once", firstSyncs)
 	}
 }
 
