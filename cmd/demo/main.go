@@ -66,7 +66,9 @@ func demo(ctx context.Context, question string, keep bool) error {
 		return err
 	}
 	defer func() {
-		stack.Close()
+		if err := stack.Close(); err != nil {
+			say("demo", "%v", err)
+		}
 		say("demo", "stopped the bot, the agent and Dendrite")
 	}()
 	say("demo", "Dendrite on %s, reference agent on %s", stack.HS.URL(), stack.AgentURL)

@@ -56,7 +56,9 @@ func newWorld(t *testing.T) *world {
 			}
 			t.Logf("dendrite log:\n%s", stack.HS.LogTail(20))
 		}
-		stack.Close()
+		if err := stack.Close(); err != nil {
+			t.Error(err)
+		}
 	})
 	if err := stack.StartBot(ctx); err != nil {
 		t.Fatal(err)

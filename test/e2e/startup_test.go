@@ -29,7 +29,11 @@ func TestBadCredentialsAndConfigExitWithOneClearLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stack.Close()
+	defer func() {
+		if err := stack.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 
 	tests := []struct {
 		name     string

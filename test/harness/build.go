@@ -127,7 +127,7 @@ func dendriteCacheKey(homeserverDir, goVersion string) (string, error) {
 		fmt.Fprintf(h, "%s %d\n", name, len(data))
 		h.Write(data)
 	}
-	fmt.Fprintf(h, "%s %s/%s cgo=1\n", goVersion, runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(h, "%s %s/%s cgo=0\n", goVersion, runtime.GOOS, runtime.GOARCH)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
@@ -187,10 +187,9 @@ func BuildDendrite(ctx context.Context) (Binaries, error) {
 		Msg("building Dendrite (first time on this machine: downloads and compiles, can take minutes)")
 	start := time.Now()
 	args := append([]string{"build", "-o", tmp + string(filepath.Separator)}, dendritePackages...)
-	// cgo selects Dendrite's main SQLite driver (mattn/go-sqlite3). The pure-Go
-	// one (CGO_ENABLED=0) was seen to panic under concurrent writes
-	// ("cannot start a transaction within a transaction") mid-test.
-	env := append(os.Environ(), "CGO_ENABLED=1", "GOWORK=off")
+	// CGO_ENABLED=0 selects Dendrite's pure-Go SQLite driver (modernc), so a
+	// machine with only Go can build it: no C compiler is needed.
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
 	if err := runGo(ctx, hsDir, env, args...); err != nil {
 		return Binaries{}, fmt.Errorf("failed to build Dendrite: %w", err)
 	}

@@ -53,6 +53,40 @@ func applyConfigEdits(yaml string, edits []configEdit) (string, error) {
 	return strings.Join(lines, "\n"), nil
 }
 
+// sqliteWAL rewrites every SQLite connection_string of a generated config to
+// open its database in write-ahead-log mode, and reports how many it changed.
+//
+// Why: without cgo Dendrite uses the pure-Go modernc SQLite driver, whose
+// Commit (v1.34.5) does not roll back when COMMIT fails. In SQLite's default
+// rollback-journal mode a COMMIT must wait for every reader of the file; when
+// the busy timeout runs out it fails with SQLITE_BUSY and SQLite keeps the
+// transaction open, database/sql hands that connection back to the pool, and
+// the next BEGIN on it fails with "cannot start a transaction within a
+// transaction" (the panic once seen mid-test). Dendrite applies no pool limits
+// to SQLite (max_open_conns is read only for PostgreSQL), so the config cannot
+// avoid it by size. In WAL mode readers never block a COMMIT, so it cannot fail
+// that way. Dendrite drops the query of a file: URI, so the driver's
+// _pragma parameter travels percent-encoded in the path: url.Parse decodes
+// %3F back to "?" and the driver reads what follows as its DSN parameters.
+func sqliteWAL(yaml string) (string, int) {
+	const key = "connection_string: file:"
+	lines := strings.Split(yaml, "\n")
+	n := 0
+	for i, line := range lines {
+		indent, rest, ok := strings.Cut(line, key)
+		if !ok || strings.TrimSpace(indent) != "" || strings.Contains(rest, "%3F") {
+			continue
+		}
+		path := strings.TrimPrefix(strings.TrimSpace(rest), "//")
+		if !strings.HasPrefix(path, "/") {
+			continue // relative paths: generate-config -dir always writes absolute ones
+		}
+		lines[i] = indent + key + "//" + path + "%3F_pragma=journal_mode(WAL)"
+		n++
+	}
+	return strings.Join(lines, "\n"), n
+}
+
 // configValue returns the scalar value of a key that occurs once in the YAML
 // text, e.g. registration_shared_secret.
 func configValue(yaml, key string) (string, error) {

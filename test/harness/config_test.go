@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -73,5 +75,53 @@ func TestModulePath(t *testing.T) {
 	}
 	if got := modulePath([]byte("go 1.26\n")); got != "" {
 		t.Errorf("modulePath without module line = %q; want empty", got)
+	}
+}
+
+func TestSqliteWAL(t *testing.T) {
+	const wal = "%3F_pragma=journal_mode(WAL)"
+	tests := []struct {
+		name, in, want string
+		changed        int
+	}{
+		{"absolute path", "  connection_string: file:/tmp/hs/a.db", "  connection_string: file:///tmp/hs/a.db" + wal, 1},
+		{"already a file:/// URI", "  connection_string: file:///tmp/hs/a.db", "  connection_string: file:///tmp/hs/a.db" + wal, 1},
+		{"already in WAL mode", "  connection_string: file:///tmp/hs/a.db" + wal, "  connection_string: file:///tmp/hs/a.db" + wal, 0},
+		{"relative path left alone", "  connection_string: file:a.db", "  connection_string: file:a.db", 0},
+		{"empty global string left alone", `  connection_string: ""`, `  connection_string: ""`, 0},
+		{"postgres left alone", "  connection_string: postgres://u@h/db", "  connection_string: postgres://u@h/db", 0},
+		{"two databases", "db1:\n  connection_string: file:/x/1.db\ndb2:\n  connection_string: file:/x/2.db",
+			"db1:\n  connection_string: file:///x/1.db" + wal + "\ndb2:\n  connection_string: file:///x/2.db" + wal, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, n := sqliteWAL(tc.in)
+			if got != tc.want || n != tc.changed {
+				t.Errorf("sqliteWAL(%q) = %q, %d; want %q, %d", tc.in, got, n, tc.want, tc.changed)
+			}
+		})
+	}
+}
+
+func TestLogHasPanic(t *testing.T) {
+	tests := []struct {
+		name, log string
+		want      bool
+	}{
+		{"clean", "time=x level=info msg=\"started\"\n", false},
+		{"runtime panic", "level=info msg=ok\npanic: runtime error: index out of range\n\ngoroutine 1 [running]:\n", true},
+		{"sqlite transaction", "level=error msg=\"cannot start a transaction within a transaction\"\n", true},
+		{"the word panic in a message", "level=info msg=\"no panic here\"\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dendrite.log")
+			if err := os.WriteFile(path, []byte(tc.log), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := logHasPanic(path); got != tc.want {
+				t.Errorf("logHasPanic(%q) = %v, want %v", tc.log, got, tc.want)
+			}
+		})
 	}
 }

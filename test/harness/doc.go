@@ -35,11 +35,17 @@
 //     "complement", bcrypt at minimum cost, presence and in-memory full-text
 //     search on, server notices on (an @_server user), trace-level logging to
 //     stderr, and federation enabled; StartHomeserver rewrites it to disable
-//     federation, log at info and allow 100 MiB uploads.
-//   - It is built with cgo, for its main SQLite driver (mattn/go-sqlite3):
-//     the pure-Go driver it uses without cgo panicked under concurrent writes
-//     ("cannot start a transaction within a transaction"). It listens only on
-//     -http-bind-address.
+//     federation, log at info, allow 100 MiB uploads and use WAL mode.
+//   - It is built without cgo (no C compiler needed), so SQLite is the pure-Go
+//     modernc driver. Its Commit does not roll back a failed COMMIT, and in
+//     SQLite's default rollback-journal mode a COMMIT that waits too long for
+//     readers fails and leaves the pooled connection inside a transaction:
+//     the next BEGIN on it failed with "cannot start a transaction within a
+//     transaction" once mid-test. Dendrite applies no pool limits to SQLite,
+//     so StartHomeserver puts every database in WAL mode instead (readers
+//     never block a COMMIT there); see sqliteWAL. A Dendrite that panics or
+//     exits during a test keeps its directory and log, and Close says so.
+//     It listens only on -http-bind-address.
 //   - Edits are not aggregated: GET /rooms/{id}/event/{id} and sync return the
 //     original content without unsigned m.relations, so clients apply m.replace
 //     themselves (Message does); GET /_matrix/client/v1/rooms/{id}/relations/

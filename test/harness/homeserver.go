@@ -153,6 +153,10 @@ func (hs *Homeserver) writeConfig(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	cfg, n := sqliteWAL(cfg)
+	if n == 0 {
+		return errors.New("failed to edit the Dendrite config: no SQLite connection_string to put in WAL mode")
+	}
 	if hs.sharedSecret, err = configValue(cfg, "registration_shared_secret"); err != nil {
 		return err
 	}
@@ -218,19 +222,52 @@ func (hs *Homeserver) LogTail(n int) string { return TailFile(hs.LogPath(), n) }
 
 // Close stops Dendrite (SIGTERM, then SIGKILL after DefaultStopGrace) and
 // removes its directory unless Options.KeepDir. It is safe to call twice.
+//
+// A Dendrite that exited by itself before Close, or whose log shows a Go
+// panic, is a failure of the test world that must not vanish with the temp
+// directory: Close then keeps the directory and returns an error naming its
+// log.
 func (hs *Homeserver) Close() error {
 	var errs []error
+	crashed := ""
 	if hs.proc != nil {
+		select {
+		case <-hs.proc.Done():
+			crashed = fmt.Sprintf("exited by itself (%v)", hs.proc.ExitErr())
+		default:
+		}
 		if err := hs.proc.Stop(); err != nil {
 			errs = append(errs, err)
 		}
+		if crashed == "" && logHasPanic(hs.LogPath()) {
+			crashed = "panicked"
+		}
 	}
-	if !hs.keepDir && hs.dir != "" {
+	if crashed != "" {
+		errs = append(errs, fmt.Errorf("dendrite %s during the test; its directory is kept, log %s:\n%s",
+			crashed, hs.LogPath(), hs.LogTail(40)))
+	} else if !hs.keepDir && hs.dir != "" {
 		if err := os.RemoveAll(hs.dir); err != nil {
 			errs = append(errs, fmt.Errorf("failed to remove %s: %w", hs.dir, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// logHasPanic reports whether a Go panic was written to the log at path: a
+// line starting "panic: " (the runtime's header) or Dendrite's own report of
+// a recovered one.
+func logHasPanic(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "panic: ") || strings.Contains(line, "cannot start a transaction within a transaction") {
+			return true
+		}
+	}
+	return false
 }
 
 // runIn prepares a short-lived helper command in dir, bound to ctx.

@@ -2,6 +2,8 @@ package harness_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -83,6 +85,13 @@ func TestHomeserverEndToEnd(t *testing.T) {
 	}
 	if _, err := hs.Login(ctx, adminID, "operator-password"); err != nil {
 		t.Errorf("Login(admin): %v", err)
+	}
+
+	// Every database runs in WAL mode (see sqliteWAL for why).
+	for _, name := range []string{"dendrite_roomserver.db", "dendrite_syncapi.db", "dendrite_userapi.db"} {
+		if _, err := os.Stat(filepath.Join(hs.Dir(), name+"-wal")); err != nil {
+			t.Errorf("%s is not in WAL mode: %v", name, err)
+		}
 	}
 
 	alice := newUser(t, ctx, hs, "alice")

@@ -69,7 +69,7 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 	}
 	defer func() {
 		if err != nil {
-			s.Close()
+			err = errors.Join(err, s.Close())
 		}
 	}()
 	bins := opts.Dendrite
@@ -211,7 +211,10 @@ func (s *Stack) Login(ctx context.Context, localpart string) (*UserClient, error
 }
 
 // Close stops everything the stack started and removes its dir if it made it.
-func (s *Stack) Close() {
+// It returns an error when the homeserver crashed during the run (its
+// directory and log are then kept, see Homeserver.Close).
+func (s *Stack) Close() error {
+	var err error
 	_ = s.StopBot()
 	if s.Agent != nil {
 		s.Agent.Close()
@@ -220,11 +223,12 @@ func (s *Stack) Close() {
 		s.stopAgent()
 	}
 	if s.HS != nil {
-		_ = s.HS.Close()
+		err = s.HS.Close()
 	}
 	if s.ownDir {
 		_ = os.RemoveAll(s.dir)
 	}
+	return err
 }
 
 // BotEnv is a copy of the environment the bot is started with.
