@@ -34,20 +34,18 @@ func TestTurnsInOneRoomAreSequentialAndInOrder(t *testing.T) {
 			}
 			// While this turn runs, no other turn may start on the connection.
 			synctest.Wait()
-			if _, err := conn.NextTurn(0); err == nil {
-				t.Fatalf("a second turn started while %q was running", want)
-			}
+			tt.noTurn(conn, fmt.Sprintf("while %q was running", want))
 			turn.Emit(actortest.Text("re: "+want), actortest.End(3))
 			tt.turnEnded("!r1")
 		}
 		var replies []string
-		for _, c := range tt.matrix.Calls("SendText") {
+		for _, c := range tt.Matrix.Calls("SendText") {
 			replies = append(replies, c.Text)
 		}
 		if want := []string{"re: one", "re: two", "re: three"}; !slices.Equal(replies, want) {
 			t.Fatalf("replies %q, want %q", replies, want)
 		}
-		if n := len(tt.agents.Dials()); n != 1 {
+		if n := len(tt.Agents.Dials()); n != 1 {
 			t.Fatalf("dialed %d times, want the connection reused", n)
 		}
 	})
@@ -84,11 +82,12 @@ func TestQueueOverflowGetsANotice(t *testing.T) {
 		first := tt.turn(conn)
 		tt.say(alice, "!r", "queued 1")
 		tt.say(alice, "!r", "queued 2")
+		m := tt.mark()
 		rejected := tt.say(alice, "!r", "overflow")
-		if got := actortest.FishForMsg[*actors.MessageRejected](tt.probe, nil); got.EventID != rejected {
+		if got := actortest.FishForMsg[*actors.MessageRejected](tt.Probe, nil); got.EventID != rejected {
 			t.Fatalf("rejected %s, want %s", got.EventID, rejected)
 		}
-		tt.waitCall("SendNotice", "!r", "Too many messages")
+		tt.waitCall(m, "SendNotice", "!r", "Too many messages")
 		first.Emit(actortest.End(0))
 		for _, want := range []string{"queued 1", "queued 2"} {
 			turn := tt.turn(conn)
@@ -98,9 +97,7 @@ func TestQueueOverflowGetsANotice(t *testing.T) {
 			turn.Emit(actortest.Text("ok"), actortest.End(0))
 		}
 		synctest.Wait()
-		if _, err := conn.NextTurn(0); err == nil {
-			t.Fatal("the refused message reached the agent")
-		}
+		tt.noTurn(conn, "the refused message reached the agent")
 	})
 }
 
@@ -129,30 +126,38 @@ func TestCrashedRoomRestartsWithItsStateAndSiblingsCarryOn(t *testing.T) {
 			c := tt.conn()
 			conns[c.ChatID], turns[c.ChatID] = c, tt.turn(c)
 		}
+		m := tt.mark()
 		turns["11"].Emit(actortest.Text("partial"))
-		tt.waitCall("SendText", "!crash", "partial")
+		tt.waitCall(m, "SendText", "!crash", "partial")
 		tt.say(alice, "!crash", "waiting in the queue")
 		synctest.Wait()
 
-		tt.system.Root.Send(actor.NewPID(tt.system.Address(), actors.RoomActorID(alice, "!crash")), &boom{})
-		actortest.FishForMsg[*actors.RoomRestarted](tt.probe, nil)
-		tt.waitCall("SendNotice", "!crash", "Something went wrong on my side")
+		room := actor.NewPID(tt.System.Address(), actors.RoomActorID(alice, "!crash"))
+		m = tt.mark()
+		tt.System.Root.Send(room, &boom{})
+		if ev := tt.Probe.ExpectRestart(room); ev.Reason != "injected crash" {
+			t.Fatalf("restarted for %v, want the injected crash", ev.Reason)
+		}
+		actortest.FishForMsg[*actors.RoomRestarted](tt.Probe, nil)
+		tt.waitCall(m, "SendNotice", "!crash", "Something went wrong on my side")
 
 		// The sibling's turn is untouched and finishes normally.
+		m = tt.mark()
 		turns["12"].Emit(actortest.Text("sibling reply"), actortest.End(0))
-		tt.waitCall("SendText", "!sibling", "sibling reply")
+		tt.waitCall(m, "SendText", "!sibling", "sibling reply")
 
 		// The restarted actor kept the queued message and its platform_chat_id.
 		conn := tt.conn()
 		if conn.ChatID != "11" {
 			t.Fatalf("after restart dialed chat %s, want 11", conn.ChatID)
 		}
-		if turn := tt.turn(conn); turn.Msg.Text != "waiting in the queue" {
+		turn := tt.turn(conn)
+		if turn.Msg.Text != "waiting in the queue" {
 			t.Fatalf("after restart got %q", turn.Msg.Text)
-		} else {
-			turn.Emit(actortest.Text("back"), actortest.End(0))
 		}
-		tt.waitCall("SendText", "!crash", "back")
+		m = tt.mark()
+		turn.Emit(actortest.Text("back"), actortest.End(0))
+		tt.waitCall(m, "SendText", "!crash", "back")
 		if !conns["11"].Closed() {
 			t.Fatal("the crashed actor's connection was left open")
 		}
@@ -177,8 +182,8 @@ func TestStreamingEditsAreThrottledAndFinalIsComplete(t *testing.T) {
 		turn.Emit(actortest.End(0))
 		tt.turnEnded("!r")
 		synctest.Wait()
-		sends := tt.matrix.Calls("SendText")
-		edits := tt.matrix.Calls("EditText")
+		sends := tt.Matrix.Calls("SendText")
+		edits := tt.Matrix.Calls("EditText")
 		if len(sends) != 1 {
 			t.Fatalf("%d sends, want 1", len(sends))
 		}
@@ -197,7 +202,7 @@ func TestStreamingEditsAreThrottledAndFinalIsComplete(t *testing.T) {
 		if strings.Contains(edits[len(edits)-1].Text, "⚙") {
 			t.Fatal("the progress line stayed in the final text")
 		}
-		typing := tt.matrix.Calls("SetTyping")
+		typing := tt.Matrix.Calls("SetTyping")
 		if len(typing) < 2 || !typing[0].Typing || typing[len(typing)-1].Typing {
 			t.Fatalf("typing calls %+v, want on ... off", typing)
 		}
@@ -229,11 +234,13 @@ func TestAgentFailuresBecomeNoticesAndTheNextMessageWorks(t *testing.T) {
 				tt.say(alice, "!r", "hello")
 				conn := tt.conn()
 				turn := tt.turn(conn)
+				m := tt.mark()
 				turn.Emit(actortest.Text("partial answer"))
-				tt.waitCall("SendText", "!r", "partial answer")
+				tt.waitCall(m, "SendText", "!r", "partial answer")
+				m = tt.mark()
 				tc.fail(turn, conn)
-				tt.waitCall("EditText", "!r", "partial answer\n\n"+tt.cat.T(catalog.Incomplete))
-				tt.waitCall("SendNotice", "!r", tc.notice)
+				tt.waitCall(m, "EditText", "!r", "partial answer\n\n"+tt.Catalog.T(catalog.Incomplete))
+				tt.waitCall(m, "SendNotice", "!r", tc.notice)
 				if e := tt.turnEnded("!r"); e.Err == nil {
 					t.Fatal("TurnEnded without error")
 				}
@@ -244,8 +251,9 @@ func TestAgentFailuresBecomeNoticesAndTheNextMessageWorks(t *testing.T) {
 					next = tt.conn()
 				}
 				turn = tt.turn(next)
+				m = tt.mark()
 				turn.Emit(actortest.Text("fine now"), actortest.End(0))
-				tt.waitCall("SendText", "!r", "fine now")
+				tt.waitCall(m, "SendText", "!r", "fine now")
 			})
 		})
 	}
@@ -255,14 +263,16 @@ func TestUnreachableAgentGetsANotice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tt := newTestTree(t, actors.Options{})
 		tt.addRoom(alice, "!r", "1")
-		tt.agents.FailDials(errors.New("connection refused"))
+		tt.Agents.FailDials(errors.New("connection refused"))
+		m := tt.mark()
 		tt.say(alice, "!r", "hello")
-		tt.waitCall("SendNotice", "!r", "can't be reached")
-		tt.agents.FailDials(nil)
+		tt.waitCall(m, "SendNotice", "!r", "can't be reached")
+		tt.Agents.FailDials(nil)
 		tt.say(alice, "!r", "again")
 		turn := tt.turn(tt.conn())
+		m = tt.mark()
 		turn.Emit(actortest.Text("up"), actortest.End(0))
-		tt.waitCall("SendText", "!r", "up")
+		tt.waitCall(m, "SendText", "!r", "up")
 	})
 }
 
@@ -276,7 +286,7 @@ func TestLongReplyIsSplit(t *testing.T) {
 		turn.Emit(actortest.Text(long), actortest.End(0))
 		tt.turnEnded("!r")
 		var got []string
-		for _, c := range tt.matrix.Calls("SendText") {
+		for _, c := range tt.Matrix.Calls("SendText") {
 			if len(c.Text) > 1024 {
 				t.Fatalf("a part has %d bytes", len(c.Text))
 			}
@@ -285,7 +295,7 @@ func TestLongReplyIsSplit(t *testing.T) {
 		if strings.Join(got, " ") != strings.TrimSpace(long) {
 			t.Fatal("the parts do not add up to the reply")
 		}
-		if len(tt.matrix.Calls("SendText")) < 4 {
+		if len(tt.Matrix.Calls("SendText")) < 4 {
 			t.Fatal("reply was not split")
 		}
 	})
@@ -296,23 +306,23 @@ func TestRestartReportsCutOffTurn(t *testing.T) {
 		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) {
 			tt.addRoom(alice, "!r", "1")
 			tt.addRoom(alice, "!calm", "2")
-			r, _ := tt.store.GetRoom(t.Context(), "!r")
+			r, _ := tt.Store.GetRoom(t.Context(), "!r")
 			r.TurnInFlight = &actors.InFlightTurn{EventID: "$old"}
-			if err := tt.store.PutRoom(t.Context(), r); err != nil {
+			if err := tt.Store.PutRoom(t.Context(), r); err != nil {
 				t.Fatal(err)
 			}
 		})
 		// The notice comes at start-up, before the user writes again, and
 		// only in the room whose turn was cut off; nothing is replayed.
-		tt.waitCall("SendNotice", "!r", "I restarted while answering")
+		tt.waitCall(0, "SendNotice", "!r", "I restarted while answering") // 0: from start-up on
 		synctest.Wait()
-		if n := len(tt.matrix.Calls()); n != 1 {
-			t.Fatalf("%d Matrix calls at start-up, want the one notice: %+v", n, tt.matrix.Calls())
+		if n := len(tt.Matrix.Calls()); n != 1 {
+			t.Fatalf("%d Matrix calls at start-up, want the one notice: %+v", n, tt.Matrix.Calls())
 		}
-		if d := tt.agents.Dials(); len(d) != 0 {
+		if d := tt.Agents.Dials(); len(d) != 0 {
 			t.Fatalf("the cut-off turn was replayed to the agent: %v", d)
 		}
-		if r, _ := tt.store.GetRoom(t.Context(), "!r"); r.TurnInFlight != nil {
+		if r, _ := tt.Store.GetRoom(t.Context(), "!r"); r.TurnInFlight != nil {
 			t.Fatal("TurnInFlight not cleared")
 		}
 		tt.say(alice, "!r", "after restart")
@@ -329,17 +339,19 @@ func TestUndeliverableReplyIsReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tt := newTestTree(t, actors.Options{})
 		tt.addRoom(alice, "!r", "1")
-		tt.matrix.Fail("SendText", errors.New("M_TOO_LARGE"))
+		tt.Matrix.Fail("SendText", errors.New("M_TOO_LARGE"))
 		tt.say(alice, "!r", "hello")
 		conn := tt.conn()
 		turn := tt.turn(conn)
+		m := tt.mark()
 		turn.Emit(actortest.Text("a reply Matrix refuses"), actortest.End(0))
-		tt.waitCall("SendNotice", "!r", "could not be shown here")
-		tt.matrix.Fail("SendText", nil)
+		tt.waitCall(m, "SendNotice", "!r", "could not be shown here")
+		tt.Matrix.Fail("SendText", nil)
 		// The room carries on.
 		tt.say(alice, "!r", "again")
 		turn = tt.turn(conn)
+		m = tt.mark()
 		turn.Emit(actortest.Text("shown"), actortest.End(0))
-		tt.waitCall("SendText", "!r", "shown")
+		tt.waitCall(m, "SendText", "!r", "shown")
 	})
 }

@@ -36,8 +36,8 @@ type rootActor struct {
 // before the actors get to stop in order.
 func NewRootProps(ctx context.Context, deps Deps, opts Options) (*actor.Props, error) {
 	ctx = context.WithoutCancel(ctx)
-	if deps.Store == nil || deps.Matrix == nil || deps.Agents == nil || deps.Registry == nil || deps.Catalog == nil {
-		return nil, errors.New("actors: every dependency is required")
+	if err := deps.validate(); err != nil {
+		return nil, err
 	}
 	opts = opts.withDefaults()
 	return actor.PropsFromProducer(func() actor.Actor {

@@ -58,11 +58,40 @@ func (a *Agents) Dial(ctx context.Context, agent actors.AgentRef, chatID string)
 
 // NextConn returns the next dialed connection, failing after timeout.
 func (a *Agents) NextConn(timeout time.Duration) (*Conn, error) {
+	c, ok := awaitChan(a.conns, timeout)
+	if !ok {
+		return nil, fmt.Errorf("no agent dial within %v", timeout)
+	}
+	return c, nil
+}
+
+// TryNextConn returns a dialed connection not yet taken, without waiting.
+// After synctest.Wait, "no dial happened" is !ok, with no timer to race.
+func (a *Agents) TryNextConn() (*Conn, bool) {
 	select {
 	case c := <-a.conns:
-		return c, nil
-	case <-time.After(timeout):
-		return nil, fmt.Errorf("no agent dial within %v", timeout)
+		return c, true
+	default:
+		return nil, false
+	}
+}
+
+// awaitChan receives from ch within timeout; a value and the deadline at the
+// same instant give the value, whichever case select picks.
+func awaitChan[T any](ch <-chan T, timeout time.Duration) (T, bool) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v, true
+	case <-timer.C:
+		select {
+		case v := <-ch:
+			return v, true
+		default:
+			var zero T
+			return zero, false
+		}
 	}
 }
 
@@ -85,9 +114,13 @@ var _ actors.AgentConn = (*Conn)(nil)
 
 // Turn is one turn on a fake connection.
 type Turn struct {
-	Msg    actors.UserMessage
-	conn   *Conn
-	events chan actors.AgentEvent
+	Msg actors.UserMessage
+	// Refused is set on a turn started while another was running: the fake
+	// answered ErrTurnRunning, as the real client does. An actor should
+	// never do that, so seeing one is a bug in the actor.
+	Refused bool
+	conn    *Conn
+	events  chan actors.AgentEvent
 }
 
 // Turn implements actors.AgentConn.
@@ -98,6 +131,9 @@ func (c *Conn) Turn(ctx context.Context, msg actors.UserMessage) (<-chan actors.
 		return nil, fmt.Errorf("fake conn closed: %w", actors.ErrAgentDisconnected)
 	}
 	if c.current != nil {
+		// The real client refuses too; the refused turn is still handed to
+		// the test, so that an actor that overlaps turns is seen doing it.
+		c.turns <- &Turn{Msg: msg, Refused: true, conn: c}
 		return nil, actors.ErrTurnRunning
 	}
 	if c.script != nil {
@@ -116,11 +152,22 @@ func (c *Conn) Turn(ctx context.Context, msg actors.UserMessage) (<-chan actors.
 
 // NextTurn returns the next turn started on c, failing after timeout.
 func (c *Conn) NextTurn(timeout time.Duration) (*Turn, error) {
+	t, ok := awaitChan(c.turns, timeout)
+	if !ok {
+		return nil, fmt.Errorf("no turn on chat %s within %v", c.ChatID, timeout)
+	}
+	return t, nil
+}
+
+// TryNextTurn returns a turn started on c and not yet taken, without
+// waiting. After synctest.Wait, "no second turn started" is !ok, with no
+// timer to race.
+func (c *Conn) TryNextTurn() (*Turn, bool) {
 	select {
 	case t := <-c.turns:
-		return t, nil
-	case <-time.After(timeout):
-		return nil, fmt.Errorf("no turn within %v", timeout)
+		return t, true
+	default:
+		return nil, false
 	}
 }
 

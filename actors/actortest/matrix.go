@@ -12,6 +12,8 @@ import (
 
 // Call is one recorded call to a fake port.
 type Call struct {
+	// Seq is the call's position in the log, from 1.
+	Seq int
 	// Method is the port method's name ("SendNotice", "EditText", ...).
 	Method  string
 	RoomID  string
@@ -86,6 +88,7 @@ func (m *Matrix) record(ctx context.Context, c Call) (string, error) {
 	if c.EventID == "" {
 		c.EventID = id
 	}
+	c.Seq = len(m.calls) + 1
 	m.calls = append(m.calls, c)
 	close(m.notify)
 	m.notify = make(chan struct{})
@@ -106,14 +109,46 @@ func (m *Matrix) Calls(methods ...string) []Call {
 	return out
 }
 
-// WaitCall waits until a call matching pred has been recorded (looking at
-// every call, earlier ones included) and returns it. pred runs outside the
-// fake's lock, so it may call the fake's methods.
-func (m *Matrix) WaitCall(timeout time.Duration, pred func(Call) bool) (Call, error) {
-	deadline := time.After(timeout)
+// Mark is a position in the fake's call log. Waits and CallsSince take one,
+// so that a call recorded before the step under test can never satisfy an
+// assertion about what the step did. The zero Mark is the start of the log.
+type Mark int
+
+// Mark returns the current end of the call log: take it before the step
+// under test, then look for calls after it.
+func (m *Matrix) Mark() Mark {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Mark(len(m.calls))
+}
+
+// After returns the mark just past c, for waiting on what followed it.
+func (c Call) After() Mark { return Mark(c.Seq) }
+
+// CallsSince returns a copy of the calls recorded after mark, in order;
+// methods filters by name when given.
+func (m *Matrix) CallsSince(mark Mark, methods ...string) []Call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Call
+	for _, c := range m.calls[min(int(mark), len(m.calls)):] {
+		if len(methods) == 0 || slices.Contains(methods, c.Method) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// WaitCall waits until a call after mark matches pred and returns the first
+// such call. pred runs outside the fake's lock, so it may call the fake's
+// methods. When the deadline and a matching call come at the same instant,
+// the call wins.
+func (m *Matrix) WaitCall(after Mark, timeout time.Duration, pred func(Call) bool) (Call, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for {
 		m.mu.Lock()
-		calls := slices.Clone(m.calls)
+		calls := slices.Clone(m.calls[min(int(after), len(m.calls)):])
 		notify := m.notify
 		m.mu.Unlock()
 		for _, c := range calls {
@@ -123,8 +158,14 @@ func (m *Matrix) WaitCall(timeout time.Duration, pred func(Call) bool) (Call, er
 		}
 		select {
 		case <-notify:
-		case <-deadline:
-			return Call{}, fmt.Errorf("no matching Matrix call within %v; calls: %+v", timeout, m.Calls())
+		case <-timer.C:
+			for _, c := range m.CallsSince(after) {
+				if pred(c) {
+					return c, nil
+				}
+			}
+			return Call{}, fmt.Errorf("no matching Matrix call after mark %d within %v; calls after it: %+v",
+				after, timeout, m.CallsSince(after))
 		}
 	}
 }

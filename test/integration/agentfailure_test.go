@@ -121,14 +121,26 @@ func (r *rig) say(roomID, text string) {
 		Sender: owner, MsgType: "m.text", Body: text})
 }
 
-// wait waits for a Matrix call of method in roomID containing substr; a
-// generous deadline, since real sockets and real timeouts are involved.
-func (r *rig) wait(method, roomID, substr string) {
+// wait waits for a Matrix call after mark of method in roomID containing
+// substr; a generous deadline, since real sockets and real timeouts are
+// involved (it costs nothing when the call comes).
+func (r *rig) wait(after actortest.Mark, method, roomID, substr string) {
 	r.t.Helper()
-	if _, err := r.matrix.WaitCall(30*time.Second, func(c actortest.Call) bool {
+	if _, err := r.matrix.WaitCall(after, 30*time.Second, func(c actortest.Call) bool {
 		return c.Method == method && c.RoomID == roomID && strings.Contains(c.Text, substr)
 	}); err != nil {
-		r.t.Fatal(err)
+		r.t.Fatalf("waiting for %s in %s containing %q: %v", method, roomID, substr, err)
+	}
+}
+
+// waitExact waits for a Matrix call after mark of method in roomID whose
+// text is exactly text.
+func (r *rig) waitExact(after actortest.Mark, method, roomID, text string) {
+	r.t.Helper()
+	if _, err := r.matrix.WaitCall(after, 30*time.Second, func(c actortest.Call) bool {
+		return c.Method == method && c.RoomID == roomID && c.Text == text
+	}); err != nil {
+		r.t.Fatalf("waiting for %s in %s of exactly %q: %v", method, roomID, text, err)
 	}
 }
 
@@ -166,46 +178,49 @@ func TestAgentMisbehaviourBecomesPlainNotices(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.trigger, func(t *testing.T) {
 			r.t = t
+			m := r.matrix.Mark()
 			r.say("!flaky", tc.trigger)
 			// The partial reply is kept and marked incomplete, then explained.
-			r.wait("EditText", "!flaky", tc.partial+"\n\n"+incomplete)
-			r.wait("SendNotice", "!flaky", tc.notice)
+			r.wait(m, "EditText", "!flaky", tc.partial+"\n\n"+incomplete)
+			r.wait(m, "SendNotice", "!flaky", tc.notice)
 			// The next message simply works (a fresh connection is dialed).
-			before := len(r.matrix.Calls("SendText"))
+			m = r.matrix.Mark()
 			r.say("!flaky", "hello again")
-			if _, err := r.matrix.WaitCall(30*time.Second, func(c actortest.Call) bool {
-				return c.Method == "SendText" && c.RoomID == "!flaky" && c.Text == "all good" && len(r.matrix.Calls("SendText")) > before
-			}); err != nil {
-				t.Fatal(err)
-			}
+			r.waitExact(m, "SendText", "!flaky", "all good")
 		})
 	}
 	t.Run("a path outside the workspace is refused", func(t *testing.T) {
 		r.t = t
+		m := r.matrix.Mark()
 		r.say("!flaky", "escape")
-		r.wait("SendNotice", "!flaky", "outside its workspace")
+		r.wait(m, "SendNotice", "!flaky", "outside its workspace")
 	})
 	t.Run("a confirmation request is answered with !yes", func(t *testing.T) {
 		r.t = t
+		m := r.matrix.Mark()
 		r.say("!flaky", "approve")
-		r.wait("SendNotice", "!flaky", "Delete the draft?")
+		r.wait(m, "SendNotice", "!flaky", "Delete the draft?")
+		m = r.matrix.Mark()
 		r.say("!flaky", "!yes")
-		r.wait("SendText", "!flaky", "confirmed and done")
+		r.wait(m, "SendText", "!flaky", "confirmed and done")
 	})
 	t.Run("no STATUS", func(t *testing.T) {
 		r.t = t
+		m := r.matrix.Mark()
 		r.say("!mute", "anyone?")
-		r.wait("SendNotice", "!mute", "can't be reached")
+		r.wait(m, "SendNotice", "!mute", "can't be reached")
 	})
 	t.Run("agent down", func(t *testing.T) {
 		r.t = t
+		m := r.matrix.Mark()
 		r.say("!down", "anyone?")
-		r.wait("SendNotice", "!down", "can't be reached")
+		r.wait(m, "SendNotice", "!down", "can't be reached")
 	})
 	t.Run("the bot is alive after all of it", func(t *testing.T) {
 		r.t = t
+		m := r.matrix.Mark()
 		r.say("!flaky", "final check")
-		r.wait("SendText", "!flaky", "all good")
+		r.waitExact(m, "SendText", "!flaky", "all good")
 		if rec, err := r.store.GetRoom(context.Background(), "!flaky"); err != nil || rec.TurnInFlight != nil {
 			t.Fatalf("room record %+v, %v: want no turn in flight", rec, err)
 		}
