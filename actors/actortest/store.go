@@ -3,7 +3,9 @@ package actortest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -13,11 +15,18 @@ import (
 
 // Store is an in-memory actors.Store for unit tests of one actor. Tests of
 // durability use persistence.Store on a real Badger instead.
+//
+// It behaves as persistence.Store does, which RunStoreContract checks for
+// both: a cancelled context fails every call, records without their identity
+// are refused, saving a context under an existing name replaces it, lists
+// are ordered as Badger orders them, and no record it returns shares memory
+// with what it keeps. Unlike Badger it keeps times exactly as given (zone
+// and monotonic reading included); the contract compares them by instant.
 type Store struct {
 	mu    sync.Mutex
 	users map[string]actors.UserRecord
 	rooms map[string]actors.RoomRecord
-	saved map[string][]actors.SavedContext
+	saved map[string]map[string]actors.SavedContext // user id -> name -> context
 	seq   int
 	fail  error
 }
@@ -26,7 +35,11 @@ var _ actors.Store = (*Store)(nil)
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{users: map[string]actors.UserRecord{}, rooms: map[string]actors.RoomRecord{}, saved: map[string][]actors.SavedContext{}}
+	return &Store{
+		users: map[string]actors.UserRecord{},
+		rooms: map[string]actors.RoomRecord{},
+		saved: map[string]map[string]actors.SavedContext{},
+	}
 }
 
 // FailWrites makes later writes fail with err (nil: succeed again).
@@ -36,105 +49,160 @@ func (s *Store) FailWrites(err error) {
 	s.fail = err
 }
 
+// writable reports why a write must not happen: a cancelled ctx or
+// FailWrites. Callers hold s.mu.
+func (s *Store) writable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.fail
+}
+
 // GetUser implements actors.Store.
-func (s *Store) GetUser(_ context.Context, id string) (actors.UserRecord, error) {
+func (s *Store) GetUser(ctx context.Context, id string) (actors.UserRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return actors.UserRecord{}, fmt.Errorf("failed to get user %q: %w", id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[id]
 	if !ok {
-		return u, fmt.Errorf("user %s: %w", id, actors.ErrNotFound)
+		return actors.UserRecord{}, fmt.Errorf("user %s: %w", id, actors.ErrNotFound)
 	}
 	return u, nil
 }
 
 // PutUser implements actors.Store.
-func (s *Store) PutUser(_ context.Context, u actors.UserRecord) error {
+func (s *Store) PutUser(ctx context.Context, u actors.UserRecord) error {
+	if u.UserID == "" {
+		return errors.New("failed to put user: empty user id")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
+	if err := s.writable(ctx); err != nil {
+		return fmt.Errorf("failed to put user %q: %w", u.UserID, err)
 	}
 	s.users[u.UserID] = u
 	return nil
 }
 
-// ListUsers implements actors.Store.
-func (s *Store) ListUsers(context.Context) ([]actors.UserRecord, error) {
+// ListUsers implements actors.Store: every user, ordered by user id.
+func (s *Store) ListUsers(ctx context.Context) ([]actors.UserRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("failed to list users: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]actors.UserRecord, 0, len(s.users))
-	for _, u := range s.users {
-		out = append(out, u)
-	}
+	out := slices.Collect(maps.Values(s.users))
 	slices.SortFunc(out, func(a, b actors.UserRecord) int { return cmp.Compare(a.UserID, b.UserID) })
 	return out, nil
 }
 
 // GetRoom implements actors.Store.
-func (s *Store) GetRoom(_ context.Context, id string) (actors.RoomRecord, error) {
+func (s *Store) GetRoom(ctx context.Context, id string) (actors.RoomRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return actors.RoomRecord{}, fmt.Errorf("failed to get room %q: %w", id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.rooms[id]
 	if !ok {
-		return r, fmt.Errorf("room %s: %w", id, actors.ErrNotFound)
+		return actors.RoomRecord{}, fmt.Errorf("room %s: %w", id, actors.ErrNotFound)
 	}
-	r.Staged = slices.Clone(r.Staged)
-	return r, nil
+	return copyRoom(r), nil
 }
 
 // PutRoom implements actors.Store.
-func (s *Store) PutRoom(_ context.Context, r actors.RoomRecord) error {
+func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
+	switch {
+	case r.RoomID == "":
+		return errors.New("failed to put room: empty room id")
+	case r.OwnerID == "":
+		return fmt.Errorf("failed to put room %q: empty owner id", r.RoomID)
+	case r.ChatIndex < 0:
+		return fmt.Errorf("failed to put room %q: negative chat index %d", r.RoomID, r.ChatIndex)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
+	if err := s.writable(ctx); err != nil {
+		return fmt.Errorf("failed to put room %q: %w", r.RoomID, err)
 	}
-	r.Staged = slices.Clone(r.Staged)
-	s.rooms[r.RoomID] = r
+	s.rooms[r.RoomID] = copyRoom(r)
 	return nil
 }
 
-// ListRooms implements actors.Store.
-func (s *Store) ListRooms(_ context.Context, userID string) ([]actors.RoomRecord, error) {
+// ListRooms implements actors.Store: userID's rooms, archived included,
+// ordered by ChatIndex, then room id.
+func (s *Store) ListRooms(ctx context.Context, userID string) ([]actors.RoomRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("failed to list rooms of %q: %w", userID, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []actors.RoomRecord
 	for _, r := range s.rooms {
 		if r.OwnerID == userID {
-			out = append(out, r)
+			out = append(out, copyRoom(r))
 		}
 	}
-	slices.SortFunc(out, func(a, b actors.RoomRecord) int { return cmp.Compare(a.ChatIndex, b.ChatIndex) })
+	slices.SortFunc(out, func(a, b actors.RoomRecord) int {
+		return cmp.Or(cmp.Compare(a.ChatIndex, b.ChatIndex), cmp.Compare(a.RoomID, b.RoomID))
+	})
 	return out, nil
 }
 
+// copyRoom returns r sharing no memory with it (Staged, TurnInFlight).
+func copyRoom(r actors.RoomRecord) actors.RoomRecord {
+	r.Staged = slices.Clone(r.Staged)
+	if r.TurnInFlight != nil {
+		t := *r.TurnInFlight
+		r.TurnInFlight = &t
+	}
+	return r
+}
+
 // NextPlatformChatID implements actors.Store.
-func (s *Store) NextPlatformChatID(context.Context) (string, error) {
+func (s *Store) NextPlatformChatID(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fail != nil {
-		return "", s.fail
+	if err := s.writable(ctx); err != nil {
+		return "", fmt.Errorf("failed to take next platform_chat_id: %w", err)
 	}
 	s.seq++
 	return strconv.Itoa(s.seq), nil
 }
 
-// PutSavedContext implements actors.Store.
-func (s *Store) PutSavedContext(_ context.Context, c actors.SavedContext) error {
+// PutSavedContext implements actors.Store: saving under a name the user
+// already saved replaces that context.
+func (s *Store) PutSavedContext(ctx context.Context, c actors.SavedContext) error {
+	if c.UserID == "" || c.Name == "" {
+		return errors.New("failed to put saved context: empty user id or name")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
+	if err := s.writable(ctx); err != nil {
+		return fmt.Errorf("failed to put saved context %q of %q: %w", c.Name, c.UserID, err)
 	}
-	s.saved[c.UserID] = append(s.saved[c.UserID], c)
+	if s.saved[c.UserID] == nil {
+		s.saved[c.UserID] = map[string]actors.SavedContext{}
+	}
+	s.saved[c.UserID][c.Name] = c
 	return nil
 }
 
-// ListSavedContexts implements actors.Store.
-func (s *Store) ListSavedContexts(_ context.Context, userID string) ([]actors.SavedContext, error) {
+// ListSavedContexts implements actors.Store: userID's saved contexts,
+// oldest first, then by name.
+func (s *Store) ListSavedContexts(ctx context.Context, userID string) ([]actors.SavedContext, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("failed to list saved contexts of %q: %w", userID, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.saved[userID]), nil
+	out := slices.Collect(maps.Values(s.saved[userID]))
+	slices.SortFunc(out, func(a, b actors.SavedContext) int {
+		return cmp.Or(a.SavedAt.Compare(b.SavedAt), cmp.Compare(a.Name, b.Name))
+	})
+	return out, nil
 }
 
 // Registry is a fixed actors.Registry: Users maps user ids to agent ids;
