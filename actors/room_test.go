@@ -101,21 +101,9 @@ func TestQueueOverflowGetsANotice(t *testing.T) {
 	})
 }
 
-// boom makes the fault-injection middleware panic inside a room actor.
-type boom struct{}
-
-func crashOnBoom(next actor.ReceiverFunc) actor.ReceiverFunc {
-	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
-		if _, ok := env.Message.(*boom); ok {
-			panic("injected crash")
-		}
-		next(c, env)
-	}
-}
-
 func TestCrashedRoomRestartsWithItsStateAndSiblingsCarryOn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tt := newTestTree(t, actors.Options{RoomMiddleware: []actor.ReceiverMiddleware{crashOnBoom}})
+		tt := newTestTree(t, actors.Options{RoomMiddleware: []actor.ReceiverMiddleware{actortest.CrashOnCrash}})
 		tt.addRoom(alice, "!crash", "11")
 		tt.addRoom(alice, "!sibling", "12")
 		tt.say(alice, "!crash", "first")
@@ -134,7 +122,7 @@ func TestCrashedRoomRestartsWithItsStateAndSiblingsCarryOn(t *testing.T) {
 
 		room := actor.NewPID(tt.System.Address(), actors.RoomActorID(alice, "!crash"))
 		m = tt.mark()
-		tt.System.Root.Send(room, &boom{})
+		tt.System.Root.Send(room, &actortest.Crash{Reason: "injected crash"})
 		if ev := tt.Probe.ExpectRestart(room); ev.Reason != "injected crash" {
 			t.Fatalf("restarted for %v, want the injected crash", ev.Reason)
 		}
@@ -175,7 +163,7 @@ func TestStreamingEditsAreThrottledAndFinalIsComplete(t *testing.T) {
 			chunk := fmt.Sprintf("w%d ", i)
 			want.WriteString(chunk)
 			turn.Emit(actortest.Text(chunk))
-			time.Sleep(100 * time.Millisecond) // virtual: the agent streams for 4 s
+			actortest.Advance(t, 100*time.Millisecond) // the agent streams for 4 s
 		}
 		turn.Emit(actors.AgentEvent{Kind: actors.AgentToolCall, Name: "search"})
 		synctest.Wait()

@@ -85,6 +85,7 @@ func awaitChan[T any](ch <-chan T, timeout time.Duration) (T, bool) {
 	case v := <-ch:
 		return v, true
 	case <-timer.C:
+		settleBubble()
 		select {
 		case v := <-ch:
 			return v, true

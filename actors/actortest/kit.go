@@ -19,7 +19,7 @@ import (
 // actor system, a fake of every port, a probe, and the options and logger the
 // actors get. Fields may be changed (Options, Registry) before spawning.
 type Kit struct {
-	T testing.TB
+	T TB
 	// Ctx carries the zerolog logger the actors log to (stderr, errors only
 	// unless the test runs with -v).
 	Ctx    context.Context
@@ -47,7 +47,7 @@ const (
 
 // NewKit returns a kit whose actor system is shut down by t.Cleanup. Make it
 // inside synctest.Test to run the actors' timers in virtual time.
-func NewKit(t testing.TB) *Kit {
+func NewKit(t TB) *Kit {
 	t.Helper()
 	level := zerolog.ErrorLevel
 	if testing.Verbose() {
@@ -205,4 +205,17 @@ func inBubble() (in bool) {
 	}()
 	synctest.Wait()
 	return true
+}
+
+// Advance moves a synctest bubble's virtual clock forward by d and returns
+// once every goroutine in the bubble is idle: the way an actor test lets
+// timers (edit throttles, typing refreshes, idle timeouts) fire without
+// sleeping on the real clock. Outside a bubble it fails the test.
+func Advance(t TB, d time.Duration) {
+	t.Helper()
+	if !inBubble() {
+		t.Fatalf("actortest.Advance needs a testing/synctest bubble")
+	}
+	time.Sleep(d)
+	synctest.Wait()
 }

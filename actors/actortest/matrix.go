@@ -159,6 +159,7 @@ func (m *Matrix) WaitCall(after Mark, timeout time.Duration, pred func(Call) boo
 		select {
 		case <-notify:
 		case <-timer.C:
+			settleBubble()
 			for _, c := range m.CallsSince(after) {
 				if pred(c) {
 					return c, nil

@@ -2,7 +2,6 @@ package actortest
 
 import (
 	"fmt"
-	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,7 +21,7 @@ const DefaultTimeout = 5 * time.Second
 // A Probe is driven from the test's goroutine; its Expect methods call
 // t.Fatal and so must not run on other goroutines.
 type Probe struct {
-	t      testing.TB
+	t      TB
 	system *actor.ActorSystem
 	pid    *actor.PID
 
@@ -31,6 +30,14 @@ type Probe struct {
 
 	// deadline, when set by Within, caps every wait.
 	deadline time.Time
+}
+
+// TB is what the kit needs of a test. *testing.T and *testing.B satisfy it;
+// Fatalf must not return (testing's calls runtime.Goexit).
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
 }
 
 // Envelope is a message the probe received and who sent it (nil when it
@@ -70,7 +77,7 @@ type (
 // NewProbe spawns a probe in system. It records supervision events and dead
 // letters from the start, and is stopped (with the children it spawned) by
 // t.Cleanup.
-func NewProbe(t testing.TB, system *actor.ActorSystem, opts ...ProbeOption) *Probe {
+func NewProbe(t TB, system *actor.ActorSystem, opts ...ProbeOption) *Probe {
 	t.Helper()
 	cfg := probeConfig{supervisor: actor.NewOneForOneStrategy(10, time.Minute, actor.DefaultDecider)}
 	for _, o := range opts {

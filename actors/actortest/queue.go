@@ -50,7 +50,9 @@ func (q *queue) len() int {
 
 // await takes the next item that satisfies match (nil: any) within timeout.
 // When the deadline and an item come at the same instant the item wins, so
-// the outcome never depends on which of two ready select cases Go picks.
+// the outcome never depends on which of two ready select cases Go picks: at
+// the deadline it looks once more, after letting a synctest bubble's other
+// goroutines finish what they do at that instant.
 func (q *queue) await(timeout time.Duration, match func(any) bool) (any, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -62,6 +64,7 @@ func (q *queue) await(timeout time.Duration, match func(any) bool) (any, error) 
 		select {
 		case <-wake:
 		case <-timer.C:
+			settleBubble()
 			if v, ok, _ := q.take(match); ok {
 				return v, nil
 			}
@@ -69,3 +72,7 @@ func (q *queue) await(timeout time.Duration, match func(any) bool) (any, error) 
 		}
 	}
 }
+
+// settleBubble, inside a synctest bubble, returns once every other goroutine
+// of the bubble is blocked; outside one it returns at once.
+func settleBubble() { inBubble() }

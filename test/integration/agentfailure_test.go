@@ -155,9 +155,6 @@ func closedPortURL(t *testing.T) string {
 }
 
 func TestAgentMisbehaviourBecomesPlainNotices(t *testing.T) {
-	if testing.Short() {
-		t.Skip("uses real sockets and one-second timeouts")
-	}
 	flaky := startAgent(t, misbehaviour)
 	mute := startAgent(t, "on_connect:\n  - hang: true\ndefault:\n  - {type: AGENT_EVENT_END}\n")
 	r := newRig(t, []actors.AgentRef{
