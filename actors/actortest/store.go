@@ -29,6 +29,10 @@ type Store struct {
 	saved map[string]map[string]actors.SavedContext // user id -> name -> context
 	seq   int
 	fail  error
+	// failReads makes reads fail (FailReads); readsLeft counts how many
+	// more, or is negative for "until cleared".
+	failReads error
+	readsLeft int
 }
 
 var _ actors.Store = (*Store)(nil)
@@ -49,6 +53,36 @@ func (s *Store) FailWrites(err error) {
 	s.fail = err
 }
 
+// FailReads makes later reads (Get*, List*) fail with err (nil: succeed
+// again), as a disk that went away would.
+func (s *Store) FailReads(err error) {
+	s.FailNextReads(-1, err)
+}
+
+// FailNextReads makes the next n reads fail with err (n < 0: every read until
+// FailReads(nil)).
+func (s *Store) FailNextReads(n int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failReads, s.readsLeft = err, n
+}
+
+// readable reports why a read must not happen: a cancelled ctx or FailReads.
+func (s *Store) readable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failReads == nil || s.readsLeft == 0 {
+		return nil
+	}
+	if s.readsLeft > 0 {
+		s.readsLeft--
+	}
+	return s.failReads
+}
+
 // writable reports why a write must not happen: a cancelled ctx or
 // FailWrites. Callers hold s.mu.
 func (s *Store) writable(ctx context.Context) error {
@@ -60,7 +94,7 @@ func (s *Store) writable(ctx context.Context) error {
 
 // GetUser implements actors.Store.
 func (s *Store) GetUser(ctx context.Context, id string) (actors.UserRecord, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.readable(ctx); err != nil {
 		return actors.UserRecord{}, fmt.Errorf("failed to get user %q: %w", id, err)
 	}
 	s.mu.Lock()
@@ -88,7 +122,7 @@ func (s *Store) PutUser(ctx context.Context, u actors.UserRecord) error {
 
 // ListUsers implements actors.Store: every user, ordered by user id.
 func (s *Store) ListUsers(ctx context.Context) ([]actors.UserRecord, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.readable(ctx); err != nil {
 		return nil, fmt.Errorf("failed to list users: %w", err)
 	}
 	s.mu.Lock()
@@ -100,7 +134,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]actors.UserRecord, error) {
 
 // GetRoom implements actors.Store.
 func (s *Store) GetRoom(ctx context.Context, id string) (actors.RoomRecord, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.readable(ctx); err != nil {
 		return actors.RoomRecord{}, fmt.Errorf("failed to get room %q: %w", id, err)
 	}
 	s.mu.Lock()
@@ -134,7 +168,7 @@ func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
 // ListRooms implements actors.Store: userID's rooms, archived included,
 // ordered by ChatIndex, then room id.
 func (s *Store) ListRooms(ctx context.Context, userID string) ([]actors.RoomRecord, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.readable(ctx); err != nil {
 		return nil, fmt.Errorf("failed to list rooms of %q: %w", userID, err)
 	}
 	s.mu.Lock()
@@ -193,7 +227,7 @@ func (s *Store) PutSavedContext(ctx context.Context, c actors.SavedContext) erro
 // ListSavedContexts implements actors.Store: userID's saved contexts,
 // oldest first, then by name.
 func (s *Store) ListSavedContexts(ctx context.Context, userID string) ([]actors.SavedContext, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.readable(ctx); err != nil {
 		return nil, fmt.Errorf("failed to list saved contexts of %q: %w", userID, err)
 	}
 	s.mu.Lock()

@@ -1,6 +1,7 @@
 package actortest_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -50,5 +51,31 @@ func TestStoreFailWrites(t *testing.T) {
 	// The failed NextPlatformChatID consumed nothing.
 	if id, err := s.NextPlatformChatID(ctx); err != nil || id != "2" {
 		t.Errorf("NextPlatformChatID after one failed and one good call = (%q, %v), want (\"2\", nil)", id, err)
+	}
+}
+
+func TestStoreFailReads(t *testing.T) {
+	s := actortest.NewStore()
+	ctx := context.Background()
+	if err := s.PutUser(ctx, actors.UserRecord{UserID: "@a:x"}); err != nil {
+		t.Fatal(err)
+	}
+	gone := errors.New("disk gone")
+	s.FailNextReads(2, gone)
+	for i := range 2 {
+		if _, err := s.GetUser(ctx, "@a:x"); !errors.Is(err, gone) {
+			t.Fatalf("read %d = %v, want the injected error", i+1, err)
+		}
+	}
+	if _, err := s.GetUser(ctx, "@a:x"); err != nil {
+		t.Fatalf("third read = %v, want it to succeed", err)
+	}
+	s.FailReads(gone)
+	if _, err := s.ListUsers(ctx); !errors.Is(err, gone) {
+		t.Fatalf("ListUsers = %v, want the injected error", err)
+	}
+	s.FailReads(nil)
+	if _, err := s.ListUsers(ctx); err != nil {
+		t.Fatalf("ListUsers after clearing = %v", err)
 	}
 }
