@@ -12,16 +12,21 @@ import (
 // goroutines they own, never from Receive.
 
 // Store is the durable state (PRODUCT R7.1). Reads of a missing record return
-// an error wrapping ErrNotFound. Every write error is returned.
+// an error wrapping ErrNotFound. Every write error is returned; a record
+// without its identity (user id, room id, owner, saved-context name) or with
+// a negative ChatIndex is refused and nothing is written. A cancelled ctx
+// fails the call. Returned records share no memory with the store.
+// actortest.RunStoreContract checks all of this for an implementation.
 type Store interface {
 	GetUser(ctx context.Context, userID string) (UserRecord, error)
 	PutUser(ctx context.Context, u UserRecord) error
+	// ListUsers returns every user, ordered by user id.
 	ListUsers(ctx context.Context) ([]UserRecord, error)
 
 	GetRoom(ctx context.Context, roomID string) (RoomRecord, error)
 	PutRoom(ctx context.Context, r RoomRecord) error
 	// ListRooms returns the rooms owned by userID, archived ones included,
-	// ordered by ChatIndex.
+	// ordered by ChatIndex, then room id.
 	ListRooms(ctx context.Context, userID string) ([]RoomRecord, error)
 
 	// NextPlatformChatID takes the next value of the process-wide monotonic
@@ -29,7 +34,11 @@ type Store interface {
 	// restarts included.
 	NextPlatformChatID(ctx context.Context) (string, error)
 
+	// PutSavedContext stores s; one saved under the same (user, name)
+	// before is replaced.
 	PutSavedContext(ctx context.Context, s SavedContext) error
+	// ListSavedContexts returns userID's saved contexts, oldest first, then
+	// by name, so the numbers !load shows stay stable as contexts are added.
 	ListSavedContexts(ctx context.Context, userID string) ([]SavedContext, error)
 }
 
