@@ -1,0 +1,158 @@
+package matrix
+
+import (
+	"maps"
+	"net/http"
+	"testing"
+)
+
+const (
+	whoamiPath = "/_matrix/client/v3/account/whoami"
+	loginPath  = "/_matrix/client/v3/login"
+	loginBody  = `"type":"m.login.password","identifier":{"type":"m.id.user","user":"@bot:hs.test"},` +
+		`"password":"pw","initial_device_display_name":"Surfaces bot"`
+)
+
+// wantAuthReq is one request of a login, with its Authorization header.
+type wantAuthReq struct{ method, path, body, auth string }
+
+// storedSession is the meta a password login leaves in the store.
+func storedSession(user, token, device string) map[string]string {
+	return map[string]string{metaSessionUser: user, metaAccessToken: token, metaDeviceID: device}
+}
+
+// TestConnectSessions: which session Connect uses (configured token, stored
+// session, password login), what it asks the homeserver, what it stores,
+// and that later requests carry the session's token.
+func TestConnectSessions(t *testing.T) {
+	noDevice := func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, `{"user_id":"@bot:hs.test"}`) }
+	unknownToken := func(w http.ResponseWriter, _ *http.Request) {
+		matrixError(w, 401, "M_UNKNOWN_TOKEN", "Invalid access token passed.")
+	}
+	tests := []struct {
+		name       string
+		creds      Credentials
+		stored     map[string]string
+		whoami     http.HandlerFunc // nil: the user's session on device DEV
+		reqs       []wantAuthReq
+		wantDevice string
+		wantToken  string
+		wantStored map[string]string // nil: stored unchanged
+	}{
+		{
+			name:       "configured access token wins over a stored session",
+			creds:      Credentials{UserID: botID, AccessToken: "cfg", Password: "pw"},
+			stored:     storedSession(botID, "stored", "SDEV"),
+			reqs:       []wantAuthReq{{"GET", whoamiPath, "", "Bearer cfg"}},
+			wantDevice: "DEV", wantToken: "cfg",
+		},
+		{
+			name:       "configured access token whose whoami has no device id",
+			creds:      Credentials{UserID: botID, AccessToken: "cfg", DeviceID: "CFGDEV"},
+			whoami:     noDevice,
+			reqs:       []wantAuthReq{{"GET", whoamiPath, "", "Bearer cfg"}},
+			wantDevice: "CFGDEV", wantToken: "cfg",
+		},
+		{
+			name:       "password login stores the session",
+			creds:      Credentials{UserID: botID, Password: "pw"},
+			reqs:       []wantAuthReq{{"POST", loginPath, "{" + loginBody + "}", ""}},
+			wantDevice: "DEVLOGIN", wantToken: "tok-login",
+			wantStored: storedSession(botID, "tok-login", "DEVLOGIN"),
+		},
+		{
+			name:       "password login on the configured device",
+			creds:      Credentials{UserID: botID, Password: "pw", DeviceID: "CFGDEV"},
+			stored:     storedSession(botID, "", "SDEV"),
+			reqs:       []wantAuthReq{{"POST", loginPath, `{"device_id":"CFGDEV",` + loginBody + "}", ""}},
+			wantDevice: "DEVLOGIN", wantToken: "tok-login",
+			wantStored: storedSession(botID, "tok-login", "DEVLOGIN"),
+		},
+		{
+			name:       "stored session reused",
+			creds:      Credentials{UserID: botID, Password: "pw"},
+			stored:     storedSession(botID, "stored", "SDEV"),
+			reqs:       []wantAuthReq{{"GET", whoamiPath, "", "Bearer stored"}},
+			wantDevice: "DEV", wantToken: "stored",
+		},
+		{
+			name:       "stored session whose whoami has no device id keeps the stored device",
+			creds:      Credentials{UserID: botID, Password: "pw"},
+			stored:     storedSession(botID, "stored", "SDEV"),
+			whoami:     noDevice,
+			reqs:       []wantAuthReq{{"GET", whoamiPath, "", "Bearer stored"}},
+			wantDevice: "SDEV", wantToken: "stored",
+		},
+		{
+			name:   "expired stored session: password login on the stored device",
+			creds:  Credentials{UserID: botID, Password: "pw"},
+			stored: storedSession(botID, "stored", "SDEV"),
+			whoami: unknownToken,
+			reqs: []wantAuthReq{
+				{"GET", whoamiPath, "", "Bearer stored"},
+				{"POST", loginPath, `{"device_id":"SDEV",` + loginBody + "}", ""},
+			},
+			wantDevice: "DEVLOGIN", wantToken: "tok-login",
+			wantStored: storedSession(botID, "tok-login", "DEVLOGIN"),
+		},
+		{
+			name:       "stored session without a token: password login on the stored device",
+			creds:      Credentials{UserID: botID, Password: "pw"},
+			stored:     storedSession(botID, "", "SDEV"),
+			reqs:       []wantAuthReq{{"POST", loginPath, `{"device_id":"SDEV",` + loginBody + "}", ""}},
+			wantDevice: "DEVLOGIN", wantToken: "tok-login",
+			wantStored: storedSession(botID, "tok-login", "DEVLOGIN"),
+		},
+		{
+			name:       "another user's stored session is not used",
+			creds:      Credentials{UserID: botID, Password: "pw"},
+			stored:     storedSession("@other:hs.test", "stored", "SDEV"),
+			reqs:       []wantAuthReq{{"POST", loginPath, "{" + loginBody + "}", ""}},
+			wantDevice: "DEVLOGIN", wantToken: "tok-login",
+			wantStored: storedSession(botID, "tok-login", "DEVLOGIN"),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newTestHomeserver(t)
+			if tc.whoami != nil {
+				hs.handle(t, routeWhoami, tc.whoami)
+			}
+			store := newMemState()
+			maps.Copy(store.meta, tc.stored)
+			tc.creds.Homeserver = hs.URL
+			c, err := Connect(testContext(t), tc.creds, store)
+			if err != nil {
+				t.Fatalf("Connect: %v", err)
+			}
+			reqs := hs.requests()
+			if len(reqs) != len(tc.reqs) {
+				t.Fatalf("homeserver got %d requests, want %d: %v", len(reqs), len(tc.reqs), reqs)
+			}
+			for i, w := range tc.reqs {
+				wantRequest(t, reqs[i], w.method, w.path, w.body)
+				if reqs[i].Auth != w.auth {
+					t.Fatalf("%s %s sent Authorization %q, want %q", w.method, w.path, reqs[i].Auth, w.auth)
+				}
+			}
+			if c.UserID() != botID || c.DeviceID() != tc.wantDevice {
+				t.Fatalf("session %s on %s, want %s on %s", c.UserID(), c.DeviceID(), botID, tc.wantDevice)
+			}
+			wantStored := tc.wantStored
+			if wantStored == nil {
+				wantStored = tc.stored
+			}
+			if !maps.Equal(store.meta, wantStored) {
+				t.Fatalf("stored session %v, want %v", store.meta, wantStored)
+			}
+			// The session's token is what later requests carry.
+			if err := c.JoinRoom(testContext(t), "!r:hs.test"); err != nil {
+				t.Fatal(err)
+			}
+			reqs = hs.requests()
+			if got := reqs[len(reqs)-1].Auth; got != "Bearer "+tc.wantToken {
+				t.Fatalf("a request after Connect sent Authorization %q, want the session's %q", got, tc.wantToken)
+			}
+		})
+	}
+}

@@ -1,0 +1,54 @@
+package matrix
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// maxErrorBody bounds how much of a 429 body is read to find retry_after_ms.
+const maxErrorBody = 64 << 10
+
+// retryAfterBody makes the client wait as long as a rate-limited homeserver
+// asks. mautrix v0.31 reads only the Retry-After header and otherwise backs
+// off 4 s, 8 s, 16 s…; Dendrite (and older Synapse) say how long in the
+// M_LIMIT_EXCEEDED body's retry_after_ms instead. This transport copies that
+// value into a Retry-After header (rounded up to whole seconds, the header's
+// unit) when the server sent none, and leaves the body readable as before.
+type retryAfterBody struct{ next http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (t retryAfterBody) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "" {
+		return resp, err
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if readErr != nil {
+		return resp, nil // mautrix falls back to its own backoff
+	}
+	var limit struct {
+		RetryAfterMs int64 `json:"retry_after_ms"`
+	}
+	if json.Unmarshal(body, &limit) != nil || limit.RetryAfterMs <= 0 {
+		return resp, nil
+	}
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	resp.Header.Set("Retry-After", strconv.FormatInt((limit.RetryAfterMs+999)/1000, 10))
+	return resp, nil
+}
+
+// withRetryAfterBody wraps c's transport (the default one if unset).
+func withRetryAfterBody(c *http.Client) {
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = retryAfterBody{next: next}
+}

@@ -1,0 +1,75 @@
+package matrix
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// roundTripFunc is a transport made of a function, for unit tests.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestRetryAfterBody(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		header     string // Retry-After sent by the server
+		body       string
+		wantHeader string
+	}{
+		{"retry_after_ms becomes seconds, rounded up", 429, "", `{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1500}`, "2"},
+		{"a whole second", 429, "", `{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1000}`, "1"},
+		{"less than a second waits one", 429, "", `{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1}`, "1"},
+		{"the server's header wins", 429, "7", `{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1500}`, "7"},
+		{"no retry_after_ms", 429, "", `{"errcode":"M_LIMIT_EXCEEDED"}`, ""},
+		{"not JSON", 429, "", `<html>slow down</html>`, ""},
+		{"not a 429", 503, "", `{"retry_after_ms":1500}`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			next := roundTripFunc(func(*http.Request) (*http.Response, error) {
+				h := http.Header{}
+				if tc.header != "" {
+					h.Set("Retry-After", tc.header)
+				}
+				return &http.Response{StatusCode: tc.status, Header: h, Body: io.NopCloser(strings.NewReader(tc.body))}, nil
+			})
+			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)
+			resp, err := retryAfterBody{next: next}.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Header.Get("Retry-After"); got != tc.wantHeader {
+				t.Errorf("Retry-After %q, want %q", got, tc.wantHeader)
+			}
+			if body, _ := io.ReadAll(resp.Body); string(body) != tc.body {
+				t.Errorf("body %q, want it unchanged: %q", body, tc.body)
+			}
+		})
+	}
+}
+
+// The client Connect builds uses the transport.
+func TestConnectHonoursRetryAfterMs(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"user_id":"@bot:hs.test","device_id":"DEV"}`))
+	}))
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, Credentials{Homeserver: ts.URL, UserID: "@bot:hs.test", AccessToken: "tok"},
+		&memState{seen: map[string]bool{}, meta: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.cli.Client.Transport.(retryAfterBody); !ok {
+		t.Fatalf("the client's transport is %T, want retryAfterBody", c.cli.Client.Transport)
+	}
+}

@@ -1,0 +1,207 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"maunium.net/go/mautrix"
+)
+
+// wantReq is one request a call must make, in order.
+type wantReq struct{ method, path, body string }
+
+// TestRoomsRequests: what each MatrixRooms method puts on the wire.
+func TestRoomsRequests(t *testing.T) {
+	const (
+		v3    = "/_matrix/client/v3"
+		space = "/_matrix/client/v3/rooms/!space:hs.test"
+	)
+	tests := []struct {
+		name   string
+		call   func(ctx context.Context, c *Client) (string, error)
+		wantID string
+		reqs   []wantReq
+	}{
+		{
+			name: "JoinRoom",
+			call: func(ctx context.Context, c *Client) (string, error) { return "", c.JoinRoom(ctx, "!r:hs.test") },
+			reqs: []wantReq{{"POST", roomPath + "/join", `{}`}},
+		},
+		{
+			name: "RejectInvite leaves with the reason",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return "", c.RejectInvite(ctx, "!r:hs.test", "not allowed")
+			},
+			reqs: []wantReq{{"POST", roomPath + "/leave", `{"reason":"not allowed"}`}},
+		},
+		{
+			name: "LeaveRoom",
+			call: func(ctx context.Context, c *Client) (string, error) { return "", c.LeaveRoom(ctx, "!r:hs.test") },
+			reqs: []wantReq{{"POST", roomPath + "/leave", `{}`}},
+		},
+		{
+			name: "CreateSpace is an m.space only the bot may change",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return c.CreateSpace(ctx, "Alice's agents", []string{"@alice:hs.test", "@bob:hs.test"})
+			},
+			wantID: "!new:hs.test",
+			reqs: []wantReq{{"POST", v3 + "/createRoom", `{"name":"Alice's agents","preset":"private_chat",
+				"invite":["@alice:hs.test","@bob:hs.test"],"creation_content":{"type":"m.space"},
+				"power_level_content_override":{"users":{"@bot:hs.test":100},"events_default":50}}`}},
+		},
+		{
+			name: "CreateChatRoom links the room and the Space both ways",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return c.CreateChatRoom(ctx, "!space:hs.test", "Chat 1", []string{"@alice:hs.test"})
+			},
+			wantID: "!new:hs.test",
+			reqs: []wantReq{
+				{"POST", v3 + "/createRoom", `{"name":"Chat 1","preset":"private_chat","invite":["@alice:hs.test"],
+					"initial_state":[{"type":"m.space.parent","state_key":"!space:hs.test",
+						"content":{"via":["hs.test"],"canonical":true}}]}`},
+				{"PUT", space + "/state/m.space.child/!new:hs.test", `{"via":["hs.test"]}`},
+			},
+		},
+		{
+			name: "Invite",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return "", c.Invite(ctx, "!r:hs.test", "@alice:hs.test")
+			},
+			reqs: []wantReq{{"POST", roomPath + "/invite", `{"user_id":"@alice:hs.test"}`}},
+		},
+		{
+			name: "SetRoomName",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return "", c.SetRoomName(ctx, "!r:hs.test", "Chat 2")
+			},
+			reqs: []wantReq{{"PUT", roomPath + "/state/m.room.name/", `{"name":"Chat 2"}`}},
+		},
+		{
+			name: "RemoveFromSpace empties the m.space.child event",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return "", c.RemoveFromSpace(ctx, "!space:hs.test", "!r:hs.test")
+			},
+			reqs: []wantReq{{"PUT", space + "/state/m.space.child/!r:hs.test", `{}`}},
+		},
+		{
+			name:   "DisplayName",
+			call:   func(ctx context.Context, c *Client) (string, error) { return c.DisplayName(ctx, "@alice:hs.test") },
+			wantID: "Alice",
+			reqs:   []wantReq{{"GET", v3 + "/profile/@alice:hs.test/displayname", ""}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newTestHomeserver(t)
+			c := hs.connect(t)
+			got, err := tc.call(testContext(t), c)
+			if err != nil {
+				t.Fatalf("call failed: %v", err)
+			}
+			if got != tc.wantID {
+				t.Fatalf("returned %q, want %q", got, tc.wantID)
+			}
+			reqs := hs.requests()
+			if len(reqs) != len(tc.reqs) {
+				t.Fatalf("homeserver got %d requests, want %d: %v", len(reqs), len(tc.reqs), reqs)
+			}
+			for i, w := range tc.reqs {
+				wantRequest(t, reqs[i], w.method, w.path, w.body)
+			}
+		})
+	}
+}
+
+// TestDisplayNameUnset: without a display name the user id stands in; a
+// failed lookup also returns the user id, with the error.
+func TestDisplayNameUnset(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		wantErr error
+	}{
+		{"no displayname field", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, `{}`) }, nil},
+		{"empty displayname", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, `{"displayname":""}`) }, nil},
+		{"unknown user", func(w http.ResponseWriter, _ *http.Request) {
+			matrixError(w, 404, "M_NOT_FOUND", "Profile was not found")
+		}, mautrix.MNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newTestHomeserver(t)
+			c := hs.connect(t)
+			hs.handle(t, routeGetDisplayName, tc.handler)
+			name, err := c.DisplayName(testContext(t), "@alice:hs.test")
+			if name != "@alice:hs.test" {
+				t.Fatalf("name %q, want the user id", name)
+			}
+			if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Fatalf("error %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestRoomsErrors: a refused request says what failed and keeps the
+// homeserver's error.
+func TestRoomsErrors(t *testing.T) {
+	tests := []struct {
+		name, wantMsg string
+		call          func(ctx context.Context, c *Client) error
+	}{
+		{"JoinRoom", "failed to join !r:hs.test", func(ctx context.Context, c *Client) error {
+			return c.JoinRoom(ctx, "!r:hs.test")
+		}},
+		{"RejectInvite", "failed to decline the invite to !r:hs.test", func(ctx context.Context, c *Client) error {
+			return c.RejectInvite(ctx, "!r:hs.test", "no")
+		}},
+		{"LeaveRoom", "failed to leave !r:hs.test", func(ctx context.Context, c *Client) error {
+			return c.LeaveRoom(ctx, "!r:hs.test")
+		}},
+		{"CreateSpace", `failed to create Space "S"`, func(ctx context.Context, c *Client) error {
+			_, err := c.CreateSpace(ctx, "S", nil)
+			return err
+		}},
+		{"CreateChatRoom", `failed to create room "C"`, func(ctx context.Context, c *Client) error {
+			_, err := c.CreateChatRoom(ctx, "!space:hs.test", "C", nil)
+			return err
+		}},
+		{"Invite", "failed to invite @alice:hs.test to !r:hs.test", func(ctx context.Context, c *Client) error {
+			return c.Invite(ctx, "!r:hs.test", "@alice:hs.test")
+		}},
+		{"SetRoomName", "failed to rename !r:hs.test", func(ctx context.Context, c *Client) error {
+			return c.SetRoomName(ctx, "!r:hs.test", "N")
+		}},
+		{"RemoveFromSpace", "failed to remove !r:hs.test from Space !space:hs.test", func(ctx context.Context, c *Client) error {
+			return c.RemoveFromSpace(ctx, "!space:hs.test", "!r:hs.test")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newTestHomeserver(t)
+			c := hs.connect(t)
+			hs.failAll(t, 403, "M_FORBIDDEN")
+			assertMatrixError(t, tc.call(testContext(t), c), tc.wantMsg, "M_FORBIDDEN")
+		})
+	}
+}
+
+// TestCreateChatRoomChildFails: when the Space refuses the m.space.child the
+// new room's id still comes back, so the caller can record or retry it.
+func TestCreateChatRoomChildFails(t *testing.T) {
+	hs := newTestHomeserver(t)
+	c := hs.connect(t)
+	hs.handle(t, routeState, func(w http.ResponseWriter, _ *http.Request) {
+		matrixError(w, 403, "M_FORBIDDEN", "not in the Space")
+	})
+	roomID, err := c.CreateChatRoom(testContext(t), "!space:hs.test", "Chat", nil)
+	assertMatrixError(t, err, "failed to add !new:hs.test to Space !space:hs.test", "M_FORBIDDEN")
+	if roomID != "!new:hs.test" {
+		t.Fatalf("room id %q, want the created room's", roomID)
+	}
+	if reqs := hs.requests(); len(reqs) != 2 {
+		t.Fatalf("homeserver got %d requests, want createRoom and the child state: %v", len(reqs), reqs)
+	}
+}
