@@ -4,7 +4,7 @@
 // temp dir), registers a demo user, and plays invite → Space and Chat 1 → a
 // question → the streamed reply. It stops everything it started.
 //
-//	go run -tags goolm ./cmd/demo [-question TEXT]
+//	go run -tags goolm ./cmd/demo [-question TEXT] [-keep] [-v]
 package main
 
 import (
@@ -28,12 +28,17 @@ import (
 func main() {
 	question := flag.String("question", "What can you do for me?", "what the demo user asks")
 	keep := flag.Bool("keep", false, "keep the temp dir (logs, state) after the demo")
+	verbose := flag.Bool("v", false, "also log every request of the demo user's Matrix client and the agent")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+	level := zerolog.InfoLevel
+	if *verbose {
+		level = zerolog.DebugLevel
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger().Level(level)
 	ctx = log.WithContext(ctx)
 	if err := demo(ctx, *question, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
