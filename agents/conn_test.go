@@ -3,18 +3,22 @@ package agents
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
-// fastOpts keeps real-socket tests short; nothing asserts on elapsed time.
+// fastOpts is for real-socket tests that never wait for a timeout to fire:
+// the timeouts only bound a broken run, and nothing asserts on elapsed time.
 var fastOpts = Options{ConnectTimeout: 5 * time.Second, StatusTimeout: 5 * time.Second,
 	TurnIdleTimeout: 10 * time.Second, PingInterval: -1}
 
@@ -32,15 +36,9 @@ func (l logLines) Write(p []byte) (int, error) {
 
 func (l logLines) wait(t *testing.T, substr string) {
 	t.Helper()
-	guard := time.After(hangGuard)
 	for {
-		select {
-		case line := <-l:
-			if strings.Contains(line, substr) {
-				return
-			}
-		case <-guard:
-			t.Fatalf("no log line containing %q", substr)
+		if line := wait.Recv(t, l, fmt.Sprintf("a log line containing %q", substr)); strings.Contains(line, substr) {
+			return
 		}
 	}
 }
@@ -248,7 +246,7 @@ func TestDropMidTurn(t *testing.T) {
 	s.send(`{"type":"AGENT_EVENT_TEXT_CHUNK","text":"part"}`)
 	_ = s.ws.CloseNow()
 	evs := collect(t, ch)
-	if evs[0].Text != "part" {
+	if len(evs) != 2 || evs[0].Text != "part" {
 		t.Fatalf("events = %+v", evs)
 	}
 	if ev := terminal(t, evs); ev.Kind != actors.AgentFailed || !errors.Is(ev.Err, actors.ErrAgentDisconnected) {
@@ -289,7 +287,7 @@ func TestConfirmSendsUserConfirm(t *testing.T) {
 	ch := startTurn(t, c, actors.UserMessage{Text: "mail bob"})
 	s.recv()
 	s.send(`{"type":"AGENT_EVENT_CONFIRM_REQUEST","id":"c-17","text":"Send the e-mail?"}`)
-	ev := <-ch
+	ev := wait.Recv(t, ch, "the CONFIRM_REQUEST event")
 	if ev.Kind != actors.AgentConfirmRequest || ev.ID != "c-17" || ev.Text != "Send the e-mail?" {
 		t.Fatalf("event = %+v", ev)
 	}
@@ -355,24 +353,41 @@ func TestTurnContextCancelled(t *testing.T) {
 }
 
 // A consumer that stops reading must not pin the read loop: once the turn's
-// context ends, the connection ends and every goroutine with it.
+// context ends, the connection ends and every goroutine with it. The test
+// runs in a synctest bubble over a synchronous pipe, so synctest.Wait proves
+// that the read loop is blocked on the full turn buffer before the context
+// is cancelled, rather than hoping it got there.
 func TestSlowConsumerNeverBlocksForever(t *testing.T) {
-	a := newTestAgent(t)
-	c, s := a.dial(fastOpts)
-	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := c.Turn(ctx, actors.UserMessage{Text: "x"})
-	if err != nil {
-		t.Fatalf("Turn: %v", err)
-	}
-	s.recv()
-	for range 3 * turnBuffer {
-		if err := s.ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"AGENT_EVENT_TEXT_CHUNK","text":"x"}`)); err != nil {
-			break // the client may already be gone
+	inBubble(t, func(t *testing.T) {
+		a := newPipeAgent(t)
+		c, s := a.dial(virtualOpts)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ch, err := c.Turn(ctx, actors.UserMessage{Text: "x"})
+		if err != nil {
+			t.Fatalf("Turn: %v", err)
 		}
-		if len(ch) == cap(ch) {
-			break // the buffer is full: the read loop is now waiting
+		s.recv()
+		// turnBuffer events fill the buffer, one more pins the read loop in
+		// delivery and the last one waits in the pipe.
+		go func() {
+			for range turnBuffer + 2 {
+				if s.ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"AGENT_EVENT_TEXT_CHUNK","text":"x"}`)) != nil {
+					return // the client is gone
+				}
+			}
+		}()
+		synctest.Wait()
+		if len(ch) != cap(ch) {
+			t.Fatalf("turn buffer holds %d of %d events once everything blocked; want it full", len(ch), cap(ch))
 		}
-	}
-	cancel()
-	waitDone(t, c)
+		if c.Err() != nil {
+			t.Fatalf("connection ended before the turn was abandoned: %v", c.Err())
+		}
+		cancel()
+		waitDone(t, c)
+		if !errors.Is(c.Err(), context.Canceled) {
+			t.Fatalf("Err = %v, want the turn's context.Canceled", c.Err())
+		}
+	})
 }

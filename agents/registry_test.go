@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
 )
@@ -170,7 +171,13 @@ func TestRegistryReloadKeepsPreviousOnError(t *testing.T) {
 	}
 }
 
-// Readers racing with Replace always see one whole snapshot (run with -race).
+// Readers racing with Replace always see one whole snapshot, never a mix of
+// two. The test is meant for go test -race, which reports any unsynchronised
+// access. Without it, it still checks that every read returns exactly what
+// one of the two snapshots answers, and that every reader saw both snapshots
+// (so the reads really did interleave with the swaps). It cannot fail when
+// the registry is right; catching a torn read (say, policy and agents taken
+// from two loads) depends on scheduling, hence the many reads per reader.
 func TestRegistryConcurrentReplace(t *testing.T) {
 	one, err := ParseSnapshot("one", []byte("agents:"+validAgent), PolicyDefault)
 	if err != nil {
@@ -180,26 +187,65 @@ func TestRegistryConcurrentReplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oneAgents, twoAgents := one.Agents(), two.Agents()
 	r := NewRegistry(one)
+	const minReads = 20000
+	stop := make(chan struct{}) // closed when the guard fires
 	var wg sync.WaitGroup
-	for range 4 {
+	for i := range 4 {
 		wg.Go(func() {
-			for range 1000 {
-				a, _, err := r.AgentFor("@x:y.org")
-				if err == nil && a.ID != "agent-0" {
-					t.Errorf("mixed snapshot: %+v", a)
+			var sawOne, sawTwo bool
+			for n := 0; n < minReads || !sawOne || !sawTwo; n++ {
+				// AgentFor answers from one snapshot or the other: agent-0
+				// under the default policy, or access denied.
+				switch a, assigned, err := r.AgentFor("@x:y.org"); {
+				case err == nil && a.ID == "agent-0" && !assigned:
+					sawOne = true
+				case errors.Is(err, actors.ErrAccessDenied) && a == (actors.AgentRef{}) && !assigned:
+					sawTwo = true
+				default:
+					t.Errorf("reader %d: AgentFor = %+v, %v, %v: a mix of snapshots", i, a, assigned, err)
 					return
 				}
-				_ = r.Agents()
+				if got := r.Agents(); !reflect.DeepEqual(got, oneAgents) && !reflect.DeepEqual(got, twoAgents) {
+					t.Errorf("reader %d: Agents() = %+v: a mix of snapshots", i, got)
+					return
+				}
+				if s := r.Snapshot(); s != one && s != two {
+					t.Errorf("reader %d: Snapshot() = %p is neither snapshot", i, s)
+					return
+				}
+				select {
+				case <-stop:
+					t.Errorf("reader %d saw only one snapshot (one: %v, two: %v) in %s of swaps", i, sawOne, sawTwo, hangGuard)
+					return
+				default:
+				}
 			}
 		})
 	}
-	for i := range 1000 {
+	readersDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(readersDone)
+	}()
+	// Swap until every reader has seen both snapshots, or the guard fires.
+	guard := time.NewTimer(hangGuard)
+	defer guard.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-readersDone:
+			return
+		case <-guard.C:
+			close(stop)
+			wg.Wait() // every reader returns at its next check of stop
+			return
+		default:
+		}
 		if i%2 == 0 {
 			r.Replace(two)
 		} else {
 			r.Replace(one)
 		}
 	}
-	wg.Wait()
 }

@@ -3,22 +3,42 @@ package agents
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 // hangGuard only stops a broken test from hanging forever; no test asserts
-// on elapsed time.
-const hangGuard = 20 * time.Second
+// on elapsed time. It is generous because it costs nothing when a test
+// passes; inside a synctest bubble it is virtual and costs nothing at all.
+const hangGuard = wait.Guard
+
+// inBubble runs f in a synctest bubble with a real-clock watchdog. Guards
+// inside the bubble run on virtual time, which only advances once every
+// goroutine in it is durably blocked; a goroutine stuck on a mutex or a
+// system call never is, so no guard could fire and the test would hang until
+// go test's -timeout. The watchdog turns that into a panic naming the test;
+// a bubble test takes milliseconds of real time, so it never fires by luck.
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	watchdog := time.AfterFunc(hangGuard, func() {
+		panic(fmt.Sprintf("%s: its synctest bubble did not finish within %s of real time: a goroutine is stuck on "+
+			"something that is not durably blocking (a mutex?), so virtual time cannot advance", t.Name(), hangGuard))
+	})
+	defer watchdog.Stop()
+	synctest.Test(t, f)
+}
 
 // testAgent is an in-process agent endpoint the test drives frame by frame.
 // It serves either on a real loopback socket (httptest) or, for tests that
@@ -30,6 +50,10 @@ type testAgent struct {
 	conns   chan *agentSide
 	// noStatus makes the agent skip STATUS after the upgrade.
 	noStatus bool
+	// greet, when set, replaces STATUS: it runs in the handler right after
+	// the upgrade, before the connection is handed to conns. It must report
+	// failures with t.Errorf, not t.Fatal (it is not the test goroutine).
+	greet func(s *agentSide)
 	// noReader makes the agent never read: pings go unanswered.
 	noReader bool
 
@@ -52,10 +76,9 @@ func newTestAgent(t *testing.T) *testAgent {
 	a := &testAgent{t: t, conns: make(chan *agentSide, 16)}
 	srv := httptest.NewServer(a.handler())
 	a.baseURL = srv.URL + "/agent_0/"
-	t.Cleanup(func() {
-		a.closeSides()
-		srv.Close()
-	})
+	// Cleanups run last-in first-out: the sides are closed before the server.
+	t.Cleanup(srv.Close)
+	t.Cleanup(a.closeSides)
 	return a
 }
 
@@ -72,12 +95,14 @@ func newPipeAgent(t *testing.T) *testAgent {
 	}()
 	tr := &http.Transport{DialContext: l.dial}
 	a.client = &http.Client{Transport: tr}
+	// Separate cleanups (run last-in first-out), so that one failing does
+	// not leave the server's goroutines behind in the bubble.
+	t.Cleanup(tr.CloseIdleConnections)
 	t.Cleanup(func() {
-		a.closeSides()
 		_ = srv.Close()
-		<-served
-		tr.CloseIdleConnections()
+		wait.Recv(t, served, "http.Server.Serve to return after Close")
 	})
+	t.Cleanup(a.closeSides)
 	return a
 }
 
@@ -102,8 +127,11 @@ func (a *testAgent) handler() http.Handler {
 		} else {
 			go s.readLoop()
 		}
-		if !a.noStatus {
-			s.send(`{"type":"STATUS","status":"ready","agent_id":"agent-0"}`)
+		switch {
+		case a.greet != nil:
+			a.greet(s)
+		case !a.noStatus:
+			s.trySend(`{"type":"STATUS","status":"ready","agent_id":"agent-0"}`)
 		}
 		a.conns <- s
 	})
@@ -115,7 +143,7 @@ func (a *testAgent) closeSides() {
 	a.mu.Unlock()
 	for _, s := range sides {
 		_ = s.ws.CloseNow()
-		<-s.ended
+		wait.Recv(a.t, s.ended, "the agent's read loop to end after CloseNow")
 	}
 }
 
@@ -143,13 +171,7 @@ func (a *testAgent) dial(opts Options) (*Conn, *agentSide) {
 // accepted returns the next connection the agent accepted.
 func (a *testAgent) accepted() *agentSide {
 	a.t.Helper()
-	select {
-	case s := <-a.conns:
-		return s
-	case <-time.After(hangGuard):
-		a.t.Fatal("agent accepted no connection")
-		return nil
-	}
+	return wait.Recv(a.t, a.conns, "the agent to accept a connection")
 }
 
 func (s *agentSide) readLoop() {
@@ -171,13 +193,25 @@ func (s *agentSide) readLoop() {
 // recv returns the next frame the client sent.
 func (s *agentSide) recv() map[string]any {
 	s.t.Helper()
+	guard := time.NewTimer(hangGuard)
+	defer guard.Stop()
 	select {
 	case m := <-s.in:
 		return m
 	case <-s.ended:
-		s.t.Fatalf("connection ended while waiting for a frame: %v", s.endErr)
-	case <-time.After(hangGuard):
-		s.t.Fatal("no frame from the client")
+	case <-guard.C:
+	}
+	// Frames read before the end (or the deadline) still count.
+	select {
+	case m := <-s.in:
+		return m
+	default:
+	}
+	select {
+	case <-s.ended:
+		s.t.Fatalf("connection ended while waiting for a frame from the client: %v", s.endErr)
+	default:
+		s.t.Fatalf("waited %s for a frame from the client", hangGuard)
 	}
 	return nil
 }
@@ -186,6 +220,14 @@ func (s *agentSide) send(frame string) {
 	s.t.Helper()
 	if err := s.ws.Write(context.Background(), websocket.MessageText, []byte(frame)); err != nil {
 		s.t.Fatalf("agent write: %v", err)
+	}
+}
+
+// trySend is send for goroutines other than the test's (the handler, greet):
+// it reports a failure without stopping the goroutine.
+func (s *agentSide) trySend(frame string) {
+	if err := s.ws.Write(context.Background(), websocket.MessageText, []byte(frame)); err != nil {
+		s.t.Errorf("agent write of %s: %v", frame, err)
 	}
 }
 
@@ -199,30 +241,20 @@ func (s *agentSide) sendBinary(b []byte) {
 // waitEnd waits until the client side is gone and returns the read error.
 func (s *agentSide) waitEnd() error {
 	s.t.Helper()
-	select {
-	case <-s.ended:
-		return s.endErr
-	case <-time.After(hangGuard):
-		s.t.Fatal("client never closed the connection")
-		return nil
-	}
+	wait.Recv(s.t, s.ended, "the client to close the connection")
+	return s.endErr
 }
 
 // collect drains a turn's channel until it is closed.
 func collect(t *testing.T, ch <-chan actors.AgentEvent) []actors.AgentEvent {
 	t.Helper()
 	var evs []actors.AgentEvent
-	guard := time.After(hangGuard)
 	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return evs
-			}
-			evs = append(evs, ev)
-		case <-guard:
-			t.Fatalf("turn channel not closed; got %+v", evs)
+		ev, ok := wait.RecvOK(t, ch, fmt.Sprintf("the next event or the end of the turn (events so far: %+v)", evs))
+		if !ok {
+			return evs
 		}
+		evs = append(evs, ev)
 	}
 }
 
@@ -247,11 +279,7 @@ func terminal(t *testing.T, evs []actors.AgentEvent) actors.AgentEvent {
 // waitDone waits for a connection to end.
 func waitDone(t *testing.T, c actors.AgentConn) {
 	t.Helper()
-	select {
-	case <-c.Done():
-	case <-time.After(hangGuard):
-		t.Fatal("connection did not end")
-	}
+	wait.Recv(t, c.Done(), "the connection to end (Done)")
 }
 
 // pipeListener hands the server side of in-memory pipes to http.Server.

@@ -18,7 +18,7 @@ var virtualOpts = Options{ConnectTimeout: 5 * time.Second, StatusTimeout: 5 * ti
 	TurnIdleTimeout: 10 * time.Second, PingInterval: -1}
 
 func TestIdleTimeoutEndsTurn(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		a := newPipeAgent(t)
 		c, s := a.dial(virtualOpts)
 		ch := startTurn(t, c, actors.UserMessage{Text: "x"})
@@ -37,7 +37,7 @@ func TestIdleTimeoutEndsTurn(t *testing.T) {
 }
 
 func TestIdleTimerResetsOnEveryEvent(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		a := newPipeAgent(t)
 		c, s := a.dial(virtualOpts)
 		start := time.Now()
@@ -62,7 +62,7 @@ func TestIdleTimerResetsOnEveryEvent(t *testing.T) {
 }
 
 func TestStatusTimeout(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		a := newPipeAgent(t)
 		a.noStatus = true
 		_, err := a.dialer(virtualOpts).Dial(context.Background(), a.ref(), "1")
@@ -73,14 +73,17 @@ func TestStatusTimeout(t *testing.T) {
 }
 
 func TestStatusJustInTime(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		a := newPipeAgent(t)
-		a.noStatus = true
-		go func() {
-			s := <-a.conns
-			time.Sleep(virtualOpts.StatusTimeout - time.Second)
-			s.send(`{"type":"STATUS"}`)
-		}()
+		a.greet = func(s *agentSide) {
+			// Stop with the connection, so that a failing Dial leaves no
+			// goroutine behind in the bubble.
+			select {
+			case <-time.After(virtualOpts.StatusTimeout - time.Second):
+				s.trySend(`{"type":"STATUS"}`)
+			case <-s.ended:
+			}
+		}
 		c, err := a.dialer(virtualOpts).Dial(context.Background(), a.ref(), "1")
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
@@ -90,7 +93,7 @@ func TestStatusJustInTime(t *testing.T) {
 }
 
 func TestPingsKeepConnectionOpen(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		a := newPipeAgent(t)
 		opts := virtualOpts
 		opts.PingInterval = time.Second
@@ -104,7 +107,7 @@ func TestPingsKeepConnectionOpen(t *testing.T) {
 }
 
 func TestUnansweredPingEndsConnection(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		a := newPipeAgent(t)
 		a.noReader = true
 		opts := virtualOpts

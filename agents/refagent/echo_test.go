@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 func TestEchoStreamsWithProgress(t *testing.T) {
@@ -110,7 +111,7 @@ func TestEchoConfirm(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Turn: %v", err)
 			}
-			ev := <-ch
+			ev := wait.Recv(t, ch, "the CONFIRM_REQUEST event")
 			if ev.Kind != actors.AgentConfirmRequest || ev.Text != "Delete it?" || ev.ID == "" {
 				t.Fatalf("first event = %+v", ev)
 			}

@@ -2,6 +2,7 @@ package refagent
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -9,11 +10,11 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/agents"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
-// hangGuard only stops a broken test from hanging; nothing asserts on time.
-const hangGuard = 20 * time.Second
-
+// clientOpts is for tests that never wait for a client timeout to fire: the
+// timeouts only bound a broken run.
 var clientOpts = agents.Options{ConnectTimeout: 5 * time.Second, StatusTimeout: 5 * time.Second,
 	TurnIdleTimeout: 10 * time.Second, PingInterval: -1}
 
@@ -73,20 +74,16 @@ func runTurn(t *testing.T, c actors.AgentConn, msg actors.UserMessage) []actors.
 	return drain(t, ch)
 }
 
+// drain returns the events of a turn once its channel is closed.
 func drain(t *testing.T, ch <-chan actors.AgentEvent) []actors.AgentEvent {
 	t.Helper()
 	var evs []actors.AgentEvent
-	guard := time.After(hangGuard)
 	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return evs
-			}
-			evs = append(evs, ev)
-		case <-guard:
-			t.Fatalf("turn did not end; got %+v", evs)
+		ev, ok := wait.RecvOK(t, ch, fmt.Sprintf("the next event or the end of the turn (events so far: %+v)", evs))
+		if !ok {
+			return evs
 		}
+		evs = append(evs, ev)
 	}
 }
 

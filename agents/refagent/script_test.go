@@ -3,11 +3,13 @@ package refagent
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/agents"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 func newScripted(t *testing.T) *testRef {
@@ -36,19 +38,24 @@ func TestScriptedMisbehaviour(t *testing.T) {
 		trigger string
 		want    error
 		partial string
+		// idle replaces clientOpts.TurnIdleTimeout when set.
+		idle time.Duration
 	}{
-		{"garbage", actors.ErrAgentProtocol, "partial"},
-		{"untyped", actors.ErrAgentProtocol, ""},
-		{"binary", actors.ErrAgentProtocol, ""},
-		// The script hangs forever, so only the idle timeout can end the turn.
-		{"silence", actors.ErrAgentTimeout, "thinking"},
-		{"drop", actors.ErrAgentDisconnected, "partial"},
-		{"close", actors.ErrAgentDisconnected, ""},
+		{"garbage", actors.ErrAgentProtocol, "partial", 0},
+		{"untyped", actors.ErrAgentProtocol, "", 0},
+		{"binary", actors.ErrAgentProtocol, "", 0},
+		// The script hangs forever, so only the idle timeout can end the
+		// turn: the one case that waits for it, for 1 s (real sockets).
+		{"silence", actors.ErrAgentTimeout, "thinking", time.Second},
+		{"drop", actors.ErrAgentDisconnected, "partial", 0},
+		{"close", actors.ErrAgentDisconnected, "", 0},
 	} {
 		t.Run(tc.trigger, func(t *testing.T) {
 			r := newScripted(t)
 			opts := clientOpts
-			opts.TurnIdleTimeout = 50 * time.Millisecond
+			if tc.idle != 0 {
+				opts.TurnIdleTimeout = tc.idle
+			}
 			c := r.dial(0, "1", opts)
 			evs := runTurn(t, c, actors.UserMessage{Text: tc.trigger})
 			if end := last(t, evs); end.Kind != actors.AgentFailed || !errors.Is(end.Err, tc.want) {
@@ -57,11 +64,7 @@ func TestScriptedMisbehaviour(t *testing.T) {
 			if text(evs) != tc.partial {
 				t.Fatalf("text = %q, want %q", text(evs), tc.partial)
 			}
-			select {
-			case <-c.Done():
-			case <-time.After(hangGuard):
-				t.Fatal("connection still open")
-			}
+			wait.Recv(t, c.Done(), "the connection to end after the failed turn")
 			// The next turn reconnects and works.
 			c2 := r.dial(0, "1", clientOpts)
 			if end := last(t, runTurn(t, c2, actors.UserMessage{Text: "hi"})); end.Kind != actors.AgentEnd {
@@ -78,7 +81,7 @@ func TestScriptedConfirm(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Turn: %v", err)
 	}
-	if ev := <-ch; ev.Kind != actors.AgentConfirmRequest || ev.ID != "c-1" {
+	if ev := wait.Recv(t, ch, "the CONFIRM_REQUEST event"); ev.Kind != actors.AgentConfirmRequest || ev.ID != "c-1" {
 		t.Fatalf("first = %+v", ev)
 	}
 	if err := c.Confirm(context.Background(), "c-1", true); err != nil {
@@ -93,12 +96,19 @@ func TestScriptedConfirm(t *testing.T) {
 func TestScriptedOnConnect(t *testing.T) {
 	for _, tc := range []struct {
 		name, script string
-		ok           bool
+		// wantErr is the error Dial must wrap, nil for success; wantMsg
+		// must appear in it.
+		wantErr error
+		wantMsg string
+		// status replaces clientOpts.StatusTimeout when set.
+		status time.Duration
 	}{
-		{"no STATUS", "on_connect: []\ndefault: []\n", false},
-		{"garbage before STATUS", "on_connect:\n  - raw: nope\ndefault: []\n", false},
-		{"late STATUS", "on_connect:\n  - {delay: 1ms, type: STATUS}\ndefault: []\n", true},
-		{"JSON script", `{"on_connect":[{"type":"STATUS","agent_id":"x"}],"default":[{"type":"AGENT_EVENT_END"}]}`, true},
+		// The script never sends STATUS: the one case that waits for the
+		// timeout, for 1 s (real sockets).
+		{"no STATUS", "on_connect: []\ndefault: []\n", actors.ErrAgentUnavailable, "no STATUS within 1s", time.Second},
+		{"garbage before STATUS", "on_connect:\n  - raw: nope\ndefault: []\n", actors.ErrAgentProtocol, "", 0},
+		{"late STATUS", "on_connect:\n  - {delay: 1ms, type: STATUS}\ndefault: []\n", nil, "", 0},
+		{"JSON script", `{"on_connect":[{"type":"STATUS","agent_id":"x"}],"default":[{"type":"AGENT_EVENT_END"}]}`, nil, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc, err := ParseScript([]byte(tc.script))
@@ -107,15 +117,23 @@ func TestScriptedOnConnect(t *testing.T) {
 			}
 			r := newTestRef(t, Config{Mode: ModeScripted, Script: sc})
 			opts := clientOpts
-			if !tc.ok {
-				opts.StatusTimeout = 50 * time.Millisecond // the script never sends STATUS
+			if tc.status != 0 {
+				opts.StatusTimeout = tc.status
 			}
 			c, err := agents.NewDialer(opts).Dial(context.Background(), r.ref(0), "1")
-			if tc.ok != (err == nil) {
-				t.Fatalf("Dial err = %v, want ok=%v", err, tc.ok)
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				_ = c.Close()
+				return
 			}
 			if err == nil {
 				_ = c.Close()
+				t.Fatalf("Dial succeeded; want an error wrapping %q and ErrAgentUnavailable", tc.wantErr)
+			}
+			if !errors.Is(err, tc.wantErr) || !errors.Is(err, actors.ErrAgentUnavailable) || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("Dial err = %v, want it to wrap %q and ErrAgentUnavailable and to say %q", err, tc.wantErr, tc.wantMsg)
 			}
 		})
 	}

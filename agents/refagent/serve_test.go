@@ -6,10 +6,10 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/agents"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 func TestServeShutsDownCleanly(t *testing.T) {
@@ -37,19 +37,10 @@ func TestServeShutsDownCleanly(t *testing.T) {
 		t.Fatalf("end = %+v", end)
 	}
 	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(hangGuard):
-		t.Fatal("Serve did not return")
+	if err := wait.Recv(t, served, "Serve to return after its context ended"); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
-	select {
-	case <-c.Done():
-	case <-time.After(hangGuard):
-		t.Fatal("client connection still open after shutdown")
-	}
+	wait.Recv(t, c.Done(), "the client connection to end after the shutdown")
 	if !errors.Is(c.Err(), actors.ErrAgentDisconnected) || !strings.Contains(c.Err().Error(), "1001") {
 		t.Fatalf("client Err = %v, want a 1001 closure", c.Err())
 	}

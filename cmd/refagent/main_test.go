@@ -3,13 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/agents"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 // TestRunServesAndStops runs the command in-process: it prints its address,
@@ -25,29 +26,25 @@ func TestRunServesAndStops(t *testing.T) {
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-agents", "2", "-workspace-root", root, "-chunk-delay", "0s"}, pw, io.Discard)
 		pw.Close()
 	}()
-	lines := make(chan string, 1)
+	// The first stdout line, or the end of stdout (run returned first).
+	first := make(chan string, 1)
 	go func() {
+		defer close(first)
 		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
+		if sc.Scan() {
+			first <- sc.Text()
 		}
+		_, _ = io.Copy(io.Discard, pr) // run must never block on stdout
 	}()
-	var addr string
-	select {
-	case line := <-lines:
-		var ok bool
-		if addr, ok = strings.CutPrefix(line, "listening on 127.0.0.1:"); !ok {
-			t.Fatalf("first line = %q", line)
-		}
-		addr = "127.0.0.1:" + addr
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("no listening line")
+	line, ok := wait.RecvOK(t, first, "the first line on stdout")
+	if !ok {
+		t.Fatalf("run ended without printing a line: %v", wait.Recv(t, done, "run's result"))
 	}
+	port, ok := strings.CutPrefix(line, "listening on 127.0.0.1:")
+	if !ok {
+		t.Fatalf("first line = %q, want listening on 127.0.0.1:PORT", line)
+	}
+	addr := "127.0.0.1:" + port
 	ref := actors.AgentRef{ID: "agent-1", BaseURL: "http://" + addr + "/agent_1/", WorkspacePath: root + "/1"}
 	c, err := agents.NewDialer(agents.Options{PingInterval: -1}).Dial(context.Background(), ref, "5")
 	if err != nil {
@@ -59,20 +56,19 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Fatalf("Turn: %v", err)
 	}
 	var evs []actors.AgentEvent
-	for ev := range ch {
+	for {
+		ev, ok := wait.RecvOK(t, ch, fmt.Sprintf("the next event or the end of the turn (events so far: %+v)", evs))
+		if !ok {
+			break
+		}
 		evs = append(evs, ev)
 	}
-	if evs[0].Kind != actors.AgentSendFile || evs[len(evs)-1].Kind != actors.AgentEnd {
-		t.Fatalf("events = %+v", evs)
+	if len(evs) < 2 || evs[0].Kind != actors.AgentSendFile || evs[len(evs)-1].Kind != actors.AgentEnd {
+		t.Fatalf("events = %+v, want SEND_FILE first and END last", evs)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return")
+	if err := wait.Recv(t, done, "run to return after its context ended"); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
 

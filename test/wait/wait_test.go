@@ -1,0 +1,24 @@
+package wait_test
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/surfaces-bot/surfaces/test/wait"
+)
+
+func TestRecv(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ch := make(chan int, 1)
+		// A value that comes exactly at the deadline is received.
+		time.AfterFunc(wait.Guard, func() { ch <- 7 })
+		if got := wait.Recv(t, ch, "seven"); got != 7 {
+			t.Fatalf("Recv = %d, want 7", got)
+		}
+		close(ch)
+		if _, ok := wait.RecvOK(t, ch, "the close"); ok {
+			t.Fatal("RecvOK on a closed channel reported it open")
+		}
+	})
+}
