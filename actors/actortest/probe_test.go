@@ -92,6 +92,7 @@ func TestProbeReceivesRepliesInOrder(t *testing.T) {
 		}
 		synctest.Wait()
 		kit.Probe.ExpectNoMsg(0)
+		kit.Probe.ExpectNoDeadLetter(0)
 	})
 }
 
@@ -159,6 +160,12 @@ func TestProbeFailures(t *testing.T) {
 		}},
 		{"ExpectDeadLetter with none", "no matching dead letter", func(_ *actortest.Kit, p *actortest.Probe) func() {
 			return func() { p.ExpectDeadLetter(nil) }
+		}},
+		{"ExpectNoDeadLetter with one waiting", "dead letter to", func(kit *actortest.Kit, p *actortest.Probe) func() {
+			gone := kit.System.Root.Spawn(echo)
+			_ = kit.System.Root.StopFuture(gone).Wait()
+			kit.System.Root.Send(gone, &ping{1})
+			return func() { p.ExpectNoDeadLetter(0) }
 		}},
 		{"Within exceeded", "no message within 1s", func(_ *actortest.Kit, p *actortest.Probe) func() {
 			return func() { p.Within(time.Second, func() { p.Receive(time.Hour) }) }
