@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 // Agents is a fake actors.AgentDialer. Each Dial yields a Conn the test can
@@ -85,7 +86,7 @@ func awaitChan[T any](ch <-chan T, timeout time.Duration) (T, bool) {
 	case v := <-ch:
 		return v, true
 	case <-timer.C:
-		settleBubble()
+		wait.Settle()
 		select {
 		case v := <-ch:
 			return v, true

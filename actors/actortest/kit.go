@@ -13,6 +13,7 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 // Kit is everything a test of one actor, or of the whole tree, needs: a real
@@ -189,22 +190,9 @@ func (k *Kit) NextTurn(conn *Conn) *Turn {
 // goroutine would be reported as deadlocked. Inside a bubble the sleep is
 // virtual and free; outside one nothing needs to wait.
 func settle() {
-	if inBubble() {
+	if wait.InBubble() {
 		time.Sleep(time.Minute)
 	}
-}
-
-// inBubble reports whether the caller runs in a testing/synctest bubble:
-// synctest.Wait panics outside one, and inside one it only waits for the
-// bubble's other goroutines to block, which is harmless at cleanup.
-func inBubble() (in bool) {
-	defer func() {
-		if recover() != nil {
-			in = false
-		}
-	}()
-	synctest.Wait()
-	return true
 }
 
 // Advance moves a synctest bubble's virtual clock forward by d and returns
@@ -213,7 +201,7 @@ func inBubble() (in bool) {
 // sleeping on the real clock. Outside a bubble it fails the test.
 func Advance(t TB, d time.Duration) {
 	t.Helper()
-	if !inBubble() {
+	if !wait.InBubble() {
 		t.Fatalf("actortest.Advance needs a testing/synctest bubble")
 	}
 	time.Sleep(d)

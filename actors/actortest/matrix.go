@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 // Call is one recorded call to a fake port.
@@ -159,7 +160,7 @@ func (m *Matrix) WaitCall(after Mark, timeout time.Duration, pred func(Call) boo
 		select {
 		case <-notify:
 		case <-timer.C:
-			settleBubble()
+			wait.Settle()
 			for _, c := range m.CallsSince(after) {
 				if pred(c) {
 					return c, nil

@@ -2,6 +2,7 @@ package actortest
 
 import (
 	"fmt"
+	"github.com/surfaces-bot/surfaces/test/wait"
 	"sync"
 	"time"
 )
@@ -64,7 +65,7 @@ func (q *queue) await(timeout time.Duration, match func(any) bool) (any, error) 
 		select {
 		case <-wake:
 		case <-timer.C:
-			settleBubble()
+			wait.Settle()
 			if v, ok, _ := q.take(match); ok {
 				return v, nil
 			}
@@ -72,7 +73,3 @@ func (q *queue) await(timeout time.Duration, match func(any) bool) (any, error) 
 		}
 	}
 }
-
-// settleBubble, inside a synctest bubble, returns once every other goroutine
-// of the bubble is blocked; outside one it returns at once.
-func settleBubble() { inBubble() }

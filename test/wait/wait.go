@@ -10,6 +10,7 @@ package wait
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -25,9 +26,10 @@ func Recv[T any](t testing.TB, ch <-chan T, what string) T {
 }
 
 // RecvOK is Recv that also reports whether ch is still open (false once it
-// is closed and drained). When the guard fires it looks at ch once more
-// without blocking, so a value that arrives at the same instant as the
-// deadline (which happens in virtual time) never fails the test.
+// is closed and drained). When the guard fires it settles a synctest bubble
+// and looks at ch once more without blocking, so a value that arrives at the
+// same instant as the deadline (which happens in virtual time) never fails
+// the test.
 func RecvOK[T any](t testing.TB, ch <-chan T, what string) (T, bool) {
 	t.Helper()
 	guard := time.NewTimer(Guard)
@@ -37,6 +39,7 @@ func RecvOK[T any](t testing.TB, ch <-chan T, what string) (T, bool) {
 		return v, ok
 	case <-guard.C:
 	}
+	Settle()
 	select {
 	case v, ok := <-ch:
 		return v, ok
@@ -46,3 +49,23 @@ func RecvOK[T any](t testing.TB, ch <-chan T, what string) (T, bool) {
 	var zero T
 	return zero, false
 }
+
+// InBubble reports whether the caller runs in a testing/synctest bubble.
+// There is no API for it: synctest.Wait panics outside a bubble, and inside
+// one it only waits for the bubble's other goroutines to block.
+func InBubble() (in bool) {
+	defer func() {
+		if recover() != nil {
+			in = false
+		}
+	}()
+	synctest.Wait()
+	return true
+}
+
+// Settle, inside a synctest bubble, returns once every other goroutine of
+// the bubble is blocked, so what they do at the current virtual instant has
+// happened; outside a bubble it returns at once. A wait calls it at its
+// deadline before looking a last time, so a value sent at that very instant
+// is seen whichever goroutine the scheduler ran first.
+func Settle() { InBubble() }
