@@ -41,9 +41,15 @@ type commandSpec struct {
 }
 
 var commandTable = []commandSpec{
-	{name: "help", scope: scopeUser, help: catalog.HelpHelp},
+	{name: "new", scope: scopeUser, help: catalog.HelpNew},
+	{name: "chats", scope: scopeUser, help: catalog.HelpChats},
+	{name: "rename", scope: scopeRoom, help: catalog.HelpRename},
+	{name: "archive", scope: scopeRoom, help: catalog.HelpArchive},
+	{name: "clear", aliases: []string{"reset"}, scope: scopeRoom, help: catalog.HelpClear},
+	{name: "context", scope: scopeRoom, help: catalog.HelpContext},
 	{name: "yes", scope: scopeRoom, help: catalog.HelpYes},
 	{name: "no", scope: scopeRoom, help: catalog.HelpNo},
+	{name: "help", scope: scopeUser, help: catalog.HelpHelp},
 }
 
 // ParseCommand parses body as a command. ok is false when body is not a
@@ -93,4 +99,40 @@ func helpText(cat *catalog.Catalog) string {
 		b.WriteString(cat.T(spec.help))
 	}
 	return b.String()
+}
+
+// MaxNameRunes caps a chat name (!new, !rename): Matrix allows 255 bytes in
+// m.room.name, and clients cut long names anyway.
+const MaxNameRunes = 80
+
+// CleanName makes a user-given chat name safe to show: control characters
+// (newlines, tabs, escape codes) removed, runs of spaces collapsed, trimmed
+// and cut to MaxNameRunes. ok is false when nothing is left.
+func CleanName(name string) (clean string, ok bool) {
+	var b strings.Builder
+	space := false
+	n := 0
+	for _, r := range name {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if unicode.IsControl(r) {
+			continue // escape codes and the like; format characters (RTL marks, ZWJ in emoji) stay
+		}
+		if n == MaxNameRunes {
+			break
+		}
+		if space {
+			if n+1 == MaxNameRunes {
+				break
+			}
+			b.WriteByte(' ')
+			n++
+			space = false
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String(), b.Len() > 0
 }

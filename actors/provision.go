@@ -21,14 +21,7 @@ import (
 // never creates a second Space (PRODUCT R1.2–R1.3).
 func (a *userActor) provision(c actor.Context, entryRoomID string, join bool) {
 	a.onboarding = true
-	rec := a.rec
-	var active []RoomRecord
-	for _, r := range a.rooms {
-		if !r.Archived {
-			active = append(active, r)
-		}
-	}
-	p := &provisioner{deps: a.deps, opts: a.opts, rec: rec, active: active, entry: entryRoomID, join: join}
+	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, active: a.activeRooms(), entry: entryRoomID, join: join}
 	inc := a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		err := p.run(context.WithoutCancel(ctx))
@@ -110,7 +103,7 @@ func (p *provisioner) run(ctx context.Context) error {
 		p.notice(ctx, p.entry, cat.T(catalog.Reinvited, "space", spaceName(p.opts, cat, name)))
 		return nil
 	}
-	room, err := p.createChat(ctx, agent, name)
+	room, err := p.createChat(ctx, agent, name, "")
 	if err != nil {
 		p.notice(ctx, p.entry, cat.T(catalog.OnboardingFailed))
 		return err
@@ -145,9 +138,39 @@ func (p *provisioner) ensureSpace(ctx context.Context, name string) error {
 	return p.saveUser(ctx)
 }
 
-// createChat creates "Chat N" in the Space, bound to agent and a fresh
-// platform_chat_id, and welcomes the user in it.
-func (p *provisioner) createChat(ctx context.Context, agent AgentRef, name string) (RoomRecord, error) {
+// newChat creates one more chat for a user who has a Space (!new), named
+// chatName or "Chat N", and points to it from the room the command came from.
+func (p *provisioner) newChat(ctx context.Context, chatName string) error {
+	m, cat := p.deps.Matrix, p.deps.Catalog
+	agent, _, err := p.deps.Registry.AgentFor(p.rec.UserID)
+	if err != nil {
+		if errors.Is(err, ErrAccessDenied) {
+			p.notice(ctx, p.entry, denyMessage(p.opts, cat))
+		} else {
+			p.notice(ctx, p.entry, cat.T(catalog.ChatFailed))
+		}
+		return fmt.Errorf("failed to pick an agent for %s: %w", p.rec.UserID, err)
+	}
+	name, err := m.DisplayName(ctx, p.rec.UserID)
+	if err != nil || name == "" {
+		name = p.rec.UserID
+	}
+	if err := p.ensureSpace(ctx, name); err != nil {
+		p.notice(ctx, p.entry, cat.T(catalog.ChatFailed))
+		return err
+	}
+	room, err := p.createChat(ctx, agent, name, chatName)
+	if err != nil {
+		p.notice(ctx, p.entry, cat.T(catalog.ChatFailed))
+		return err
+	}
+	p.notice(ctx, p.entry, cat.T(catalog.ChatCreated, "chat", room.Name, "link", matrixToLink(room.RoomID)))
+	return nil
+}
+
+// createChat creates a chat in the Space, named chatName or "Chat N", bound
+// to agent and a fresh platform_chat_id, and welcomes the user (name) in it.
+func (p *provisioner) createChat(ctx context.Context, agent AgentRef, name, chatName string) (RoomRecord, error) {
 	st, m, cat := p.deps.Store, p.deps.Matrix, p.deps.Catalog
 	p.rec.ChatCounter++
 	if err := p.saveUser(ctx); err != nil {
@@ -158,9 +181,12 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, name strin
 		return RoomRecord{}, fmt.Errorf("failed to take a platform_chat_id: %w", err)
 	}
 	n := p.rec.ChatCounter
-	chatName := cat.T(catalog.ChatName, "n", strconv.Itoa(n))
-	if n == 1 && p.opts.FirstChatName != "" {
+	switch {
+	case chatName != "":
+	case n == 1 && p.opts.FirstChatName != "":
 		chatName = p.opts.FirstChatName
+	default:
+		chatName = cat.T(catalog.ChatName, "n", strconv.Itoa(n))
 	}
 	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID})
 	if roomID == "" {

@@ -46,10 +46,12 @@ type roomActor struct {
 	queue   []*StartTurn
 	turn    *turn
 
-	typing   typingLatch
-	conn     AgentConn
-	connGen  uint64
-	idleTime *time.Timer
+	typing typingLatch
+	conn   AgentConn
+	// connChatID is the platform_chat_id conn was opened for.
+	connChatID string
+	connGen    uint64
+	idleTime   *time.Timer
 
 	saving, saveAgain bool
 }
@@ -109,6 +111,18 @@ func (a *roomActor) Receive(c actor.Context) {
 		panic(fmt.Sprintf("room task panicked: %s\n%s", m.value, m.stack))
 	case *connIdle:
 		a.closeIdleConn(m)
+	case *renameDone:
+		if m.inc == a.inc {
+			a.renamed(c, m)
+		}
+	case *archiveDone:
+		if m.inc == a.inc {
+			a.archived(c, m)
+		}
+	case *clearDone:
+		if m.inc == a.inc {
+			a.cleared(c, m)
+		}
 	default:
 		if !a.loaded {
 			if _, ok := m.(RoomMessage); ok {
@@ -252,35 +266,6 @@ func (a *roomActor) enqueue(c actor.Context, m *StartTurn) {
 	}
 	a.queue = append(a.queue, m)
 	a.startNextTurn(c)
-}
-
-func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
-	switch m.Command.Name {
-	case "yes", "no":
-		a.confirm(c, m.Command.Name == "yes")
-	default:
-		// The table routes no other command here; one that arrives anyway
-		// is answered rather than ignored.
-		a.notice(c, a.deps.Catalog.T(catalog.UnknownCmd, "command", m.Command.Word))
-	}
-}
-
-// confirm answers the agent's pending confirmation request (PRODUCT R2.8).
-func (a *roomActor) confirm(c actor.Context, approved bool) {
-	t := a.turn
-	if t == nil || t.confirmID == "" || a.conn == nil {
-		a.notice(c, a.deps.Catalog.T(catalog.NothingToConfirm))
-		return
-	}
-	id, conn := t.confirmID, a.conn
-	t.confirmID = ""
-	a.log.Info().Str("confirm_id", id).Bool("approved", approved).Msg("answering the agent's confirmation request")
-	runTask(c, a.ctx, func(ctx context.Context) any {
-		if err := conn.Confirm(ctx, id, approved); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to send the confirmation")
-		}
-		return nil
-	})
 }
 
 // notice posts a bot notice in the room.

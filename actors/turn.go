@@ -55,6 +55,7 @@ type (
 	agentDialed struct {
 		turnID uint64
 		conn   AgentConn
+		chatID string
 		err    error
 	}
 	agentEventArrived struct {
@@ -97,6 +98,13 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 
 	t.msg = UserMessage{Text: next.Text, Attachments: stagedPaths(a.rec.Staged)}
 	a.rec.Staged = nil // the files travel with this turn (PRODUCT R4.1)
+	if a.conn != nil && a.connChatID != a.rec.PlatformChatID {
+		// !clear or !load bound the room to another conversation; a
+		// connection is for one platform_chat_id.
+		conn := a.conn
+		a.conn = nil
+		go conn.Close() //nolint:errcheck // a connection to the previous conversation
+	}
 	if a.conn != nil {
 		select {
 		case <-a.conn.Done():
@@ -121,7 +129,7 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 	dialer, chatID, id := a.deps.Agents, a.rec.PlatformChatID, t.id
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		conn, err := dialer.Dial(ctx, agent, chatID)
-		return &agentDialed{turnID: id, conn: conn, err: err}
+		return &agentDialed{turnID: id, conn: conn, chatID: chatID, err: err}
 	})
 }
 
@@ -145,7 +153,7 @@ func (a *roomActor) dialed(c actor.Context, m *agentDialed) {
 		a.agentEvent(c, &agentEventArrived{turnID: t.id, event: AgentEvent{Kind: AgentFailed, Err: m.err}})
 		return
 	}
-	a.conn = m.conn
+	a.conn, a.connChatID = m.conn, m.chatID
 	a.sendTurn(c, t, m.conn)
 }
 

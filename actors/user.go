@@ -197,23 +197,6 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 	}
 }
 
-func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
-	spec, known := lookupCommand(cmd.Name)
-	switch {
-	case !known:
-		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.UnknownCmd, "command", cmd.Word))
-	case spec.scope == scopeRoom:
-		room, ok := a.rooms[m.RoomID]
-		if !ok {
-			a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.UnknownCmd, "command", cmd.Word))
-			return
-		}
-		c.Send(a.room(c, room), &RunCommand{EventID: m.EventID, Command: cmd})
-	case cmd.Name == "help":
-		a.notice(c, m.RoomID, helpText(a.deps.Catalog))
-	}
-}
-
 // room returns the room actor of rec, spawning it if needed.
 func (a *userActor) room(c actor.Context, rec RoomRecord) *actor.PID {
 	if pid, ok := a.kids[rec.RoomID]; ok {

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,5 +45,36 @@ func TestNewRejectsUnknownLocale(t *testing.T) {
 	}
 	if c, err := New(""); err != nil || c.Locale() != "en" {
 		t.Fatalf("New(\"\") = %v, %v; want en", c, err)
+	}
+}
+
+// TestLocalesAgree: no locale has a key English lacks, and every text uses
+// the same {placeholders} as its English original, so T fills them all.
+func TestLocalesAgree(t *testing.T) {
+	placeholders := func(s string) []string {
+		var out []string
+		for {
+			i := strings.Index(s, "{")
+			j := strings.Index(s[i+1:], "}")
+			if i < 0 || j < 0 {
+				break
+			}
+			out = append(out, s[i:i+j+2])
+			s = s[i+j+2:]
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	for _, loc := range Locales {
+		for k, text := range locales[loc] {
+			orig, ok := en[k]
+			if !ok {
+				t.Errorf("locale %s has %s, which English lacks", loc, k)
+				continue
+			}
+			if got, want := placeholders(text), placeholders(orig); !slices.Equal(got, want) {
+				t.Errorf("locale %s, %s: placeholders %v, English has %v", loc, k, got, want)
+			}
+		}
 	}
 }

@@ -44,6 +44,34 @@ const (
 	ProgressWorking  Key = "progress_working"
 	SpaceName        Key = "space_name"
 	ChatName         Key = "chat_name"
+
+	// Workspace commands (PRODUCT R2).
+	HelpNew     Key = "help_new"
+	HelpChats   Key = "help_chats"
+	HelpRename  Key = "help_rename"
+	HelpArchive Key = "help_archive"
+	HelpClear   Key = "help_clear"
+	HelpContext Key = "help_context"
+	// RoomCommandOnly answers a room command sent outside a chat room.
+	RoomCommandOnly Key = "room_command_only"
+	ChatCreated     Key = "chat_created"
+	ChatFailed      Key = "chat_failed"
+	ChatsHeader     Key = "chats_header"
+	ChatsLine       Key = "chats_line"
+	ChatsCurrent    Key = "chats_current"
+	NameEmpty       Key = "name_empty"
+	Renamed         Key = "renamed"
+	RenameFailed    Key = "rename_failed"
+	Archived        Key = "archived"
+	ArchiveFailed   Key = "archive_failed"
+	// BusyReply answers !archive while a reply is running.
+	BusyReply   Key = "busy_reply"
+	Cleared     Key = "cleared"
+	ClearFailed Key = "clear_failed"
+	ContextInfo Key = "context_info"
+	WordYes     Key = "word_yes"
+	WordNo      Key = "word_no"
+	WordNever   Key = "word_never"
 )
 
 var en = map[Key]string{
@@ -81,6 +109,30 @@ var en = map[Key]string{
 	ProgressWorking:       "⚙ working…",
 	SpaceName:             "Lambda — {name}",
 	ChatName:              "Chat {n}",
+	HelpNew:               "`!new [name]` — a new chat (a fresh conversation with the agent)",
+	HelpChats:             "`!chats` — your chats, with links",
+	HelpRename:            "`!rename <name>` — rename this chat",
+	HelpArchive:           "`!archive` — archive this chat: it leaves your Space",
+	HelpClear:             "`!clear` (or `!reset`) — start this chat's conversation afresh",
+	HelpContext:           "`!context` — what this chat is bound to",
+	RoomCommandOnly:       "`{command}` works in one of your chats, not here.",
+	ChatCreated:           "I made **{chat}** in your Space and invited you: {link}",
+	ChatFailed:            "I could not create the new chat right now. Please try again in a moment.",
+	ChatsHeader:           "Your chats:",
+	ChatsLine:             "- [{chat}]({link})",
+	ChatsCurrent:          " ← this one",
+	NameEmpty:             "Please give a name, e.g. `{command} Travel plans`.",
+	Renamed:               "This chat is now called **{name}**.",
+	RenameFailed:          "I could not rename this chat right now. Please try again in a moment.",
+	Archived:              "**{chat}** is archived: it is no longer in your Space and I am leaving it. `!new` starts another chat.",
+	ArchiveFailed:         "I could not archive this chat right now. Please try again in a moment.",
+	BusyReply:             "A reply is still being written here; please send `{command}` again when it is done.",
+	Cleared:               "Fresh start: from your next message on, the agent no longer sees what was said here before.",
+	ClearFailed:           "I could not start a fresh conversation right now. Please try again in a moment.",
+	ContextInfo:           "**{chat}**\n- agent: {agent} (`{agent_id}`)\n- conversation id: `{chat_id}`\n- files waiting to be sent: {staged}\n- reply running: {running}\n- last reply: {last}\n- tokens used: {tokens}",
+	WordYes:               "yes",
+	WordNo:                "no",
+	WordNever:             "never",
 }
 
 var ru = map[Key]string{
@@ -118,4 +170,28 @@ var ru = map[Key]string{
 	ProgressWorking:       "⚙ работаю…",
 	SpaceName:             "Lambda — {name}",
 	ChatName:              "Чат {n}",
+	HelpNew:               "`!new [название]` — новый чат (новый разговор с агентом)",
+	HelpChats:             "`!chats` — твои чаты со ссылками",
+	HelpRename:            "`!rename <название>` — переименовать этот чат",
+	HelpArchive:           "`!archive` — архивировать этот чат: он уйдёт из пространства",
+	HelpClear:             "`!clear` (или `!reset`) — начать разговор в этом чате заново",
+	HelpContext:           "`!context` — к чему привязан этот чат",
+	RoomCommandOnly:       "`{command}` работает в одном из твоих чатов, а не здесь.",
+	ChatCreated:           "Я создал **{chat}** в твоём пространстве и пригласил тебя: {link}",
+	ChatFailed:            "Не получилось создать новый чат. Попробуй ещё раз чуть позже.",
+	ChatsHeader:           "Твои чаты:",
+	ChatsLine:             "- [{chat}]({link})",
+	ChatsCurrent:          " ← этот",
+	NameEmpty:             "Укажи название, например `{command} Планы на отпуск`.",
+	Renamed:               "Теперь этот чат называется **{name}**.",
+	RenameFailed:          "Не получилось переименовать чат. Попробуй ещё раз чуть позже.",
+	Archived:              "**{chat}** в архиве: его больше нет в пространстве, и я из него выхожу. `!new` начнёт новый чат.",
+	ArchiveFailed:         "Не получилось архивировать чат. Попробуй ещё раз чуть позже.",
+	BusyReply:             "Здесь ещё пишется ответ; отправь `{command}` снова, когда он закончится.",
+	Cleared:               "Начинаем заново: со следующего сообщения агент не видит того, что было сказано здесь раньше.",
+	ClearFailed:           "Не получилось начать разговор заново. Попробуй ещё раз чуть позже.",
+	ContextInfo:           "**{chat}**\n- агент: {agent} (`{agent_id}`)\n- идентификатор разговора: `{chat_id}`\n- файлы, ждущие отправки: {staged}\n- ответ пишется: {running}\n- последний ответ: {last}\n- использовано токенов: {tokens}",
+	WordYes:               "да",
+	WordNo:                "нет",
+	WordNever:             "ещё не было",
 }

@@ -122,31 +122,38 @@ func (w *world) onboard() {
 	}
 }
 
-// ask sends text in the chat and waits for the bot's m.text reply whose
-// final body satisfies done.
+// ask sends text in Chat 1 and waits for the bot's reply whose final body
+// satisfies done.
 func (w *world) ask(text string, done func(harness.Message) bool) harness.Message {
+	w.t.Helper()
+	return w.askIn(w.chat, text, done)
+}
+
+// askIn sends text in room and waits for the bot's message there, after
+// the user's, whose final body satisfies done.
+func (w *world) askIn(room id.RoomID, text string, done func(harness.Message) bool) harness.Message {
 	t := w.t
 	t.Helper()
 	ctx, cancel := w.wait()
 	defer cancel()
-	sent, err := w.alice.SendText(ctx, w.chat, text)
+	sent, err := w.alice.SendText(ctx, room, text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
-		return m.Sender == w.stack.BotID && m.EventID != sent && done(m) && afterEvent(w, sent, m)
+	msg, err := w.alice.WaitMessage(ctx, room, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.EventID != sent && done(m) && afterEvent(w, room, sent, m)
 	})
 	if err != nil {
-		t.Fatalf("no reply to %q: %v", text, err)
+		t.Fatalf("no reply to %q in %s: %v", text, room, err)
 	}
 	return msg
 }
 
 // afterEvent reports whether m came after the user's event sent, in the
 // room's timeline as the user received it.
-func afterEvent(w *world, sent id.EventID, m harness.Message) bool {
+func afterEvent(w *world, room id.RoomID, sent id.EventID, m harness.Message) bool {
 	seen := false
-	for _, e := range w.alice.Events(w.chat) {
+	for _, e := range w.alice.Events(room) {
 		if e.ID == sent {
 			seen = true
 		}

@@ -1,0 +1,192 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// Results of the room commands' network and disk work.
+type (
+	renameDone struct {
+		inc  uint64
+		name string
+		err  error
+	}
+	archiveDone struct {
+		inc uint64
+		err error
+	}
+	clearDone struct {
+		inc    uint64
+		chatID string
+		err    error
+	}
+)
+
+// runCommand runs a room-scoped command (PRODUCT R2). Commands do not wait
+// in the turn queue: they act on the room at once, and those that would cut
+// a running reply short refuse with a notice instead.
+func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
+	cat := a.deps.Catalog
+	switch m.Command.Name {
+	case "yes", "no":
+		a.confirm(c, m.Command.Name == "yes")
+	case "rename":
+		a.rename(c, m.Command)
+	case "archive":
+		a.archive(c, m.Command)
+	case "clear":
+		a.clear(c)
+	case "context":
+		a.notice(c, a.contextText())
+	default:
+		// The table routes no other command here; one that arrives anyway
+		// is answered rather than ignored.
+		a.notice(c, cat.T(catalog.UnknownCmd, "command", m.Command.Word))
+	}
+}
+
+// confirm answers the agent's pending confirmation request (PRODUCT R2.8).
+func (a *roomActor) confirm(c actor.Context, approved bool) {
+	t := a.turn
+	if t == nil || t.confirmID == "" || a.conn == nil {
+		a.notice(c, a.deps.Catalog.T(catalog.NothingToConfirm))
+		return
+	}
+	id, conn := t.confirmID, a.conn
+	t.confirmID = ""
+	a.log.Info().Str("confirm_id", id).Bool("approved", approved).Msg("answering the agent's confirmation request")
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		if err := conn.Confirm(ctx, id, approved); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to send the confirmation")
+		}
+		return nil
+	})
+}
+
+// rename sets m.room.name, then the record (PRODUCT R2.3).
+func (a *roomActor) rename(c actor.Context, cmd Command) {
+	name, ok := CleanName(cmd.Args)
+	if !ok {
+		a.notice(c, a.deps.Catalog.T(catalog.NameEmpty, "command", cmd.Word))
+		return
+	}
+	matrix, roomID, inc := a.deps.Matrix, a.roomID, a.inc
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		err := matrix.SetRoomName(ctx, roomID, name)
+		return &renameDone{inc: inc, name: name, err: err}
+	})
+}
+
+func (a *roomActor) renamed(c actor.Context, m *renameDone) {
+	cat := a.deps.Catalog
+	if m.err != nil {
+		a.log.Error().Err(m.err).Msg("failed to rename the room")
+		a.notice(c, cat.T(catalog.RenameFailed))
+		return
+	}
+	a.log.Info().Msg("room renamed")
+	a.rec.Name = m.name
+	a.save(c)
+	a.notice(c, cat.T(catalog.Renamed, "name", m.name))
+}
+
+// archive takes the room out of the Space, marks it archived, says so and
+// leaves (PRODUCT R2.4). Its platform_chat_id is never handed out again: ids
+// come from a sequence that does not reuse them.
+func (a *roomActor) archive(c actor.Context, cmd Command) {
+	if a.turn != nil {
+		a.notice(c, a.deps.Catalog.T(catalog.BusyReply, "command", cmd.Word))
+		return
+	}
+	matrix, spaceID, roomID, inc := a.deps.Matrix, a.rec.SpaceID, a.roomID, a.inc
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		if spaceID == "" {
+			return &archiveDone{inc: inc}
+		}
+		err := matrix.RemoveFromSpace(ctx, spaceID, roomID)
+		return &archiveDone{inc: inc, err: err}
+	})
+}
+
+func (a *roomActor) archived(c actor.Context, m *archiveDone) {
+	cat := a.deps.Catalog
+	if m.err != nil {
+		a.log.Error().Err(m.err).Msg("failed to remove the room from the Space")
+		a.notice(c, cat.T(catalog.ArchiveFailed))
+		return
+	}
+	a.log.Info().Msg("room archived")
+	a.rec.Archived = true
+	a.save(c)
+	if conn := a.conn; conn != nil {
+		a.conn = nil
+		go conn.Close() //nolint:errcheck // the room is done with its agent
+	}
+	matrix, roomID, text := a.deps.Matrix, a.roomID, cat.T(catalog.Archived, "chat", a.rec.Name)
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		// The notice goes out before the bot leaves, or it could not be posted.
+		ctx = context.WithoutCancel(ctx)
+		sendNotice(ctx, matrix, roomID, text)
+		if err := matrix.LeaveRoom(ctx, roomID); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to leave the archived room")
+		}
+		return nil
+	})
+}
+
+// clear binds the room to a fresh platform_chat_id and drops its staged
+// files (PRODUCT R2.5). A running reply finishes on the old conversation;
+// the next message goes to the new one.
+func (a *roomActor) clear(c actor.Context) {
+	store, inc := a.deps.Store, a.inc
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		id, err := store.NextPlatformChatID(ctx)
+		return &clearDone{inc: inc, chatID: id, err: err}
+	})
+}
+
+func (a *roomActor) cleared(c actor.Context, m *clearDone) {
+	cat := a.deps.Catalog
+	if m.err != nil {
+		a.log.Error().Err(m.err).Msg("failed to take a new platform_chat_id")
+		a.notice(c, cat.T(catalog.ClearFailed))
+		return
+	}
+	a.log.Info().Str("platform_chat_id", m.chatID).Str("previous", a.rec.PlatformChatID).Msg("room cleared")
+	a.rec.PlatformChatID = m.chatID
+	a.rec.Staged = nil
+	a.save(c)
+	if a.turn == nil && a.conn != nil {
+		conn := a.conn
+		a.conn = nil
+		go conn.Close() //nolint:errcheck // bound to the previous conversation
+	}
+	a.notice(c, cat.T(catalog.Cleared))
+}
+
+// contextText describes what the room is bound to (PRODUCT R2.6).
+func (a *roomActor) contextText() string {
+	cat := a.deps.Catalog
+	label, agentID := a.rec.AgentID, a.rec.AgentID
+	if agent, ok := a.deps.Registry.Agent(agentID); ok {
+		label = agentLabel(agent)
+	}
+	running, last := cat.T(catalog.WordNo), cat.T(catalog.WordNever)
+	if a.turn != nil {
+		running = cat.T(catalog.WordYes)
+	}
+	if !a.rec.LastTurnAt.IsZero() {
+		last = a.rec.LastTurnAt.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return cat.T(catalog.ContextInfo,
+		"chat", a.rec.Name, "agent", label, "agent_id", agentID, "chat_id", a.rec.PlatformChatID,
+		"staged", strconv.Itoa(len(a.rec.Staged)), "running", running, "last", last,
+		"tokens", fmt.Sprint(a.rec.TokensUsed))
+}

@@ -1,0 +1,89 @@
+package actors
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// command runs a command the user sent in one of their rooms or in the entry
+// room: user-scoped ones here, room-scoped ones in the room's actor.
+func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
+	cat := a.deps.Catalog
+	spec, known := lookupCommand(cmd.Name)
+	switch {
+	case !known:
+		a.notice(c, m.RoomID, cat.T(catalog.UnknownCmd, "command", cmd.Word))
+	case spec.scope == scopeRoom:
+		room, ok := a.rooms[m.RoomID]
+		if !ok || room.Archived {
+			a.notice(c, m.RoomID, cat.T(catalog.RoomCommandOnly, "command", cmd.Word))
+			return
+		}
+		c.Send(a.room(c, room), &RunCommand{EventID: m.EventID, Command: cmd})
+	case cmd.Name == "help":
+		a.notice(c, m.RoomID, helpText(cat))
+	case cmd.Name == "chats":
+		a.notice(c, m.RoomID, a.chatsText(m.RoomID))
+	case cmd.Name == "new":
+		a.newChat(c, m.RoomID, cmd)
+	}
+}
+
+// activeRooms lists the user's chats that are not archived, by chat number.
+func (a *userActor) activeRooms() []RoomRecord {
+	var active []RoomRecord
+	for _, r := range a.rooms {
+		if !r.Archived {
+			active = append(active, r)
+		}
+	}
+	slices.SortFunc(active, func(x, y RoomRecord) int {
+		if x.ChatIndex != y.ChatIndex {
+			return x.ChatIndex - y.ChatIndex
+		}
+		return strings.Compare(x.RoomID, y.RoomID)
+	})
+	return active
+}
+
+// chatsText lists the active chats with links, the one asked from marked
+// (PRODUCT R2.2).
+func (a *userActor) chatsText(current string) string {
+	cat := a.deps.Catalog
+	var b strings.Builder
+	b.WriteString(cat.T(catalog.ChatsHeader))
+	for _, r := range a.activeRooms() {
+		b.WriteString("\n")
+		b.WriteString(cat.T(catalog.ChatsLine, "chat", r.Name, "link", matrixToLink(r.RoomID)))
+		if r.RoomID == current {
+			b.WriteString(cat.T(catalog.ChatsCurrent))
+		}
+	}
+	return b.String()
+}
+
+// newChat creates a chat in the user's Space (PRODUCT R2.1). Like
+// onboarding it holds the user's other messages until it is done, so two
+// !new at once make two chats with two numbers, never one number twice.
+func (a *userActor) newChat(c actor.Context, fromRoom string, cmd Command) {
+	name := ""
+	if cmd.Args != "" {
+		var ok bool
+		if name, ok = CleanName(cmd.Args); !ok {
+			a.notice(c, fromRoom, a.deps.Catalog.T(catalog.NameEmpty, "command", cmd.Word))
+			return
+		}
+	}
+	a.onboarding = true
+	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, entry: fromRoom}
+	inc := a.inc
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		err := p.newChat(context.WithoutCancel(ctx), name)
+		return &provisioned{inc: inc, rec: p.rec, created: p.created, err: err}
+	})
+}

@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// isNotice matches a bot notice containing substr.
+func isNotice(substr string) func(harness.Message) bool {
+	return func(m harness.Message) bool {
+		return m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, substr)
+	}
+}
+
+// chatIDOf asks the agent in room and returns the platform_chat_id the
+// reference agent received the turn at.
+func (w *world) chatIDOf(room id.RoomID, text string) string {
+	w.t.Helper()
+	w.askIn(room, text, func(m harness.Message) bool { return m.FinalBody == "echo: "+text })
+	for _, r := range slices.Backward(w.stack.Agent.Received()) {
+		if r.Text == text {
+			return r.ChatID
+		}
+	}
+	w.t.Fatalf("the agent never received %q", text)
+	return ""
+}
+
+// children lists the Space's children as the user sees them.
+func (w *world) children() []harness.SpaceChild {
+	w.t.Helper()
+	ctx, cancel := w.wait()
+	defer cancel()
+	children, err := w.alice.SpaceChildren(ctx, w.space)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return children
+}
+
+func TestWorkspaceCommands(t *testing.T) {
+	w := newWorld(t)
+	w.onboard()
+	chat1ID := w.chatIDOf(w.chat, "hello from chat 1")
+
+	var chat2 id.RoomID
+	t.Run("!new makes Chat 2 in the Space with its own conversation", func(t *testing.T) {
+		w.t = t
+		created := w.ask("!new", isNotice("**Chat 2**"))
+		ctx, cancel := w.wait()
+		defer cancel()
+		inv, err := w.alice.WaitInvite(ctx, func(inv harness.Invite) bool {
+			return inv.Sender == w.stack.BotID && inv.Name() == "Chat 2"
+		})
+		if err != nil {
+			t.Fatalf("no invite to Chat 2: %v", err)
+		}
+		chat2 = inv.RoomID
+		if !strings.Contains(created.FinalBody, string(chat2)) {
+			t.Fatalf("notice %q does not link to %s", created.FinalBody, chat2)
+		}
+		if err := w.alice.WaitJoined(ctx, chat2); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, c := range w.children() {
+			found = found || (c.RoomID == chat2 && c.Name == "Chat 2")
+		}
+		if !found {
+			t.Fatalf("Chat 2 is not a child of the Space: %+v", w.children())
+		}
+		if id2 := w.chatIDOf(chat2, "hello from chat 2"); id2 == chat1ID || id2 == "" {
+			t.Fatalf("Chat 2 talks at platform_chat_id %q, Chat 1 at %q: want different", id2, chat1ID)
+		}
+	})
+
+	t.Run("!clear gives the next message a new platform_chat_id", func(t *testing.T) {
+		w.t = t
+		w.ask("!clear", isNotice("Fresh start"))
+		if after := w.chatIDOf(w.chat, "after clear"); after == chat1ID {
+			t.Fatalf("after !clear the room still talks at %s", after)
+		}
+	})
+
+	t.Run("!rename changes the room name", func(t *testing.T) {
+		w.t = t
+		w.ask("!rename Road trip 🚗", isNotice("**Road trip 🚗**"))
+		ctx, cancel := w.wait()
+		defer cancel()
+		state, err := w.alice.RoomState(ctx, w.chat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := state[event.StateRoomName][""]
+		if name == nil || name.Content.AsRoomName().Name != "Road trip 🚗" {
+			t.Fatalf("m.room.name is %+v, want Road trip 🚗", name)
+		}
+	})
+
+	t.Run("!chats lists exactly the active chats", func(t *testing.T) {
+		w.t = t
+		list := w.ask("!chats", isNotice("Your chats:"))
+		for _, want := range []string{"Road trip 🚗", string(w.chat), "Chat 2", string(chat2)} {
+			if !strings.Contains(list.FinalBody, want) {
+				t.Fatalf("!chats %q lacks %q", list.FinalBody, want)
+			}
+		}
+	})
+
+	t.Run("!archive takes Chat 2 out of the Space and the bot leaves", func(t *testing.T) {
+		w.t = t
+		w.askIn(chat2, "!archive", isNotice("archived"))
+		ctx, cancel := w.wait()
+		defer cancel()
+		if _, err := w.alice.WaitEvent(ctx, chat2, func(e *event.Event) bool {
+			return e.Type == event.StateMember && e.GetStateKey() == string(w.stack.BotID) &&
+				e.Content.AsMember().Membership == event.MembershipLeave
+		}); err != nil {
+			t.Fatalf("the bot did not leave the archived chat: %v", err)
+		}
+		for _, c := range w.children() {
+			if c.RoomID == chat2 {
+				t.Fatalf("the archived chat is still a child of the Space: %+v", c)
+			}
+		}
+		list := w.ask("!chats", isNotice("Your chats:"))
+		if strings.Contains(list.FinalBody, string(chat2)) {
+			t.Fatalf("!chats still lists the archived chat: %q", list.FinalBody)
+		}
+	})
+}
