@@ -45,6 +45,9 @@ type Options struct {
 	FirstChatName string
 	// AllowedServers limits whose invites are accepted; empty allows any.
 	AllowedServers []string
+	// UserSelectableAgents lets users switch a chat's agent with !agent
+	// (PRODUCT R2.13); otherwise routing is the operator's alone.
+	UserSelectableAgents bool
 	// RoomMiddleware wraps every room actor's Receive (metrics, tracing, and
 	// fault injection in tests).
 	RoomMiddleware []actor.ReceiverMiddleware

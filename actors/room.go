@@ -48,12 +48,17 @@ type roomActor struct {
 
 	typing typingLatch
 	conn   AgentConn
-	// connChatID is the platform_chat_id conn was opened for.
-	connChatID string
-	connGen    uint64
-	idleTime   *time.Timer
+	// connFor is the agent and platform_chat_id conn was opened for
+	// ("agent/chat"); a connection serves one conversation of one agent.
+	connFor  string
+	connGen  uint64
+	idleTime *time.Timer
 
 	saving, saveAgain bool
+	// holdTurns counts commands in flight that rebind the room to another
+	// conversation (!clear, !load, !agent): a message sent after one of them
+	// must go to the new conversation, so turns wait until they are done.
+	holdTurns int
 }
 
 // Messages a room actor sends itself.
@@ -122,6 +127,18 @@ func (a *roomActor) Receive(c actor.Context) {
 	case *clearDone:
 		if m.inc == a.inc {
 			a.cleared(c, m)
+		}
+	case *contextSaved:
+		if m.inc == a.inc {
+			a.contextSavedDone(c, m)
+		}
+	case *contextsListed:
+		if m.inc == a.inc {
+			a.contextsListedDone(c, m)
+		}
+	case *agentChosen:
+		if m.inc == a.inc {
+			a.agentChosenDone(c, m)
 		}
 	default:
 		if !a.loaded {
@@ -258,7 +275,7 @@ func (a *roomActor) saved(c actor.Context, m *roomSaved) {
 // enqueue queues a message for the agent, or refuses it with a notice when
 // the queue is full: nothing is dropped silently.
 func (a *roomActor) enqueue(c actor.Context, m *StartTurn) {
-	if a.turn != nil && len(a.queue) >= a.opts.QueueSize {
+	if (a.turn != nil || a.holdTurns > 0) && len(a.queue) >= a.opts.QueueSize {
 		a.log.Warn().Str("event_id", m.EventID).Int("queue_size", a.opts.QueueSize).Msg("room queue full, message refused")
 		a.notice(c, a.deps.Catalog.T(catalog.QueueFull, "size", fmt.Sprint(a.opts.QueueSize)))
 		c.ActorSystem().EventStream.Publish(&MessageRejected{RoomID: a.roomID, EventID: m.EventID})

@@ -45,6 +45,12 @@ func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
 		a.clear(c)
 	case "context":
 		a.notice(c, a.contextText())
+	case "save":
+		a.saveContext(c, m.Command)
+	case "load":
+		a.loadContext(c, m.Command)
+	case "agent":
+		a.chooseAgent(c, m.Command)
 	default:
 		// The table routes no other command here; one that arrives anyway
 		// is answered rather than ignored.
@@ -145,6 +151,7 @@ func (a *roomActor) archived(c actor.Context, m *archiveDone) {
 // files (PRODUCT R2.5). A running reply finishes on the old conversation;
 // the next message goes to the new one.
 func (a *roomActor) clear(c actor.Context) {
+	a.holdTurns++
 	store, inc := a.deps.Store, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		id, err := store.NextPlatformChatID(ctx)
@@ -153,6 +160,7 @@ func (a *roomActor) clear(c actor.Context) {
 }
 
 func (a *roomActor) cleared(c actor.Context, m *clearDone) {
+	defer a.releaseTurns(c)
 	cat := a.deps.Catalog
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to take a new platform_chat_id")
@@ -160,24 +168,15 @@ func (a *roomActor) cleared(c actor.Context, m *clearDone) {
 		return
 	}
 	a.log.Info().Str("platform_chat_id", m.chatID).Str("previous", a.rec.PlatformChatID).Msg("room cleared")
-	a.rec.PlatformChatID = m.chatID
 	a.rec.Staged = nil
-	a.save(c)
-	if a.turn == nil && a.conn != nil {
-		conn := a.conn
-		a.conn = nil
-		go conn.Close() //nolint:errcheck // bound to the previous conversation
-	}
+	a.rebind(c, a.rec.AgentID, m.chatID)
 	a.notice(c, cat.T(catalog.Cleared))
 }
 
 // contextText describes what the room is bound to (PRODUCT R2.6).
 func (a *roomActor) contextText() string {
 	cat := a.deps.Catalog
-	label, agentID := a.rec.AgentID, a.rec.AgentID
-	if agent, ok := a.deps.Registry.Agent(agentID); ok {
-		label = agentLabel(agent)
-	}
+	label, agentID := a.agentName(a.rec.AgentID), a.rec.AgentID
 	running, last := cat.T(catalog.WordNo), cat.T(catalog.WordNever)
 	if a.turn != nil {
 		running = cat.T(catalog.WordYes)
@@ -189,4 +188,11 @@ func (a *roomActor) contextText() string {
 		"chat", a.rec.Name, "agent", label, "agent_id", agentID, "chat_id", a.rec.PlatformChatID,
 		"staged", strconv.Itoa(len(a.rec.Staged)), "running", running, "last", last,
 		"tokens", fmt.Sprint(a.rec.TokensUsed))
+}
+
+// releaseTurns ends one hold of holdTurns and starts the next turn if none
+// is held any more.
+func (a *roomActor) releaseTurns(c actor.Context) {
+	a.holdTurns--
+	a.startNextTurn(c)
 }

@@ -53,10 +53,10 @@ func (t *turn) stopTimers() {
 // Messages of the turn pipeline, sent by the actor's own tasks and timers.
 type (
 	agentDialed struct {
-		turnID uint64
-		conn   AgentConn
-		chatID string
-		err    error
+		turnID  uint64
+		conn    AgentConn
+		connFor string
+		err     error
 	}
 	agentEventArrived struct {
 		turnID uint64
@@ -74,7 +74,7 @@ type (
 
 // startNextTurn starts the oldest queued message if no turn is running.
 func (a *roomActor) startNextTurn(c actor.Context) {
-	if a.turn != nil || len(a.queue) == 0 {
+	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 {
 		return
 	}
 	next := a.queue[0]
@@ -98,9 +98,9 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 
 	t.msg = UserMessage{Text: next.Text, Attachments: stagedPaths(a.rec.Staged)}
 	a.rec.Staged = nil // the files travel with this turn (PRODUCT R4.1)
-	if a.conn != nil && a.connChatID != a.rec.PlatformChatID {
-		// !clear or !load bound the room to another conversation; a
-		// connection is for one platform_chat_id.
+	if a.conn != nil && a.connFor != connKey(a.rec) {
+		// !clear, !load or !agent bound the room to another conversation;
+		// a connection is for one.
 		conn := a.conn
 		a.conn = nil
 		go conn.Close() //nolint:errcheck // a connection to the previous conversation
@@ -126,12 +126,15 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 		}})
 		return
 	}
-	dialer, chatID, id := a.deps.Agents, a.rec.PlatformChatID, t.id
+	dialer, chatID, id, key := a.deps.Agents, a.rec.PlatformChatID, t.id, connKey(a.rec)
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		conn, err := dialer.Dial(ctx, agent, chatID)
-		return &agentDialed{turnID: id, conn: conn, chatID: chatID, err: err}
+		return &agentDialed{turnID: id, conn: conn, connFor: key, err: err}
 	})
 }
+
+// connKey names the conversation a room's connection is for.
+func connKey(r RoomRecord) string { return r.AgentID + "/" + r.PlatformChatID }
 
 func stagedPaths(staged []Attachment) []string {
 	paths := make([]string, 0, len(staged))
@@ -153,7 +156,7 @@ func (a *roomActor) dialed(c actor.Context, m *agentDialed) {
 		a.agentEvent(c, &agentEventArrived{turnID: t.id, event: AgentEvent{Kind: AgentFailed, Err: m.err}})
 		return
 	}
-	a.conn, a.connChatID = m.conn, m.chatID
+	a.conn, a.connFor = m.conn, m.connFor
 	a.sendTurn(c, t, m.conn)
 }
 

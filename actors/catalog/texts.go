@@ -72,6 +72,27 @@ const (
 	WordYes     Key = "word_yes"
 	WordNo      Key = "word_no"
 	WordNever   Key = "word_never"
+
+	// Saved conversations and agent choice (PRODUCT R2.12, R2.13).
+	HelpSave      Key = "help_save"
+	HelpLoad      Key = "help_load"
+	HelpAgent     Key = "help_agent"
+	Saved         Key = "saved"
+	SaveFailed    Key = "save_failed"
+	SavedHeader   Key = "saved_header"
+	SavedLine     Key = "saved_line"
+	NothingSaved  Key = "nothing_saved"
+	LoadUnknown   Key = "load_unknown"
+	Loaded        Key = "loaded"
+	LoadFailed    Key = "load_failed"
+	AgentFixed    Key = "agent_fixed"
+	AgentsHeader  Key = "agents_header"
+	AgentsLine    Key = "agents_line"
+	AgentsCurrent Key = "agents_current"
+	AgentUnknown  Key = "agent_unknown"
+	AgentSwitched Key = "agent_switched"
+	AgentSame     Key = "agent_same"
+	AgentGone     Key = "agent_gone"
 )
 
 var en = map[Key]string{
@@ -133,6 +154,25 @@ var en = map[Key]string{
 	WordYes:               "yes",
 	WordNo:                "no",
 	WordNever:             "never",
+	HelpSave:              "`!save [name]` — remember this chat's conversation under a name",
+	HelpLoad:              "`!load [n|name]` — list saved conversations, or continue one in this chat",
+	HelpAgent:             "`!agent [n|id]` — list the agents, or switch this chat to one",
+	Saved:                 "Saved this conversation as **{name}**. `!load` lists what you saved.",
+	SaveFailed:            "I could not save this conversation right now. Please try again in a moment.",
+	SavedHeader:           "Saved conversations (`!load <n>` continues one in this chat):",
+	SavedLine:             "{n}. **{name}** — {agent}, {date}",
+	NothingSaved:          "Nothing is saved yet: `!save [name]` remembers this chat's conversation.",
+	LoadUnknown:           "There is no saved conversation `{which}`; `!load` lists them.",
+	Loaded:                "This chat now continues **{name}** with {agent}.",
+	LoadFailed:            "I could not load that conversation right now. Please try again in a moment.",
+	AgentFixed:            "Which agent you talk to is set by the operator.",
+	AgentsHeader:          "Agents (`!agent <n>` switches this chat to one):",
+	AgentsLine:            "{n}. {agent} (`{id}`)",
+	AgentsCurrent:         " ← this chat",
+	AgentUnknown:          "There is no agent `{which}`; `!agent` lists them.",
+	AgentSwitched:         "This chat now talks to {agent}, in a fresh conversation.",
+	AgentSame:             "This chat already talks to {agent}.",
+	AgentGone:             "The agent of that conversation (`{agent}`) is not available any more.",
 }
 
 var ru = map[Key]string{
@@ -194,4 +234,23 @@ var ru = map[Key]string{
 	WordYes:               "да",
 	WordNo:                "нет",
 	WordNever:             "ещё не было",
+	HelpSave:              "`!save [название]` — запомнить разговор этого чата под названием",
+	HelpLoad:              "`!load [n|название]` — список сохранённых разговоров или продолжить один из них здесь",
+	HelpAgent:             "`!agent [n|id]` — список агентов или переключить этот чат на другого",
+	Saved:                 "Разговор сохранён как **{name}**. `!load` покажет сохранённое.",
+	SaveFailed:            "Не получилось сохранить разговор. Попробуй ещё раз чуть позже.",
+	SavedHeader:           "Сохранённые разговоры (`!load <n>` продолжит один из них в этом чате):",
+	SavedLine:             "{n}. **{name}** — {agent}, {date}",
+	NothingSaved:          "Пока ничего не сохранено: `!save [название]` запомнит разговор этого чата.",
+	LoadUnknown:           "Нет сохранённого разговора `{which}`; `!load` покажет список.",
+	Loaded:                "Этот чат продолжает **{name}** с {agent}.",
+	LoadFailed:            "Не получилось загрузить разговор. Попробуй ещё раз чуть позже.",
+	AgentFixed:            "С каким агентом ты общаешься, решает оператор.",
+	AgentsHeader:          "Агенты (`!agent <n>` переключит этот чат):",
+	AgentsLine:            "{n}. {agent} (`{id}`)",
+	AgentsCurrent:         " ← этот чат",
+	AgentUnknown:          "Нет агента `{which}`; `!agent` покажет список.",
+	AgentSwitched:         "Теперь этот чат общается с {agent}, разговор начат заново.",
+	AgentSame:             "Этот чат уже общается с {agent}.",
+	AgentGone:             "Агент этого разговора (`{agent}`) больше недоступен.",
 }

@@ -109,16 +109,17 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	root, err := actors.Spawn(actors.WithTaskGroup(ctx, &tasks), system, actors.Deps{
 		Store: store, Matrix: mx, Agents: dialer, Registry: registry, Catalog: cat,
 	}, actors.Options{
-		BotUserID:         mx.UserID(),
-		QueueSize:         cfg.Queue.Size,
-		EditInterval:      cfg.Streaming.EditInterval,
-		TypingRefresh:     cfg.Streaming.TypingRefresh,
-		ConnIdleClose:     cfg.Agents.IdleClose,
-		MaxMessageBytes:   int(cfg.Streaming.MaxMessageBytes),
-		SpaceNameTemplate: cfg.Onboarding.SpaceNameTemplate,
-		FirstChatName:     cfg.Onboarding.FirstChatName,
-		AllowedServers:    cfg.Matrix.AllowedServers,
-		DenyMessage:       cfg.Agents.DenyMessage,
+		BotUserID:            mx.UserID(),
+		QueueSize:            cfg.Queue.Size,
+		EditInterval:         cfg.Streaming.EditInterval,
+		TypingRefresh:        cfg.Streaming.TypingRefresh,
+		ConnIdleClose:        cfg.Agents.IdleClose,
+		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),
+		SpaceNameTemplate:    cfg.Onboarding.SpaceNameTemplate,
+		FirstChatName:        cfg.Onboarding.FirstChatName,
+		AllowedServers:       cfg.Matrix.AllowedServers,
+		DenyMessage:          cfg.Agents.DenyMessage,
+		UserSelectableAgents: cfg.Agents.UserSelectable,
 	})
 	if err != nil {
 		return err

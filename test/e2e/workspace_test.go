@@ -88,6 +88,21 @@ func TestWorkspaceCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("!save, !clear, !load 1 continue the saved conversation", func(t *testing.T) {
+		w.t = t
+		saved := w.chatIDOf(w.chat, "before saving")
+		w.ask("!save Trip", isNotice("**Trip**"))
+		w.ask("!clear", isNotice("Fresh start"))
+		if other := w.chatIDOf(w.chat, "in between"); other == saved {
+			t.Fatalf("!clear kept %s", saved)
+		}
+		w.ask("!load", isNotice("1. **Trip**"))
+		w.ask("!load 1", isNotice("continues **Trip**"))
+		if again := w.chatIDOf(w.chat, "back to the trip"); again != saved {
+			t.Fatalf("after !load 1 the agent got platform_chat_id %s, want the saved %s", again, saved)
+		}
+	})
+
 	t.Run("!rename changes the room name", func(t *testing.T) {
 		w.t = t
 		w.ask("!rename Road trip 🚗", isNotice("**Road trip 🚗**"))

@@ -19,6 +19,7 @@ import (
 	"github.com/surfaces-bot/surfaces/agents"
 	"github.com/surfaces-bot/surfaces/agents/refagent"
 	"github.com/surfaces-bot/surfaces/persistence"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 const owner = "@alice:hs.test"
@@ -72,8 +73,27 @@ type rig struct {
 	system *actor.ActorSystem
 	root   *actor.PID
 	matrix *actortest.Matrix
-	store  *persistence.Store
+	store  *writeSignal
 	seq    int
+}
+
+// writeSignal is the real Badger store that also reports every room record
+// it wrote, so a test can wait for a write instead of reading too early.
+type writeSignal struct {
+	*persistence.Store
+	rooms chan actors.RoomRecord
+}
+
+// PutRoom implements actors.Store.
+func (s *writeSignal) PutRoom(ctx context.Context, r actors.RoomRecord) error {
+	err := s.Store.PutRoom(ctx, r)
+	if err == nil {
+		select {
+		case s.rooms <- r:
+		default: // nobody is listening for this many writes; never block the actor
+		}
+	}
+	return err
 }
 
 func newRig(t *testing.T, agentList []actors.AgentRef) *rig {
@@ -84,10 +104,11 @@ func newRig(t *testing.T, agentList []actors.AgentRef) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, system: actors.NewActorSystem(log), matrix: actortest.NewMatrix(), store: store}
+	r := &rig{t: t, system: actors.NewActorSystem(log), matrix: actortest.NewMatrix(),
+		store: &writeSignal{Store: store, rooms: make(chan actors.RoomRecord, 1024)}}
 	dialer := agents.NewDialer(agents.Options{ConnectTimeout: 2 * time.Second, StatusTimeout: time.Second, TurnIdleTimeout: time.Second})
 	r.root, err = actors.Spawn(ctx, r.system, actors.Deps{
-		Store: store, Matrix: r.matrix, Agents: dialer, Catalog: catalog.MustNew("en"),
+		Store: r.store, Matrix: r.matrix, Agents: dialer, Catalog: catalog.MustNew("en"),
 		Registry: &actortest.Registry{List: agentList},
 	}, actors.Options{BotUserID: "@bot:hs.test"})
 	if err != nil {
@@ -215,9 +236,24 @@ func TestAgentMisbehaviourBecomesPlainNotices(t *testing.T) {
 	})
 	t.Run("the bot is alive after all of it", func(t *testing.T) {
 		r.t = t
+		for drained := false; !drained; { // forget the writes of earlier turns
+			select {
+			case <-r.store.rooms:
+			default:
+				drained = true
+			}
+		}
 		m := r.matrix.Mark()
 		r.say("!flaky", "final check")
 		r.waitExact(m, "SendText", "!flaky", "all good")
+		// The turn's last write clears its in-flight mark; wait for that
+		// write rather than read the store before it lands.
+		for {
+			rec := wait.Recv(t, r.store.rooms, "the room record written at the end of the turn")
+			if rec.RoomID == "!flaky" && rec.TurnInFlight == nil {
+				break
+			}
+		}
 		if rec, err := r.store.GetRoom(context.Background(), "!flaky"); err != nil || rec.TurnInFlight != nil {
 			t.Fatalf("room record %+v, %v: want no turn in flight", rec, err)
 		}

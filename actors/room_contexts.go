@@ -1,0 +1,219 @@
+package actors
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// A room is bound to one conversation: an agent and a platform_chat_id. The
+// agent keeps its memory per platform_chat_id, so saving an id and binding a
+// room to it again (!save, !load) continues the old conversation, and
+// switching agents (!agent) starts a fresh one. Ids are never reused, so a
+// saved one can only ever mean that conversation.
+
+// Results of the conversation commands' store work.
+type (
+	contextSaved struct {
+		inc  uint64
+		name string
+		err  error
+	}
+	// contextsListed carries the user's saved conversations for !load; which
+	// is the argument, empty for "list them".
+	contextsListed struct {
+		inc   uint64
+		which string
+		list  []SavedContext
+		err   error
+	}
+	// agentChosen carries a fresh platform_chat_id for a switch to agent.
+	agentChosen struct {
+		inc    uint64
+		agent  AgentRef
+		chatID string
+		err    error
+	}
+)
+
+// saveContext remembers the room's conversation under a name (PRODUCT R2.12).
+func (a *roomActor) saveContext(c actor.Context, cmd Command) {
+	name, ok := CleanName(cmd.Args)
+	if !ok {
+		name, _ = CleanName(a.rec.Name + " " + time.Now().UTC().Format("2006-01-02 15:04"))
+	}
+	saved := SavedContext{UserID: a.rec.OwnerID, Name: name, PlatformChatID: a.rec.PlatformChatID,
+		AgentID: a.rec.AgentID, SavedAt: time.Now()}
+	store, inc := a.deps.Store, a.inc
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		err := store.PutSavedContext(ctx, saved)
+		return &contextSaved{inc: inc, name: name, err: err}
+	})
+}
+
+func (a *roomActor) contextSavedDone(c actor.Context, m *contextSaved) {
+	if m.err != nil {
+		a.log.Error().Err(m.err).Msg("failed to save the conversation")
+		a.notice(c, a.deps.Catalog.T(catalog.SaveFailed))
+		return
+	}
+	a.log.Info().Str("platform_chat_id", a.rec.PlatformChatID).Msg("conversation saved")
+	a.notice(c, a.deps.Catalog.T(catalog.Saved, "name", m.name))
+}
+
+// loadContext lists the saved conversations, or binds the room to one.
+func (a *roomActor) loadContext(c actor.Context, cmd Command) {
+	a.holdTurns++
+	store, owner, inc, which := a.deps.Store, a.rec.OwnerID, a.inc, cmd.Args
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		list, err := store.ListSavedContexts(ctx, owner)
+		return &contextsListed{inc: inc, which: which, list: list, err: err}
+	})
+}
+
+func (a *roomActor) contextsListedDone(c actor.Context, m *contextsListed) {
+	defer a.releaseTurns(c)
+	cat := a.deps.Catalog
+	switch {
+	case m.err != nil:
+		a.log.Error().Err(m.err).Msg("failed to list saved conversations")
+		a.notice(c, cat.T(catalog.LoadFailed))
+	case m.which == "" && len(m.list) == 0:
+		a.notice(c, cat.T(catalog.NothingSaved))
+	case m.which == "":
+		var b strings.Builder
+		b.WriteString(cat.T(catalog.SavedHeader))
+		for i, s := range m.list {
+			b.WriteString("\n")
+			b.WriteString(cat.T(catalog.SavedLine, "n", strconv.Itoa(i+1), "name", s.Name,
+				"agent", a.agentName(s.AgentID), "date", s.SavedAt.UTC().Format("2006-01-02 15:04")))
+		}
+		a.notice(c, b.String())
+	default:
+		s, ok := pickSaved(m.list, m.which)
+		if !ok {
+			a.notice(c, cat.T(catalog.LoadUnknown, "which", m.which))
+			return
+		}
+		agent, ok := a.deps.Registry.Agent(s.AgentID)
+		if !ok {
+			a.notice(c, cat.T(catalog.AgentGone, "agent", s.AgentID))
+			return
+		}
+		a.log.Info().Str("platform_chat_id", s.PlatformChatID).Str("agent_id", s.AgentID).
+			Str("previous", a.rec.PlatformChatID).Msg("saved conversation loaded")
+		a.rebind(c, agent.ID, s.PlatformChatID)
+		a.notice(c, cat.T(catalog.Loaded, "name", s.Name, "agent", agentLabel(agent)))
+	}
+}
+
+// pickSaved finds a saved conversation by its number in the list (from 1)
+// or by its name (case-insensitive).
+func pickSaved(list []SavedContext, which string) (SavedContext, bool) {
+	if n, err := strconv.Atoi(which); err == nil {
+		if n >= 1 && n <= len(list) {
+			return list[n-1], true
+		}
+		return SavedContext{}, false
+	}
+	for _, s := range list {
+		if strings.EqualFold(s.Name, which) {
+			return s, true
+		}
+	}
+	return SavedContext{}, false
+}
+
+// chooseAgent lists the agents, or switches the room to one in a fresh
+// conversation (PRODUCT R2.13), when the operator allows users to choose.
+func (a *roomActor) chooseAgent(c actor.Context, cmd Command) {
+	cat := a.deps.Catalog
+	if !a.opts.UserSelectableAgents {
+		a.notice(c, cat.T(catalog.AgentFixed))
+		return
+	}
+	agents := a.deps.Registry.Agents()
+	if cmd.Args == "" {
+		var b strings.Builder
+		b.WriteString(cat.T(catalog.AgentsHeader))
+		for i, ag := range agents {
+			b.WriteString("\n")
+			b.WriteString(cat.T(catalog.AgentsLine, "n", strconv.Itoa(i+1), "agent", agentLabel(ag), "id", ag.ID))
+			if ag.ID == a.rec.AgentID {
+				b.WriteString(cat.T(catalog.AgentsCurrent))
+			}
+		}
+		a.notice(c, b.String())
+		return
+	}
+	agent, ok := pickAgent(agents, cmd.Args)
+	if !ok {
+		a.notice(c, cat.T(catalog.AgentUnknown, "which", cmd.Args))
+		return
+	}
+	if agent.ID == a.rec.AgentID {
+		a.notice(c, cat.T(catalog.AgentSame, "agent", agentLabel(agent)))
+		return
+	}
+	a.holdTurns++
+	store, inc := a.deps.Store, a.inc
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		id, err := store.NextPlatformChatID(ctx)
+		return &agentChosen{inc: inc, agent: agent, chatID: id, err: err}
+	})
+}
+
+func (a *roomActor) agentChosenDone(c actor.Context, m *agentChosen) {
+	defer a.releaseTurns(c)
+	cat := a.deps.Catalog
+	if m.err != nil {
+		a.log.Error().Err(m.err).Msg("failed to take a new platform_chat_id")
+		a.notice(c, cat.T(catalog.ClearFailed))
+		return
+	}
+	a.log.Info().Str("agent_id", m.agent.ID).Str("previous_agent_id", a.rec.AgentID).
+		Str("platform_chat_id", m.chatID).Msg("room switched to another agent")
+	a.rebind(c, m.agent.ID, m.chatID)
+	a.notice(c, cat.T(catalog.AgentSwitched, "agent", agentLabel(m.agent)))
+}
+
+// pickAgent finds an agent by its number in the registry (from 1) or its id.
+func pickAgent(agents []AgentRef, which string) (AgentRef, bool) {
+	if n, err := strconv.Atoi(which); err == nil {
+		if n >= 1 && n <= len(agents) {
+			return agents[n-1], true
+		}
+		return AgentRef{}, false
+	}
+	for _, ag := range agents {
+		if strings.EqualFold(ag.ID, which) {
+			return ag, true
+		}
+	}
+	return AgentRef{}, false
+}
+
+// rebind points the room at another conversation and stores it. A running
+// reply finishes on the connection it has; the next turn dials anew.
+func (a *roomActor) rebind(c actor.Context, agentID, chatID string) {
+	a.rec.AgentID, a.rec.PlatformChatID = agentID, chatID
+	a.save(c)
+	if a.turn == nil && a.conn != nil && a.connFor != connKey(a.rec) {
+		conn := a.conn
+		a.conn = nil
+		go conn.Close() //nolint:errcheck // bound to the previous conversation
+	}
+}
+
+// agentName is an agent's label, or its id when the registry lost it.
+func (a *roomActor) agentName(id string) string {
+	if agent, ok := a.deps.Registry.Agent(id); ok {
+		return agentLabel(agent)
+	}
+	return id
+}
