@@ -107,11 +107,20 @@ type TurnEnded struct {
 	Duration   time.Duration
 }
 
-// MessageRejected: a message was not queued because the room's queue was full.
+// MessageRejected: a message was not passed on, because the room's queue was
+// full or its sender went over their rate limit.
 type MessageRejected struct {
 	RoomID  string
 	EventID string
+	// Reason is RejectedQueueFull or RejectedRateLimited.
+	Reason string
 }
+
+// The reasons of MessageRejected.
+const (
+	RejectedQueueFull   = "queue_full"
+	RejectedRateLimited = "rate_limited"
+)
 
 // RoomRestarted: a room actor came back after a crash.
 type RoomRestarted struct {

@@ -45,12 +45,21 @@ type Options struct {
 	FirstChatName string
 	// AllowedServers limits whose invites are accepted; empty allows any.
 	AllowedServers []string
+	// RateLimit is the per-user token bucket: Rate messages per second
+	// sustained, Burst at once. A zero Rate means no limit.
+	RateLimit RateLimit
 	// UserSelectableAgents lets users switch a chat's agent with !agent
 	// (PRODUCT R2.13); otherwise routing is the operator's alone.
 	UserSelectableAgents bool
 	// RoomMiddleware wraps every room actor's Receive (metrics, tracing, and
 	// fault injection in tests).
 	RoomMiddleware []actor.ReceiverMiddleware
+}
+
+// RateLimit configures a per-user token bucket (PRODUCT R6.2).
+type RateLimit struct {
+	Rate  float64
+	Burst int
 }
 
 func (o Options) withDefaults() Options {
@@ -68,6 +77,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnIdleClose <= 0 {
 		o.ConnIdleClose = 5 * time.Minute
+	}
+	if o.RateLimit.Rate > 0 && o.RateLimit.Burst < 1 {
+		o.RateLimit.Burst = 1
 	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 8000 // JSON-escaped worst case (6 bytes a char) still fits one event

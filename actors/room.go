@@ -278,7 +278,7 @@ func (a *roomActor) enqueue(c actor.Context, m *StartTurn) {
 	if (a.turn != nil || a.holdTurns > 0) && len(a.queue) >= a.opts.QueueSize {
 		a.log.Warn().Str("event_id", m.EventID).Int("queue_size", a.opts.QueueSize).Msg("room queue full, message refused")
 		a.notice(c, a.deps.Catalog.T(catalog.QueueFull, "size", fmt.Sprint(a.opts.QueueSize)))
-		c.ActorSystem().EventStream.Publish(&MessageRejected{RoomID: a.roomID, EventID: m.EventID})
+		c.ActorSystem().EventStream.Publish(&MessageRejected{RoomID: a.roomID, EventID: m.EventID, Reason: RejectedQueueFull})
 		return
 	}
 	a.queue = append(a.queue, m)

@@ -33,6 +33,8 @@ type userActor struct {
 	loaded bool
 	rooms  map[string]RoomRecord
 	kids   map[string]*actor.PID
+	// bucket is the user's rate limit, made on first use (nil: no limit yet).
+	bucket *tokenBucket
 	// pending holds messages that arrived while loading or onboarding.
 	pending    []any
 	onboarding bool
@@ -172,6 +174,9 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 	entry := a.known && m.RoomID == a.rec.EntryRoomID
 	if (!managed || room.Archived) && !entry {
 		log.Debug().Msg("ignoring message in a room this user does not own")
+		return
+	}
+	if !a.withinRateLimit(c, m) {
 		return
 	}
 	if cmd, ok := ParseCommand(m.Body); ok && m.MsgType != "m.notice" {

@@ -93,6 +93,8 @@ const (
 	AgentSwitched Key = "agent_switched"
 	AgentSame     Key = "agent_same"
 	AgentGone     Key = "agent_gone"
+	// RateLimited answers the first message over a user's rate limit.
+	RateLimited Key = "rate_limited"
 )
 
 var en = map[Key]string{
@@ -173,6 +175,7 @@ var en = map[Key]string{
 	AgentSwitched:         "This chat now talks to {agent}, in a fresh conversation.",
 	AgentSame:             "This chat already talks to {agent}.",
 	AgentGone:             "The agent of that conversation (`{agent}`) is not available any more.",
+	RateLimited:           "You are sending messages faster than I can pass them on, so I am ignoring them for now; messages you send in {wait} s will go through again.",
 }
 
 var ru = map[Key]string{
@@ -253,4 +256,5 @@ var ru = map[Key]string{
 	AgentSwitched:         "Теперь этот чат общается с {agent}, разговор начат заново.",
 	AgentSame:             "Этот чат уже общается с {agent}.",
 	AgentGone:             "Агент этого разговора (`{agent}`) больше недоступен.",
+	RateLimited:           "Ты отправляешь сообщения быстрее, чем я успеваю их передавать, поэтому пока я их пропускаю; сообщения, отправленные через {wait} с, снова дойдут.",
 }

@@ -120,6 +120,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		AllowedServers:       cfg.Matrix.AllowedServers,
 		DenyMessage:          cfg.Agents.DenyMessage,
 		UserSelectableAgents: cfg.Agents.UserSelectable,
+		RateLimit:            actors.RateLimit{Rate: cfg.RateLimit.Rate, Burst: cfg.RateLimit.Burst},
 	})
 	if err != nil {
 		return err

@@ -43,6 +43,10 @@ func newWorld(t *testing.T) *world {
 		BotEnv: []string{
 			"SURFACES_STREAMING_EDIT_INTERVAL=500ms",
 			"SURFACES_AGENTS_TURN_IDLE_TIMEOUT=5s",
+			// The tests type faster than a person: the rate limit (default
+			// 10 at once, then one every 2 s) is tested with the kit instead.
+			"SURFACES_RATE_LIMIT_RATE=100",
+			"SURFACES_RATE_LIMIT_BURST=1000",
 		},
 	})
 	if err != nil {
