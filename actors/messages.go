@@ -41,6 +41,17 @@ type MessageReceived struct {
 	SentAt time.Time
 }
 
+// ReactionReceived: a user reacted (m.reaction, an m.annotation) with Key to
+// the event RelatesTo in a room the bot has joined. The Matrix side has
+// already dropped the bot's own reactions.
+type ReactionReceived struct {
+	RoomID    string
+	EventID   string
+	Sender    string
+	RelatesTo string
+	Key       string
+}
+
 // MsgTypeEncrypted is the MsgType of an m.room.encrypted event, whose body
 // the bot cannot read (no E2EE yet).
 const MsgTypeEncrypted = "m.room.encrypted"
@@ -74,15 +85,18 @@ type RoomUpdated struct {
 	Record RoomRecord
 }
 
-func (*InviteReceived) rootMessage()  {}
-func (*MessageReceived) rootMessage() {}
+func (*InviteReceived) rootMessage()   {}
+func (*MessageReceived) rootMessage()  {}
+func (*ReactionReceived) rootMessage() {}
 
-func (*InviteReceived) userMessage()  {}
-func (*MessageReceived) userMessage() {}
-func (*RoomUpdated) userMessage()     {}
+func (*InviteReceived) userMessage()   {}
+func (*MessageReceived) userMessage()  {}
+func (*ReactionReceived) userMessage() {}
+func (*RoomUpdated) userMessage()      {}
 
-func (*StartTurn) roomMessage()  {}
-func (*RunCommand) roomMessage() {}
+func (*StartTurn) roomMessage()        {}
+func (*RunCommand) roomMessage()       {}
+func (*ReactionReceived) roomMessage() {}
 
 // Events published on the actor system's EventStream, for observers such as
 // metrics and tests. They describe what happened; nothing depends on them

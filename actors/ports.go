@@ -53,6 +53,9 @@ type MatrixSender interface {
 	EditText(ctx context.Context, roomID, eventID, markdown string) error
 	// SetTyping turns the typing notification on (for timeout) or off.
 	SetTyping(ctx context.Context, roomID string, typing bool, timeout time.Duration) error
+	// SendReaction reacts to eventID with key (an m.annotation), e.g. to
+	// offer the answers a user can tap.
+	SendReaction(ctx context.Context, roomID, eventID, key string) error
 }
 
 // MatrixRooms creates and manages rooms and membership.

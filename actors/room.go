@@ -157,6 +157,10 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 		a.enqueue(c, m)
 	case *RunCommand:
 		a.runCommand(c, m)
+	case *ReactionReceived:
+		a.reacted(c, m)
+	case *confirmPosted:
+		a.confirmPosted(m)
 	case *agentDialed:
 		a.dialed(c, m)
 	case *agentEventArrived:

@@ -58,24 +58,6 @@ func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
 	}
 }
 
-// confirm answers the agent's pending confirmation request (PRODUCT R2.8).
-func (a *roomActor) confirm(c actor.Context, approved bool) {
-	t := a.turn
-	if t == nil || t.confirmID == "" || a.conn == nil {
-		a.notice(c, a.deps.Catalog.T(catalog.NothingToConfirm))
-		return
-	}
-	id, conn := t.confirmID, a.conn
-	t.confirmID = ""
-	a.log.Info().Str("confirm_id", id).Bool("approved", approved).Msg("answering the agent's confirmation request")
-	runTask(c, a.ctx, func(ctx context.Context) any {
-		if err := conn.Confirm(ctx, id, approved); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to send the confirmation")
-		}
-		return nil
-	})
-}
-
 // rename sets m.room.name, then the record (PRODUCT R2.3).
 func (a *roomActor) rename(c actor.Context, cmd Command) {
 	name, ok := CleanName(cmd.Args)

@@ -81,6 +81,11 @@ func (a *rootActor) Receive(c actor.Context) {
 			return
 		}
 		c.Send(a.user(c, m.Sender), m)
+	case *ReactionReceived:
+		if m.Sender == a.opts.BotUserID {
+			return
+		}
+		c.Send(a.user(c, m.Sender), m)
 	}
 }
 

@@ -28,8 +28,10 @@ type turn struct {
 	typing     *time.Timer
 
 	ended bool
-	// confirmID is the agent's open confirmation request, answered by !yes/!no.
-	confirmID string
+	// confirmID is the agent's open confirmation request, answered by
+	// !yes/!no or a 👍/👎 reaction to confirmEventID, the notice asking it.
+	confirmID      string
+	confirmEventID string
 	// undelivered is set when a part of the reply could not be sent or
 	// edited; the user is told at the end.
 	undelivered bool
@@ -212,8 +214,8 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 		a.log.Info().Str("event_id", t.eventID).Msg("agent sent a file, delivery not available")
 		a.notice(c, cat.T(catalog.FileNotSupported, "path", ev.Path))
 	case AgentConfirmRequest:
-		t.confirmID = ev.ID
-		a.notice(c, cat.T(catalog.ConfirmRequest, "text", ev.Text))
+		t.confirmID, t.confirmEventID = ev.ID, ""
+		a.askConfirmation(c, t, ev.ID, ev.Text)
 	case AgentEnd:
 		t.ended, t.tokens = true, ev.TokensUsed
 	case AgentFailed:

@@ -89,7 +89,7 @@ func (a *userActor) Receive(c actor.Context) {
 		a.rooms[m.Record.RoomID] = m.Record
 	case *taskPanicked:
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.value, m.stack))
-	case *InviteReceived, *MessageReceived, *wakeRoom:
+	case *InviteReceived, *MessageReceived, *ReactionReceived, *wakeRoom:
 		if !a.loaded || a.onboarding {
 			a.pending = append(a.pending, m)
 			return
@@ -147,6 +147,11 @@ func (a *userActor) handle(c actor.Context, msg any) {
 		a.invited(c, m)
 	case *MessageReceived:
 		a.message(c, m)
+	case *ReactionReceived:
+		// Only the owner's reactions in their own chats mean anything.
+		if room, ok := a.rooms[m.RoomID]; ok && !room.Archived {
+			c.Send(a.room(c, room), m)
+		}
 	case *wakeRoom:
 		if rec, ok := a.rooms[m.roomID]; ok {
 			a.room(c, rec)

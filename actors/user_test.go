@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -214,5 +215,43 @@ func TestEncryptedMessages(t *testing.T) {
 		if d := tt.Agents.Dials(); len(d) != 0 {
 			t.Fatalf("an encrypted message reached the agent: %v", d)
 		}
+	})
+}
+
+func TestConfirmationRequestIsAnsweredByAReaction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "1")
+		tt.say(alice, "!r", "delete the draft")
+		conn := tt.conn()
+		turn := tt.turn(conn)
+		m := tt.mark()
+		turn.Emit(actors.AgentEvent{Kind: actors.AgentConfirmRequest, ID: "c-9", Text: "Delete it?"})
+		ask := tt.waitCall(m, "SendNotice", "!r", "react 👍 or 👎")
+		tt.waitCall(m, "SendReaction", "!r", "👎")
+		var offered []string
+		for _, c := range tt.Matrix.CallsSince(m, "SendReaction") {
+			if c.EventID != ask.EventID {
+				t.Fatalf("reaction %+v is not on the question %s", c, ask.EventID)
+			}
+			offered = append(offered, c.Text)
+		}
+		if !slices.Equal(offered, []string{"👍", "👎"}) {
+			t.Fatalf("offered reactions %q, want 👍 and 👎", offered)
+		}
+
+		// Reactions that answer nothing: to another event, from someone else.
+		tt.send(&actors.ReactionReceived{RoomID: "!r", EventID: "$x1", Sender: alice, RelatesTo: "$other", Key: "👍"})
+		tt.send(&actors.ReactionReceived{RoomID: "!r", EventID: "$x2", Sender: bob, RelatesTo: ask.EventID, Key: "👍"})
+		synctest.Wait()
+		if got := conn.Confirms(); len(got) != 0 {
+			t.Fatalf("confirmations %+v from reactions that answer nothing", got)
+		}
+		tt.send(&actors.ReactionReceived{RoomID: "!r", EventID: "$x3", Sender: alice, RelatesTo: ask.EventID, Key: "👍️"})
+		synctest.Wait()
+		if got := conn.Confirms(); len(got) != 1 || got[0] != (actortest.Confirmation{ID: "c-9", Approved: true}) {
+			t.Fatalf("confirmations %+v, want c-9 approved", got)
+		}
+		turn.Emit(actortest.End(0))
 	})
 }

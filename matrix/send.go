@@ -106,6 +106,14 @@ func (c *Client) SetTyping(ctx context.Context, roomID string, typing bool, time
 	return nil
 }
 
+// SendReaction implements actors.MatrixSender.
+func (c *Client) SendReaction(ctx context.Context, roomID, eventID, key string) error {
+	if _, err := c.cli.SendReaction(ctx, id.RoomID(roomID), id.EventID(eventID), key); err != nil {
+		return fmt.Errorf("failed to react to %s in %s: %w", eventID, roomID, err)
+	}
+	return nil
+}
+
 // JoinRoom implements actors.MatrixRooms.
 func (c *Client) JoinRoom(ctx context.Context, roomID string) error {
 	if _, err := c.cli.JoinRoomByID(ctx, id.RoomID(roomID)); err != nil {

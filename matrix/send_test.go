@@ -86,6 +86,14 @@ func TestSenderRequests(t *testing.T) {
 			method: "PUT", path: roomPath + "/typing/@bot:hs.test", body: `{"typing":false}`,
 		},
 		{
+			name: "SendReaction is an m.annotation of the event",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return "", c.SendReaction(ctx, "!r:hs.test", "$ask", "👍")
+			},
+			method: "PUT", path: roomPath + "/send/m.reaction/*",
+			body: `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$ask","key":"👍"}}`,
+		},
+		{
 			name: "SetDisplayName",
 			call: func(ctx context.Context, c *Client) (string, error) {
 				return "", c.SetDisplayName(ctx, "Surfaces")

@@ -128,11 +128,14 @@ func (s *syncer) timeline(ctx context.Context, roomID id.RoomID, events []*event
 	}
 }
 
-// convert turns a timeline event into a MessageReceived, or reports false
-// for anything the bot ignores.
-func (s *syncer) convert(evt *event.Event) (*actors.MessageReceived, bool) {
+// convert turns a timeline event into a MessageReceived or a
+// ReactionReceived, or reports false for anything the bot ignores.
+func (s *syncer) convert(evt *event.Event) (any, bool) {
 	if evt.Sender == s.c.cli.UserID || evt.ID == "" {
 		return nil, false
+	}
+	if evt.Type == event.EventReaction {
+		return convertReaction(evt)
 	}
 	if evt.Type == event.EventEncrypted {
 		// The bot has no E2EE yet; the actors still learn that the user
@@ -178,4 +181,20 @@ func (s *syncer) convert(evt *event.Event) (*actors.MessageReceived, bool) {
 		}
 	}
 	return msg, true
+}
+
+// convertReaction turns an m.reaction (an m.annotation of another event)
+// into a ReactionReceived.
+func convertReaction(evt *event.Event) (any, bool) {
+	if err := evt.Content.ParseRaw(evt.Type); err != nil {
+		return nil, false
+	}
+	rel := evt.Content.AsReaction().RelatesTo
+	if rel.Type != event.RelAnnotation || rel.EventID == "" || rel.Key == "" {
+		return nil, false
+	}
+	return &actors.ReactionReceived{
+		RoomID: evt.RoomID.String(), EventID: evt.ID.String(), Sender: evt.Sender.String(),
+		RelatesTo: rel.EventID.String(), Key: rel.Key,
+	}, true
 }

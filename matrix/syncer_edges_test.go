@@ -119,3 +119,37 @@ func TestSyncerSkipsUnrecordedEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncerReactions: a user's m.annotation is a ReactionReceived; the
+// bot's own reactions and malformed ones are dropped.
+func TestSyncerReactions(t *testing.T) {
+	reaction := func(id, sender, rel string) string {
+		return `{"type":"m.reaction","event_id":"` + id + `","sender":"` + sender + `","origin_server_ts":1,
+			"content":{"m.relates_to":` + rel + `}}`
+	}
+	tests := []struct {
+		name string
+		raw  string
+		want *actors.ReactionReceived
+	}{
+		{"a thumbs up", reaction("$x", "@u:hs.test", `{"rel_type":"m.annotation","event_id":"$ask","key":"👍️"}`),
+			&actors.ReactionReceived{RoomID: "!r:hs.test", EventID: "$x", Sender: "@u:hs.test", RelatesTo: "$ask", Key: "👍️"}},
+		{"the bot's own", reaction("$y", botID, `{"rel_type":"m.annotation","event_id":"$ask","key":"👍"}`), nil},
+		{"not an annotation", reaction("$z", "@u:hs.test", `{"rel_type":"m.reference","event_id":"$ask"}`), nil},
+		{"without a key", reaction("$w", "@u:hs.test", `{"rel_type":"m.annotation","event_id":"$ask"}`), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, got := newTestSyncer(t)
+			if err := s.ProcessResponse(context.Background(), joinResp(evt(t, tc.raw)), "since"); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.want == nil && len(*got) != 0:
+				t.Fatalf("delivered %+v, want nothing", (*got)[0])
+			case tc.want != nil && (len(*got) != 1 || *(*got)[0].(*actors.ReactionReceived) != *tc.want):
+				t.Fatalf("delivered %+v, want %+v", *got, tc.want)
+			}
+		})
+	}
+}

@@ -194,6 +194,12 @@ func (m *Matrix) SetTyping(ctx context.Context, roomID string, typing bool, _ ti
 	return err
 }
 
+// SendReaction implements actors.MatrixSender; Text is the key.
+func (m *Matrix) SendReaction(ctx context.Context, roomID, eventID, key string) error {
+	_, err := m.record(ctx, Call{Method: "SendReaction", RoomID: roomID, EventID: eventID, Text: key})
+	return err
+}
+
 // JoinRoom implements actors.MatrixRooms.
 func (m *Matrix) JoinRoom(ctx context.Context, roomID string) error {
 	_, err := m.record(ctx, Call{Method: "JoinRoom", RoomID: roomID})

@@ -103,6 +103,34 @@ func TestWorkspaceCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("a 👍 reaction answers a confirmation request", func(t *testing.T) {
+		w.t = t
+		ask := w.ask("/confirm Delete the draft?", isNotice("Delete the draft?"))
+		ctx, cancel := w.wait()
+		defer cancel()
+		// The bot offers both answers under its question.
+		for _, key := range []string{"👍", "👎"} {
+			if _, err := w.alice.WaitEvent(ctx, w.chat, func(e *event.Event) bool {
+				if e.Type != event.EventReaction || e.Sender != w.stack.BotID {
+					return false
+				}
+				_ = e.Content.ParseRaw(e.Type)
+				rel := e.Content.AsReaction().RelatesTo
+				return rel.EventID == ask.EventID && rel.Key == key
+			}); err != nil {
+				t.Fatalf("the bot did not offer %s: %v", key, err)
+			}
+		}
+		if _, err := w.alice.React(ctx, w.chat, ask.EventID, "👍️"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+			return m.Sender == w.stack.BotID && m.FinalBody == "approved"
+		}); err != nil {
+			t.Fatalf("the agent never got the approval: %v", err)
+		}
+	})
+
 	t.Run("!rename changes the room name", func(t *testing.T) {
 		w.t = t
 		w.ask("!rename Road trip 🚗", isNotice("**Road trip 🚗**"))

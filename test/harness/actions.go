@@ -20,6 +20,16 @@ func (u *UserClient) SendText(ctx context.Context, roomID id.RoomID, text string
 	return resp.EventID, nil
 }
 
+// React reacts to eventID with key (an m.annotation), as tapping a reaction
+// in a client does.
+func (u *UserClient) React(ctx context.Context, roomID id.RoomID, eventID id.EventID, key string) (id.EventID, error) {
+	resp, err := u.cli.SendReaction(ctx, roomID, eventID, key)
+	if err != nil {
+		return "", fmt.Errorf("failed to react to %s in %s as %s: %w", eventID, roomID, u.cli.UserID, err)
+	}
+	return resp.EventID, nil
+}
+
 // EditText replaces the text of one of the user's messages with an m.replace
 // edit, the way clients edit (fallback body "* text", m.new_content).
 func (u *UserClient) EditText(ctx context.Context, roomID id.RoomID, original id.EventID, text string) (id.EventID, error) {
