@@ -103,7 +103,7 @@ func (p *provisioner) run(ctx context.Context) error {
 		p.notice(ctx, p.entry, cat.T(catalog.Reinvited, "space", spaceName(p.opts, cat, name)))
 		return nil
 	}
-	room, err := p.createChat(ctx, agent, name, "")
+	room, err := p.createChat(ctx, agent, !assigned, name, "")
 	if err != nil {
 		p.notice(ctx, p.entry, cat.T(catalog.OnboardingFailed))
 		return err
@@ -142,7 +142,7 @@ func (p *provisioner) ensureSpace(ctx context.Context, name string) error {
 // chatName or "Chat N", and points to it from the room the command came from.
 func (p *provisioner) newChat(ctx context.Context, chatName string) error {
 	m, cat := p.deps.Matrix, p.deps.Catalog
-	agent, _, err := p.deps.Registry.AgentFor(p.rec.UserID)
+	agent, assigned, err := p.deps.Registry.AgentFor(p.rec.UserID)
 	if err != nil {
 		if errors.Is(err, ErrAccessDenied) {
 			p.notice(ctx, p.entry, denyMessage(p.opts, cat))
@@ -159,7 +159,7 @@ func (p *provisioner) newChat(ctx context.Context, chatName string) error {
 		p.notice(ctx, p.entry, cat.T(catalog.ChatFailed))
 		return err
 	}
-	room, err := p.createChat(ctx, agent, name, chatName)
+	room, err := p.createChat(ctx, agent, !assigned, name, chatName)
 	if err != nil {
 		p.notice(ctx, p.entry, cat.T(catalog.ChatFailed))
 		return err
@@ -169,8 +169,9 @@ func (p *provisioner) newChat(ctx context.Context, chatName string) error {
 }
 
 // createChat creates a chat in the Space, named chatName or "Chat N", bound
-// to agent and a fresh platform_chat_id, and welcomes the user (name) in it.
-func (p *provisioner) createChat(ctx context.Context, agent AgentRef, name, chatName string) (RoomRecord, error) {
+// to agent (the default one when defaulted) and a fresh platform_chat_id,
+// and welcomes the user (name) in it.
+func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted bool, name, chatName string) (RoomRecord, error) {
 	st, m, cat := p.deps.Store, p.deps.Matrix, p.deps.Catalog
 	p.rec.ChatCounter++
 	if err := p.saveUser(ctx); err != nil {
@@ -200,7 +201,7 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, name, chat
 	now := time.Now()
 	room := RoomRecord{
 		RoomID: roomID, OwnerID: p.rec.UserID, SpaceID: p.rec.SpaceID, ChatIndex: n, Name: chatName,
-		PlatformChatID: chatID, AgentID: agent.ID, CreatedAt: now, UpdatedAt: now,
+		PlatformChatID: chatID, AgentID: agent.ID, AgentDefaulted: defaulted, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := st.PutRoom(ctx, room); err != nil {
 		return RoomRecord{}, fmt.Errorf("failed to store room %s: %w", roomID, err)

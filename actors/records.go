@@ -39,7 +39,11 @@ type RoomRecord struct {
 	// monotonic sequence (Store.NextPlatformChatID) and never reused.
 	PlatformChatID string `json:"platform_chat_id"`
 	AgentID        string `json:"agent_id"`
-	Archived       bool   `json:"archived,omitempty"`
+	// AgentDefaulted is set when the room got the default agent because its
+	// owner had none assigned; once the registry assigns them one, the room
+	// moves there (PRODUCT R5.3).
+	AgentDefaulted bool `json:"agent_defaulted,omitempty"`
+	Archived       bool `json:"archived,omitempty"`
 	// Staged holds attachments waiting for the next turn (PRODUCT R4.1).
 	Staged     []Attachment `json:"staged,omitempty"`
 	LastTurnAt time.Time    `json:"last_turn_at,omitzero"`

@@ -140,6 +140,10 @@ func (a *roomActor) Receive(c actor.Context) {
 		if m.inc == a.inc {
 			a.agentChosenDone(c, m)
 		}
+	case *movedToAssigned:
+		if m.inc == a.inc {
+			a.movedToAssignedDone(c, m)
+		}
 	default:
 		if !a.loaded {
 			if _, ok := m.(RoomMessage); ok {

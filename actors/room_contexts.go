@@ -217,3 +217,54 @@ func (a *roomActor) agentName(id string) string {
 	}
 	return id
 }
+
+// movedToAssigned carries a fresh platform_chat_id for a room that ran on
+// the default agent and moves to the one its owner was assigned.
+type movedToAssigned struct {
+	inc    uint64
+	agent  AgentRef
+	chatID string
+	err    error
+}
+
+// moveToAssigned checks, before a turn, whether a room that got the default
+// agent should now move to the agent the registry assigns its owner
+// (PRODUCT R5.3: rooms that ran on the default agent move over, with a
+// notice; rooms on an assigned agent keep their conversation). It reports
+// whether a move started; the turn then waits for it.
+func (a *roomActor) moveToAssigned(c actor.Context) bool {
+	if !a.rec.AgentDefaulted {
+		return false
+	}
+	agent, assigned, err := a.deps.Registry.AgentFor(a.rec.OwnerID)
+	if err != nil || !assigned {
+		return false
+	}
+	if agent.ID == a.rec.AgentID {
+		// Assigned the agent the room already has: nothing moves.
+		a.rec.AgentDefaulted = false
+		a.save(c)
+		return false
+	}
+	a.holdTurns++
+	store, inc := a.deps.Store, a.inc
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		id, err := store.NextPlatformChatID(ctx)
+		return &movedToAssigned{inc: inc, agent: agent, chatID: id, err: err}
+	})
+	return true
+}
+
+func (a *roomActor) movedToAssignedDone(c actor.Context, m *movedToAssigned) {
+	defer a.releaseTurns(c)
+	if m.err != nil {
+		// The turn goes ahead on the default agent; the next one tries again.
+		a.log.Error().Err(m.err).Msg("failed to take a platform_chat_id for the assigned agent")
+		return
+	}
+	a.log.Info().Str("agent_id", m.agent.ID).Str("previous_agent_id", a.rec.AgentID).
+		Str("platform_chat_id", m.chatID).Msg("room moved from the default agent to the assigned one")
+	a.rec.AgentDefaulted = false
+	a.rebind(c, m.agent.ID, m.chatID)
+	a.notice(c, a.deps.Catalog.T(catalog.MovedToAssigned, "agent", agentLabel(m.agent)))
+}

@@ -76,7 +76,7 @@ type (
 
 // startNextTurn starts the oldest queued message if no turn is running.
 func (a *roomActor) startNextTurn(c actor.Context) {
-	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 {
+	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.moveToAssigned(c) {
 		return
 	}
 	next := a.queue[0]

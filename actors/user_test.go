@@ -255,3 +255,24 @@ func TestConfirmationRequestIsAnsweredByAReaction(t *testing.T) {
 		turn.Emit(actortest.End(0))
 	})
 }
+
+// Two invites at once create one Space: the user actor serialises them.
+func TestTwoInvitesAtOnceCreateOneSpace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		release := tt.Matrix.Block("CreateSpace")
+		tt.send(&actors.InviteReceived{RoomID: "!dm1", Inviter: alice, IsDirect: true})
+		tt.send(&actors.InviteReceived{RoomID: "!dm2", Inviter: alice, IsDirect: true})
+		synctest.Wait()
+		release()
+		m := actortest.Mark(0)
+		tt.waitCall(m, "SendNotice", "!dm2", "You already have a Space")
+		synctest.Wait()
+		if n := len(tt.Matrix.CallsSince(m, "CreateSpace")); n != 1 {
+			t.Fatalf("%d Spaces created, want 1", n)
+		}
+		if n := len(tt.Matrix.CallsSince(m, "CreateChatRoom")); n != 1 {
+			t.Fatalf("%d chats created, want 1", n)
+		}
+	})
+}

@@ -94,7 +94,7 @@ func contractUser(id string) actors.UserRecord {
 func contractRoom(id, owner string) actors.RoomRecord {
 	return actors.RoomRecord{
 		RoomID: id, OwnerID: owner, SpaceID: "!space:example.org",
-		ChatIndex: 3, Name: "Chat 3", PlatformChatID: "42", AgentID: "agent-0", Archived: true,
+		ChatIndex: 3, Name: "Chat 3", PlatformChatID: "42", AgentID: "agent-0", AgentDefaulted: true, Archived: true,
 		Staged: []actors.Attachment{
 			{Path: "incoming/20260428-110000-a.pdf", Name: "a.pdf", MIME: "application/pdf", Size: 10, EventID: "$a", StagedAt: contractAt(3)},
 			{Path: "incoming/20260428-110001-b.png", Name: "b.png", MIME: "image/png", Size: 20, EventID: "$b", StagedAt: contractAt(4)},

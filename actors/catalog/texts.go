@@ -95,6 +95,9 @@ const (
 	AgentGone     Key = "agent_gone"
 	// RateLimited answers the first message over a user's rate limit.
 	RateLimited Key = "rate_limited"
+	// MovedToAssigned: a room on the default agent moved to the agent the
+	// operator assigned its owner.
+	MovedToAssigned Key = "moved_to_assigned"
 )
 
 var en = map[Key]string{
@@ -175,6 +178,7 @@ var en = map[Key]string{
 	AgentSwitched:         "This chat now talks to {agent}, in a fresh conversation.",
 	AgentSame:             "This chat already talks to {agent}.",
 	AgentGone:             "The agent of that conversation (`{agent}`) is not available any more.",
+	MovedToAssigned:       "You now have your own agent, {agent}: this chat talks to it from here on, in a fresh conversation.",
 	RateLimited:           "You are sending messages faster than I can pass them on, so I am ignoring them for now; messages you send in {wait} s will go through again.",
 }
 
@@ -256,5 +260,6 @@ var ru = map[Key]string{
 	AgentSwitched:         "Теперь этот чат общается с {agent}, разговор начат заново.",
 	AgentSame:             "Этот чат уже общается с {agent}.",
 	AgentGone:             "Агент этого разговора (`{agent}`) больше недоступен.",
+	MovedToAssigned:       "Теперь у тебя свой агент, {agent}: дальше этот чат общается с ним, разговор начат заново.",
 	RateLimited:           "Ты отправляешь сообщения быстрее, чем я успеваю их передавать, поэтому пока я их пропускаю; сообщения, отправленные через {wait} с, снова дойдут.",
 }

@@ -61,6 +61,10 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("%w: locale: %w", errConfig, err)
 	}
+	// Edits of the registry file apply without a restart (PRODUCT R5.3).
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go registry.Watch(watchCtx, agents.DefaultWatchInterval)
 	store, err := persistence.Open(ctx, cfg.State.Path, persistence.Options{})
 	if err != nil {
 		return fmt.Errorf("failed to open state at %s: %w", cfg.State.Path, err)

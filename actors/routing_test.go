@@ -1,0 +1,65 @@
+package actors_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+)
+
+// A user on the default agent who is then assigned one: their rooms move
+// over with a notice, in a fresh conversation, and new chats go there too.
+func TestRoomsOnTheDefaultAgentMoveWhenTheUserIsAssigned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		m := tt.mark()
+		tt.send(&actors.InviteReceived{RoomID: "!dm", Inviter: alice, IsDirect: true})
+		tt.waitCall(m, "SendNotice", "", "the default one")
+		chat := tt.rooms(alice)[0]
+		if !chat.AgentDefaulted || chat.AgentID != actortest.AgentID {
+			t.Fatalf("first chat %+v, want it on the default agent and marked so", chat)
+		}
+		before := tt.talk(chat.RoomID, "hello default")
+
+		tt.Registry.Assign(alice, "agent-1")
+		m = tt.mark()
+		tt.say(alice, chat.RoomID, "hello again")
+		tt.waitCall(m, "SendNotice", chat.RoomID, "You now have your own agent, Agent 1")
+		conn := tt.conn()
+		if conn.Agent.ID != "agent-1" || conn.ChatID == before.ChatID {
+			t.Fatalf("after the assignment dialed %s/%s, want agent-1 at a new platform_chat_id", conn.Agent.ID, conn.ChatID)
+		}
+		if turn := tt.turn(conn); turn.Msg.Text != "hello again" {
+			t.Fatalf("the moved room sent %q", turn.Msg.Text)
+		} else {
+			turn.Emit(actortest.End(0))
+		}
+		synctest.Wait()
+		if r, _ := tt.Store.GetRoom(context.Background(), chat.RoomID); r.AgentDefaulted || r.AgentID != "agent-1" {
+			t.Fatalf("record %+v, want it on agent-1, no longer defaulted", r)
+		}
+
+		// New chats go to the assigned agent; a room on an assigned agent
+		// stays when the assignment changes again.
+		m = tt.mark()
+		tt.say(alice, chat.RoomID, "!new")
+		tt.waitCall(m, "SendNotice", chat.RoomID, "**Chat 2**")
+		chat2 := tt.rooms(alice)[1]
+		if chat2.AgentID != "agent-1" || chat2.AgentDefaulted {
+			t.Fatalf("new chat %+v, want it on agent-1", chat2)
+		}
+		tt.Registry.Assign(alice, actortest.AgentID)
+		tt.say(alice, chat.RoomID, "still on agent 1?")
+		if turn := tt.turn(conn); turn.Msg.Text != "still on agent 1?" {
+			t.Fatalf("the turn went %q on agent-1's connection", turn.Msg.Text)
+		} else {
+			turn.Emit(actortest.End(0))
+		}
+		synctest.Wait()
+		if c, ok := tt.Agents.TryNextConn(); ok {
+			t.Fatalf("a room on an assigned agent dialed %s/%s", c.Agent.ID, c.ChatID)
+		}
+	})
+}
