@@ -30,6 +30,13 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, harness.StackOptions{Users: []string{"alice"}}, "alice")
+}
+
+// newWorldWith starts a stack with opts (the test defaults below added) and
+// the bot, and logs in the user "who" as the world's alice.
+func newWorldWith(t *testing.T, opts harness.StackOptions, who string) *world {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs Dendrite and the bot; skipped with -short")
 	}
@@ -37,18 +44,16 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(cancel)
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	ctx = log.WithContext(ctx)
-	stack, err := harness.StartStack(ctx, harness.StackOptions{
-		Users: []string{"alice"},
-		Agent: refagent.Config{SlowDelay: 400 * time.Millisecond, SlowChunks: 10},
-		BotEnv: []string{
-			"SURFACES_STREAMING_EDIT_INTERVAL=500ms",
-			"SURFACES_AGENTS_TURN_IDLE_TIMEOUT=5s",
-			// The tests type faster than a person: the rate limit (default
-			// 10 at once, then one every 2 s) is tested with the kit instead.
-			"SURFACES_RATE_LIMIT_RATE=100",
-			"SURFACES_RATE_LIMIT_BURST=1000",
-		},
-	})
+	opts.Agent = refagent.Config{SlowDelay: 400 * time.Millisecond, SlowChunks: 10}
+	opts.BotEnv = append([]string{
+		"SURFACES_STREAMING_EDIT_INTERVAL=500ms",
+		"SURFACES_AGENTS_TURN_IDLE_TIMEOUT=5s",
+		// The tests type faster than a person: the rate limit (default
+		// 10 at once, then one every 2 s) is tested with the kit instead.
+		"SURFACES_RATE_LIMIT_RATE=100",
+		"SURFACES_RATE_LIMIT_BURST=1000",
+	}, opts.BotEnv...)
+	stack, err := harness.StartStack(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +72,7 @@ func newWorld(t *testing.T) *world {
 	if err := stack.StartBot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if w.alice, err = stack.Login(ctx, "alice"); err != nil {
+	if w.alice, err = stack.Login(ctx, who); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.alice.Close() })
@@ -82,48 +87,63 @@ func (w *world) wait() (context.Context, context.CancelFunc) {
 // onboard invites the bot to a DM and follows the bot's invitations to the
 // Space and Chat 1, as a person in Element would.
 func (w *world) onboard() {
-	t := w.t
-	t.Helper()
+	w.t.Helper()
 	ctx, cancel := w.wait()
 	defer cancel()
-	dm, err := w.alice.CreateDM(ctx, w.stack.BotID)
-	if err != nil {
-		t.Fatal(err)
+	w.space, w.chat = onboard(ctx, w.t, w.stack.BotID, w.alice)
+	if w.t.Failed() {
+		w.t.FailNow()
 	}
-	spaceInv, err := w.alice.WaitInvite(ctx, func(inv harness.Invite) bool {
-		return inv.Sender == w.stack.BotID && inv.RoomType() == event.RoomTypeSpace
+}
+
+// onboard makes user invite the bot to a DM, then checks what the bot does:
+// invitations to a Space and its Chat 1, a welcome there and a pointer in
+// the DM. It returns the Space and Chat 1. It is safe to run for several
+// users at once (t.Errorf is; the caller stops on Failed).
+func onboard(ctx context.Context, t testing.TB, bot id.UserID, user *harness.UserClient) (space, chat id.RoomID) {
+	t.Helper()
+	dm, err := user.CreateDM(ctx, bot)
+	if err != nil {
+		t.Errorf("%s: %v", user.UserID(), err)
+		return "", ""
+	}
+	spaceInv, err := user.WaitInvite(ctx, func(inv harness.Invite) bool {
+		return inv.Sender == bot && inv.RoomType() == event.RoomTypeSpace
 	})
 	if err != nil {
-		t.Fatalf("no Space invite: %v", err)
+		t.Errorf("%s: no Space invite: %v", user.UserID(), err)
+		return "", ""
 	}
-	w.space = spaceInv.RoomID
-	chatInv, err := w.alice.WaitInvite(ctx, func(inv harness.Invite) bool {
-		return inv.Sender == w.stack.BotID && inv.RoomID != dm && inv.RoomType() == ""
+	chatInv, err := user.WaitInvite(ctx, func(inv harness.Invite) bool {
+		return inv.Sender == bot && inv.RoomID != dm && inv.RoomType() == ""
 	})
 	if err != nil {
-		t.Fatalf("no chat invite: %v", err)
+		t.Errorf("%s: no chat invite: %v", user.UserID(), err)
+		return "", ""
 	}
-	w.chat = chatInv.RoomID
-	if err := w.alice.WaitJoined(ctx, w.chat); err != nil {
-		t.Fatal(err)
+	space, chat = spaceInv.RoomID, chatInv.RoomID
+	for _, room := range []id.RoomID{chat, space} {
+		if err := user.WaitJoined(ctx, room); err != nil {
+			t.Errorf("%s: %v", user.UserID(), err)
+			return "", ""
+		}
 	}
-	if err := w.alice.WaitJoined(ctx, w.space); err != nil {
-		t.Fatal(err)
-	}
-	welcome, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
-		return m.Sender == w.stack.BotID && m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "!help")
+	welcome, err := user.WaitMessage(ctx, chat, func(m harness.Message) bool {
+		return m.Sender == bot && m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "!help")
 	})
 	if err != nil {
-		t.Fatalf("no welcome in Chat 1: %v", err)
+		t.Errorf("%s: no welcome in Chat 1: %v", user.UserID(), err)
+		return "", ""
 	}
 	if !strings.Contains(welcome.FinalBody, "Chat 1") {
-		t.Errorf("welcome %q does not name Chat 1", welcome.FinalBody)
+		t.Errorf("%s: welcome %q does not name Chat 1", user.UserID(), welcome.FinalBody)
 	}
-	if _, err := w.alice.WaitMessage(ctx, dm, func(m harness.Message) bool {
-		return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, string(w.chat))
+	if _, err := user.WaitMessage(ctx, dm, func(m harness.Message) bool {
+		return m.Sender == bot && strings.Contains(m.FinalBody, string(chat))
 	}); err != nil {
-		t.Fatalf("no pointer to the new chat in the DM: %v", err)
+		t.Errorf("%s: no pointer to the new chat in the DM: %v", user.UserID(), err)
 	}
+	return space, chat
 }
 
 // ask sends text in Chat 1 and waits for the bot's reply whose final body

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -24,9 +26,18 @@ type StackOptions struct {
 	Dendrite Binaries
 	// SurfacesBin is a prebuilt bot binary; empty builds ./cmd/surfaces.
 	SurfacesBin string
-	// Users are localparts registered as people and mapped to agent-0 in the
-	// registry; StartStack returns their passwords in Stack.Passwords.
+	// Users are localparts registered as people and mapped in the registry,
+	// to agent-0 unless UserAgents says otherwise; StartStack returns their
+	// passwords in Stack.Passwords.
 	Users []string
+	// UserAgents maps some of Users to another agent id ("agent-1"...).
+	UserAgents map[string]string
+	// Unmapped are localparts registered as people but left out of the
+	// registry's user_agents.
+	Unmapped []string
+	// Agents is how many reference agents to serve (agent-0, agent-1, ...);
+	// zero means one.
+	Agents int
 	// Agent tunes the reference agent (echo mode); Agents and Mode are set
 	// by StartStack.
 	Agent refagent.Config
@@ -50,6 +61,8 @@ type Stack struct {
 
 	dir, botBin, httpAddr string
 	env                   []string
+	registry              string
+	agentsBlock           string
 	ownDir                bool
 	stopAgent             context.CancelFunc
 }
@@ -92,13 +105,18 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	workspace := filepath.Join(s.dir, "agents", "0")
-	if err := os.MkdirAll(workspace, 0o755); err != nil {
-		return nil, fmt.Errorf("failed to make the agent workspace: %w", err)
-	}
+	nAgents := max(opts.Agents, 1)
 	agentCfg := opts.Agent
 	agentCfg.Mode = refagent.ModeEcho
-	agentCfg.Agents = []refagent.Agent{{ID: "agent-0", Workspace: workspace}}
+	agentCfg.Agents = nil
+	workspaces := make([]string, nAgents)
+	for i := range nAgents {
+		workspaces[i] = filepath.Join(s.dir, "agents", fmt.Sprint(i))
+		if err := os.MkdirAll(workspaces[i], 0o755); err != nil {
+			return nil, fmt.Errorf("failed to make the agent workspace: %w", err)
+		}
+		agentCfg.Agents = append(agentCfg.Agents, refagent.Agent{ID: fmt.Sprintf("agent-%d", i), Workspace: workspaces[i]})
+	}
 	if s.Agent, err = refagent.New(agentCfg); err != nil {
 		return nil, err
 	}
@@ -110,25 +128,33 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 	agentCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopAgent = stop
 	go s.Agent.Serve(agentCtx, ln) //nolint:errcheck // ends with Close
-
-	mapping := "user_agents: {}\n"
-	if len(opts.Users) > 0 {
-		mapping = "user_agents:\n"
+	s.agentsBlock = "agents:\n"
+	for i := range nAgents {
+		label := "Echo agent"
+		if i > 0 {
+			label = fmt.Sprintf("Echo agent %d", i)
+		}
+		s.agentsBlock += fmt.Sprintf("  - id: agent-%d\n    label: %q\n    base_url: %q\n    workspace_path: %q\n",
+			i, label, fmt.Sprintf("http://%s/agent_%d/", ln.Addr(), i), workspaces[i])
 	}
-	for _, u := range opts.Users {
+
+	mapping := map[string]string{}
+	for _, u := range append(slices.Clone(opts.Users), opts.Unmapped...) {
 		pw := "pw-" + u + "-12345678"
-		userID, err := s.HS.RegisterUser(ctx, u, pw, false)
-		if err != nil {
+		if _, err := s.HS.RegisterUser(ctx, u, pw, false); err != nil {
 			return nil, err
 		}
 		s.Passwords[u] = pw
-		mapping += fmt.Sprintf("  %q: agent-0\n", userID)
 	}
-	registry := filepath.Join(s.dir, "matrix-agents.yaml")
-	content := fmt.Sprintf("%sagents:\n  - id: agent-0\n    label: \"Echo agent\"\n    base_url: %q\n    workspace_path: %q\n",
-		mapping, s.AgentURL, workspace)
-	if err := os.WriteFile(registry, []byte(content), 0o644); err != nil {
-		return nil, fmt.Errorf("failed to write the registry: %w", err)
+	for _, u := range opts.Users {
+		mapping[u] = "agent-0"
+		if a, ok := opts.UserAgents[u]; ok {
+			mapping[u] = a
+		}
+	}
+	s.registry = filepath.Join(s.dir, "matrix-agents.yaml")
+	if err := s.WriteRegistry(mapping); err != nil {
+		return nil, err
 	}
 	port, err := FreePort()
 	if err != nil {
@@ -139,7 +165,7 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 		"MATRIX_HOMESERVER=" + s.HS.URL(),
 		"MATRIX_USER_ID=" + s.BotID.String(),
 		"MATRIX_PASSWORD=" + botPassword,
-		"MATRIX_AGENT_REGISTRY_PATH=" + registry,
+		"MATRIX_AGENT_REGISTRY_PATH=" + s.registry,
 		"SURFACES_WORKSPACE_DIR=" + filepath.Join(s.dir, "agents"),
 		"SURFACES_STATE_PATH=" + filepath.Join(s.dir, "state"),
 		"SURFACES_HTTP_LISTEN=" + s.httpAddr,
@@ -239,3 +265,28 @@ func (s *Stack) BotBinary() string { return s.botBin }
 
 // Dir is the stack's working directory.
 func (s *Stack) Dir() string { return s.dir }
+
+// WriteRegistry rewrites the agent registry with mapping (localpart → agent
+// id) and the stack's agents, the way an operator's editor does: a new file
+// renamed over the old one. The bot applies it without a restart.
+func (s *Stack) WriteRegistry(mapping map[string]string) error {
+	content := "user_agents: {}\n"
+	if len(mapping) > 0 {
+		content = "user_agents:\n"
+		for _, u := range slices.Sorted(maps.Keys(mapping)) {
+			content += fmt.Sprintf("  %q: %s\n", id.NewUserID(u, s.HS.ServerName()).String(), mapping[u])
+		}
+	}
+	content += s.agentsBlock
+	tmp := s.registry + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return fmt.Errorf("failed to write the registry: %w", err)
+	}
+	if err := os.Rename(tmp, s.registry); err != nil {
+		return fmt.Errorf("failed to replace the registry: %w", err)
+	}
+	return nil
+}
+
+// RegistryPath is the agent registry file the bot watches.
+func (s *Stack) RegistryPath() string { return s.registry }
