@@ -184,7 +184,8 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 	if !a.withinRateLimit(c, m) {
 		return
 	}
-	if cmd, ok := ParseCommand(m.Body); ok && m.MsgType != "m.notice" {
+	// A caption travels with its file (PRODUCT R4.1): it is never a command.
+	if cmd, ok := ParseCommand(m.Body); ok && m.MsgType != "m.notice" && m.Media == nil {
 		a.command(c, m, cmd)
 		return
 	}

@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -242,6 +243,63 @@ func TestRoomCommandsOutsideAChat(t *testing.T) {
 		synctest.Wait()
 		if n := len(tt.Matrix.CallsSince(m, "SetRoomName")); n != 0 {
 			t.Fatal("a room command in the entry room renamed something")
+		}
+	})
+}
+
+func TestCommandsThatMustDoNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!alices", "101")
+		tt.addRoom(bob, "!bobs", "102")
+		m := tt.mark()
+		// Someone who does not own the room, and a room the bot does not manage.
+		tt.say(bob, "!alices", "!archive")
+		tt.say(bob, "!alices", "!rename Mine now")
+		tt.say(alice, "!nowhere", "!new")
+		// A caption is part of its file, never a command.
+		tt.send(&actors.MessageReceived{RoomID: "!alices", EventID: "$file", Sender: alice, MsgType: "m.file",
+			Body: "!new from a caption", Media: &actors.Media{URL: "mxc://x/y", FileName: "a.pdf"}})
+		tt.waitCall(m, "SendNotice", "!alices", "can't pass files")
+		synctest.Wait()
+		for _, c := range tt.Matrix.CallsSince(m) {
+			if c.Method != "SendNotice" || !strings.Contains(c.Text, "can't pass files") {
+				t.Fatalf("unexpected Matrix call %+v", c)
+			}
+		}
+		if r := tt.rooms(alice); len(r) != 1 || r[0].Archived || r[0].Name != "Chat" {
+			t.Fatalf("alice's rooms %+v, want her one chat untouched", r)
+		}
+	})
+}
+
+func TestNewChatThatCannotBeCreated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r1", "101")
+		tt.Matrix.Fail("CreateChatRoom", errors.New("M_FORBIDDEN"))
+		m := tt.mark()
+		tt.say(alice, "!r1", "!new")
+		tt.waitCall(m, "SendNotice", "!r1", "could not create the new chat")
+		synctest.Wait()
+		if r := tt.rooms(alice); len(r) != 1 {
+			t.Fatalf("rooms %+v after a failed !new, want only the first", r)
+		}
+		// The user actor carries on.
+		tt.Matrix.Fail("CreateChatRoom", nil)
+		m = tt.mark()
+		tt.say(alice, "!r1", "!new")
+		tt.waitCall(m, "SendNotice", "!r1", "I made **Chat 3**")
+
+		// A room made but not linked to the Space is kept and pointed to,
+		// so the user knows where it is rather than finding an orphan.
+		tt.Matrix.Fail("LinkChatRoom", errors.New("M_FORBIDDEN"))
+		m = tt.mark()
+		tt.say(alice, "!r1", "!new")
+		pointer := tt.waitCall(m, "SendNotice", "!r1", "I made **Chat 4**")
+		rooms := tt.rooms(alice)
+		if last := rooms[len(rooms)-1]; last.Name != "Chat 4" || !strings.Contains(pointer.Text, last.RoomID) {
+			t.Fatalf("rooms %+v, pointer %q: want Chat 4 kept and linked in the notice", rooms, pointer.Text)
 		}
 	})
 }

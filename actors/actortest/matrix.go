@@ -219,15 +219,28 @@ func (m *Matrix) LeaveRoom(ctx context.Context, roomID string) error {
 }
 
 // CreateSpace implements actors.MatrixRooms; the new room id is "!spaceN".
+// A failure set with Fail creates nothing.
 func (m *Matrix) CreateSpace(ctx context.Context, name string, invite []string) (string, error) {
 	id, err := m.record(ctx, Call{Method: "CreateSpace", Text: name, UserIDs: invite})
-	return "!space" + id[1:], err
+	if err != nil {
+		return "", err
+	}
+	return "!space" + id[1:], nil
 }
 
 // CreateChatRoom implements actors.MatrixRooms; the new room id is "!roomN".
+// A failure set with Fail creates nothing; one set with Fail("LinkChatRoom")
+// creates the room but reports that linking it to the Space failed, as the
+// real port does.
 func (m *Matrix) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string) (string, error) {
 	id, err := m.record(ctx, Call{Method: "CreateChatRoom", RoomID: spaceID, Text: name, UserIDs: invite})
-	return "!room" + id[1:], err
+	if err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	linkErr := m.fail["LinkChatRoom"]
+	m.mu.Unlock()
+	return "!room" + id[1:], linkErr
 }
 
 // Invite implements actors.MatrixRooms.

@@ -156,6 +156,30 @@ func TestWorkspaceCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("inviting the bot again creates no second Space", func(t *testing.T) {
+		w.t = t
+		ctx, cancel := w.wait()
+		defer cancel()
+		before := len(w.alice.Invites())
+		dm, err := w.alice.CreateDM(ctx, w.stack.BotID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.alice.WaitMessage(ctx, dm, func(m harness.Message) bool {
+			return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "You already have a Space")
+		}); err != nil {
+			t.Fatalf("no 'already have a Space' answer: %v", err)
+		}
+		for _, inv := range w.alice.Invites()[before:] {
+			if inv.Sender == w.stack.BotID && inv.RoomType() == event.RoomTypeSpace && inv.RoomID != w.space {
+				t.Fatalf("a second Space was created: %s", inv.RoomID)
+			}
+		}
+		if n := len(w.children()); n != 2 {
+			t.Fatalf("the Space has %d children, want Chat 1 and Chat 2 only", n)
+		}
+	})
+
 	t.Run("!archive takes Chat 2 out of the Space and the bot leaves", func(t *testing.T) {
 		w.t = t
 		w.askIn(chat2, "!archive", isNotice("archived"))
