@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"sync"
@@ -44,6 +45,9 @@ type Snapshot struct {
 	agents     []actors.AgentRef
 	byID       map[string]actors.AgentRef
 	userAgents map[string]string
+	// digest is the SHA-256 of the file content the snapshot was read
+	// from (zero when it was not read from a file); Watch compares to it.
+	digest [sha256.Size]byte
 }
 
 // NewRegistry returns a registry serving s (which must not be nil).
@@ -80,7 +84,12 @@ func ReadSnapshotWith(path string, opts RegistryOptions) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to read registry %s: %w", path, err)
 	}
-	return ParseSnapshotWith(path, data, opts)
+	s, err := ParseSnapshotWith(path, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.digest = sha256.Sum256(data)
+	return s, nil
 }
 
 // Replace swaps in s for every later call. Calls already running finish on

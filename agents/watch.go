@@ -25,7 +25,12 @@ func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultWatchInterval
 	}
-	last, _ := fileDigest(r.path) // the content the registry was loaded from, or soon will be
+	// The content the current registry was read from: an edit made before
+	// this goroutine first looks is still an edit.
+	var last []byte
+	if d := r.Snapshot().digest; d != ([sha256.Size]byte{}) {
+		last = d[:]
+	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
