@@ -6,10 +6,12 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,17 +175,95 @@ func TestDockerfileBuilds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	for _, b := range builds {
-		// The Dockerfile's line as written, with /out/ redirected to a temp dir.
-		line := "CGO_ENABLED=0 go build " + strings.ReplaceAll(b[1], "/out/", out+"/")
-		cmd := exec.CommandContext(ctx, "sh", "-c", line)
+		// The Dockerfile's line as written, with /out/ redirected to a temp
+		// dir, split the way the image's shell would: no shell is needed here
+		// (a machine with only Go runs this test).
+		line := strings.ReplaceAll(b[1], "/out/", out+"/")
+		args, err := shellWords(line, map[string]string{"VERSION": "test"})
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, args...)...)
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "VERSION=test")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", line, err, msg)
+			t.Fatalf("go build %s: %v\n%s", line, err, msg)
 		}
 	}
 	version, err := exec.Command(filepath.Join(out, "surfaces"), "version").Output()
 	if err != nil || strings.TrimSpace(string(version)) != "surfaces test" {
 		t.Fatalf("built binary says %q, %v", version, err)
+	}
+}
+
+// shellWords splits a command line as a POSIX shell would for the subset a
+// Dockerfile's RUN line here uses: words separated by blanks, double quotes
+// grouping, and ${NAME} or $NAME replaced from vars.
+func shellWords(line string, vars map[string]string) ([]string, error) {
+	var words []string
+	var word strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		ch := line[i]
+		switch {
+		case ch == '"':
+			quoted, inWord = !quoted, true
+		case ch == '$':
+			name, rest := "", line[i+1:]
+			if strings.HasPrefix(rest, "{") {
+				end := strings.IndexByte(rest, '}')
+				if end < 0 {
+					return nil, fmt.Errorf("unclosed ${ in %q", line)
+				}
+				name, i = rest[1:end], i+1+end
+			} else {
+				n := 0
+				for n < len(rest) && (rest[n] == '_' || rest[n] >= 'A' && rest[n] <= 'Z' || rest[n] >= 'a' && rest[n] <= 'z' || rest[n] >= '0' && rest[n] <= '9') {
+					n++
+				}
+				name, i = rest[:n], i+n
+			}
+			word.WriteString(vars[name])
+			inWord = true
+		case (ch == ' ' || ch == '\t' || ch == '\n') && !quoted:
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("unclosed quote in %q", line)
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words, nil
+}
+
+func TestShellWords(t *testing.T) {
+	tests := []struct {
+		line string
+		want []string
+	}{
+		{`-tags goolm -ldflags "-s -w -X main.version=${VERSION}" -o /o/s ./cmd/surfaces `,
+			[]string{"-tags", "goolm", "-ldflags", "-s -w -X main.version=test", "-o", "/o/s", "./cmd/surfaces"}},
+		{`-ldflags "-s -w" -o /o/r ./cmd/refagent`, []string{"-ldflags", "-s -w", "-o", "/o/r", "./cmd/refagent"}},
+		{`a$VERSION b""`, []string{"atest", "b"}},
+	}
+	for _, tc := range tests {
+		got, err := shellWords(tc.line, map[string]string{"VERSION": "test"})
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("shellWords(%q) = %q, %v; want %q", tc.line, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{`"open`, `${OPEN`} {
+		if _, err := shellWords(bad, nil); err == nil {
+			t.Errorf("shellWords(%q): want an error", bad)
+		}
 	}
 }
