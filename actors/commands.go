@@ -50,6 +50,7 @@ var commandTable = []commandSpec{
 	{name: "save", scope: scopeRoom, help: catalog.HelpSave},
 	{name: "load", scope: scopeRoom, help: catalog.HelpLoad},
 	{name: "agent", scope: scopeRoom, help: catalog.HelpAgent},
+	{name: "retry", scope: scopeRoom, help: catalog.HelpRetry},
 	{name: "yes", scope: scopeRoom, help: catalog.HelpYes},
 	{name: "no", scope: scopeRoom, help: catalog.HelpNo},
 	{name: "help", scope: scopeUser, help: catalog.HelpHelp},

@@ -52,8 +52,12 @@ type RoomRecord struct {
 	// TurnInFlight is set while a turn runs and cleared when it ends, so that a
 	// restart finding it set tells the user the turn was cut off (PRODUCT R7.2).
 	TurnInFlight *InFlightTurn `json:"turn_in_flight,omitempty"`
-	CreatedAt    time.Time     `json:"created_at"`
-	UpdatedAt    time.Time     `json:"updated_at"`
+	// LastFailed is the room's last message whose turn failed (agent error,
+	// timeout, lost connection, cut by a restart or crash), for !retry; a
+	// turn that succeeds clears it (PRODUCT R3.12).
+	LastFailed *FailedTurn `json:"last_failed,omitempty"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
 }
 
 // Attachment is a file the user sent that waits for the next turn.
@@ -69,8 +73,18 @@ type Attachment struct {
 
 // InFlightTurn describes a turn that was running when its record was written.
 type InFlightTurn struct {
-	EventID   string    `json:"event_id"`
+	EventID string `json:"event_id"`
+	// Text is the user's message, kept so a turn cut off by a restart can
+	// be retried (!retry). It is stored, never logged.
+	Text      string    `json:"text,omitempty"`
 	StartedAt time.Time `json:"started_at"`
+}
+
+// FailedTurn is a message whose turn failed, kept for !retry.
+type FailedTurn struct {
+	EventID  string    `json:"event_id"`
+	Text     string    `json:"text"`
+	FailedAt time.Time `json:"failed_at"`
 }
 
 // SavedContext is a named platform_chat_id a user saved with !save (PRODUCT R2.12).

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,8 @@ type roomActor struct {
 	rec     RoomRecord
 	loaded  bool
 	crashed bool
+	// cut is the turn a crash of the previous incarnation cut off.
+	cut *InFlightTurn
 	// pending holds messages that arrived before the record was loaded.
 	pending []any
 	queue   []*StartTurn
@@ -77,6 +80,7 @@ type (
 	// the messages it had not handled yet, oldest first.
 	roomCrashed struct {
 		turnCut bool
+		cut     *InFlightTurn
 		msgs    []any
 	}
 	connIdle struct{ gen uint64 }
@@ -102,7 +106,7 @@ func (a *roomActor) Receive(c actor.Context) {
 		a.restarting(c)
 	case *roomCrashed:
 		// Ahead of anything that reached the mailbox meanwhile: order kept.
-		a.crashed = m.turnCut
+		a.crashed, a.cut = m.turnCut, m.cut
 		a.pending = append(m.msgs, a.pending...)
 	case *roomLoaded:
 		if m.inc == a.inc {
@@ -211,12 +215,16 @@ func (a *roomActor) stop(cause error) {
 func (a *roomActor) restarting(c actor.Context) {
 	a.log.Error().Msg("room actor crashed, restarting")
 	turnCut := a.turn != nil
+	var cut *InFlightTurn
+	if t := a.turn; t != nil {
+		cut = &InFlightTurn{EventID: t.eventID, Text: t.msg.Text, StartedAt: t.started}
+	}
 	a.stop(errors.New("room actor restarting"))
 	msgs := append([]any(nil), a.pending...)
 	for _, m := range a.queue {
 		msgs = append(msgs, m)
 	}
-	c.Send(c.Self(), &roomCrashed{turnCut: turnCut, msgs: msgs})
+	c.Send(c.Self(), &roomCrashed{turnCut: turnCut, cut: cut, msgs: msgs})
 	c.ActorSystem().EventStream.Publish(&RoomRestarted{RoomID: a.roomID})
 }
 
@@ -236,7 +244,12 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 		if a.crashed {
 			key = catalog.TurnCrashed
 		}
-		a.notice(c, a.deps.Catalog.T(key))
+		text := a.deps.Catalog.T(key)
+		if cut := cmp.Or(a.cut, a.rec.TurnInFlight); cut != nil && cut.Text != "" {
+			a.rec.LastFailed = &FailedTurn{EventID: cut.EventID, Text: cut.Text, FailedAt: time.Now()}
+			text += "\n\n" + a.deps.Catalog.T(catalog.RetryHint)
+		}
+		a.notice(c, text)
 		a.rec.TurnInFlight = nil
 		a.save(c)
 	}

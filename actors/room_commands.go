@@ -45,6 +45,8 @@ func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
 		a.clear(c)
 	case "context":
 		a.notice(c, a.contextText())
+	case "retry":
+		a.retry(c)
 	case "save":
 		a.saveContext(c, m.Command)
 	case "load":
@@ -177,4 +179,18 @@ func (a *roomActor) contextText() string {
 func (a *roomActor) releaseTurns(c actor.Context) {
 	a.holdTurns--
 	a.startNextTurn(c)
+}
+
+// retry sends the room's last failed message again, behind whatever is
+// queued (PRODUCT R3.12).
+func (a *roomActor) retry(c actor.Context) {
+	failed := a.rec.LastFailed
+	if failed == nil {
+		a.notice(c, a.deps.Catalog.T(catalog.NothingToRetry))
+		return
+	}
+	a.log.Info().Str("event_id", failed.EventID).Msg("retrying the last failed message")
+	a.rec.LastFailed = nil
+	a.save(c)
+	a.enqueue(c, &StartTurn{EventID: failed.EventID, Text: failed.Text})
 }

@@ -93,7 +93,7 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 		Str("platform_chat_id", a.rec.PlatformChatID).Int("queued", len(a.queue)).Msg("turn started")
 	c.ActorSystem().EventStream.Publish(&TurnStarted{RoomID: a.roomID, EventID: t.eventID, Queued: len(a.queue)})
 
-	a.rec.TurnInFlight = &InFlightTurn{EventID: t.eventID, StartedAt: t.started}
+	a.rec.TurnInFlight = &InFlightTurn{EventID: t.eventID, Text: next.Text, StartedAt: t.started}
 	a.save(c)
 	a.setTyping(c, true)
 	t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
@@ -332,7 +332,7 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	cat := a.deps.Catalog
 	switch {
 	case t.failure != nil:
-		a.notice(c, failureNotice(cat, t.failure, t.failureText))
+		a.notice(c, failureNotice(cat, t.failure, t.failureText)+"\n\n"+cat.T(catalog.RetryHint))
 	case !t.reply.hasText():
 		a.notice(c, cat.T(catalog.EmptyReply))
 	}
@@ -340,6 +340,11 @@ func (a *roomActor) finishTurn(c actor.Context) {
 		a.notice(c, cat.T(catalog.Undelivered))
 	}
 	a.rec.TurnInFlight = nil
+	if t.failure != nil {
+		a.rec.LastFailed = &FailedTurn{EventID: t.eventID, Text: t.msg.Text, FailedAt: time.Now()}
+	} else {
+		a.rec.LastFailed = nil
+	}
 	a.rec.LastTurnAt = time.Now()
 	a.rec.TokensUsed += t.tokens
 	a.save(c)

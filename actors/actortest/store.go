@@ -192,6 +192,10 @@ func copyRoom(r actors.RoomRecord) actors.RoomRecord {
 		t := *r.TurnInFlight
 		r.TurnInFlight = &t
 	}
+	if r.LastFailed != nil {
+		f := *r.LastFailed
+		r.LastFailed = &f
+	}
 	return r
 }
 

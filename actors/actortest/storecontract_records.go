@@ -215,13 +215,14 @@ func (c contract) overwriteReplaces(t *testing.T) {
 
 func (c contract) returnedRecordsAreCopies(t *testing.T) {
 	// Each case changes, in place, memory a careless store would share with
-	// its own copy (Staged elements, the TurnInFlight pointee, list
-	// elements), then reads again and expects what was put.
+	// its own copy (Staged elements, the TurnInFlight and LastFailed
+	// pointees, list elements), then reads again and expects what was put.
 	mutateRoom := func(r *actors.RoomRecord) {
 		r.Staged[0].Name = "mutated"
 		r.Staged[1].StagedAt = time.Time{}
 		r.TurnInFlight.EventID = "$mutated"
 		r.TurnInFlight.StartedAt = time.Time{}
+		r.LastFailed.Text = "mutated"
 	}
 	tests := []struct {
 		name string

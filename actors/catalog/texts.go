@@ -98,6 +98,10 @@ const (
 	// MovedToAssigned: a room on the default agent moved to the agent the
 	// operator assigned its owner.
 	MovedToAssigned Key = "moved_to_assigned"
+	HelpRetry       Key = "help_retry"
+	// RetryHint ends every notice about a failed turn (PRODUCT R3.12).
+	RetryHint      Key = "retry_hint"
+	NothingToRetry Key = "nothing_to_retry"
 )
 
 var en = map[Key]string{
@@ -114,14 +118,14 @@ var en = map[Key]string{
 	Incomplete:            "_(reply incomplete)_",
 	EmptyReply:            "The agent finished without a reply.",
 	Undelivered:           "Part of the reply could not be shown here (Matrix refused it), so what you see may be incomplete. Please ask again if something is missing.",
-	TurnCrashed:           "Something went wrong on my side while answering, and the reply was stopped. Please send your message again.",
-	Restarted:             "I restarted while answering, please resend your last message.",
+	TurnCrashed:           "Something went wrong on my side while answering, and the reply was stopped.",
+	Restarted:             "I restarted while answering, so that reply was cut off.",
 	AgentUnavailable:      "The agent can't be reached right now. Please try again in a moment.",
-	AgentTimeout:          "The agent stopped responding, so I ended this reply. Your next message will try again.",
-	AgentProtocol:         "The agent sent something I could not understand, so I ended this reply. Your next message will try again.",
-	AgentDisconnected:     "The connection to the agent was lost during the reply. Your next message will try again.",
+	AgentTimeout:          "The agent stopped responding, so I ended this reply.",
+	AgentProtocol:         "The agent sent something I could not understand, so I ended this reply.",
+	AgentDisconnected:     "The connection to the agent was lost during the reply.",
 	AgentReported:         "The agent reported an error: {message}",
-	AgentFailed:           "The reply failed. Your next message will try again.",
+	AgentFailed:           "The reply failed.",
 	AccessDenied:          "Sorry, you don't have access to an agent here.",
 	DefaultAgent:          "You aren't assigned an agent yet, so you're talking to the default one, {agent}.",
 	OnboardingFailed:      "I could not set up your Space right now. Please invite me again in a moment.",
@@ -178,6 +182,9 @@ var en = map[Key]string{
 	AgentSwitched:         "This chat now talks to {agent}, in a fresh conversation.",
 	AgentSame:             "This chat already talks to {agent}.",
 	AgentGone:             "The agent of that conversation (`{agent}`) is not available any more.",
+	HelpRetry:             "`!retry` — send the last message whose reply failed again",
+	RetryHint:             "Send `!retry` to try again.",
+	NothingToRetry:        "There is nothing to retry here: the last reply did not fail.",
 	MovedToAssigned:       "You now have your own agent, {agent}: this chat talks to it from here on, in a fresh conversation.",
 	RateLimited:           "You are sending messages faster than I can pass them on, so I am ignoring them for now; messages you send in {wait} s will go through again.",
 }
@@ -196,14 +203,14 @@ var ru = map[Key]string{
 	Incomplete:            "_(ответ не завершён)_",
 	EmptyReply:            "Агент закончил без ответа.",
 	Undelivered:           "Часть ответа не удалось показать здесь (Matrix отказал), поэтому он может быть неполным. Спроси ещё раз, если чего-то не хватает.",
-	TurnCrashed:           "У меня что-то сломалось во время ответа, и он остановлен. Пожалуйста, отправь сообщение ещё раз.",
-	Restarted:             "Я перезапустился во время ответа, пожалуйста, отправь последнее сообщение ещё раз.",
+	TurnCrashed:           "У меня что-то сломалось во время ответа, и он остановлен.",
+	Restarted:             "Я перезапустился во время ответа, и он оборвался.",
 	AgentUnavailable:      "Агент сейчас недоступен. Попробуй ещё раз чуть позже.",
-	AgentTimeout:          "Агент перестал отвечать, и я завершил этот ответ. Следующее сообщение попробует снова.",
-	AgentProtocol:         "Агент прислал что-то непонятное, и я завершил этот ответ. Следующее сообщение попробует снова.",
-	AgentDisconnected:     "Соединение с агентом оборвалось во время ответа. Следующее сообщение попробует снова.",
+	AgentTimeout:          "Агент перестал отвечать, и я завершил этот ответ.",
+	AgentProtocol:         "Агент прислал что-то непонятное, и я завершил этот ответ.",
+	AgentDisconnected:     "Соединение с агентом оборвалось во время ответа.",
 	AgentReported:         "Агент сообщил об ошибке: {message}",
-	AgentFailed:           "Ответ не удался. Следующее сообщение попробует снова.",
+	AgentFailed:           "Ответ не удался.",
 	AccessDenied:          "Извини, у тебя нет доступа к агенту здесь.",
 	DefaultAgent:          "Тебе ещё не назначен агент, поэтому ты общаешься с агентом по умолчанию, {agent}.",
 	OnboardingFailed:      "Не получилось создать пространство. Пригласи меня ещё раз чуть позже.",
@@ -260,6 +267,9 @@ var ru = map[Key]string{
 	AgentSwitched:         "Теперь этот чат общается с {agent}, разговор начат заново.",
 	AgentSame:             "Этот чат уже общается с {agent}.",
 	AgentGone:             "Агент этого разговора (`{agent}`) больше недоступен.",
+	HelpRetry:             "`!retry` — ещё раз отправить последнее сообщение, ответ на которое не удался",
+	RetryHint:             "Отправь `!retry`, чтобы попробовать ещё раз.",
+	NothingToRetry:        "Здесь нечего повторять: последний ответ не сорвался.",
 	MovedToAssigned:       "Теперь у тебя свой агент, {agent}: дальше этот чат общается с ним, разговор начат заново.",
 	RateLimited:           "Ты отправляешь сообщения быстрее, чем я успеваю их передавать, поэтому пока я их пропускаю; сообщения, отправленные через {wait} с, снова дойдут.",
 }

@@ -21,6 +21,7 @@ import (
 //	/slow [n]         streams n chunks (default Config.SlowChunks) SlowDelay apart
 //	/file <name>      writes output/<name> into the workspace and sends SEND_FILE
 //	/confirm [text]   asks for confirmation and reports the answer
+//	/flaky [text]     sends ERROR the first time this text comes, echoes it after (for !retry)
 func (s *session) echoTurn(ctx context.Context, m agents.UserMessageFrame) error {
 	cmd, arg, _ := strings.Cut(strings.TrimSpace(m.Text), " ")
 	arg = strings.TrimSpace(arg)
@@ -36,6 +37,10 @@ func (s *session) echoTurn(ctx context.Context, m agents.UserMessageFrame) error
 		return s.fileTurn(ctx, arg)
 	case "/confirm":
 		return s.confirmTurn(ctx, arg)
+	case "/flaky":
+		if s.srv.firstTry(m.Text) {
+			return s.sendFrame(ctx, agents.ErrorFrame{Type: agents.TypeError, Message: "flaky on the first try", Code: "simulated"})
+		}
 	}
 	id := "call-" + strconv.Itoa(s.srv.nextID())
 	args, _ := json.Marshal(map[string]any{"text": m.Text, "attachments": len(m.Attachments)})

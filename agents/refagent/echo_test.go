@@ -3,6 +3,7 @@ package refagent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -149,6 +150,17 @@ func TestBackToBackTurns(t *testing.T) {
 		evs := runTurn(t, c, actors.UserMessage{Text: "n"})
 		if end := last(t, evs); end.Kind != actors.AgentEnd {
 			t.Fatalf("turn %d: %+v", i, end)
+		}
+	}
+}
+
+func TestEchoFlakyFailsOnlyTheFirstTime(t *testing.T) {
+	r := newTestRef(t, Config{})
+	for i, wantErr := range []bool{true, false} {
+		conn := r.dial(0, fmt.Sprintf("flaky-%d", i), clientOpts)
+		ev := last(t, runTurn(t, conn, actors.UserMessage{Text: "/flaky please"}))
+		if gotErr := ev.Kind == actors.AgentFailed; gotErr != wantErr {
+			t.Fatalf("try %d: last event %+v, want failure=%v", i+1, ev, wantErr)
 		}
 	}
 }

@@ -84,6 +84,8 @@ type Server struct {
 	closed   bool // no new sessions once Close started
 	received []Received
 	seq      int // confirmation and tool-call ids
+	// failedOnce remembers the texts of /flaky turns that already failed.
+	failedOnce map[string]bool
 }
 
 // New validates cfg and returns a server.
@@ -196,6 +198,18 @@ func (s *Server) record(r Received) {
 }
 
 // nextID returns a fresh number for confirmation and tool-call ids.
+// firstTry reports whether text is seen by a /flaky turn for the first time.
+func (s *Server) firstTry(text string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failedOnce == nil {
+		s.failedOnce = map[string]bool{}
+	}
+	first := !s.failedOnce[text]
+	s.failedOnce[text] = true
+	return first
+}
+
 func (s *Server) nextID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

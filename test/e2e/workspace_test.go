@@ -131,6 +131,14 @@ func TestWorkspaceCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("!retry sends a failed message again", func(t *testing.T) {
+		w.t = t
+		w.ask("!retry", isNotice("nothing to retry"))
+		w.ask("/flaky one more time", isNotice("Send `!retry` to try again."))
+		w.ask("!retry", func(m harness.Message) bool { return m.FinalBody == "echo: /flaky one more time" })
+		w.ask("!retry", isNotice("nothing to retry"))
+	})
+
 	t.Run("!rename changes the room name", func(t *testing.T) {
 		w.t = t
 		w.ask("!rename Road trip 🚗", isNotice("**Road trip 🚗**"))
