@@ -129,10 +129,22 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	turns := actors.WatchTurns(system)
+	defer turns.Close()
 	defer func() {
-		// Stop the tree before the store closes: actors persist on the way
-		// out. Letting running turns finish first (shutdown.grace) is the
-		// graceful-shutdown capability's job.
+		// Sync has stopped, so no new message arrives. Running turns get
+		// shutdown.grace to finish (PRODUCT R8.4), so that a reply already
+		// on its way is completed rather than reported as cut off after the
+		// restart. Then the tree stops before the store closes: actors
+		// persist on the way out.
+		if n := turns.Running(); n > 0 {
+			log.Info().Int("turns", n).Stringer("grace", cfg.Shutdown.Grace).Msg("letting running turns finish")
+			graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Grace)
+			if err := turns.WaitIdle(graceCtx); err != nil {
+				log.Warn().Int("turns", turns.Running()).Msg("shutdown grace over, cutting the running turns")
+			}
+			cancel()
+		}
 		if err := system.Root.StopFuture(root).Wait(); err != nil {
 			log.Warn().Err(err).Msg("actor tree did not stop cleanly")
 		}

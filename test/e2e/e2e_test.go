@@ -400,3 +400,43 @@ func countFrom(msgs []harness.Message, sender id.UserID) int {
 	}
 	return n
 }
+
+// A SIGTERM while a reply streams lets it finish (PRODUCT R8.4): the reply
+// is complete, and after the restart nothing is reported as cut off.
+func TestGracefulStopLetsARunningReplyFinish(t *testing.T) {
+	w := newWorld(t)
+	w.onboard()
+	ctx, cancel := w.wait()
+	defer cancel()
+	sent, err := w.alice.SendText(ctx, w.chat, "/slow 8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "chunk 1")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stack.StopBot(); err != nil {
+		t.Fatalf("the bot did not stop cleanly: %v", err)
+	}
+	want := ""
+	for i := 1; i <= 8; i++ {
+		want += "chunk " + strconv.Itoa(i) + " "
+	}
+	reply, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && afterEvent(w, w.chat, sent, m) && m.FinalBody == want
+	})
+	if err != nil {
+		t.Fatalf("the running reply was not completed before the bot stopped: %v", err)
+	}
+	if err := w.stack.StartBot(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.ask("are you back?", func(m harness.Message) bool { return m.FinalBody == "echo: are you back?" })
+	for _, m := range w.alice.Messages(w.chat) {
+		if m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "restarted while answering") {
+			t.Fatalf("a finished reply (%s) was reported as cut off: %q", reply.EventID, m.FinalBody)
+		}
+	}
+}
