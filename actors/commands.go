@@ -51,6 +51,7 @@ var commandTable = []commandSpec{
 	{name: "load", scope: scopeRoom, help: catalog.HelpLoad},
 	{name: "agent", scope: scopeRoom, help: catalog.HelpAgent},
 	{name: "retry", scope: scopeRoom, help: catalog.HelpRetry},
+	{name: "usage", scope: scopeRoom, help: catalog.HelpUsage},
 	{name: "yes", scope: scopeRoom, help: catalog.HelpYes},
 	{name: "no", scope: scopeRoom, help: catalog.HelpNo},
 	{name: "help", scope: scopeUser, help: catalog.HelpHelp},

@@ -49,6 +49,12 @@ type RoomRecord struct {
 	LastTurnAt time.Time    `json:"last_turn_at,omitzero"`
 	// TokensUsed is the sum of tokens_used the agent reported in END events.
 	TokensUsed int64 `json:"tokens_used,omitempty"`
+	// Turns counts the turns that ended in this room, failed ones included.
+	Turns int `json:"turns,omitempty"`
+	// FirstReplyMs holds the time from the start of a turn to the agent's
+	// first text, in milliseconds, for the last MaxFirstReplySamples turns
+	// that had text (!usage shows the median).
+	FirstReplyMs []int64 `json:"first_reply_ms,omitempty"`
 	// TurnInFlight is set while a turn runs and cleared when it ends, so that a
 	// restart finding it set tells the user the turn was cut off (PRODUCT R7.2).
 	TurnInFlight *InFlightTurn `json:"turn_in_flight,omitempty"`
@@ -95,3 +101,6 @@ type SavedContext struct {
 	AgentID        string    `json:"agent_id"`
 	SavedAt        time.Time `json:"saved_at"`
 }
+
+// MaxFirstReplySamples bounds RoomRecord.FirstReplyMs.
+const MaxFirstReplySamples = 50

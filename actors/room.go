@@ -144,6 +144,10 @@ func (a *roomActor) Receive(c actor.Context) {
 		if m.inc == a.inc {
 			a.agentChosenDone(c, m)
 		}
+	case *usageListed:
+		if m.inc == a.inc {
+			a.usageListedDone(c, m)
+		}
 	case *movedToAssigned:
 		if m.inc == a.inc {
 			a.movedToAssignedDone(c, m)
@@ -272,6 +276,7 @@ func (a *roomActor) save(c actor.Context) {
 	a.rec.UpdatedAt = time.Now()
 	rec := a.rec
 	rec.Staged = slices.Clone(rec.Staged)
+	rec.FirstReplyMs = slices.Clone(rec.FirstReplyMs)
 	store, inc := a.deps.Store, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		// The write must land even while the actor stops, so it is not

@@ -47,6 +47,8 @@ func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
 		a.notice(c, a.contextText())
 	case "retry":
 		a.retry(c)
+	case "usage":
+		a.usage(c)
 	case "save":
 		a.saveContext(c, m.Command)
 	case "load":
@@ -165,13 +167,15 @@ func (a *roomActor) contextText() string {
 	if a.turn != nil {
 		running = cat.T(catalog.WordYes)
 	}
+	var here usageSum
+	here.add(a.rec)
 	if !a.rec.LastTurnAt.IsZero() {
 		last = a.rec.LastTurnAt.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	return cat.T(catalog.ContextInfo,
 		"chat", a.rec.Name, "agent", label, "agent_id", agentID, "chat_id", a.rec.PlatformChatID,
 		"staged", strconv.Itoa(len(a.rec.Staged)), "running", running, "last", last,
-		"tokens", fmt.Sprint(a.rec.TokensUsed))
+		"tokens", fmt.Sprint(a.rec.TokensUsed), "usage", here.text(cat))
 }
 
 // releaseTurns ends one hold of holdTurns and starts the next turn if none

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -19,8 +20,10 @@ type turn struct {
 	eventID string
 	msg     UserMessage
 	started time.Time
-	reply   *replyView
-	chunks  int
+	// firstText is when the agent's first text chunk arrived.
+	firstText time.Time
+	reply     *replyView
+	chunks    int
 
 	opInFlight bool
 	lastOpAt   time.Time
@@ -191,6 +194,9 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 	switch ev.Kind {
 	case AgentTextChunk:
 		t.chunks++
+		if t.firstText.IsZero() {
+			t.firstText = time.Now()
+		}
 		t.reply.appendText(ev.Text)
 	case AgentToolCall:
 		t.reply.progress = cat.T(catalog.ProgressTool, "name", progressLine(orDefault(ev.Name, "tool")))
@@ -347,6 +353,13 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	}
 	a.rec.LastTurnAt = time.Now()
 	a.rec.TokensUsed += t.tokens
+	a.rec.Turns++
+	if !t.firstText.IsZero() {
+		a.rec.FirstReplyMs = append(a.rec.FirstReplyMs, t.firstText.Sub(t.started).Milliseconds())
+		if n := len(a.rec.FirstReplyMs); n > MaxFirstReplySamples {
+			a.rec.FirstReplyMs = slices.Clone(a.rec.FirstReplyMs[n-MaxFirstReplySamples:])
+		}
+	}
 	a.save(c)
 
 	ev := a.log.Info()

@@ -188,6 +188,7 @@ func (s *Store) ListRooms(ctx context.Context, userID string) ([]actors.RoomReco
 // copyRoom returns r sharing no memory with it (Staged, TurnInFlight).
 func copyRoom(r actors.RoomRecord) actors.RoomRecord {
 	r.Staged = slices.Clone(r.Staged)
+	r.FirstReplyMs = slices.Clone(r.FirstReplyMs)
 	if r.TurnInFlight != nil {
 		t := *r.TurnInFlight
 		r.TurnInFlight = &t

@@ -101,6 +101,8 @@ func contractRoom(id, owner string) actors.RoomRecord {
 		},
 		LastTurnAt:   contractAt(5),
 		TokensUsed:   1234,
+		Turns:        17,
+		FirstReplyMs: []int64{850, 1200},
 		TurnInFlight: &actors.InFlightTurn{EventID: "$turn", Text: "what's the weather?", StartedAt: contractAt(6)},
 		LastFailed:   &actors.FailedTurn{EventID: "$failed", Text: "and tomorrow?", FailedAt: contractAt(9)},
 		CreatedAt:    contractAt(7),

@@ -102,6 +102,12 @@ const (
 	// RetryHint ends every notice about a failed turn (PRODUCT R3.12).
 	RetryHint      Key = "retry_hint"
 	NothingToRetry Key = "nothing_to_retry"
+	HelpUsage      Key = "help_usage"
+	// UsageInfo answers !usage; {chat} and {all} are UsageLine texts.
+	UsageInfo   Key = "usage_info"
+	UsageLine   Key = "usage_line"
+	UsageFailed Key = "usage_failed"
+	WordNone    Key = "word_none"
 )
 
 var en = map[Key]string{
@@ -159,7 +165,7 @@ var en = map[Key]string{
 	BusyReply:             "A reply is still being written here; please send `{command}` again when it is done.",
 	Cleared:               "Fresh start: from your next message on, the agent no longer sees what was said here before.",
 	ClearFailed:           "I could not start a fresh conversation right now. Please try again in a moment.",
-	ContextInfo:           "**{chat}**\n- agent: {agent} (`{agent_id}`)\n- conversation id: `{chat_id}`\n- files waiting to be sent: {staged}\n- reply running: {running}\n- last reply: {last}\n- tokens used: {tokens}",
+	ContextInfo:           "**{chat}**\n- agent: {agent} (`{agent_id}`)\n- conversation id: `{chat_id}`\n- files waiting to be sent: {staged}\n- reply running: {running}\n- last reply: {last}\n- tokens used: {tokens}\n- usage: {usage}",
 	WordYes:               "yes",
 	WordNo:                "no",
 	WordNever:             "never",
@@ -183,6 +189,11 @@ var en = map[Key]string{
 	AgentSame:             "This chat already talks to {agent}.",
 	AgentGone:             "The agent of that conversation (`{agent}`) is not available any more.",
 	HelpRetry:             "`!retry` — send the last message whose reply failed again",
+	HelpUsage:             "`!usage` — turns, tokens and reply times, for this chat and all your chats",
+	UsageInfo:             "**This chat:** {chat}\n**All your chats:** {all}",
+	UsageLine:             "{tokens} tokens in {turns} turns; first reply after {median} (median)",
+	UsageFailed:           "I could not add up your usage right now. Please try again in a moment.",
+	WordNone:              "—",
 	RetryHint:             "Send `!retry` to try again.",
 	NothingToRetry:        "There is nothing to retry here: the last reply did not fail.",
 	MovedToAssigned:       "You now have your own agent, {agent}: this chat talks to it from here on, in a fresh conversation.",
@@ -244,7 +255,7 @@ var ru = map[Key]string{
 	BusyReply:             "Здесь ещё пишется ответ; отправь `{command}` снова, когда он закончится.",
 	Cleared:               "Начинаем заново: со следующего сообщения агент не видит того, что было сказано здесь раньше.",
 	ClearFailed:           "Не получилось начать разговор заново. Попробуй ещё раз чуть позже.",
-	ContextInfo:           "**{chat}**\n- агент: {agent} (`{agent_id}`)\n- идентификатор разговора: `{chat_id}`\n- файлы, ждущие отправки: {staged}\n- ответ пишется: {running}\n- последний ответ: {last}\n- использовано токенов: {tokens}",
+	ContextInfo:           "**{chat}**\n- агент: {agent} (`{agent_id}`)\n- идентификатор разговора: `{chat_id}`\n- файлы, ждущие отправки: {staged}\n- ответ пишется: {running}\n- последний ответ: {last}\n- использовано токенов: {tokens}\n- использование: {usage}",
 	WordYes:               "да",
 	WordNo:                "нет",
 	WordNever:             "ещё не было",
@@ -268,6 +279,11 @@ var ru = map[Key]string{
 	AgentSame:             "Этот чат уже общается с {agent}.",
 	AgentGone:             "Агент этого разговора (`{agent}`) больше недоступен.",
 	HelpRetry:             "`!retry` — ещё раз отправить последнее сообщение, ответ на которое не удался",
+	HelpUsage:             "`!usage` — ходы, токены и время ответа в этом чате и во всех твоих чатах",
+	UsageInfo:             "**Этот чат:** {chat}\n**Все твои чаты:** {all}",
+	UsageLine:             "{tokens} токенов за {turns} ходов; первый ответ через {median} (медиана)",
+	UsageFailed:           "Не получилось посчитать использование. Попробуй ещё раз чуть позже.",
+	WordNone:              "—",
 	RetryHint:             "Отправь `!retry`, чтобы попробовать ещё раз.",
 	NothingToRetry:        "Здесь нечего повторять: последний ответ не сорвался.",
 	MovedToAssigned:       "Теперь у тебя свой агент, {agent}: дальше этот чат общается с ним, разговор начат заново.",
