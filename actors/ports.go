@@ -56,6 +56,9 @@ type MatrixSender interface {
 	// SendReaction reacts to eventID with key (an m.annotation), e.g. to
 	// offer the answers a user can tap.
 	SendReaction(ctx context.Context, roomID, eventID, key string) error
+	// MarkRead sends the bot's m.read receipt for eventID, so the user sees
+	// which messages the agent has picked up.
+	MarkRead(ctx context.Context, roomID, eventID string) error
 }
 
 // MatrixRooms creates and manages rooms and membership.

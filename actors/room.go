@@ -311,6 +311,12 @@ func (a *roomActor) enqueue(c actor.Context, m *StartTurn) {
 	a.startNextTurn(c)
 }
 
+// markRead tells the user the message eventID was picked up (PRODUCT R3.9):
+// a message still waiting in the queue has no receipt from the bot.
+func (a *roomActor) markRead(c actor.Context, eventID string) {
+	markReadTask(c, a.ctx, a.deps.Matrix, a.roomID, eventID)
+}
+
 // notice posts a bot notice in the room.
 func (a *roomActor) notice(c actor.Context, text string) {
 	noticeTask(c, a.ctx, a.deps.Matrix, a.roomID, text)

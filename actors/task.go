@@ -89,6 +89,20 @@ func noticeTask(c actor.Context, ctx context.Context, m MatrixSender, roomID, te
 	})
 }
 
+// markReadTask sends the bot's read receipt for eventID without blocking
+// the actor; a failure is only logged (the receipt is a courtesy).
+func markReadTask(c actor.Context, ctx context.Context, m MatrixSender, roomID, eventID string) {
+	if eventID == "" {
+		return
+	}
+	runTask(c, ctx, func(ctx context.Context) any {
+		if err := m.MarkRead(context.WithoutCancel(ctx), roomID, eventID); err != nil {
+			zerolog.Ctx(ctx).Debug().Err(err).Str("room_id", roomID).Msg("failed to send a read receipt")
+		}
+		return nil
+	})
+}
+
 // forgetChild removes a terminated child from an actor's id → PID map.
 func forgetChild(children map[string]*actor.PID, who *actor.PID) {
 	for id, pid := range children {

@@ -98,6 +98,7 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 
 	a.rec.TurnInFlight = &InFlightTurn{EventID: t.eventID, Text: next.Text, StartedAt: t.started}
 	a.save(c)
+	a.markRead(c, t.eventID)
 	a.setTyping(c, true)
 	t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
 

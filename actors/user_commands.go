@@ -14,6 +14,7 @@ import (
 // room: user-scoped ones here, room-scoped ones in the room's actor.
 func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
 	cat := a.deps.Catalog
+	markReadTask(c, a.ctx, a.deps.Matrix, m.RoomID, m.EventID) // a command is picked up at once
 	spec, known := lookupCommand(cmd.Name)
 	switch {
 	case !known:

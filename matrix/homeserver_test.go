@@ -25,6 +25,7 @@ const (
 	routeLogin          = "POST /_matrix/client/v3/login"
 	routeSend           = "PUT /_matrix/client/v3/rooms/{room}/send/{type}/{txn}"
 	routeTyping         = "PUT /_matrix/client/v3/rooms/{room}/typing/{user}"
+	routeReceipt        = "POST /_matrix/client/v3/rooms/{room}/receipt/{type}/{event}"
 	routeJoin           = "POST /_matrix/client/v3/rooms/{room}/join"
 	routeLeave          = "POST /_matrix/client/v3/rooms/{room}/leave"
 	routeInvite         = "POST /_matrix/client/v3/rooms/{room}/invite"
@@ -89,6 +90,7 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 	route(routeLogin, ok(`{"user_id":"@bot:hs.test","access_token":"tok-login","device_id":"DEVLOGIN"}`))
 	route(routeSend, ok(`{"event_id":"$sent"}`))
 	route(routeTyping, ok(`{}`))
+	route(routeReceipt, ok(`{}`))
 	route(routeJoin, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, `{"room_id":"`+r.PathValue("room")+`"}`)
 	})

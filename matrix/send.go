@@ -114,6 +114,14 @@ func (c *Client) SendReaction(ctx context.Context, roomID, eventID, key string) 
 	return nil
 }
 
+// MarkRead implements actors.MatrixSender.
+func (c *Client) MarkRead(ctx context.Context, roomID, eventID string) error {
+	if err := c.cli.MarkRead(ctx, id.RoomID(roomID), id.EventID(eventID)); err != nil {
+		return fmt.Errorf("failed to mark %s read in %s: %w", eventID, roomID, err)
+	}
+	return nil
+}
+
 // JoinRoom implements actors.MatrixRooms.
 func (c *Client) JoinRoom(ctx context.Context, roomID string) error {
 	if _, err := c.cli.JoinRoomByID(ctx, id.RoomID(roomID)); err != nil {

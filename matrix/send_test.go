@@ -94,6 +94,13 @@ func TestSenderRequests(t *testing.T) {
 			body: `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$ask","key":"👍"}}`,
 		},
 		{
+			name: "MarkRead sends an m.read receipt",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return "", c.MarkRead(ctx, "!r:hs.test", "$msg")
+			},
+			method: "POST", path: roomPath + "/receipt/m.read/$msg", body: `{}`,
+		},
+		{
 			name: "SetDisplayName",
 			call: func(ctx context.Context, c *Client) (string, error) {
 				return "", c.SetDisplayName(ctx, "Surfaces")

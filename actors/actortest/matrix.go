@@ -200,6 +200,12 @@ func (m *Matrix) SendReaction(ctx context.Context, roomID, eventID, key string) 
 	return err
 }
 
+// MarkRead implements actors.MatrixSender.
+func (m *Matrix) MarkRead(ctx context.Context, roomID, eventID string) error {
+	_, err := m.record(ctx, Call{Method: "MarkRead", RoomID: roomID, EventID: eventID})
+	return err
+}
+
 // JoinRoom implements actors.MatrixRooms.
 func (m *Matrix) JoinRoom(ctx context.Context, roomID string) error {
 	_, err := m.record(ctx, Call{Method: "JoinRoom", RoomID: roomID})

@@ -440,3 +440,45 @@ func TestGracefulStopLetsARunningReplyFinish(t *testing.T) {
 		}
 	}
 }
+
+// Messages sent while a turn runs get the bot's read receipt only when their
+// own turn starts (PRODUCT R3.9): the user sees what was picked up.
+func TestReadReceiptsShowWhatWasPickedUp(t *testing.T) {
+	w := newWorld(t)
+	w.onboard()
+	ctx, cancel := w.wait()
+	defer cancel()
+	slow, err := w.alice.SendText(ctx, w.chat, "/slow 8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.alice.WaitReceipt(ctx, w.chat, w.stack.BotID, slow); err != nil {
+		t.Fatalf("the running message was not marked read: %v", err)
+	}
+	var waiting []id.EventID
+	for _, text := range []string{"q1", "q2", "q3"} {
+		id, err := w.alice.SendText(ctx, w.chat, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting = append(waiting, id)
+	}
+	// While the slow reply streams, a later chunk arriving is the positive
+	// signal that the bot had every chance to mark the waiting ones read.
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && strings.HasPrefix(m.FinalBody, "chunk 1 chunk 2 chunk 3 chunk 4")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range w.alice.Receipts(w.chat) {
+		if r.UserID == w.stack.BotID && slices.Contains(waiting, r.EventID) {
+			t.Fatalf("%s was marked read while it still waited behind the running turn", r.EventID)
+		}
+	}
+	// Each gets its receipt once its turn starts; the last one is enough to
+	// wait for, as the server may merge receipts that come close together.
+	if err := w.alice.WaitReceipt(ctx, w.chat, w.stack.BotID, waiting[2]); err != nil {
+		t.Fatalf("the last waiting message was never marked read: %v", err)
+	}
+	w.ask("done?", func(m harness.Message) bool { return m.FinalBody == "echo: done?" })
+}

@@ -46,7 +46,14 @@ type roomRecord struct {
 	events     []*event.Event // timeline and state-section events
 	seen       map[id.EventID]bool
 	typing     [][]id.UserID // every m.typing update
+	receipts   []Receipt     // every m.read receipt, in the order seen
 	membership event.Membership
+}
+
+// Receipt is an m.read receipt: UserID has read up to EventID.
+type Receipt struct {
+	EventID id.EventID
+	UserID  id.UserID
 }
 
 // Invite is an invitation the user received.
@@ -190,6 +197,13 @@ func (u *UserClient) record(_ context.Context, evt *event.Event) {
 	case src&event.SourceEphemeral != 0:
 		if content, ok := evt.Content.Parsed.(*event.TypingEventContent); ok && evt.Type == event.EphemeralEventTyping {
 			room.typing = append(room.typing, append([]id.UserID(nil), content.UserIDs...))
+		}
+		if content, ok := evt.Content.Parsed.(*event.ReceiptEventContent); ok && evt.Type == event.EphemeralEventReceipt {
+			for eventID, receipts := range *content {
+				for userID := range receipts[event.ReceiptTypeRead] {
+					room.receipts = append(room.receipts, Receipt{EventID: eventID, UserID: userID})
+				}
+			}
 		}
 	case src&event.SourceInvite != 0, src&event.SourceAccountData != 0:
 		// Invites are collected per response in afterSync; room account

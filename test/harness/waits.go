@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -175,4 +176,23 @@ func (u *UserClient) WaitTyping(ctx context.Context, roomID id.RoomID, pred func
 		return false, nil
 	})
 	return found, err
+}
+
+// Receipts returns the m.read receipts seen in roomID, oldest first.
+func (u *UserClient) Receipts(roomID id.RoomID) []Receipt {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	room, ok := u.rooms[roomID]
+	if !ok {
+		return nil
+	}
+	return append([]Receipt(nil), room.receipts...)
+}
+
+// WaitReceipt waits until user has an m.read receipt on eventID in roomID,
+// including receipts seen before the call.
+func (u *UserClient) WaitReceipt(ctx context.Context, roomID id.RoomID, user id.UserID, eventID id.EventID) error {
+	return u.wait(ctx, "a read receipt of "+user.String()+" on "+eventID.String(), func() (bool, error) {
+		return slices.Contains(u.Receipts(roomID), Receipt{EventID: eventID, UserID: user}), nil
+	})
 }
