@@ -23,8 +23,11 @@ type Options struct {
 	BotUserID string
 	// QueueSize is how many messages may wait behind a running turn in one room.
 	QueueSize int
-	// EditInterval is the least time between two edits of a streaming reply.
+	// EditInterval is the least time between two edits of a streaming reply;
+	// it grows as a reply is edited (see editWait).
 	EditInterval time.Duration
+	// MaxEdits caps the edits of one reply, the final one included.
+	MaxEdits int
 	// TypingTimeout is the timeout sent with a typing notification, and
 	// TypingRefresh how often it is renewed while the agent works.
 	TypingTimeout time.Duration
@@ -68,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EditInterval <= 0 {
 		o.EditInterval = time.Second
+	}
+	if o.MaxEdits <= 0 {
+		o.MaxEdits = 60
 	}
 	if o.TypingTimeout <= 0 {
 		o.TypingTimeout = 30 * time.Second

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,10 @@ type turn struct {
 
 	opInFlight bool
 	lastOpAt   time.Time
-	tick       *time.Timer
-	typing     *time.Timer
+	// edits counts the edits sent for this reply (PRODUCT R3.11).
+	edits  int
+	tick   *time.Timer
+	typing *time.Timer
 
 	ended bool
 	// confirmID is the agent's open confirmation request, answered by
@@ -243,6 +246,19 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 	a.pump(c)
 }
 
+// editGrowth makes each edit of a streaming reply wait a little longer than
+// the one before: with the default budget of 60 edits and a 1 s interval,
+// the budget lasts about 19 minutes of streaming (the interval reaching about
+// 20 s near its end), so a long turn keeps showing progress without loading
+// a room with thousands of edits (PRODUCT R3.11).
+const editGrowth = 1.08
+
+// editWait is the least time between the edits-th edit of a streaming reply
+// and the next.
+func editWait(base time.Duration, edits int) time.Duration {
+	return time.Duration(float64(base) * math.Pow(editGrowth, float64(edits)))
+}
+
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
@@ -270,12 +286,18 @@ func (a *roomActor) pump(c actor.Context) {
 		return
 	}
 	if !t.ended && op.edit {
-		if wait := a.opts.EditInterval - time.Since(t.lastOpAt); wait > 0 {
+		if t.edits >= a.opts.MaxEdits-1 {
+			return // the budget's last edit is kept for the final text
+		}
+		if wait := editWait(a.opts.EditInterval, t.edits) - time.Since(t.lastOpAt); wait > 0 {
 			if t.tick == nil {
 				t.tick = sendLater(c, wait, &editTick{turnID: t.id})
 			}
 			return
 		}
+	}
+	if op.edit {
+		t.edits++
 	}
 	t.opInFlight, t.lastOpAt = true, time.Now()
 	matrix, roomID, id := a.deps.Matrix, a.roomID, t.id

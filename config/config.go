@@ -126,6 +126,10 @@ type Streaming struct {
 	// consecutive messages; it must leave room for formatted_body within
 	// Matrix's 64 KiB event limit.
 	MaxMessageBytes ByteSize `koanf:"max_message_bytes"`
+	// MaxEdits caps the edits of one reply (rooms with thousands of edits
+	// load slowly in every client); the interval between edits grows as a
+	// long turn goes on, and the final text is always complete.
+	MaxEdits int `koanf:"max_edits"`
 }
 
 // Queue bounds the messages waiting for a room's running turn (PRODUCT R3.2).
@@ -187,6 +191,7 @@ func Defaults() *Config {
 			// (the bot sends 30 s); renewing at 20 s keeps it continuous.
 			TypingRefresh:   20 * time.Second,
 			MaxMessageBytes: 8000, // JSON escapes "<" as 6 bytes: 8000 still fits one event
+			MaxEdits:        60,
 		},
 		Queue:     Queue{Size: 10},
 		RateLimit: RateLimit{Rate: 0.5, Burst: 10},

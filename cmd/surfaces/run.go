@@ -116,6 +116,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		BotUserID:            mx.UserID(),
 		QueueSize:            cfg.Queue.Size,
 		EditInterval:         cfg.Streaming.EditInterval,
+		MaxEdits:             cfg.Streaming.MaxEdits,
 		TypingRefresh:        cfg.Streaming.TypingRefresh,
 		ConnIdleClose:        cfg.Agents.IdleClose,
 		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),
