@@ -34,9 +34,11 @@ func TestEditBudgetOfALongTurn(t *testing.T) {
 		tt.turnEnded("!r")
 		synctest.Wait()
 
+		// A long turn: the preview, edited within the budget, gives way to
+		// the final answer in a new message (see TestLongTurnEndsWithANotifyingMessage).
 		sends, edits := tt.Matrix.Calls("SendText"), tt.Matrix.Calls("EditText")
-		if len(sends) != 1 {
-			t.Fatalf("%d messages, want one", len(sends))
+		if len(sends) != 2 {
+			t.Fatalf("%d messages, want the preview and the final answer", len(sends))
 		}
 		if len(edits) > 60 {
 			t.Fatalf("%d edits, want at most 60", len(edits))
@@ -44,10 +46,10 @@ func TestEditBudgetOfALongTurn(t *testing.T) {
 		if len(edits) < 30 {
 			t.Fatalf("only %d edits in 10 minutes: the budget was not used to show progress", len(edits))
 		}
-		final := edits[len(edits)-1].Text
+		final := sends[1].Text
 		if final != strings.TrimSpace(want.String()) && final != want.String() {
 			t.Fatalf("final text has %d bytes, want all %d the agent sent", len(final), want.Len())
 		}
-		t.Logf("10-minute turn: %d edits (%d before the end), final %d bytes", len(edits), late, len(final))
+		t.Logf("10-minute turn: %d edits of the preview (%d before the end), final %d bytes", len(edits), late, len(final))
 	})
 }

@@ -28,6 +28,9 @@ type Options struct {
 	EditInterval time.Duration
 	// MaxEdits caps the edits of one reply, the final one included.
 	MaxEdits int
+	// NotifyAfter: a turn that ran longer ends with its answer in a new
+	// message, which notifies, instead of a last edit, which does not.
+	NotifyAfter time.Duration
 	// TypingTimeout is the timeout sent with a typing notification, and
 	// TypingRefresh how often it is renewed while the agent works.
 	TypingTimeout time.Duration
@@ -74,6 +77,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxEdits <= 0 {
 		o.MaxEdits = 60
+	}
+	if o.NotifyAfter <= 0 {
+		o.NotifyAfter = 10 * time.Second
 	}
 	if o.TypingTimeout <= 0 {
 		o.TypingTimeout = 30 * time.Second

@@ -29,9 +29,12 @@ type turn struct {
 	opInFlight bool
 	lastOpAt   time.Time
 	// edits counts the edits sent for this reply (PRODUCT R3.11).
-	edits  int
-	tick   *time.Timer
-	typing *time.Timer
+	edits int
+	// retired is set once the end of the turn decided whether the preview
+	// stays (short turn) or gives way to a new, notifying message.
+	retired bool
+	tick    *time.Timer
+	typing  *time.Timer
 
 	ended bool
 	// confirmID is the agent's open confirmation request, answered by
@@ -246,6 +249,32 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 	a.pump(c)
 }
 
+// retirePreview decides how a long turn ends (PRODUCT R3.10). Edits do not
+// notify, so when a turn ran longer than NotifyAfter the streamed preview
+// is edited down to a one-line pointer and the final answer is sent as new
+// messages, which notify with its beginning. The full text is then in the
+// timeline once, and the preview kept showing progress while it ran. It
+// returns the next pointer edit, or false once there is none left (the
+// view then starts afresh, so the final parts go out as new messages).
+func (a *roomActor) retirePreview(t *turn) (replyOp, bool) {
+	if t.retired {
+		return replyOp{}, false
+	}
+	if len(t.reply.shown) == 0 || time.Since(t.started) < a.opts.NotifyAfter {
+		t.retired = true // short turns stay one message with its edits
+		return replyOp{}, false
+	}
+	pointer := a.deps.Catalog.T(catalog.AnswerBelow)
+	for i, id := range t.reply.eventIDs {
+		if id != "" && t.reply.shown[i] != pointer {
+			return replyOp{part: i, edit: true, eventID: id, text: pointer}, true
+		}
+	}
+	t.reply.shown, t.reply.eventIDs = nil, nil
+	t.retired = true
+	return replyOp{}, false
+}
+
 // editGrowth makes each edit of a streaming reply wait a little longer than
 // the one before: with the default budget of 60 edits and a 1 s interval,
 // the budget lasts about 19 minutes of streaming (the interval reaching about
@@ -278,7 +307,13 @@ func (a *roomActor) pump(c actor.Context) {
 	if t.failure != nil {
 		marker = a.deps.Catalog.T(catalog.Incomplete)
 	}
-	op, ok := t.reply.next(t.reply.render(t.ended, marker))
+	op, ok := replyOp{}, false
+	if t.ended {
+		op, ok = a.retirePreview(t)
+	}
+	if !ok {
+		op, ok = t.reply.next(t.reply.render(t.ended, marker))
+	}
 	if !ok {
 		if t.ended {
 			a.finishTurn(c)

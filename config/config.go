@@ -130,6 +130,9 @@ type Streaming struct {
 	// load slowly in every client); the interval between edits grows as a
 	// long turn goes on, and the final text is always complete.
 	MaxEdits int `koanf:"max_edits"`
+	// NotifyAfter: a turn longer than this ends with its answer in a new
+	// message, because edits do not notify the user.
+	NotifyAfter time.Duration `koanf:"notify_after"`
 }
 
 // Queue bounds the messages waiting for a room's running turn (PRODUCT R3.2).
@@ -192,6 +195,7 @@ func Defaults() *Config {
 			TypingRefresh:   20 * time.Second,
 			MaxMessageBytes: 8000, // JSON escapes "<" as 6 bytes: 8000 still fits one event
 			MaxEdits:        60,
+			NotifyAfter:     10 * time.Second,
 		},
 		Queue:     Queue{Size: 10},
 		RateLimit: RateLimit{Rate: 0.5, Burst: 10},

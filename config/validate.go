@@ -72,6 +72,7 @@ func (c *Config) validate(ps *problems) {
 		}
 		return ""
 	})
+	v.positive("streaming.notify_after", c.Streaming.NotifyAfter)
 	v.check("streaming.max_edits", c.Streaming.MaxEdits < 1, func() string { return "must be at least 1" })
 	v.check("queue.size", c.Queue.Size < 1, func() string { return "must be at least 1" })
 	v.check("rate_limit.rate", c.RateLimit.Rate <= 0, func() string { return "must be more than 0 messages per second" })

@@ -108,6 +108,9 @@ const (
 	UsageLine   Key = "usage_line"
 	UsageFailed Key = "usage_failed"
 	WordNone    Key = "word_none"
+	// AnswerBelow replaces the streamed preview of a long turn whose final
+	// answer follows as a new message.
+	AnswerBelow Key = "answer_below"
 )
 
 var en = map[Key]string{
@@ -194,6 +197,7 @@ var en = map[Key]string{
 	UsageLine:             "{tokens} tokens in {turns} turns; first reply after {median} (median)",
 	UsageFailed:           "I could not add up your usage right now. Please try again in a moment.",
 	WordNone:              "—",
+	AnswerBelow:           "_(the complete answer is below)_",
 	RetryHint:             "Send `!retry` to try again.",
 	NothingToRetry:        "There is nothing to retry here: the last reply did not fail.",
 	MovedToAssigned:       "You now have your own agent, {agent}: this chat talks to it from here on, in a fresh conversation.",
@@ -284,6 +288,7 @@ var ru = map[Key]string{
 	UsageLine:             "{tokens} токенов за {turns} ходов; первый ответ через {median} (медиана)",
 	UsageFailed:           "Не получилось посчитать использование. Попробуй ещё раз чуть позже.",
 	WordNone:              "—",
+	AnswerBelow:           "_(полный ответ ниже)_",
 	RetryHint:             "Отправь `!retry`, чтобы попробовать ещё раз.",
 	NothingToRetry:        "Здесь нечего повторять: последний ответ не сорвался.",
 	MovedToAssigned:       "Теперь у тебя свой агент, {agent}: дальше этот чат общается с ним, разговор начат заново.",

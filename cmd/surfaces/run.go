@@ -117,6 +117,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		QueueSize:            cfg.Queue.Size,
 		EditInterval:         cfg.Streaming.EditInterval,
 		MaxEdits:             cfg.Streaming.MaxEdits,
+		NotifyAfter:          cfg.Streaming.NotifyAfter,
 		TypingRefresh:        cfg.Streaming.TypingRefresh,
 		ConnIdleClose:        cfg.Agents.IdleClose,
 		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),

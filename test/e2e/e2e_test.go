@@ -482,3 +482,40 @@ func TestReadReceiptsShowWhatWasPickedUp(t *testing.T) {
 	}
 	w.ask("done?", func(m harness.Message) bool { return m.FinalBody == "echo: done?" })
 }
+
+// An answer that took longer than streaming.notify_after arrives as a new
+// m.text message (which a default push-rule set notifies on) whose body is
+// the answer; its streamed preview becomes a pointer, so the text is in the
+// timeline once. A short answer stays one message with its edits.
+func TestLongAnswerArrivesAsANewMessage(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"},
+		BotEnv: []string{"SURFACES_STREAMING_NOTIFY_AFTER=2s"}}, "alice")
+	w.onboard()
+	want := ""
+	for i := 1; i <= 8; i++ {
+		want += "chunk " + strconv.Itoa(i) + " "
+	}
+	final := w.ask("/slow 8", func(m harness.Message) bool {
+		return m.MsgType == event.MsgText && strings.TrimSpace(m.FinalBody) == strings.TrimSpace(want)
+	})
+	if final.Edits != 0 {
+		t.Fatalf("the final answer was edited %d times; want it sent whole as a new message", final.Edits)
+	}
+	var previews int
+	for _, m := range w.alice.Messages(w.chat) {
+		if m.Sender != w.stack.BotID || m.EventID == final.EventID || !strings.HasPrefix(m.Body, "chunk 1") {
+			continue
+		}
+		previews++
+		if !strings.Contains(m.FinalBody, "answer is below") {
+			t.Fatalf("the preview still shows %q, want a pointer to the answer", m.FinalBody)
+		}
+	}
+	if previews != 1 {
+		t.Fatalf("%d previews, want one", previews)
+	}
+	short := w.ask("hello", func(m harness.Message) bool { return m.FinalBody == "echo: hello" })
+	if !short.IsEdited() {
+		t.Fatal("a short answer should stream as one message with edits")
+	}
+}
