@@ -12,4 +12,15 @@
 // actor stops, and its result comes back to the actor as a message. The
 // ports are interfaces implemented by matrix/, agents/ and persistence/; this
 // package never imports those packages, mautrix or Badger.
+//
+// # How a reply shows up
+//
+// The first text chunk sends the reply; later chunks edit it, at most
+// Options.MaxEdits times, each edit waiting a little longer than the one
+// before. Edits do not notify a user, so a turn that ran longer than
+// Options.NotifyAfter does not end with a last edit: its preview is edited
+// down to a one-line pointer and the final answer goes out as new messages,
+// which notify with the answer's beginning. An edit to a pointer was chosen
+// over a redaction because it needs no redaction power and leaves no
+// "message deleted" placeholder; the full text is in the timeline once.
 package actors
