@@ -126,6 +126,10 @@ type AgentConn interface {
 	Turn(ctx context.Context, msg UserMessage) (<-chan AgentEvent, error)
 	// Confirm answers an AgentConfirmRequest (USER_CONFIRM).
 	Confirm(ctx context.Context, id string, approved bool) error
+	// Cancel asks the agent to stop the running turn (USER_CANCEL) when its
+	// STATUS listed the cancel capability; sent is false, and nothing is
+	// sent, when it did not. An agent that honours it ends the turn soon.
+	Cancel(ctx context.Context) (sent bool, err error)
 	// Done is closed when the connection has ended; Err then says why.
 	Done() <-chan struct{}
 	Err() error

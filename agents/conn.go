@@ -34,6 +34,9 @@ type Conn struct {
 	dead bool  // set once the connection's end has been handled
 
 	closeErr error // result of the close handshake, read after done
+
+	// canCancel is set when the agent's STATUS listed the cancel capability.
+	canCancel bool
 }
 
 var _ actors.AgentConn = (*Conn)(nil)
@@ -47,10 +50,10 @@ type writeReq struct {
 
 // newConn starts the read, write and ping loops of an upgraded socket that
 // has already sent STATUS. base carries the logger.
-func newConn(base context.Context, ws *websocket.Conn, agent actors.AgentRef, chatID string, opts Options) *Conn {
+func newConn(base context.Context, ws *websocket.Conn, agent actors.AgentRef, chatID string, opts Options, canCancel bool) *Conn {
 	ctx, cancel := context.WithCancelCause(base)
 	c := &Conn{
-		ws: ws, agent: agent, chatID: chatID, opts: opts,
+		ws: ws, agent: agent, chatID: chatID, opts: opts, canCancel: canCancel,
 		ctx: ctx, cancel: cancel,
 		done:   make(chan struct{}),
 		writes: make(chan writeReq),
@@ -104,6 +107,23 @@ func (c *Conn) Confirm(ctx context.Context, id string, approved bool) error {
 		return fmt.Errorf("failed to send USER_CONFIRM: %w", err)
 	}
 	return nil
+}
+
+// Cancel implements actors.AgentConn: it sends USER_CANCEL when the agent
+// listed the cancel capability, and reports false (sending nothing) when
+// it did not.
+func (c *Conn) Cancel(ctx context.Context) (bool, error) {
+	if !c.canCancel {
+		return false, nil
+	}
+	data, err := json.Marshal(UserCancelFrame{Type: TypeUserCancel})
+	if err != nil {
+		return false, fmt.Errorf("failed to encode USER_CANCEL: %w", err)
+	}
+	if err := c.write(ctx, data, nil); err != nil {
+		return false, fmt.Errorf("failed to send USER_CANCEL: %w", err)
+	}
+	return true, nil
 }
 
 // Done implements actors.AgentConn: it is closed once every goroutine of the

@@ -24,13 +24,13 @@ type Decoded struct {
 // knownFields lists the fields each agent-to-client type defines; anything
 // else is logged at debug and ignored (agent-protocol.md robustness rules).
 var knownFields = map[string][]string{
-	TypeStatus:         {"type", "status", "agent_id"},
+	TypeStatus:         {"type", "status", "agent_id", "capabilities"},
 	TypeTextChunk:      {"type", "text"},
 	TypeToolCallChunk:  {"type", "name", "args", "id"},
 	TypeToolResult:     {"type", "name", "id", "result"},
 	TypeCustomUpdate:   {"type", "text", "data"},
 	TypeSendFile:       {"type", "path"},
-	TypeEnd:            {"type", "tokens_used"},
+	TypeEnd:            {"type", "tokens_used", "cancelled"},
 	TypeError:          {"type", "message", "code"},
 	TypeConfirmRequest: {"type", "id", "text"},
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/coder/websocket"
@@ -95,72 +96,74 @@ func (d *Dialer) Dial(ctx context.Context, agent actors.AgentRef, chatID string)
 // DialConn is Dial returning the concrete connection.
 func (d *Dialer) DialConn(ctx context.Context, agent actors.AgentRef, chatID string) (*Conn, error) {
 	log := zerolog.Ctx(ctx).With().Str("agent_id", agent.ID).Str("chat_id", chatID).Logger()
-	ws, err := d.connect(ctx, agent, chatID)
+	ws, canCancel, err := d.connect(ctx, agent, chatID)
 	if err != nil {
 		log.Debug().Err(err).Msg("agent dial failed")
 		return nil, fmt.Errorf("failed to dial agent %q for chat %q: %w: %w", agent.ID, chatID, actors.ErrAgentUnavailable, err)
 	}
-	log.Debug().Msg("agent connected")
-	return newConn(log.WithContext(context.Background()), ws, agent, chatID, d.opts), nil
+	log.Debug().Bool("can_cancel", canCancel).Msg("agent connected")
+	return newConn(log.WithContext(context.Background()), ws, agent, chatID, d.opts, canCancel), nil
 }
 
 // connect upgrades and waits for STATUS; on error the socket is closed.
-func (d *Dialer) connect(ctx context.Context, agent actors.AgentRef, chatID string) (*websocket.Conn, error) {
+// canCancel reports whether STATUS listed the cancel capability.
+func (d *Dialer) connect(ctx context.Context, agent actors.AgentRef, chatID string) (ws *websocket.Conn, canCancel bool, err error) {
 	if chatID == "" {
-		return nil, errors.New("empty chat id")
+		return nil, false, errors.New("empty chat id")
 	}
 	base, err := NormalizeBaseURL(agent.BaseURL)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, d.opts.ConnectTimeout)
 	defer cancel()
 	ws, resp, err := websocket.Dial(dctx, EndpointURL(base, chatID), &websocket.DialOptions{HTTPClient: d.opts.HTTPClient})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, fmt.Errorf("upgrade refused with HTTP %s", resp.Status)
+			return nil, false, fmt.Errorf("upgrade refused with HTTP %s", resp.Status)
 		}
 		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			return nil, fmt.Errorf("no connection within %s: %w", d.opts.ConnectTimeout, err)
+			return nil, false, fmt.Errorf("no connection within %s: %w", d.opts.ConnectTimeout, err)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	ws.SetReadLimit(d.opts.MaxFrameBytes)
-	if err := d.waitStatus(ctx, ws, agent); err != nil {
+	status, err := d.waitStatus(ctx, ws, agent)
+	if err != nil {
 		_ = ws.CloseNow()
-		return nil, err
+		return nil, false, err
 	}
-	return ws, nil
+	return ws, slices.Contains(status.Capabilities, CapabilityCancel), nil
 }
 
 // waitStatus reads frames until STATUS. Frames before it are ignored unless
 // they break the protocol or are an ERROR, which an agent sends when it
 // cannot take the conversation.
-func (d *Dialer) waitStatus(ctx context.Context, ws *websocket.Conn, agent actors.AgentRef) error {
+func (d *Dialer) waitStatus(ctx context.Context, ws *websocket.Conn, agent actors.AgentRef) (StatusFrame, error) {
 	sctx, cancel := context.WithTimeout(ctx, d.opts.StatusTimeout)
 	defer cancel()
 	for {
 		typ, data, err := ws.Read(sctx)
 		if err != nil {
 			if errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-				return fmt.Errorf("no STATUS within %s", d.opts.StatusTimeout)
+				return StatusFrame{}, fmt.Errorf("no STATUS within %s", d.opts.StatusTimeout)
 			}
-			return fmt.Errorf("failed to read STATUS: %w", err)
+			return StatusFrame{}, fmt.Errorf("failed to read STATUS: %w", err)
 		}
 		if typ != websocket.MessageText {
-			return protocolError("binary frame before STATUS")
+			return StatusFrame{}, protocolError("binary frame before STATUS")
 		}
 		f, err := DecodeFrame(ctx, data, agent.WorkspacePath)
 		if err != nil {
-			return err
+			return StatusFrame{}, err
 		}
 		switch {
 		case f.Type == TypeStatus:
 			zerolog.Ctx(ctx).Debug().Str("agent_id", agent.ID).Str("status", f.Status.Status).
-				Str("reported_agent_id", f.Status.AgentID).Msg("agent sent STATUS")
-			return nil
+				Str("reported_agent_id", f.Status.AgentID).Strs("capabilities", f.Status.Capabilities).Msg("agent sent STATUS")
+			return f.Status, nil
 		case f.Event.Kind == actors.AgentFailed:
-			return f.Event.Err
+			return StatusFrame{}, f.Event.Err
 		default:
 			zerolog.Ctx(ctx).Debug().Str("frame_type", f.Type).Msg("ignoring agent frame before STATUS")
 		}

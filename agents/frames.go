@@ -11,6 +11,7 @@ import (
 const (
 	TypeUserMessage    = "USER_MESSAGE"
 	TypeUserConfirm    = "USER_CONFIRM"
+	TypeUserCancel     = "USER_CANCEL"
 	TypeStatus         = "STATUS"
 	TypeTextChunk      = "AGENT_EVENT_TEXT_CHUNK"
 	TypeToolCallChunk  = "AGENT_EVENT_TOOL_CALL_CHUNK"
@@ -52,6 +53,21 @@ type StatusFrame struct {
 	Type    string `json:"type"`
 	Status  string `json:"status,omitempty"`
 	AgentID string `json:"agent_id,omitempty"`
+	// Capabilities lists the optional extensions the agent speaks
+	// (CapabilityCancel, CapabilityConfirm); absent or unknown means none.
+	Capabilities []string `json:"capabilities,omitempty"`
+}
+
+// The capabilities an agent may list in STATUS.
+const (
+	CapabilityCancel  = "cancel"
+	CapabilityConfirm = "confirm"
+)
+
+// UserCancelFrame asks the agent to stop the running turn (the cancel
+// extension); it ends the turn with END within the cancel grace.
+type UserCancelFrame struct {
+	Type string `json:"type"`
 }
 
 // TextChunkFrame is the next piece of the reply.
@@ -94,6 +110,8 @@ type SendFileFrame struct {
 type EndFrame struct {
 	Type       string    `json:"type"`
 	TokensUsed FlexInt64 `json:"tokens_used,omitempty"`
+	// Cancelled is set by an agent that ended the turn early on USER_CANCEL.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // ErrorFrame ends the turn with a failure the agent reports itself.

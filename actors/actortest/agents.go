@@ -17,6 +17,8 @@ import (
 type Agents struct {
 	// Script, when set, answers every turn by itself.
 	Script func(actors.UserMessage) []actors.AgentEvent
+	// CanCancel makes later connections list the cancel capability.
+	CanCancel bool
 
 	mu      sync.Mutex
 	dials   []string // "agentID/chatID"
@@ -52,7 +54,7 @@ func (a *Agents) Dial(ctx context.Context, agent actors.AgentRef, chatID string)
 	if err != nil {
 		return nil, fmt.Errorf("fake dial %s: %w", agent.ID, errors.Join(actors.ErrAgentUnavailable, err))
 	}
-	c := &Conn{Agent: agent, ChatID: chatID, script: a.Script, turns: make(chan *Turn, 1024), done: make(chan struct{})}
+	c := &Conn{Agent: agent, ChatID: chatID, CanCancel: a.CanCancel, script: a.Script, turns: make(chan *Turn, 1024), done: make(chan struct{})}
 	a.conns <- c
 	return c, nil
 }
@@ -101,7 +103,11 @@ func awaitChan[T any](ch <-chan T, timeout time.Duration) (T, bool) {
 type Conn struct {
 	Agent  actors.AgentRef
 	ChatID string
-	script func(actors.UserMessage) []actors.AgentEvent
+	// CanCancel: the agent listed the cancel capability (Agents.CanCancel
+	// sets it for every later dial).
+	CanCancel bool
+	cancels   int
+	script    func(actors.UserMessage) []actors.AgentEvent
 
 	mu       sync.Mutex
 	current  *Turn
@@ -202,6 +208,25 @@ func (c *Conn) Confirm(_ context.Context, id string, approved bool) error {
 	defer c.mu.Unlock()
 	c.confirms = append(c.confirms, Confirmation{ID: id, Approved: approved})
 	return nil
+}
+
+// Cancel implements actors.AgentConn: with CanCancel set it records the
+// request (Cancels) and reports it sent; otherwise it sends nothing.
+func (c *Conn) Cancel(context.Context) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.CanCancel {
+		return false, nil
+	}
+	c.cancels++
+	return true, nil
+}
+
+// Cancels is how many USER_CANCEL the fake received.
+func (c *Conn) Cancels() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cancels
 }
 
 // Confirmation is one USER_CONFIRM the fake received.

@@ -164,3 +164,39 @@ func TestEchoFlakyFailsOnlyTheFirstTime(t *testing.T) {
 		}
 	}
 }
+
+// USER_CANCEL stops a running turn of an agent that lists the capability; one
+// that does not is told nothing (the client closes the connection instead).
+func TestCancel(t *testing.T) {
+	for _, noCancel := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoCancel=%v", noCancel), func(t *testing.T) {
+			r := newTestRef(t, Config{SlowDelay: 200 * time.Millisecond, NoCancel: noCancel})
+			conn := r.dial(0, "cancel", clientOpts)
+			ch, err := conn.Turn(context.Background(), actors.UserMessage{Text: "/slow 1000"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev := wait.Recv(t, ch, "the first chunk"); ev.Kind != actors.AgentTextChunk {
+				t.Fatalf("first event %+v", ev)
+			}
+			sent, err := conn.Cancel(context.Background())
+			if err != nil || sent == noCancel {
+				t.Fatalf("Cancel = %v, %v; want sent=%v", sent, err, !noCancel)
+			}
+			if noCancel {
+				return
+			}
+			evs := drain(t, ch)
+			if end := evs[len(evs)-1]; end.Kind != actors.AgentEnd {
+				t.Fatalf("the cancelled turn ended with %+v, want END", end)
+			}
+			if n := count(evs, actors.AgentTextChunk); n > 20 {
+				t.Fatalf("%d more chunks after USER_CANCEL: the turn did not stop", n)
+			}
+			// The connection serves the next turn.
+			if ev := last(t, runTurn(t, conn, actors.UserMessage{Text: "after"})); ev.Kind != actors.AgentEnd {
+				t.Fatalf("next turn ended with %+v", ev)
+			}
+		})
+	}
+}

@@ -49,6 +49,10 @@ type Config struct {
 	Mode   Mode
 	// ChunkDelay is the pause between echo chunks (default none).
 	ChunkDelay time.Duration
+	// NoCancel leaves the cancel capability out of STATUS, for tests of a
+	// client's fallback (closing the connection); USER_CANCEL is then
+	// ignored.
+	NoCancel bool
 	// SlowDelay is the pause between the chunks of "/slow" (default 200 ms),
 	// SlowChunks how many it sends (default 20).
 	SlowDelay  time.Duration

@@ -25,6 +25,38 @@ type session struct {
 	chatID   string
 	ws       *websocket.Conn
 	confirms chan confirmAnswer
+
+	mu sync.Mutex
+	// stopTurn cancels the running turn (USER_CANCEL); nil between turns.
+	stopTurn context.CancelFunc
+}
+
+// cancelTurn stops the running turn, if any (USER_CANCEL).
+func (s *session) cancelTurn() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopTurn != nil {
+		s.stopTurn()
+	}
+}
+
+// runTurn plays one turn under its own context, so USER_CANCEL can stop it;
+// a stopped turn ends with END {cancelled: true}, as the extension asks.
+func (s *session) runTurn(ctx context.Context, m agents.UserMessageFrame) error {
+	tctx, stop := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.stopTurn = stop
+	s.mu.Unlock()
+	err := s.turn(tctx, m)
+	s.mu.Lock()
+	s.stopTurn = nil
+	s.mu.Unlock()
+	stopped := tctx.Err() != nil && ctx.Err() == nil
+	stop()
+	if stopped {
+		return s.sendFrame(ctx, agents.EndFrame{Type: agents.TypeEnd, Cancelled: true})
+	}
+	return err
 }
 
 type confirmAnswer struct {
@@ -52,7 +84,7 @@ func (s *session) run(ctx context.Context) {
 		for {
 			select {
 			case m := <-queue:
-				if err := s.turn(ctx, m); err != nil {
+				if err := s.runTurn(ctx, m); err != nil {
 					log.Debug().Err(err).Msg("turn ended early")
 					if errors.Is(err, errHangup) {
 						cancel()
@@ -101,6 +133,12 @@ func (s *session) run(ctx context.Context) {
 			default:
 				s.sendFrame(ctx, agents.ErrorFrame{Type: agents.TypeError, Message: "too many queued messages", Code: "busy"})
 			}
+		case agents.TypeUserCancel:
+			s.srv.record(Received{AgentID: s.agent.ID, ChatID: s.chatID, Type: head.Type})
+			log.Debug().Msg("USER_CANCEL received")
+			if !s.srv.cfg.NoCancel {
+				s.cancelTurn()
+			}
 		case agents.TypeUserConfirm:
 			var c agents.UserConfirmFrame
 			if err := json.Unmarshal(data, &c); err != nil {
@@ -127,7 +165,11 @@ func (s *session) onConnect(ctx context.Context) {
 		}
 		return
 	}
-	s.sendFrame(ctx, agents.StatusFrame{Type: agents.TypeStatus, Status: "ready", AgentID: s.agent.ID})
+	caps := []string{agents.CapabilityCancel, agents.CapabilityConfirm}
+	if s.srv.cfg.NoCancel {
+		caps = []string{agents.CapabilityConfirm}
+	}
+	s.sendFrame(ctx, agents.StatusFrame{Type: agents.TypeStatus, Status: "ready", AgentID: s.agent.ID, Capabilities: caps})
 }
 
 // turn answers one USER_MESSAGE in the server's mode.
