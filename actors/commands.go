@@ -50,6 +50,7 @@ var commandTable = []commandSpec{
 	{name: "save", scope: scopeRoom, help: catalog.HelpSave},
 	{name: "load", scope: scopeRoom, help: catalog.HelpLoad},
 	{name: "agent", scope: scopeRoom, help: catalog.HelpAgent},
+	{name: "stop", scope: scopeRoom, help: catalog.HelpStop},
 	{name: "retry", scope: scopeRoom, help: catalog.HelpRetry},
 	{name: "usage", scope: scopeRoom, help: catalog.HelpUsage},
 	{name: "yes", scope: scopeRoom, help: catalog.HelpYes},

@@ -54,6 +54,9 @@ func (a *roomActor) confirmPosted(m *confirmPosted) {
 // reacted answers the open confirmation request when the reaction is a 👍 or
 // 👎 to the notice that asked it; any other reaction is not for the bot.
 func (a *roomActor) reacted(c actor.Context, m *ReactionReceived) {
+	if a.reactedStop(c, m) {
+		return
+	}
 	t := a.turn
 	if t == nil || t.confirmID == "" || t.confirmEventID == "" || m.RelatesTo != t.confirmEventID {
 		a.log.Debug().Str("event_id", m.EventID).Msg("ignoring a reaction that answers nothing")

@@ -28,6 +28,9 @@ type Options struct {
 	EditInterval time.Duration
 	// MaxEdits caps the edits of one reply, the final one included.
 	MaxEdits int
+	// CancelGrace is how long an agent asked to stop a turn (USER_CANCEL)
+	// has to end it before its connection is closed.
+	CancelGrace time.Duration
 	// NotifyAfter: a turn that ran longer ends with its answer in a new
 	// message, which notifies, instead of a last edit, which does not.
 	NotifyAfter time.Duration
@@ -77,6 +80,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxEdits <= 0 {
 		o.MaxEdits = 60
+	}
+	if o.CancelGrace <= 0 {
+		o.CancelGrace = 5 * time.Second
 	}
 	if o.NotifyAfter <= 0 {
 		o.NotifyAfter = 10 * time.Second

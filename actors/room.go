@@ -58,6 +58,9 @@ type roomActor struct {
 	idleTime *time.Timer
 
 	saving, saveAgain bool
+	// stopping is the id of a turn the user stopped whose agent side is not
+	// over yet; connTurn is the turn last sent on conn.
+	stopping, connTurn uint64
 	// holdTurns counts commands in flight that rebind the room to another
 	// conversation (!clear, !load, !agent): a message sent after one of them
 	// must go to the new conversation, so turns wait until they are done.
@@ -144,6 +147,10 @@ func (a *roomActor) Receive(c actor.Context) {
 		if m.inc == a.inc {
 			a.agentChosenDone(c, m)
 		}
+	case *cancelSent:
+		a.cancelSentDone(c, m)
+	case *cancelGraceOver:
+		a.cancelGraceOverDone(c, m)
 	case *usageListed:
 		if m.inc == a.inc {
 			a.usageListedDone(c, m)

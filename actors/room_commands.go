@@ -45,6 +45,8 @@ func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
 		a.clear(c)
 	case "context":
 		a.notice(c, a.contextText())
+	case "stop":
+		a.stopTurn(c)
 	case "retry":
 		a.retry(c)
 	case "usage":

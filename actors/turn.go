@@ -30,6 +30,8 @@ type turn struct {
 	lastOpAt   time.Time
 	// edits counts the edits sent for this reply (PRODUCT R3.11).
 	edits int
+	// stopped is set when the user stopped the turn (!stop, 🛑).
+	stopped bool
 	// retired is set once the end of the turn decided whether the preview
 	// stays (short turn) or gives way to a new, notifying message.
 	retired bool
@@ -174,6 +176,7 @@ func (a *roomActor) dialed(c actor.Context, m *agentDialed) {
 
 // sendTurn starts the turn on conn and pipes its events back to the actor.
 func (a *roomActor) sendTurn(c actor.Context, t *turn, conn AgentConn) {
+	a.connTurn = t.id
 	id, msg := t.id, t.msg
 	system, self := c.ActorSystem(), c.Self()
 	runTask(c, a.ctx, func(ctx context.Context) any {
@@ -192,6 +195,7 @@ func (a *roomActor) sendTurn(c actor.Context, t *turn, conn AgentConn) {
 }
 
 func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
+	a.stoppedTurnOver(c, m)
 	t := a.turn
 	if t == nil || t.id != m.turnID || t.ended {
 		return
@@ -304,7 +308,10 @@ func (a *roomActor) pump(c actor.Context) {
 		return
 	}
 	marker := ""
-	if t.failure != nil {
+	switch {
+	case t.stopped:
+		marker = a.deps.Catalog.T(catalog.StoppedMark)
+	case t.failure != nil:
 		marker = a.deps.Catalog.T(catalog.Incomplete)
 	}
 	op, ok := replyOp{}, false
@@ -397,6 +404,7 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	switch {
 	case t.failure != nil:
 		a.notice(c, failureNotice(cat, t.failure, t.failureText)+"\n\n"+cat.T(catalog.RetryHint))
+	case t.stopped:
 	case !t.reply.hasText():
 		a.notice(c, cat.T(catalog.EmptyReply))
 	}

@@ -75,6 +75,9 @@ type Agents struct {
 	TurnIdleTimeout time.Duration `koanf:"turn_idle_timeout"`
 	// IdleClose closes a room's agent connection after this long without a turn.
 	IdleClose time.Duration `koanf:"idle_close"`
+	// CancelGrace is how long an agent asked to stop a turn (USER_CANCEL) has
+	// to end it before its connection is closed.
+	CancelGrace time.Duration `koanf:"cancel_grace"`
 	// BaseURL is the fallback for registry entries without base_url (the
 	// seed's AGENT_BASE_URL); empty means entries must carry their own.
 	BaseURL string `koanf:"base_url"`
@@ -182,6 +185,7 @@ func Defaults() *Config {
 			StatusTimeout:   10 * time.Second,
 			TurnIdleTimeout: 2 * time.Minute,
 			IdleClose:       10 * time.Minute,
+			CancelGrace:     5 * time.Second,
 		},
 		Workspace: Workspace{MaxFileSize: 50 * MiB},
 		State:     State{Path: "./data"},

@@ -111,6 +111,10 @@ const (
 	// AnswerBelow replaces the streamed preview of a long turn whose final
 	// answer follows as a new message.
 	AnswerBelow Key = "answer_below"
+	HelpStop    Key = "help_stop"
+	// StoppedMark ends a reply the user stopped.
+	StoppedMark   Key = "stopped_mark"
+	NothingToStop Key = "nothing_to_stop"
 )
 
 var en = map[Key]string{
@@ -198,6 +202,9 @@ var en = map[Key]string{
 	UsageFailed:           "I could not add up your usage right now. Please try again in a moment.",
 	WordNone:              "—",
 	AnswerBelow:           "_(the complete answer is below)_",
+	HelpStop:              "`!stop` — stop the reply being written (or react 🛑 to it)",
+	StoppedMark:           "_(stopped)_",
+	NothingToStop:         "No reply is being written here, so there is nothing to stop.",
 	RetryHint:             "Send `!retry` to try again.",
 	NothingToRetry:        "There is nothing to retry here: the last reply did not fail.",
 	MovedToAssigned:       "You now have your own agent, {agent}: this chat talks to it from here on, in a fresh conversation.",
@@ -289,6 +296,9 @@ var ru = map[Key]string{
 	UsageFailed:           "Не получилось посчитать использование. Попробуй ещё раз чуть позже.",
 	WordNone:              "—",
 	AnswerBelow:           "_(полный ответ ниже)_",
+	HelpStop:              "`!stop` — остановить пишущийся ответ (или поставь ему 🛑)",
+	StoppedMark:           "_(остановлено)_",
+	NothingToStop:         "Здесь сейчас не пишется ответ, останавливать нечего.",
 	RetryHint:             "Отправь `!retry`, чтобы попробовать ещё раз.",
 	NothingToRetry:        "Здесь нечего повторять: последний ответ не сорвался.",
 	MovedToAssigned:       "Теперь у тебя свой агент, {agent}: дальше этот чат общается с ним, разговор начат заново.",

@@ -118,6 +118,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		EditInterval:         cfg.Streaming.EditInterval,
 		MaxEdits:             cfg.Streaming.MaxEdits,
 		NotifyAfter:          cfg.Streaming.NotifyAfter,
+		CancelGrace:          cfg.Agents.CancelGrace,
 		TypingRefresh:        cfg.Streaming.TypingRefresh,
 		ConnIdleClose:        cfg.Agents.IdleClose,
 		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),

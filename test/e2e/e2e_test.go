@@ -14,7 +14,6 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/surfaces-bot/surfaces/agents/refagent"
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
@@ -44,7 +43,7 @@ func newWorldWith(t *testing.T, opts harness.StackOptions, who string) *world {
 	t.Cleanup(cancel)
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	ctx = log.WithContext(ctx)
-	opts.Agent = refagent.Config{SlowDelay: 400 * time.Millisecond, SlowChunks: 10}
+	opts.Agent.SlowDelay, opts.Agent.SlowChunks = 400*time.Millisecond, 10
 	opts.BotEnv = append([]string{
 		"SURFACES_STREAMING_EDIT_INTERVAL=500ms",
 		"SURFACES_AGENTS_TURN_IDLE_TIMEOUT=5s",
