@@ -24,6 +24,9 @@ var (
 	// ErrTurnRunning: a second turn was started on a connection whose turn has not ended.
 	ErrTurnRunning = errors.New("a turn is already running on this connection")
 
+	// ErrStopped: the user stopped the turn (!stop); TurnEnded carries it.
+	ErrStopped = errors.New("stopped by the user")
+
 	// ErrAccessDenied: the access policy refuses this user (PRODUCT R5.2, R6.1).
 	ErrAccessDenied = errors.New("access denied")
 	// ErrUnknownAgent: an agent id that the registry does not know.

@@ -114,6 +114,8 @@ type TurnStarted struct {
 type TurnEnded struct {
 	RoomID  string
 	EventID string
+	// AgentID is the agent the turn ran on.
+	AgentID string
 	// Err is nil for a turn that ended with END.
 	Err        error
 	Chunks     int

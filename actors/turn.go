@@ -21,6 +21,8 @@ type turn struct {
 	eventID string
 	msg     UserMessage
 	started time.Time
+	// agentID is the agent the turn runs on.
+	agentID string
 	// firstText is when the agent's first text chunk arrived.
 	firstText time.Time
 	reply     *replyView
@@ -97,6 +99,7 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 		eventID: next.EventID,
 		started: time.Now(),
 		reply:   newReplyView(a.opts.MaxMessageBytes),
+		agentID: a.rec.AgentID,
 	}
 	a.turn = t
 	a.connGen++ // a pending idle close is now stale
@@ -434,8 +437,12 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	}
 	ev.Str("event_id", t.eventID).Int("chunks", t.chunks).Int64("tokens_used", t.tokens).
 		Dur("duration", time.Since(t.started)).Msg("turn ended")
+	endErr := t.failure
+	if t.stopped {
+		endErr = ErrStopped
+	}
 	c.ActorSystem().EventStream.Publish(&TurnEnded{
-		RoomID: a.roomID, EventID: t.eventID, Err: t.failure,
+		RoomID: a.roomID, EventID: t.eventID, AgentID: t.agentID, Err: endErr,
 		Chunks: t.chunks, TokensUsed: t.tokens, Duration: time.Since(t.started),
 	})
 	if a.conn != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	actormetrics "github.com/surfaces-bot/surfaces/actors/metrics"
 	"github.com/surfaces-bot/surfaces/agents"
 	"github.com/surfaces-bot/surfaces/config"
 	"github.com/surfaces-bot/surfaces/matrix"
@@ -134,6 +135,11 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 	turns := actors.WatchTurns(system)
 	defer turns.Close()
+	treeMetrics, err := actormetrics.New(metrics, system)
+	if err != nil {
+		return fmt.Errorf("failed to register the metrics: %w", err)
+	}
+	defer treeMetrics.Close()
 	defer func() {
 		// Sync has stopped, so no new message arrives. Running turns get
 		// shutdown.grace to finish (PRODUCT R8.4), so that a reply already

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -309,6 +310,24 @@ func TestConversationEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("/readyz = %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("metrics count the turns and the agent's tokens", func(t *testing.T) {
+		resp, err := http.Get("http://" + w.stack.HTTPAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`surfaces_agent_tokens_total{agent="agent-0"}`, `surfaces_turns_total{agent="agent-0",outcome="ok"}`,
+			`surfaces_turns_total{agent="agent-0",outcome="failed"}`} {
+			if !strings.Contains(string(body), want) {
+				t.Fatalf("/metrics lacks %s", want)
+			}
 		}
 	})
 
