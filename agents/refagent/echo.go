@@ -22,6 +22,7 @@ import (
 //	/file <name>      writes output/<name> into the workspace and sends SEND_FILE
 //	/confirm [text]   asks for confirmation and reports the answer
 //	/flaky [text]     sends ERROR the first time this text comes, echoes it after (for !retry)
+//	/big <n>          streams about n KiB of numbered lines (BigText), for long replies
 func (s *session) echoTurn(ctx context.Context, m agents.UserMessageFrame) error {
 	cmd, arg, _ := strings.Cut(strings.TrimSpace(m.Text), " ")
 	arg = strings.TrimSpace(arg)
@@ -37,6 +38,18 @@ func (s *session) echoTurn(ctx context.Context, m agents.UserMessageFrame) error
 		return s.fileTurn(ctx, arg)
 	case "/confirm":
 		return s.confirmTurn(ctx, arg)
+	case "/big":
+		kib, _ := strconv.Atoi(arg)
+		text := BigText(min(max(kib, 1), 1024))
+		var chunks []string
+		for len(text) > 0 {
+			n := min(4096, len(text))
+			chunks, text = append(chunks, text[:n]), text[n:]
+		}
+		if err := s.stream(ctx, chunks, s.srv.cfg.ChunkDelay); err != nil {
+			return err
+		}
+		return s.sendFrame(ctx, agents.EndFrame{Type: agents.TypeEnd, TokensUsed: agents.FlexInt64(len(chunks))})
 	case "/flaky":
 		if s.srv.firstTry(m.Text) {
 			return s.sendFrame(ctx, agents.ErrorFrame{Type: agents.TypeError, Message: "flaky on the first try", Code: "simulated"})
@@ -158,4 +171,17 @@ func (s *session) confirmTurn(ctx context.Context, question string) error {
 		return err
 	}
 	return s.sendFrame(ctx, agents.EndFrame{Type: agents.TypeEnd, TokensUsed: 1})
+}
+
+// BigText is about kib KiB of numbered lines, the reply of "/big": tests
+// compare what the user sees with it.
+func BigText(kib int) string {
+	var b strings.Builder
+	for i := 1; b.Len() < kib*1024; i++ {
+		if i > 1 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "line %05d: the quick brown fox jumps over the lazy dog, again and again", i)
+	}
+	return b.String()
 }

@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/surfaces-bot/surfaces/agents/refagent"
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
@@ -535,5 +536,37 @@ func TestLongAnswerArrivesAsANewMessage(t *testing.T) {
 	short := w.ask("hello", func(m harness.Message) bool { return m.FinalBody == "echo: hello" })
 	if !short.IsEdited() {
 		t.Fatal("a short answer should stream as one message with edits")
+	}
+}
+
+// A 200 KiB answer arrives as consecutive messages, none refused by the
+// homeserver, whose texts join to exactly what the agent sent (PRODUCT R3.4).
+func TestBigAnswerIsSplitIntoConsecutiveMessages(t *testing.T) {
+	w := newWorld(t)
+	w.onboard()
+	want := refagent.BigText(200)
+	ctx, cancel := w.wait()
+	defer cancel()
+	sent, err := w.alice.SendText(ctx, w.chat, "/big 200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastLine := want[strings.LastIndex(want, "\n")+1:]
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasSuffix(m.FinalBody, lastLine)
+	}); err != nil {
+		t.Fatalf("the end of the answer never arrived: %v", err)
+	}
+	var parts []string
+	for _, m := range w.alice.Messages(w.chat) {
+		if m.Sender == w.stack.BotID && m.MsgType == event.MsgText && afterEvent(w, w.chat, sent, m) {
+			parts = append(parts, m.FinalBody)
+		}
+	}
+	if len(parts) < 2 {
+		t.Fatalf("%d messages, want the answer split", len(parts))
+	}
+	if got := strings.Join(parts, "\n"); got != want {
+		t.Fatalf("the %d parts join to %d bytes, want the agent's %d bytes exactly", len(parts), len(got), len(want))
 	}
 }
