@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"unicode"
 
@@ -38,18 +41,26 @@ type commandSpec struct {
 	aliases []string
 	scope   commandScope
 	help    catalog.Key
+	params  []CommandParam
 }
 
+// Parameters of the commands that take one (MSC4391 descriptions).
+var (
+	paramName     = []CommandParam{{Key: "name", Description: "name"}}
+	paramNameOpt  = []CommandParam{{Key: "name", Optional: true, Description: "name"}}
+	paramWhichOpt = []CommandParam{{Key: "which", Optional: true, Description: "number or name"}}
+)
+
 var commandTable = []commandSpec{
-	{name: "new", scope: scopeUser, help: catalog.HelpNew},
+	{name: "new", scope: scopeUser, help: catalog.HelpNew, params: paramNameOpt},
 	{name: "chats", scope: scopeUser, help: catalog.HelpChats},
-	{name: "rename", scope: scopeRoom, help: catalog.HelpRename},
+	{name: "rename", scope: scopeRoom, help: catalog.HelpRename, params: paramName},
 	{name: "archive", scope: scopeRoom, help: catalog.HelpArchive},
 	{name: "clear", aliases: []string{"reset"}, scope: scopeRoom, help: catalog.HelpClear},
 	{name: "context", scope: scopeRoom, help: catalog.HelpContext},
-	{name: "save", scope: scopeRoom, help: catalog.HelpSave},
-	{name: "load", scope: scopeRoom, help: catalog.HelpLoad},
-	{name: "agent", scope: scopeRoom, help: catalog.HelpAgent},
+	{name: "save", scope: scopeRoom, help: catalog.HelpSave, params: paramNameOpt},
+	{name: "load", scope: scopeRoom, help: catalog.HelpLoad, params: paramWhichOpt},
+	{name: "agent", scope: scopeRoom, help: catalog.HelpAgent, params: paramWhichOpt},
 	{name: "stop", scope: scopeRoom, help: catalog.HelpStop},
 	{name: "retry", scope: scopeRoom, help: catalog.HelpRetry},
 	{name: "usage", scope: scopeRoom, help: catalog.HelpUsage},
@@ -141,4 +152,32 @@ func CleanName(name string) (clean string, ok bool) {
 		n++
 	}
 	return b.String(), b.Len() > 0
+}
+
+// commandDescriptions describes the commands valid in a chat room (every
+// command) or in the entry room (the user-scoped ones), in the catalogue's
+// language: the description is the help line without its usage part.
+func commandDescriptions(cat *catalog.Catalog, chatRoom bool) []CommandDescription {
+	var out []CommandDescription
+	for _, spec := range commandTable {
+		if !chatRoom && spec.scope != scopeUser {
+			continue
+		}
+		desc := cat.T(spec.help)
+		if _, after, ok := strings.Cut(desc, " — "); ok {
+			desc = after
+		}
+		out = append(out, CommandDescription{Command: spec.name, Aliases: spec.aliases, Description: desc, Params: spec.params})
+	}
+	return out
+}
+
+// commandsVersion names a set of descriptions, so a room whose published
+// set differs (a new command, another locale) is updated.
+func commandsVersion(cmds []CommandDescription) string {
+	h := sha256.New()
+	for _, c := range cmds {
+		fmt.Fprintf(h, "%s|%v|%s|%v\n", c.Command, c.Aliases, c.Description, c.Params)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

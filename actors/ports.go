@@ -78,6 +78,26 @@ type MatrixRooms interface {
 	RemoveFromSpace(ctx context.Context, spaceID, roomID string) error
 	// DisplayName is the user's display name, or the user id when unset.
 	DisplayName(ctx context.Context, userID string) (string, error)
+	// SetCommands publishes descriptions of the commands valid in roomID
+	// (MSC4391), so that clients can complete them.
+	SetCommands(ctx context.Context, roomID string, cmds []CommandDescription) error
+}
+
+// CommandDescription is one command as a client shows it (MSC4391).
+type CommandDescription struct {
+	// Command is the word without "!".
+	Command     string
+	Aliases     []string
+	Description string
+	Params      []CommandParam
+}
+
+// CommandParam is one parameter of a command; the last one takes the rest
+// of the line.
+type CommandParam struct {
+	Key         string
+	Optional    bool
+	Description string
 }
 
 // Matrix is the whole Matrix side as the actors see it.

@@ -63,6 +63,10 @@ func (p *provisioner) run(ctx context.Context) error {
 		if err := m.JoinRoom(ctx, p.entry); err != nil {
 			return fmt.Errorf("failed to join entry room %s: %w", p.entry, err)
 		}
+		// In the entry room only the user's commands work (MSC4391).
+		if err := m.SetCommands(ctx, p.entry, commandDescriptions(cat, false)); err != nil {
+			log.Debug().Err(err).Str("room_id", p.entry).Msg("failed to publish the command descriptions in the entry room")
+		}
 	}
 	agent, assigned, err := p.deps.Registry.AgentFor(p.rec.UserID)
 	if err != nil {
@@ -202,6 +206,9 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 	room := RoomRecord{
 		RoomID: roomID, OwnerID: p.rec.UserID, SpaceID: p.rec.SpaceID, ChatIndex: n, Name: chatName,
 		PlatformChatID: chatID, AgentID: agent.ID, AgentDefaulted: defaulted, CreatedAt: now, UpdatedAt: now,
+	}
+	if cmds := commandDescriptions(cat, true); m.SetCommands(ctx, roomID, cmds) == nil {
+		room.CommandsVersion = commandsVersion(cmds)
 	}
 	if err := st.PutRoom(ctx, room); err != nil {
 		return RoomRecord{}, fmt.Errorf("failed to store room %s: %w", roomID, err)

@@ -58,6 +58,9 @@ type RoomRecord struct {
 	// TurnInFlight is set while a turn runs and cleared when it ends, so that a
 	// restart finding it set tells the user the turn was cut off (PRODUCT R7.2).
 	TurnInFlight *InFlightTurn `json:"turn_in_flight,omitempty"`
+	// CommandsVersion names the command descriptions last published in the
+	// room (MSC4391); another version is published again.
+	CommandsVersion string `json:"commands_version,omitempty"`
 	// LastFailed is the room's last message whose turn failed (agent error,
 	// timeout, lost connection, cut by a restart or crash), for !retry; a
 	// turn that succeeds clears it (PRODUCT R3.12).

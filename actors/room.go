@@ -147,6 +147,10 @@ func (a *roomActor) Receive(c actor.Context) {
 		if m.inc == a.inc {
 			a.agentChosenDone(c, m)
 		}
+	case *commandsPublished:
+		if m.inc == a.inc {
+			a.commandsPublishedDone(c, m)
+		}
 	case *cancelSent:
 		a.cancelSentDone(c, m)
 	case *cancelGraceOver:
@@ -264,11 +268,45 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 		a.rec.TurnInFlight = nil
 		a.save(c)
 	}
+	a.publishCommands(c)
 	pending := a.pending
 	a.pending = nil
 	for _, m := range pending {
 		a.handle(c, m)
 	}
+}
+
+// commandsPublished reports the outcome of publishing the room's command
+// descriptions.
+type commandsPublished struct {
+	inc     uint64
+	version string
+	err     error
+}
+
+// publishCommands publishes the room's command descriptions (MSC4391) when
+// the published set is not the current one: once per room and after every
+// change of the command set or the locale.
+func (a *roomActor) publishCommands(c actor.Context) {
+	cmds := commandDescriptions(a.deps.Catalog, true)
+	version := commandsVersion(cmds)
+	if a.rec.Archived || a.rec.CommandsVersion == version {
+		return
+	}
+	matrix, roomID, inc := a.deps.Matrix, a.roomID, a.inc
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		err := matrix.SetCommands(ctx, roomID, cmds)
+		return &commandsPublished{inc: inc, version: version, err: err}
+	})
+}
+
+func (a *roomActor) commandsPublishedDone(c actor.Context, m *commandsPublished) {
+	if m.err != nil {
+		a.log.Warn().Err(m.err).Msg("failed to publish the command descriptions")
+		return
+	}
+	a.rec.CommandsVersion = m.version
+	a.save(c)
 }
 
 // save writes the record. Writes are serialised so that an older snapshot can

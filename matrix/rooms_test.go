@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"maunium.net/go/mautrix"
+
+	"github.com/surfaces-bot/surfaces/actors"
 )
 
 // wantReq is one request a call must make, in order.
@@ -203,5 +206,31 @@ func TestCreateChatRoomChildFails(t *testing.T) {
 	}
 	if reqs := hs.requests(); len(reqs) != 2 {
 		t.Fatalf("homeserver got %d requests, want createRoom and the child state: %v", len(reqs), reqs)
+	}
+}
+
+// TestSetCommands: one MSC4391 state event per command, keyed by the hash of
+// the command and the bot's id, the last parameter taking the rest.
+func TestSetCommands(t *testing.T) {
+	hs := newTestHomeserver(t)
+	c := hs.connect(t)
+	err := c.SetCommands(testContext(t), "!r:hs.test", []actors.CommandDescription{
+		{Command: "stop", Description: "stop the reply"},
+		{Command: "rename", Description: "rename this chat", Params: []actors.CommandParam{{Key: "name", Description: "name"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := hs.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want one state event per command: %v", len(reqs), reqs)
+	}
+	for _, r := range reqs {
+		if r.Method != "PUT" || !strings.Contains(r.Path, "/state/org.matrix.msc4391.command_description/") {
+			t.Fatalf("request %s %s, want an MSC4391 state event", r.Method, r.Path)
+		}
+	}
+	if !strings.Contains(string(reqs[1].Body), `"fi.mau.tail_parameter":"name"`) || !strings.Contains(string(reqs[0].Body), `"command":"stop"`) {
+		t.Fatalf("bodies %s / %s", reqs[0].Body, reqs[1].Body)
 	}
 }

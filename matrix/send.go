@@ -9,8 +9,11 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/event/cmdschema"
 	"maunium.net/go/mautrix/format"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/actors"
 )
 
 // maxEventBytes keeps a margin under the spec's 65,536-byte limit for the
@@ -118,6 +121,30 @@ func (c *Client) SendReaction(ctx context.Context, roomID, eventID, key string) 
 func (c *Client) MarkRead(ctx context.Context, roomID, eventID string) error {
 	if err := c.cli.MarkRead(ctx, id.RoomID(roomID), id.EventID(eventID)); err != nil {
 		return fmt.Errorf("failed to mark %s read in %s: %w", eventID, roomID, err)
+	}
+	return nil
+}
+
+// SetCommands implements actors.MatrixRooms: one MSC4391 command
+// description state event per command, keyed as the MSC asks (a hash of the
+// command and the bot's id), so a later set replaces an earlier one.
+func (c *Client) SetCommands(ctx context.Context, roomID string, cmds []actors.CommandDescription) error {
+	for _, cmd := range cmds {
+		content := &cmdschema.EventContent{Command: cmd.Command, Aliases: cmd.Aliases,
+			Description: event.MakeExtensibleText(cmd.Description)}
+		for i, p := range cmd.Params {
+			content.Parameters = append(content.Parameters, &cmdschema.Parameter{
+				Key: p.Key, Optional: p.Optional, Description: event.MakeExtensibleText(p.Description),
+				Schema: &cmdschema.ParameterSchema{SchemaType: cmdschema.SchemaTypePrimitive, Type: cmdschema.PrimitiveTypeString},
+			})
+			if i == len(cmd.Params)-1 {
+				content.TailParam = p.Key // the last parameter takes the rest of the line
+			}
+		}
+		if _, err := c.cli.SendStateEvent(ctx, id.RoomID(roomID), event.StateMSC4391BotCommand,
+			content.StateKey(c.cli.UserID), content); err != nil {
+			return fmt.Errorf("failed to describe !%s in %s: %w", cmd.Command, roomID, err)
+		}
 	}
 	return nil
 }

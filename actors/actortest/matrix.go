@@ -267,6 +267,16 @@ func (m *Matrix) RemoveFromSpace(ctx context.Context, spaceID, roomID string) er
 	return err
 }
 
+// SetCommands implements actors.MatrixRooms; UserIDs holds the commands.
+func (m *Matrix) SetCommands(ctx context.Context, roomID string, cmds []actors.CommandDescription) error {
+	names := make([]string, 0, len(cmds))
+	for _, c := range cmds {
+		names = append(names, c.Command)
+	}
+	_, err := m.record(ctx, Call{Method: "SetCommands", RoomID: roomID, UserIDs: names})
+	return err
+}
+
 // DisplayName implements actors.MatrixRooms: the localpart of userID.
 func (m *Matrix) DisplayName(_ context.Context, userID string) (string, error) {
 	name := userID

@@ -99,14 +99,15 @@ func contractRoom(id, owner string) actors.RoomRecord {
 			{Path: "incoming/20260428-110000-a.pdf", Name: "a.pdf", MIME: "application/pdf", Size: 10, EventID: "$a", StagedAt: contractAt(3)},
 			{Path: "incoming/20260428-110001-b.png", Name: "b.png", MIME: "image/png", Size: 20, EventID: "$b", StagedAt: contractAt(4)},
 		},
-		LastTurnAt:   contractAt(5),
-		TokensUsed:   1234,
-		Turns:        17,
-		FirstReplyMs: []int64{850, 1200},
-		TurnInFlight: &actors.InFlightTurn{EventID: "$turn", Text: "what's the weather?", StartedAt: contractAt(6)},
-		LastFailed:   &actors.FailedTurn{EventID: "$failed", Text: "and tomorrow?", FailedAt: contractAt(9)},
-		CreatedAt:    contractAt(7),
-		UpdatedAt:    contractAt(8),
+		LastTurnAt:      contractAt(5),
+		TokensUsed:      1234,
+		Turns:           17,
+		FirstReplyMs:    []int64{850, 1200},
+		TurnInFlight:    &actors.InFlightTurn{EventID: "$turn", Text: "what's the weather?", StartedAt: contractAt(6)},
+		LastFailed:      &actors.FailedTurn{EventID: "$failed", Text: "and tomorrow?", FailedAt: contractAt(9)},
+		CommandsVersion: "v1",
+		CreatedAt:       contractAt(7),
+		UpdatedAt:       contractAt(8),
 	}
 }
 

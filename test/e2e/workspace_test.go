@@ -154,6 +154,29 @@ func TestWorkspaceCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("the room describes its commands for clients (MSC4391)", func(t *testing.T) {
+		w.t = t
+		ctx, cancel := w.wait()
+		defer cancel()
+		state, err := w.alice.RoomState(ctx, w.chat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var commands []string
+		for _, e := range state[event.StateMSC4391BotCommand] {
+			if e.Sender == w.stack.BotID {
+				if cmd, ok := e.Content.Raw["command"].(string); ok {
+					commands = append(commands, cmd)
+				}
+			}
+		}
+		for _, want := range []string{"stop", "new", "retry", "help"} {
+			if !slices.Contains(commands, want) {
+				t.Fatalf("the room describes %q, want %q among them", commands, want)
+			}
+		}
+	})
+
 	t.Run("!chats lists exactly the active chats", func(t *testing.T) {
 		w.t = t
 		list := w.ask("!chats", isNotice("Your chats:"))
