@@ -31,6 +31,7 @@ func render(msgType event.MessageType, markdown string) (content *event.MessageE
 		}
 	}()
 	rendered := format.RenderMarkdown(markdown, true, false)
+	rendered.FormattedBody = sanitizeHTML(rendered.FormattedBody)
 	content = &rendered
 	content.MsgType = msgType
 	content.Body = markdown

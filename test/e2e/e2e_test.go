@@ -275,6 +275,16 @@ func TestConversationEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("dangerous links and foreign images never reach formatted_body", func(t *testing.T) {
+		reply := w.ask(`[x](javascript:alert(1)) ![i](https://example.org/a.png) <img src="https://example.org/b.png">`,
+			func(m harness.Message) bool { return strings.HasPrefix(m.FinalBody, "echo: [x](javascript") })
+		for _, bad := range []string{"javascript:", `src="https://example.org`, "<img src=\"https"} {
+			if strings.Contains(reply.FormattedBody, bad) {
+				t.Fatalf("formatted_body %q contains %q", reply.FormattedBody, bad)
+			}
+		}
+	})
+
 	t.Run("an agent ERROR becomes a notice and the next message works", func(t *testing.T) {
 		w.ask("/error the model is down", func(m harness.Message) bool {
 			return m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "the model is down")
