@@ -27,6 +27,12 @@ type rootActor struct {
 	stop  context.CancelCauseFunc
 	log   zerolog.Logger
 	users map[string]*actor.PID
+	// known are the users with a record (loaded at start) or an actor;
+	// loaded is set once known is filled, and pending holds what arrived
+	// before.
+	known   map[string]bool
+	loaded  bool
+	pending []any
 }
 
 // NewRootProps returns the props of the root actor. ctx carries the zerolog
@@ -65,46 +71,77 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.log = *zerolog.Ctx(a.base)
 		a.ctx, a.stop = context.WithCancelCause(a.base)
 		a.users = map[string]*actor.PID{}
-		a.findInterrupted(c)
-	case *interruptedFound:
-		for _, r := range m.rooms {
-			c.Send(a.user(c, r.OwnerID), &wakeRoom{roomID: r.RoomID})
-		}
+		a.known = map[string]bool{}
+		a.loadUsers(c)
+	case *usersLoaded:
+		a.usersLoaded(c, m)
 	case *actor.Stopping:
 		a.stop(errors.New("root actor stopping"))
 	case *actor.Terminated:
 		forgetChild(a.users, m.Who)
-	case *InviteReceived:
-		a.invite(c, m)
-	case *MessageReceived:
-		if m.Sender == a.opts.BotUserID {
+	case *InviteReceived, *MessageReceived, *ReactionReceived:
+		if !a.loaded {
+			if len(a.pending) >= maxRootPending {
+				a.log.Warn().Int("pending", len(a.pending)).Msg("too many events before the user list loaded, dropping one")
+				return
+			}
+			a.pending = append(a.pending, m)
 			return
 		}
-		c.Send(a.user(c, m.Sender), m)
-	case *ReactionReceived:
-		if m.Sender == a.opts.BotUserID {
-			return
-		}
-		c.Send(a.user(c, m.Sender), m)
+		a.route(c, m)
 	}
 }
 
-// interruptedFound lists rooms whose turn was cut off by a stop or crash.
-type interruptedFound struct{ rooms []RoomRecord }
+// maxRootPending bounds the events the root holds while it loads the user
+// list at start.
+const maxRootPending = 10000
 
-// findInterrupted looks for rooms with a turn in flight, left by a restart,
-// so their users hear about it at once rather than at their next message
-// (PRODUCT R7.2). The turn is not replayed to the agent.
-func (a *rootActor) findInterrupted(c actor.Context) {
+// route sends a Matrix event to the actor of its sender. A message or
+// reaction from someone who has no rooms here and is not onboarding costs
+// no actor and no disk work: it is dropped (PRODUCT R6.3).
+func (a *rootActor) route(c actor.Context, msg any) {
+	var sender string
+	switch m := msg.(type) {
+	case *InviteReceived:
+		a.invite(c, m)
+		return
+	case *MessageReceived:
+		sender = m.Sender
+	case *ReactionReceived:
+		sender = m.Sender
+	}
+	if sender == a.opts.BotUserID {
+		return
+	}
+	if _, running := a.users[sender]; !running && a.known != nil && !a.known[sender] {
+		a.log.Debug().Str("sender", sender).Msg("ignoring an event from a sender with no rooms here")
+		return
+	}
+	c.Send(a.user(c, sender), msg)
+}
+
+// usersLoaded carries the users with a record and the rooms whose turn a
+// restart cut off.
+type usersLoaded struct {
+	users       []string
+	interrupted []RoomRecord
+	err         error
+}
+
+// loadUsers lists the users who have a record, so the root knows whose
+// events deserve an actor, and finds rooms with a turn in flight left by a
+// restart, so their users hear about it at once rather than at their next
+// message (PRODUCT R7.2). The turn is not replayed to the agent.
+func (a *rootActor) loadUsers(c actor.Context) {
 	store := a.deps.Store
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		users, err := store.ListUsers(ctx)
 		if err != nil {
-			zerolog.Ctx(ctx).Error().Err(err).Msg("failed to list users for interrupted turns")
-			return nil
+			return &usersLoaded{err: err}
 		}
-		found := &interruptedFound{}
+		found := &usersLoaded{}
 		for _, u := range users {
+			found.users = append(found.users, u.UserID)
 			rooms, err := store.ListRooms(ctx, u.UserID)
 			if err != nil {
 				zerolog.Ctx(ctx).Error().Err(err).Str("user_id", u.UserID).Msg("failed to list rooms for interrupted turns")
@@ -112,16 +149,36 @@ func (a *rootActor) findInterrupted(c actor.Context) {
 			}
 			for _, r := range rooms {
 				if r.TurnInFlight != nil && !r.Archived {
-					found.rooms = append(found.rooms, r)
+					found.interrupted = append(found.interrupted, r)
 				}
 			}
 		}
-		if len(found.rooms) == 0 {
-			return nil
+		if len(found.interrupted) > 0 {
+			zerolog.Ctx(ctx).Info().Int("rooms", len(found.interrupted)).Msg("found turns interrupted by a restart")
 		}
-		zerolog.Ctx(ctx).Info().Int("rooms", len(found.rooms)).Msg("found turns interrupted by a restart")
 		return found
 	})
+}
+
+func (a *rootActor) usersLoaded(c actor.Context, m *usersLoaded) {
+	if m.err != nil {
+		// Without the list every sender is treated as known, as before
+		// there was one: a stranger costs an actor, but no user is ignored.
+		a.log.Error().Err(m.err).Msg("failed to list users; every sender gets an actor")
+		a.known = nil
+	}
+	for _, id := range m.users {
+		a.known[id] = true
+	}
+	a.loaded = true
+	for _, r := range m.interrupted {
+		c.Send(a.user(c, r.OwnerID), &wakeRoom{roomID: r.RoomID})
+	}
+	pending := a.pending
+	a.pending = nil
+	for _, msg := range pending {
+		a.route(c, msg)
+	}
 }
 
 func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
