@@ -33,6 +33,8 @@ type rootActor struct {
 	known   map[string]bool
 	loaded  bool
 	pending []any
+	// checking holds the events of senders whose record is being read.
+	checking map[string][]any
 }
 
 // NewRootProps returns the props of the root actor. ctx carries the zerolog
@@ -72,9 +74,12 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.ctx, a.stop = context.WithCancelCause(a.base)
 		a.users = map[string]*actor.PID{}
 		a.known = map[string]bool{}
+		a.checking = map[string][]any{}
 		a.loadUsers(c)
 	case *usersLoaded:
 		a.usersLoaded(c, m)
+	case *senderChecked:
+		a.senderChecked(c, m)
 	case *actor.Stopping:
 		a.stop(errors.New("root actor stopping"))
 	case *actor.Terminated:
@@ -97,8 +102,8 @@ func (a *rootActor) Receive(c actor.Context) {
 const maxRootPending = 10000
 
 // route sends a Matrix event to the actor of its sender. A message or
-// reaction from someone who has no rooms here and is not onboarding costs
-// no actor and no disk work: it is dropped (PRODUCT R6.3).
+// reaction from someone who has no record here and is not onboarding costs
+// no actor and no disk write: it is dropped (PRODUCT R6.3).
 func (a *rootActor) route(c actor.Context, msg any) {
 	var sender string
 	switch m := msg.(type) {
@@ -114,10 +119,46 @@ func (a *rootActor) route(c actor.Context, msg any) {
 		return
 	}
 	if _, running := a.users[sender]; !running && a.known != nil && !a.known[sender] {
-		a.log.Debug().Str("sender", sender).Msg("ignoring an event from a sender with no rooms here")
+		a.checkSender(c, sender, msg)
 		return
 	}
 	c.Send(a.user(c, sender), msg)
+}
+
+// senderChecked says whether a sender unknown to the root has a record
+// after all (written after the root started, e.g. restored state).
+type senderChecked struct {
+	sender string
+	known  bool
+}
+
+// checkSender reads the record of a sender the root does not know before
+// deciding: a read costs little, and only a sender without a record is
+// dropped. Events from that sender that arrive meanwhile wait, in order.
+func (a *rootActor) checkSender(c actor.Context, sender string, msg any) {
+	if waiting, ok := a.checking[sender]; ok {
+		a.checking[sender] = append(waiting, msg)
+		return
+	}
+	a.checking[sender] = []any{msg}
+	store := a.deps.Store
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		_, err := store.GetUser(ctx, sender)
+		return &senderChecked{sender: sender, known: err == nil}
+	})
+}
+
+func (a *rootActor) senderChecked(c actor.Context, m *senderChecked) {
+	msgs := a.checking[m.sender]
+	delete(a.checking, m.sender)
+	if !m.known {
+		a.log.Debug().Str("sender", m.sender).Int("events", len(msgs)).Msg("ignoring events from a sender with no rooms here")
+		return
+	}
+	a.known[m.sender] = true
+	for _, msg := range msgs {
+		c.Send(a.user(c, m.sender), msg)
+	}
 }
 
 // usersLoaded carries the users with a record and the rooms whose turn a

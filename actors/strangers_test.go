@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
 )
 
 // A message or reaction from someone with no rooms here costs no actor; the
@@ -34,6 +35,26 @@ func TestStrangersGetNoActor(t *testing.T) {
 		tt.waitCall(m, "SendNotice", "!dm-bob", "I made you a Space")
 		if !userActor(bob) {
 			t.Fatal("an inviter has no user actor")
+		}
+	})
+}
+
+// A user whose record was written after the root started (restored state)
+// is found on their first message, and their messages keep their order.
+func TestASenderWithALateRecordIsServed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		synctest.Wait() // the root has loaded its (empty) user list
+		tt.addRoom(alice, "!r", "101")
+		tt.say(alice, "!r", "first")
+		tt.say(alice, "!r", "second")
+		conn := tt.conn()
+		for _, want := range []string{"first", "second"} {
+			turn := tt.turn(conn)
+			if turn.Msg.Text != want {
+				t.Fatalf("got %q, want %q", turn.Msg.Text, want)
+			}
+			turn.Emit(actortest.End(0))
 		}
 	})
 }
