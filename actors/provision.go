@@ -65,7 +65,7 @@ func (p *provisioner) run(ctx context.Context) error {
 		}
 		// In the entry room only the user's commands work (MSC4391).
 		if err := m.SetCommands(ctx, p.entry, commandDescriptions(cat, false)); err != nil {
-			log.Debug().Err(err).Str("room_id", p.entry).Msg("failed to publish the command descriptions in the entry room")
+			log.Warn().Err(err).Str("room_id", p.entry).Msg("failed to publish the command descriptions in the entry room")
 		}
 	}
 	agent, assigned, err := p.deps.Registry.AgentFor(p.rec.UserID)
@@ -101,7 +101,7 @@ func (p *provisioner) run(ctx context.Context) error {
 	if len(p.active) > 0 {
 		for _, r := range p.active {
 			if err := m.Invite(ctx, r.RoomID, p.rec.UserID); err != nil {
-				log.Debug().Err(err).Str("room_id", r.RoomID).Msg("re-invite failed (already joined?)")
+				log.Warn().Err(err).Str("room_id", r.RoomID).Msg("re-invite failed (already joined?)")
 			}
 		}
 		p.notice(ctx, p.entry, cat.T(catalog.Reinvited, "space", spaceName(p.opts, cat, name)))
@@ -130,7 +130,7 @@ func (p *provisioner) ensureSpace(ctx context.Context, name string) error {
 	m := p.deps.Matrix
 	if p.rec.SpaceID != "" {
 		if err := m.Invite(ctx, p.rec.SpaceID, p.rec.UserID); err != nil {
-			zerolog.Ctx(ctx).Debug().Err(err).Str("space_id", p.rec.SpaceID).Msg("re-invite to Space failed (already joined?)")
+			zerolog.Ctx(ctx).Warn().Err(err).Str("space_id", p.rec.SpaceID).Msg("re-invite to Space failed (already joined?)")
 		}
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path"
 	"regexp"
 	"slices"
@@ -139,6 +140,15 @@ func validateAgent(a registryAgent) (actors.AgentRef, []string) {
 		problems = append(problems, "workspace_path is required")
 	case !path.IsAbs(a.WorkspacePath):
 		problems = append(problems, fmt.Sprintf("workspace_path %q is not absolute", a.WorkspacePath))
+	case path.Clean(a.WorkspacePath) == "/":
+		// Files from users land under it: never the whole file system.
+		problems = append(problems, "workspace_path must not be /")
+	default:
+		// It may not exist yet on the bot's side (a volume mounted later),
+		// but if it does it must be a directory.
+		if info, err := os.Stat(a.WorkspacePath); err == nil && !info.IsDir() {
+			problems = append(problems, fmt.Sprintf("workspace_path %q is not a directory", a.WorkspacePath))
+		}
 	}
 	label := a.Label
 	if label == "" {

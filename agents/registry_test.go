@@ -70,6 +70,10 @@ const validAgent = `
 `
 
 func TestRegistryValidation(t *testing.T) {
+	aFile, err := filepath.Abs("registry_test.go") // a path that exists and is no directory
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		yaml string
@@ -94,6 +98,10 @@ func TestRegistryValidation(t *testing.T) {
 			`agents[0] (id "a"): workspace_path is required`},
 		{"relative workspace", "agents:\n  - id: a\n    base_url: http://h/\n    workspace_path: agents/0\n",
 			`agents[0] (id "a"): workspace_path "agents/0" is not absolute`},
+		{"root workspace", "agents:\n  - id: a\n    base_url: http://h/\n    workspace_path: /\n",
+			`agents[0] (id "a"): workspace_path must not be /`},
+		{"workspace is a file", "agents:\n  - id: a\n    base_url: http://h/\n    workspace_path: " + aFile + "\n",
+			`agents[0] (id "a"): workspace_path "` + aFile + `" is not a directory`},
 		{"unknown agent", "user_agents:\n  \"@a:x.org\": agent-9\nagents:" + validAgent,
 			`user_agents["@a:x.org"]: unknown agent "agent-9"`},
 		{"bad user id", "user_agents:\n  \"alice\": agent-0\nagents:" + validAgent,
