@@ -24,11 +24,28 @@ type confirmPosted struct {
 	eventID   string
 }
 
+type (
+	// confirmTimedOut: nobody answered the request within ConfirmTimeout.
+	confirmTimedOut struct {
+		turnID    uint64
+		confirmID string
+	}
+	// confirmFailed: the answer could not be sent to the agent.
+	confirmFailed struct {
+		turnID    uint64
+		confirmID string
+		err       error
+	}
+)
+
 // askConfirmation posts the agent's question and offers 👍 and 👎 under it,
 // so the user can answer with a tap as well as with !yes or !no (PRODUCT R2.8).
 func (a *roomActor) askConfirmation(c actor.Context, t *turn, confirmID, question string) {
 	matrix, roomID, turnID := a.deps.Matrix, a.roomID, t.id
 	text := a.deps.Catalog.T(catalog.ConfirmRequest, "text", question)
+	// The agent waits for a person (its idle timeout is paused), but not
+	// for ever: after ConfirmTimeout the request is declined.
+	sendLater(c, a.opts.ConfirmTimeout, &confirmTimedOut{turnID: turnID, confirmID: confirmID})
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		ctx = context.WithoutCancel(ctx)
 		eventID, err := matrix.SendNotice(ctx, roomID, text)
@@ -77,13 +94,34 @@ func (a *roomActor) confirm(c actor.Context, approved bool) {
 		a.notice(c, a.deps.Catalog.T(catalog.NothingToConfirm))
 		return
 	}
-	id, conn := t.confirmID, a.conn
+	id, conn, turnID := t.confirmID, a.conn, t.id
 	t.confirmID = ""
 	a.log.Info().Str("confirm_id", id).Bool("approved", approved).Msg("answering the agent's confirmation request")
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		if err := conn.Confirm(ctx, id, approved); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to send the confirmation")
+			return &confirmFailed{turnID: turnID, confirmID: id, err: err}
 		}
 		return nil
 	})
+}
+
+// confirmTimedOutDone declines a request nobody answered in time.
+func (a *roomActor) confirmTimedOutDone(c actor.Context, m *confirmTimedOut) {
+	t := a.turn
+	if t == nil || t.id != m.turnID || t.confirmID != m.confirmID {
+		return // answered, or the turn is over
+	}
+	a.log.Info().Str("confirm_id", m.confirmID).Msg("confirmation request not answered in time, declining")
+	a.notice(c, a.deps.Catalog.T(catalog.ConfirmTimedOut))
+	a.confirm(c, false)
+}
+
+// confirmFailedDone tells the user the answer did not reach the agent, and
+// keeps the request open so they can answer again.
+func (a *roomActor) confirmFailedDone(c actor.Context, m *confirmFailed) {
+	a.log.Warn().Err(m.err).Str("confirm_id", m.confirmID).Msg("failed to send the confirmation")
+	if t := a.turn; t != nil && t.id == m.turnID && t.confirmID == "" {
+		t.confirmID = m.confirmID
+	}
+	a.notice(c, a.deps.Catalog.T(catalog.ConfirmNotSent))
 }

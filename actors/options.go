@@ -28,6 +28,9 @@ type Options struct {
 	EditInterval time.Duration
 	// MaxEdits caps the edits of one reply, the final one included.
 	MaxEdits int
+	// ConfirmTimeout is how long an agent's confirmation request waits for
+	// the person before it is declined.
+	ConfirmTimeout time.Duration
 	// CancelGrace is how long an agent asked to stop a turn (USER_CANCEL)
 	// has to end it before its connection is closed.
 	CancelGrace time.Duration
@@ -80,6 +83,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxEdits <= 0 {
 		o.MaxEdits = 60
+	}
+	if o.ConfirmTimeout <= 0 {
+		o.ConfirmTimeout = 10 * time.Minute
 	}
 	if o.CancelGrace <= 0 {
 		o.CancelGrace = 5 * time.Second

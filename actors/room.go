@@ -184,6 +184,10 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 		a.reacted(c, m)
 	case *confirmPosted:
 		a.confirmPosted(m)
+	case *confirmTimedOut:
+		a.confirmTimedOutDone(c, m)
+	case *confirmFailed:
+		a.confirmFailedDone(c, m)
 	case *agentDialed:
 		a.dialed(c, m)
 	case *agentEventArrived:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
@@ -278,5 +279,31 @@ func TestTwoInvitesAtOnceCreateOneSpace(t *testing.T) {
 		if n := len(tt.Matrix.CallsSince(m, "CreateChatRoom")); n != 1 {
 			t.Fatalf("%d chats created, want 1", n)
 		}
+	})
+}
+
+// A confirmation request nobody answers is declined after ConfirmTimeout,
+// with a notice; one answered in time is not.
+func TestUnansweredConfirmationIsDeclined(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{ConfirmTimeout: 10 * time.Minute})
+		tt.addRoom(alice, "!r", "1")
+		tt.say(alice, "!r", "delete everything")
+		conn := tt.conn()
+		turn := tt.turn(conn)
+		m := tt.mark()
+		turn.Emit(actors.AgentEvent{Kind: actors.AgentConfirmRequest, ID: "c-1", Text: "Really?"})
+		tt.waitCall(m, "SendNotice", "!r", "Really?")
+		actortest.Advance(t, 9*time.Minute)
+		if got := conn.Confirms(); len(got) != 0 {
+			t.Fatalf("declined after 9 minutes: %+v", got)
+		}
+		m = tt.mark()
+		actortest.Advance(t, time.Minute)
+		tt.waitCall(m, "SendNotice", "!r", "Nobody answered")
+		if got := conn.Confirms(); len(got) != 1 || got[0] != (actortest.Confirmation{ID: "c-1", Approved: false}) {
+			t.Fatalf("confirmations %+v, want c-1 declined", got)
+		}
+		turn.Emit(actortest.End(0))
 	})
 }

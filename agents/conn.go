@@ -106,6 +106,12 @@ func (c *Conn) Confirm(ctx context.Context, id string, approved bool) error {
 	if err := c.write(ctx, data, nil); err != nil {
 		return fmt.Errorf("failed to send USER_CONFIRM: %w", err)
 	}
+	c.mu.Lock()
+	t := c.turn
+	c.mu.Unlock()
+	if t != nil {
+		t.answered()
+	}
 	return nil
 }
 

@@ -77,6 +77,9 @@ func (c *Conn) dispatch(f Decoded) {
 		return
 	}
 	t.touch()
+	if f.Event.Kind == actors.AgentConfirmRequest {
+		t.awaitAnswer() // the person may take longer than the idle timeout
+	}
 	t.progress(f.Event, c.ctx.Done())
 }
 

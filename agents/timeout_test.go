@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/test/wait"
 )
 
 // The tests in this file run inside a synctest bubble over in-memory pipes,
@@ -116,6 +117,37 @@ func TestUnansweredPingEndsConnection(t *testing.T) {
 		waitDone(t, c)
 		if !errors.Is(c.Err(), actors.ErrAgentDisconnected) {
 			t.Fatalf("Err = %v, want ErrAgentDisconnected", c.Err())
+		}
+	})
+}
+
+// While a confirmation request waits for the person, the idle timeout does
+// not end the turn; once the answer is sent the agent must speak again
+// within it.
+func TestIdleTimerWaitsForAConfirmation(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		a := newPipeAgent(t)
+		c, s := a.dial(virtualOpts)
+		ch := startTurn(t, c, actors.UserMessage{Text: "mail bob"})
+		s.recv()
+		s.send(`{"type":"AGENT_EVENT_CONFIRM_REQUEST","id":"c-1","text":"Send it?"}`)
+		if ev := wait.Recv(t, ch, "the CONFIRM_REQUEST event"); ev.Kind != actors.AgentConfirmRequest {
+			t.Fatalf("event = %+v", ev)
+		}
+		// The person takes three idle timeouts to answer.
+		time.Sleep(3 * virtualOpts.TurnIdleTimeout)
+		synctest.Wait()
+		if c.Err() != nil {
+			t.Fatalf("the connection ended while waiting for the person: %v", c.Err())
+		}
+		if err := c.Confirm(context.Background(), "c-1", true); err != nil {
+			t.Fatal(err)
+		}
+		s.recv()
+		// Now the agent is silent: the idle timeout applies again.
+		evs := collect(t, ch)
+		if ev := terminal(t, evs); ev.Kind != actors.AgentFailed || !errors.Is(ev.Err, actors.ErrAgentTimeout) {
+			t.Fatalf("terminal = %+v, want ErrAgentTimeout after the answer", ev)
 		}
 	})
 }

@@ -29,6 +29,28 @@ type turn struct {
 
 	mu    sync.Mutex
 	ended bool
+	// waiting is set while the agent waits for the person to answer a
+	// confirmation request: the agent is silent by design, so the idle
+	// timer is paused until the answer is sent.
+	waiting bool
+}
+
+// awaitAnswer pauses the idle timer: the agent asked a question.
+func (t *turn) awaitAnswer() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.waiting = true
+	t.idle.Stop()
+}
+
+// answered restarts the idle timer once the answer went out.
+func (t *turn) answered() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.waiting && !t.ended {
+		t.waiting = false
+		t.idle.Reset(t.idleTimeout)
+	}
 }
 
 // newTurn starts the idle timer; onIdle runs when it fires and onCancel when
@@ -49,7 +71,7 @@ func (t *turn) isSent() bool { return t.sent.Load() }
 func (t *turn) touch() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.ended {
+	if !t.ended && !t.waiting {
 		t.idle.Reset(t.idleTimeout)
 	}
 }

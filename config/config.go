@@ -78,6 +78,9 @@ type Agents struct {
 	// CancelGrace is how long an agent asked to stop a turn (USER_CANCEL) has
 	// to end it before its connection is closed.
 	CancelGrace time.Duration `koanf:"cancel_grace"`
+	// ConfirmTimeout is how long an agent's confirmation request waits for
+	// the person (the turn's idle timeout is paused meanwhile).
+	ConfirmTimeout time.Duration `koanf:"confirm_timeout"`
 	// BaseURL is the fallback for registry entries without base_url (the
 	// seed's AGENT_BASE_URL); empty means entries must carry their own.
 	BaseURL string `koanf:"base_url"`
@@ -186,6 +189,7 @@ func Defaults() *Config {
 			TurnIdleTimeout: 2 * time.Minute,
 			IdleClose:       10 * time.Minute,
 			CancelGrace:     5 * time.Second,
+			ConfirmTimeout:  10 * time.Minute,
 		},
 		Workspace: Workspace{MaxFileSize: 50 * MiB},
 		State:     State{Path: "./data"},

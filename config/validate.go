@@ -53,6 +53,7 @@ func (c *Config) validate(ps *problems) {
 	v.positive("agents.turn_idle_timeout", c.Agents.TurnIdleTimeout)
 	v.positive("agents.idle_close", c.Agents.IdleClose)
 	v.positive("agents.cancel_grace", c.Agents.CancelGrace)
+	v.positive("agents.confirm_timeout", c.Agents.ConfirmTimeout)
 
 	v.required("workspace.dir", c.Workspace.Dir)
 	v.check("workspace.max_file_size", c.Workspace.MaxFileSize <= 0, func() string { return "must be more than 0 bytes" })

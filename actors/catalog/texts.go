@@ -115,6 +115,10 @@ const (
 	// StoppedMark ends a reply the user stopped.
 	StoppedMark   Key = "stopped_mark"
 	NothingToStop Key = "nothing_to_stop"
+	// ConfirmTimedOut: a confirmation request nobody answered was declined.
+	ConfirmTimedOut Key = "confirm_timed_out"
+	// ConfirmNotSent: an answer to a confirmation request did not reach the agent.
+	ConfirmNotSent Key = "confirm_not_sent"
 )
 
 var en = map[Key]string{
@@ -205,6 +209,8 @@ var en = map[Key]string{
 	HelpStop:              "`!stop` — stop the reply being written (or react 🛑 to it)",
 	StoppedMark:           "_(stopped)_",
 	NothingToStop:         "No reply is being written here, so there is nothing to stop.",
+	ConfirmTimedOut:       "Nobody answered the agent's question in time, so I declined it.",
+	ConfirmNotSent:        "Your answer did not reach the agent. Please answer again.",
 	RetryHint:             "Send `!retry` to try again.",
 	NothingToRetry:        "There is nothing to retry here: the last reply did not fail.",
 	MovedToAssigned:       "You now have your own agent, {agent}: this chat talks to it from here on, in a fresh conversation.",
@@ -299,6 +305,8 @@ var ru = map[Key]string{
 	HelpStop:              "`!stop` — остановить пишущийся ответ (или поставь ему 🛑)",
 	StoppedMark:           "_(остановлено)_",
 	NothingToStop:         "Здесь сейчас не пишется ответ, останавливать нечего.",
+	ConfirmTimedOut:       "На вопрос агента вовремя не ответили, поэтому я отказал.",
+	ConfirmNotSent:        "Твой ответ не дошёл до агента. Ответь, пожалуйста, ещё раз.",
 	RetryHint:             "Отправь `!retry`, чтобы попробовать ещё раз.",
 	NothingToRetry:        "Здесь нечего повторять: последний ответ не сорвался.",
 	MovedToAssigned:       "Теперь у тебя свой агент, {agent}: дальше этот чат общается с ним, разговор начат заново.",

@@ -120,6 +120,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		MaxEdits:             cfg.Streaming.MaxEdits,
 		NotifyAfter:          cfg.Streaming.NotifyAfter,
 		CancelGrace:          cfg.Agents.CancelGrace,
+		ConfirmTimeout:       cfg.Agents.ConfirmTimeout,
 		TypingRefresh:        cfg.Streaming.TypingRefresh,
 		ConnIdleClose:        cfg.Agents.IdleClose,
 		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),
