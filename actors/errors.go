@@ -26,6 +26,9 @@ var (
 
 	// ErrStopped: the user stopped the turn (!stop); TurnEnded carries it.
 	ErrStopped = errors.New("stopped by the user")
+	// ErrTurnCut: the room actor stopped while its turn ran (shutdown past
+	// its grace, or its user actor restarting); TurnEnded carries it.
+	ErrTurnCut = errors.New("turn cut off by a stop")
 
 	// ErrAccessDenied: the access policy refuses this user (PRODUCT R5.2, R6.1).
 	ErrAccessDenied = errors.New("access denied")

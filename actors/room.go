@@ -65,6 +65,9 @@ type roomActor struct {
 	// conversation (!clear, !load, !agent): a message sent after one of them
 	// must go to the new conversation, so turns wait until they are done.
 	holdTurns int
+	// skipMove lets one turn go ahead on the default agent after a move to
+	// the assigned one failed, instead of retrying in a loop.
+	skipMove bool
 }
 
 // Messages a room actor sends itself.
@@ -104,6 +107,12 @@ func (a *roomActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.start(c)
 	case *actor.Stopping:
+		if t := a.turn; t != nil {
+			// Observers (graceful shutdown, metrics) must not wait for a
+			// turn that will never end.
+			c.ActorSystem().EventStream.Publish(&TurnEnded{RoomID: a.roomID, EventID: t.eventID, AgentID: t.agentID,
+				Err: ErrTurnCut, Chunks: t.chunks, Duration: time.Since(t.started)})
+		}
 		a.stop(errors.New("room actor stopping"))
 	case *actor.Restarting:
 		a.restarting(c)

@@ -118,6 +118,7 @@ func (a *roomActor) archived(c actor.Context, m *archiveDone) {
 	}
 	a.log.Info().Msg("room archived")
 	a.rec.Archived = true
+	a.queue = nil // the bot leaves: nothing waiting here will be answered
 	a.save(c)
 	if conn := a.conn; conn != nil {
 		a.conn = nil
@@ -193,6 +194,11 @@ func (a *roomActor) retry(c actor.Context) {
 	failed := a.rec.LastFailed
 	if failed == nil {
 		a.notice(c, a.deps.Catalog.T(catalog.NothingToRetry))
+		return
+	}
+	if (a.turn != nil || a.holdTurns > 0) && len(a.queue) >= a.opts.QueueSize {
+		// Refused by a full queue: keep it for a later !retry.
+		a.enqueue(c, &StartTurn{EventID: failed.EventID, Text: failed.Text})
 		return
 	}
 	a.log.Info().Str("event_id", failed.EventID).Msg("retrying the last failed message")

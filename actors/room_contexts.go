@@ -233,7 +233,7 @@ type movedToAssigned struct {
 // notice; rooms on an assigned agent keep their conversation). It reports
 // whether a move started; the turn then waits for it.
 func (a *roomActor) moveToAssigned(c actor.Context) bool {
-	if !a.rec.AgentDefaulted {
+	if !a.rec.AgentDefaulted || a.skipMove {
 		return false
 	}
 	agent, assigned, err := a.deps.Registry.AgentFor(a.rec.OwnerID)
@@ -260,6 +260,7 @@ func (a *roomActor) movedToAssignedDone(c actor.Context, m *movedToAssigned) {
 	if m.err != nil {
 		// The turn goes ahead on the default agent; the next one tries again.
 		a.log.Error().Err(m.err).Msg("failed to take a platform_chat_id for the assigned agent")
+		a.skipMove = true
 		return
 	}
 	a.log.Info().Str("agent_id", m.agent.ID).Str("previous_agent_id", a.rec.AgentID).

@@ -80,6 +80,10 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.usersLoaded(c, m)
 	case *senderChecked:
 		a.senderChecked(c, m)
+	case *taskPanicked:
+		// A task of the root failed; crashing lets the guardian restart it
+		// (and the user list load again) instead of waiting for ever.
+		panic(fmt.Sprintf("root task panicked: %s\n%s", m.value, m.stack))
 	case *actor.Stopping:
 		a.stop(errors.New("root actor stopping"))
 	case *actor.Terminated:
@@ -144,7 +148,10 @@ func (a *rootActor) checkSender(c actor.Context, sender string, msg any) {
 	store := a.deps.Store
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		_, err := store.GetUser(ctx, sender)
-		return &senderChecked{sender: sender, known: err == nil}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("sender", sender).Msg("failed to read a sender's record; serving them")
+		}
+		return &senderChecked{sender: sender, known: !errors.Is(err, ErrNotFound)}
 	})
 }
 

@@ -63,3 +63,25 @@ func TestRoomsOnTheDefaultAgentMoveWhenTheUserIsAssigned(t *testing.T) {
 		}
 	})
 }
+
+// When the move to the assigned agent cannot take a platform_chat_id, the
+// turn goes ahead on the default agent instead of retrying in a loop.
+func TestAFailedMoveLetsTheTurnGoAhead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		r := tt.AddRoom(alice, "!r", "101")
+		r.AgentDefaulted = true
+		if err := tt.Store.PutRoom(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		tt.Registry.Assign(alice, "agent-1")
+		tt.Store.FailWrites(errDiskGone)
+		tt.say(alice, "!r", "hello")
+		conn := tt.conn()
+		if conn.Agent.ID != actortest.AgentID || conn.ChatID != "101" {
+			t.Fatalf("dialed %s/%s, want the default agent's conversation", conn.Agent.ID, conn.ChatID)
+		}
+		tt.turn(conn).Emit(actortest.End(0))
+		tt.Store.FailWrites(nil)
+	})
+}

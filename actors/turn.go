@@ -89,9 +89,10 @@ type (
 
 // startNextTurn starts the oldest queued message if no turn is running.
 func (a *roomActor) startNextTurn(c actor.Context) {
-	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.moveToAssigned(c) {
+	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.rec.Archived || a.moveToAssigned(c) {
 		return
 	}
+	a.skipMove = false
 	next := a.queue[0]
 	a.queue = a.queue[1:]
 	t := &turn{
