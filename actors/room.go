@@ -132,6 +132,20 @@ func (a *roomActor) Receive(c actor.Context) {
 		panic(fmt.Sprintf("room task panicked: %s\n%s", m.value, m.stack))
 	case *connIdle:
 		a.closeIdleConn(m)
+	case *agentDialed:
+		if m.inc != a.inc {
+			// Dialed for an earlier incarnation, which is gone: close it
+			// rather than leave a socket nobody reads.
+			if m.conn != nil {
+				go m.conn.Close() //nolint:errcheck // an orphaned connection
+			}
+			return
+		}
+		if !a.loaded {
+			a.pending = append(a.pending, m)
+			return
+		}
+		a.dialed(c, m)
 	case *renameDone:
 		if m.inc == a.inc {
 			a.renamed(c, m)
@@ -197,7 +211,7 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 		a.confirmTimedOutDone(c, m)
 	case *confirmFailed:
 		a.confirmFailedDone(c, m)
-	case *agentDialed:
+	case *agentDialed: // only from pending: the top of Receive handles the rest
 		a.dialed(c, m)
 	case *agentEventArrived:
 		a.agentEvent(c, m)

@@ -343,3 +343,35 @@ func TestUndeliverableReplyIsReported(t *testing.T) {
 		tt.waitCall(m, "SendText", "!r", "shown")
 	})
 }
+
+// A dial that completes after its room actor restarted closes the
+// connection: no socket or goroutine is left behind.
+func TestALateDialIsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{RoomMiddleware: []actor.ReceiverMiddleware{actortest.CrashOnCrash}})
+		tt.addRoom(alice, "!r", "101")
+		release := tt.Agents.HoldDials()
+		tt.say(alice, "!r", "hello")
+		synctest.Wait() // the dial is in flight
+		room := actor.NewPID(tt.System.Address(), actors.RoomActorID(alice, "!r"))
+		tt.System.Root.Send(room, &actortest.Crash{Reason: "crash while dialing"})
+		tt.Probe.ExpectRestart(room)
+		release()
+		late := tt.conn()
+		synctest.Wait()
+		if !late.Closed() {
+			t.Fatal("the connection dialed for the crashed incarnation was left open")
+		}
+		// The cut-off message can be retried on a fresh connection.
+		tt.say(alice, "!r", "!retry")
+		fresh := tt.conn()
+		if fresh == late {
+			t.Fatal("the late connection was reused")
+		}
+		turn := tt.turn(fresh)
+		if turn.Msg.Text != "hello" {
+			t.Fatalf("!retry sent %q", turn.Msg.Text)
+		}
+		turn.Emit(actortest.End(0))
+	})
+}

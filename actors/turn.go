@@ -68,6 +68,7 @@ func (t *turn) stopTimers() {
 // Messages of the turn pipeline, sent by the actor's own tasks and timers.
 type (
 	agentDialed struct {
+		inc     uint64
 		turnID  uint64
 		conn    AgentConn
 		connFor string
@@ -144,10 +145,16 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 		}})
 		return
 	}
-	dialer, chatID, id, key := a.deps.Agents, a.rec.PlatformChatID, t.id, connKey(a.rec)
+	dialer, chatID, id, key, inc := a.deps.Agents, a.rec.PlatformChatID, t.id, connKey(a.rec), a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		conn, err := dialer.Dial(ctx, agent, chatID)
-		return &agentDialed{turnID: id, conn: conn, connFor: key, err: err}
+		if conn != nil && ctx.Err() != nil {
+			// The actor stopped or restarted while dialing: nobody will
+			// use or close this connection, so close it here.
+			_ = conn.Close()
+			return nil
+		}
+		return &agentDialed{inc: inc, turnID: id, conn: conn, connFor: key, err: err}
 	})
 }
 

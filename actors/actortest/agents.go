@@ -23,6 +23,7 @@ type Agents struct {
 	mu      sync.Mutex
 	dials   []string // "agentID/chatID"
 	failErr error
+	hold    chan struct{}
 	conns   chan *Conn
 }
 
@@ -49,14 +50,35 @@ func (a *Agents) Dials() []string {
 func (a *Agents) Dial(ctx context.Context, agent actors.AgentRef, chatID string) (actors.AgentConn, error) {
 	a.mu.Lock()
 	a.dials = append(a.dials, agent.ID+"/"+chatID)
-	err := a.failErr
+	err, hold := a.failErr, a.hold
 	a.mu.Unlock()
+	if hold != nil {
+		<-hold // the dial completes only when released, whatever ctx says, like a slow network
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fake dial %s: %w", agent.ID, errors.Join(actors.ErrAgentUnavailable, err))
 	}
 	c := &Conn{Agent: agent, ChatID: chatID, CanCancel: a.CanCancel, script: a.Script, turns: make(chan *Turn, 1024), done: make(chan struct{})}
 	a.conns <- c
 	return c, nil
+}
+
+// HoldDials makes later dials wait until release is called, so a test can
+// let a dial complete after the actor that asked for it moved on.
+func (a *Agents) HoldDials() (release func()) {
+	ch := make(chan struct{})
+	a.mu.Lock()
+	a.hold = ch
+	a.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			a.hold = nil
+			a.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // NextConn returns the next dialed connection, failing after timeout.
