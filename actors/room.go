@@ -146,45 +146,13 @@ func (a *roomActor) Receive(c actor.Context) {
 			return
 		}
 		a.dialed(c, m)
-	case *renameDone:
-		if m.inc == a.inc {
-			a.renamed(c, m)
-		}
-	case *archiveDone:
-		if m.inc == a.inc {
-			a.archived(c, m)
-		}
-	case *clearDone:
-		if m.inc == a.inc {
-			a.cleared(c, m)
-		}
-	case *contextSaved:
-		if m.inc == a.inc {
-			a.contextSavedDone(c, m)
-		}
-	case *contextsListed:
-		if m.inc == a.inc {
-			a.contextsListedDone(c, m)
-		}
-	case *agentChosen:
-		if m.inc == a.inc {
-			a.agentChosenDone(c, m)
-		}
-	case *commandsPublished:
-		if m.inc == a.inc {
-			a.commandsPublishedDone(c, m)
-		}
 	case *cancelSent:
 		a.cancelSentDone(c, m)
 	case *cancelGraceOver:
 		a.cancelGraceOverDone(c, m)
-	case *usageListed:
-		if m.inc == a.inc {
-			a.usageListedDone(c, m)
-		}
-	case *movedToAssigned:
-		if m.inc == a.inc {
-			a.movedToAssignedDone(c, m)
+	case taskResult:
+		if m.incarnation() == a.inc {
+			a.taskDone(c, m)
 		}
 	default:
 		if !a.loaded {
