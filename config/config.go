@@ -104,6 +104,9 @@ type HTTP struct {
 	// Listen is a host:port; the default binds loopback only, so exposing
 	// metrics is a deliberate choice.
 	Listen string `koanf:"listen"`
+	// UnreadyAfter turns /readyz to 503 once syncing with the homeserver
+	// has failed for this long; it is ready again at the next good sync.
+	UnreadyAfter time.Duration `koanf:"unready_after"`
 }
 
 // Log formats.
@@ -193,7 +196,7 @@ func Defaults() *Config {
 		},
 		Workspace: Workspace{MaxFileSize: 50 * MiB},
 		State:     State{Path: "./data"},
-		HTTP:      HTTP{Listen: "127.0.0.1:8080"},
+		HTTP:      HTTP{Listen: "127.0.0.1:8080", UnreadyAfter: 2 * time.Minute},
 		Locale:    LocaleEN,
 		Log:       Log{Level: "info", Format: LogFormatAuto},
 		Streaming: Streaming{

@@ -59,6 +59,7 @@ func (c *Config) validate(ps *problems) {
 	v.check("workspace.max_file_size", c.Workspace.MaxFileSize <= 0, func() string { return "must be more than 0 bytes" })
 	v.required("state.path", c.State.Path)
 	v.required("http.listen", c.HTTP.Listen)
+	v.positive("http.unready_after", c.HTTP.UnreadyAfter)
 	v.check("http.listen", c.HTTP.Listen != "", func() string { return checkListen(c.HTTP.Listen) })
 	v.oneOf("locale", c.Locale, LocaleEN, LocaleRU)
 	v.oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
@@ -19,6 +21,18 @@ type Client struct {
 	cli    *mautrix.Client
 	store  StateStore
 	server string
+	// failingSince is when syncs started failing (Unix ns), 0 while they
+	// go through.
+	failingSince atomic.Int64
+}
+
+// SyncFailingFor is how long syncing has been failing, 0 while it works.
+func (c *Client) SyncFailingFor() time.Duration {
+	since := c.failingSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
 }
 
 var _ actors.Matrix = (*Client)(nil)

@@ -58,12 +58,14 @@ func (s *syncer) OnFailedSync(_ *mautrix.RespSync, err error) (time.Duration, er
 	if errors.Is(err, mautrix.MUnknownToken) {
 		return 0, err
 	}
+	s.c.failingSince.CompareAndSwap(0, time.Now().UnixNano())
 	s.c.cli.Log.Warn().Err(err).Msg("sync failed, retrying")
 	return 5 * time.Second, nil
 }
 
 // ProcessResponse implements mautrix.Syncer.
 func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
+	s.c.failingSince.Store(0) // a sync went through
 	log := zerolog.Ctx(ctx)
 	bot := s.c.cli.UserID
 	for roomID, room := range resp.Rooms.Invite {

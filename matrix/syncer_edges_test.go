@@ -153,3 +153,23 @@ func TestSyncerReactions(t *testing.T) {
 		})
 	}
 }
+
+// A failed sync starts the failing clock; the next good response stops it.
+func TestSyncFailingFor(t *testing.T) {
+	s, _ := newTestSyncer(t)
+	if d := s.c.SyncFailingFor(); d != 0 {
+		t.Fatalf("failing for %v before any failure", d)
+	}
+	if _, err := s.OnFailedSync(nil, errors.New("connection refused")); err != nil {
+		t.Fatal(err)
+	}
+	if s.c.failingSince.Load() == 0 {
+		t.Fatal("a failed sync did not start the clock")
+	}
+	if err := s.ProcessResponse(context.Background(), joinResp(), "since"); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.c.SyncFailingFor(); d != 0 {
+		t.Fatalf("failing for %v after a good sync", d)
+	}
+}

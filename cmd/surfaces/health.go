@@ -19,9 +19,20 @@ import (
 type health struct {
 	loggedIn atomic.Bool
 	synced   atomic.Bool
+	// failingFor holds a func() time.Duration saying how long syncing has
+	// been failing (set once the Matrix client exists), and unreadyAfter how
+	// long that may last before /readyz says 503.
+	failingFor   atomic.Value
+	unreadyAfter time.Duration
 }
 
-func (h *health) ready() bool { return h.loggedIn.Load() && h.synced.Load() }
+func (h *health) ready() bool {
+	if !h.loggedIn.Load() || !h.synced.Load() {
+		return false
+	}
+	f, ok := h.failingFor.Load().(func() time.Duration)
+	return !ok || h.unreadyAfter <= 0 || f() < h.unreadyAfter
+}
 
 // serveHTTP serves /healthz (the process is up), /readyz (logged in and
 // the first sync processed) and /metrics on addr until ctx ends. It returns
@@ -33,7 +44,7 @@ func serveHTTP(ctx context.Context, addr string, h *health, reg *prometheus.Regi
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !h.ready() {
-			http.Error(w, "not ready: waiting for login and the first sync", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: not logged in, first sync not done, or syncing has been failing", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

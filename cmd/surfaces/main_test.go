@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const goodRegistry = `
@@ -137,5 +138,24 @@ func TestVersionAndUsage(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, nil); code != exitUsage {
 		t.Fatalf("no args: %d", code)
+	}
+}
+
+// /readyz turns 503 once syncing has failed longer than unready_after and
+// is ready again when syncs go through.
+func TestReadyzFollowsSyncFailures(t *testing.T) {
+	var failing time.Duration
+	h := &health{unreadyAfter: 2 * time.Minute}
+	h.loggedIn.Store(true)
+	h.synced.Store(true)
+	h.failingFor.Store(func() time.Duration { return failing })
+	for _, tc := range []struct {
+		failing time.Duration
+		ready   bool
+	}{{0, true}, {time.Minute, true}, {2 * time.Minute, false}, {0, true}} {
+		failing = tc.failing
+		if got := h.ready(); got != tc.ready {
+			t.Fatalf("failing for %v: ready = %v, want %v", tc.failing, got, tc.ready)
+		}
 	}
 }

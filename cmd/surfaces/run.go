@@ -76,7 +76,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		}
 	}()
 
-	h := &health{}
+	h := &health{unreadyAfter: cfg.HTTP.UnreadyAfter}
 	metrics := newMetricsRegistry()
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
@@ -97,6 +97,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	h.loggedIn.Store(true)
+	h.failingFor.Store(mx.SyncFailingFor)
 	log.Info().Str("user_id", mx.UserID()).Str("device_id", mx.DeviceID()).Msg("logged in")
 	if name := cfg.Matrix.DisplayName; name != "" {
 		if err := mx.SetDisplayName(ctx, name); err != nil {
