@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -83,5 +84,46 @@ func TestAFailedMoveLetsTheTurnGoAhead(t *testing.T) {
 		}
 		tt.turn(conn).Emit(actortest.End(0))
 		tt.Store.FailWrites(nil)
+	})
+}
+
+// Access can be taken away: under the deny policy a user removed from the
+// registry gets one notice per room and nothing reaches an agent; mapped
+// again, they are served again.
+func TestAccessCanBeTakenAway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.Registry.Deny = true
+		tt.Registry.Assign(alice, actortest.AgentID)
+		tt.addRoom(alice, "!r", "101")
+		conn := tt.talk("!r", "allowed")
+
+		tt.Registry.Assign(alice, "")
+		m := tt.mark()
+		tt.say(alice, "!r", "still there?")
+		tt.say(alice, "!r", "hello?")
+		tt.waitCall(m, "SendNotice", "!r", "don't have access")
+		synctest.Wait()
+		denied := 0
+		for _, c := range tt.Matrix.CallsSince(m, "SendNotice") {
+			if strings.Contains(c.Text, "don't have access") {
+				denied++
+			}
+		}
+		if denied != 1 {
+			t.Fatalf("%d access notices, want one for the room", denied)
+		}
+		tt.noTurn(conn, "a message of a user without access reached the agent")
+		if _, ok := tt.Agents.TryNextConn(); ok {
+			t.Fatal("a message of a user without access dialed an agent")
+		}
+
+		tt.Registry.Assign(alice, actortest.AgentID)
+		tt.say(alice, "!r", "back")
+		turn := tt.turn(conn)
+		if turn.Msg.Text != "back" {
+			t.Fatalf("after access came back the agent got %q", turn.Msg.Text)
+		}
+		turn.Emit(actortest.End(0))
 	})
 }

@@ -33,6 +33,9 @@ type userActor struct {
 	loaded bool
 	rooms  map[string]RoomRecord
 	kids   map[string]*actor.PID
+	// deniedIn lists the rooms already told that access was taken away, so
+	// each gets one notice, not one per message.
+	deniedIn map[string]bool
 	// bucket is the user's rate limit, made on first use (nil: no limit yet).
 	bucket *tokenBucket
 	// pending holds messages that arrived while loading or onboarding.
@@ -181,6 +184,9 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 		log.Debug().Msg("ignoring message in a room this user does not own")
 		return
 	}
+	if !a.hasAccess(c, m.RoomID) {
+		return
+	}
 	if !a.withinRateLimit(c, m) {
 		return
 	}
@@ -233,4 +239,27 @@ func roomSupervisor() actor.SupervisorStrategy {
 	return actor.NewOneForOneStrategy(10, time.Minute, func(reason any) actor.Directive {
 		return actor.RestartDirective
 	})
+}
+
+// hasAccess checks every message against the current registry and
+// allowed_servers (PRODUCT R6.1), not only the first invite: a user the
+// operator removed under the deny policy gets one notice per room and
+// nothing reaches an agent. Under the default policy a user without a
+// mapping keeps the default agent.
+func (a *userActor) hasAccess(c actor.Context, roomID string) bool {
+	_, _, err := a.deps.Registry.AgentFor(a.userID)
+	denied := errors.Is(err, ErrAccessDenied) || !serverAllowed(a.userID, a.opts.AllowedServers)
+	if !denied {
+		delete(a.deniedIn, roomID)
+		return true
+	}
+	if a.deniedIn == nil {
+		a.deniedIn = map[string]bool{}
+	}
+	if !a.deniedIn[roomID] {
+		a.deniedIn[roomID] = true
+		a.log.Info().Str("room_id", roomID).Msg("message from a user whose access was taken away")
+		a.notice(c, roomID, denyMessage(a.opts, a.deps.Catalog))
+	}
+	return false
 }

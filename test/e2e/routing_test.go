@@ -176,3 +176,24 @@ func TestTenUsersOnboardAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Under deny, removing a user from the registry while the bot runs takes
+// their access away: their next message gets a notice and reaches no agent.
+func TestAccessTakenAwayWhileRunning(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"},
+		BotEnv: []string{"SURFACES_AGENTS_UNASSIGNED=deny"}}, "alice")
+	w.onboard()
+	w.ask("hello", func(m harness.Message) bool { return m.FinalBody == "echo: hello" })
+	ctx, cancel := w.wait()
+	defer cancel()
+	if err := w.stack.WriteRegistry(map[string]string{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.stack.Bot.WaitForLine(ctx, regexp.MustCompile(`registry reloaded`)); err != nil {
+		t.Fatalf("the edit was not applied: %v", err)
+	}
+	w.ask("still there?", isNotice("don't have access"))
+	if has(receivedBy(w.stack, "agent-0"), "still there?") {
+		t.Fatal("the message of a user without access reached the agent")
+	}
+}
