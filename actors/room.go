@@ -213,10 +213,7 @@ func (a *roomActor) stop(cause error) {
 	if a.turn != nil {
 		a.turn.stopTimers()
 	}
-	if conn := a.conn; conn != nil {
-		a.conn = nil
-		go conn.Close() //nolint:errcheck // closing a connection we abandon; nothing to report to
-	}
+	a.dropConn()
 }
 
 // restarting runs in the crashing incarnation: it hands the waiting messages
@@ -340,15 +337,25 @@ func (a *roomActor) saved(c actor.Context, m *roomSaved) {
 
 // enqueue queues a message for the agent, or refuses it with a notice when
 // the queue is full: nothing is dropped silently.
-func (a *roomActor) enqueue(c actor.Context, m *StartTurn) {
+func (a *roomActor) enqueue(c actor.Context, m *StartTurn) (accepted bool) {
 	if (a.turn != nil || a.holdTurns > 0) && len(a.queue) >= a.opts.QueueSize {
 		a.log.Warn().Str("event_id", m.EventID).Int("queue_size", a.opts.QueueSize).Msg("room queue full, message refused")
 		a.notice(c, a.deps.Catalog.T(catalog.QueueFull, "size", fmt.Sprint(a.opts.QueueSize)))
 		c.ActorSystem().EventStream.Publish(&MessageRejected{RoomID: a.roomID, EventID: m.EventID, Reason: RejectedQueueFull})
-		return
+		return false
 	}
 	a.queue = append(a.queue, m)
 	a.startNextTurn(c)
+	return true
+}
+
+// dropConn forgets the room's agent connection and closes it in the
+// background (Close waits for the connection's goroutines; Receive must not).
+func (a *roomActor) dropConn() {
+	if conn := a.conn; conn != nil {
+		a.conn = nil
+		go conn.Close() //nolint:errcheck // nothing to report to: the connection is abandoned
+	}
 }
 
 // markRead tells the user the message eventID was picked up (PRODUCT R3.9):
@@ -367,7 +374,5 @@ func (a *roomActor) closeIdleConn(m *connIdle) {
 		return
 	}
 	a.log.Debug().Msg("closing idle agent connection")
-	conn := a.conn
-	a.conn = nil
-	go conn.Close() //nolint:errcheck // normal closure of an idle connection
+	a.dropConn()
 }

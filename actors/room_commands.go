@@ -120,10 +120,7 @@ func (a *roomActor) archived(c actor.Context, m *archiveDone) {
 	a.rec.Archived = true
 	a.queue = nil // the bot leaves: nothing waiting here will be answered
 	a.save(c)
-	if conn := a.conn; conn != nil {
-		a.conn = nil
-		go conn.Close() //nolint:errcheck // the room is done with its agent
-	}
+	a.dropConn() // the room is done with its agent
 	matrix, roomID, text := a.deps.Matrix, a.roomID, cat.T(catalog.Archived, "chat", a.rec.Name)
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		// The notice goes out before the bot leaves, or it could not be posted.
@@ -196,13 +193,13 @@ func (a *roomActor) retry(c actor.Context) {
 		a.notice(c, a.deps.Catalog.T(catalog.NothingToRetry))
 		return
 	}
-	if (a.turn != nil || a.holdTurns > 0) && len(a.queue) >= a.opts.QueueSize {
-		// Refused by a full queue: keep it for a later !retry.
-		a.enqueue(c, &StartTurn{EventID: failed.EventID, Text: failed.Text})
+	a.log.Info().Str("event_id", failed.EventID).Msg("retrying the last failed message")
+	// Cleared before enqueue, which may start the turn at once (and a turn
+	// that fails again sets it anew); restored if a full queue refuses it.
+	a.rec.LastFailed = nil
+	if !a.enqueue(c, &StartTurn{EventID: failed.EventID, Text: failed.Text}) {
+		a.rec.LastFailed = failed
 		return
 	}
-	a.log.Info().Str("event_id", failed.EventID).Msg("retrying the last failed message")
-	a.rec.LastFailed = nil
 	a.save(c)
-	a.enqueue(c, &StartTurn{EventID: failed.EventID, Text: failed.Text})
 }

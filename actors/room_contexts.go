@@ -203,10 +203,8 @@ func pickAgent(agents []AgentRef, which string) (AgentRef, bool) {
 func (a *roomActor) rebind(c actor.Context, agentID, chatID string) {
 	a.rec.AgentID, a.rec.PlatformChatID = agentID, chatID
 	a.save(c)
-	if a.turn == nil && a.conn != nil && a.connFor != connKey(a.rec) {
-		conn := a.conn
-		a.conn = nil
-		go conn.Close() //nolint:errcheck // bound to the previous conversation
+	if a.turn == nil && a.connFor != connKey(a.rec) {
+		a.dropConn() // bound to the previous conversation
 	}
 }
 

@@ -83,10 +83,8 @@ func (a *roomActor) stoppedTurnOver(c actor.Context, m *agentEventArrived) {
 // agent could not be asked to stop or did not in time.
 func (a *roomActor) endStopping(c actor.Context, closeConn bool) {
 	a.stopping = 0
-	if closeConn && a.conn != nil {
-		conn := a.conn
-		a.conn = nil
-		go conn.Close() //nolint:errcheck // the agent did not stop its turn
+	if closeConn {
+		a.dropConn() // the agent did not stop its turn
 	}
 	a.releaseTurns(c)
 }

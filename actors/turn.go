@@ -120,9 +120,7 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 	if a.conn != nil && a.connFor != connKey(a.rec) {
 		// !clear, !load or !agent bound the room to another conversation;
 		// a connection is for one.
-		conn := a.conn
-		a.conn = nil
-		go conn.Close() //nolint:errcheck // a connection to the previous conversation
+		a.dropConn()
 	}
 	if a.conn != nil {
 		select {
@@ -251,12 +249,10 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 		if errors.Is(ev.Err, ErrAgentReported) {
 			t.failureText = ev.Text
 		}
-		if !errors.Is(ev.Err, ErrAgentReported) && a.conn != nil {
+		if !errors.Is(ev.Err, ErrAgentReported) {
 			// After anything but a clean ERROR frame the connection is
 			// suspect; the next turn dials a fresh one.
-			conn := a.conn
-			a.conn = nil
-			go conn.Close() //nolint:errcheck // abandoning a broken connection
+			a.dropConn()
 		}
 	default:
 		return
