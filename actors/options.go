@@ -14,6 +14,10 @@ type Deps struct {
 	Agents   AgentDialer
 	Registry Registry
 	Catalog  *catalog.Catalog
+
+	// budget is the bot-wide send budget NewRootProps puts in front of
+	// Matrix (nil: none).
+	budget *sendBudget
 }
 
 // Options tune the tree. Zero values take the defaults below; cmd/ fills
@@ -60,6 +64,10 @@ type Options struct {
 	// RateLimit is the per-user token bucket: Rate messages per second
 	// sustained, Burst at once. A zero Rate means no limit.
 	RateLimit RateLimit
+	// SendBudget is the bot-wide budget of events posted to rooms (messages,
+	// edits, notices, reactions), kept below the homeserver's rate limit:
+	// Rate per second sustained, Burst at once. A zero Rate means none.
+	SendBudget RateLimit
 	// UserSelectableAgents lets users switch a chat's agent with !agent
 	// (PRODUCT R2.13); otherwise routing is the operator's alone.
 	UserSelectableAgents bool

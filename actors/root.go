@@ -48,6 +48,10 @@ func NewRootProps(ctx context.Context, deps Deps, opts Options) (*actor.Props, e
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	if b := newSendBudget(opts.SendBudget); b != nil {
+		deps.budget = b
+		deps.Matrix = budgetedMatrix{Matrix: deps.Matrix, budget: b}
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &rootActor{deps: &deps, opts: &opts, base: ctx}
 	}), nil

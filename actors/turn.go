@@ -338,7 +338,13 @@ func (a *roomActor) pump(c actor.Context) {
 		if t.edits >= a.opts.MaxEdits-1 {
 			return // the budget's last edit is kept for the final text
 		}
-		if wait := editWait(a.opts.EditInterval, t.edits) - time.Since(t.lastOpAt); wait > 0 {
+		wait := editWait(a.opts.EditInterval, t.edits) - time.Since(t.lastOpAt)
+		if wait <= 0 && !a.deps.budget.available() {
+			// The bot-wide send budget is spent: this edit is skipped and
+			// the next one carries the text that arrives meanwhile.
+			wait = a.opts.EditInterval
+		}
+		if wait > 0 {
 			if t.tick == nil {
 				t.tick = sendLater(c, wait, &editTick{turnID: t.id})
 			}

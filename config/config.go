@@ -46,6 +46,13 @@ type Matrix struct {
 	AllowedServers []string `koanf:"allowed_servers"`
 	// DisplayName is set on the bot's profile at start when not empty.
 	DisplayName string `koanf:"display_name" cfg:"text"`
+	// SendRate is the bot-wide budget of events posted to rooms (messages,
+	// edits, notices, reactions) per second, kept below the homeserver's
+	// rate limit so that busy rooms slow their edits down instead of being
+	// refused; 0 turns the budget off.
+	SendRate float64 `koanf:"send_rate"`
+	// SendBurst is how many posts may go out at once before SendRate applies.
+	SendBurst int `koanf:"send_burst"`
 }
 
 // Policies for users missing from the registry's user_agents (PRODUCT R5.2).
@@ -185,6 +192,10 @@ const (
 // have no default.
 func Defaults() *Config {
 	return &Config{
+		// Dendrite's default limit is about 40 requests a second per user;
+		// Synapse's rc_message is far lower, and bots are usually exempted
+		// there (see the README).
+		Matrix: Matrix{SendRate: 10, SendBurst: 20},
 		Agents: Agents{
 			Unassigned:      UnassignedDefault,
 			ConnectTimeout:  10 * time.Second,

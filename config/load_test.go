@@ -192,6 +192,8 @@ func TestSurfacesEnvOverridesNestedKeys(t *testing.T) {
 		"SURFACES_ONBOARDING_FIRST_CHAT_NAME=First",
 		"SURFACES_SHUTDOWN_GRACE=45s",
 		"SURFACES_MATRIX_DISPLAY_NAME=Bot",
+		"SURFACES_MATRIX_SEND_RATE=0.2",
+		"SURFACES_MATRIX_SEND_BURST=10",
 	)})
 	tests := []struct {
 		key  string
@@ -216,6 +218,8 @@ func TestSurfacesEnvOverridesNestedKeys(t *testing.T) {
 		{"onboarding.first_chat_name", c.Onboarding.FirstChatName, "First"},
 		{"shutdown.grace", c.Shutdown.Grace, 45 * time.Second},
 		{"matrix.display_name", c.Matrix.DisplayName, "Bot"},
+		{"matrix.send_rate", c.Matrix.SendRate, 0.2},
+		{"matrix.send_burst", c.Matrix.SendBurst, 10},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {

@@ -78,6 +78,8 @@ func (c *Config) validate(ps *problems) {
 	v.positive("streaming.notify_after", c.Streaming.NotifyAfter)
 	v.check("streaming.max_edits", c.Streaming.MaxEdits < 1, func() string { return "must be at least 1" })
 	v.check("queue.size", c.Queue.Size < 1, func() string { return "must be at least 1" })
+	v.check("matrix.send_rate", c.Matrix.SendRate < 0, func() string { return "must be 0 (no budget) or more posts per second" })
+	v.check("matrix.send_burst", c.Matrix.SendRate > 0 && c.Matrix.SendBurst < 1, func() string { return "must be at least 1" })
 	v.check("rate_limit.rate", c.RateLimit.Rate <= 0, func() string { return "must be more than 0 messages per second" })
 	v.check("rate_limit.burst", c.RateLimit.Burst < 1, func() string { return "must be at least 1" })
 	v.required("onboarding.space_name_template", c.Onboarding.SpaceNameTemplate)

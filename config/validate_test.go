@@ -74,6 +74,10 @@ func TestValidateNamesKey(t *testing.T) {
 			key: "rate_limit.rate", kind: ErrInvalidValue},
 		{name: "zero burst", mutate: func(c *Config) { c.RateLimit.Burst = 0 },
 			key: "rate_limit.burst", kind: ErrInvalidValue},
+		{name: "negative send rate", mutate: func(c *Config) { c.Matrix.SendRate = -1 },
+			key: "matrix.send_rate", kind: ErrInvalidValue},
+		{name: "zero send burst", mutate: func(c *Config) { c.Matrix.SendBurst = 0 },
+			key: "matrix.send_burst", kind: ErrInvalidValue},
 		{name: "empty space template", mutate: func(c *Config) { c.Onboarding.SpaceNameTemplate = "" },
 			key: "onboarding.space_name_template", kind: ErrMissing},
 	}

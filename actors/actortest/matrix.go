@@ -2,6 +2,7 @@ package actortest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -34,6 +35,57 @@ type Matrix struct {
 	fail   map[string]error
 	// block, when set for a method, holds its calls until the channel is closed.
 	block map[string]chan struct{}
+	// limit, when set, refuses posts beyond a homeserver-like rate limit.
+	limit    *limiter
+	exceeded int
+}
+
+// ErrLimitExceeded is what a rate-limited fake returns for a post over its
+// limit, as a homeserver answers M_LIMIT_EXCEEDED.
+var ErrLimitExceeded = errors.New("M_LIMIT_EXCEEDED: too many requests")
+
+// limited are the methods a homeserver rate-limits: each posts an event.
+var limited = []string{"SendNotice", "SendText", "EditText", "SendReaction"}
+
+// limiter is a homeserver's per-user message limit: burst events at once,
+// then rate per second.
+type limiter struct {
+	rate, tokens, burst float64
+	last                time.Time
+}
+
+// RateLimit makes the fake refuse, with ErrLimitExceeded and without
+// recording the call, every post (SendNotice, SendText, EditText,
+// SendReaction) beyond burst at once and rate per second, as a homeserver's
+// rate limit does. Exceeded counts the refusals.
+func (m *Matrix) RateLimit(rate float64, burst int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.limit = &limiter{rate: rate, tokens: float64(burst), burst: float64(burst), last: time.Now()}
+}
+
+// Exceeded is how many posts the rate limit refused.
+func (m *Matrix) Exceeded() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.exceeded
+}
+
+// overLimit takes a token for a rate-limited call; m.mu is held.
+func (m *Matrix) overLimit(method string) bool {
+	l := m.limit
+	if l == nil || !slices.Contains(limited, method) {
+		return false
+	}
+	now := time.Now()
+	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	l.last = now
+	if l.tokens < 1 {
+		m.exceeded++
+		return true
+	}
+	l.tokens--
+	return false
 }
 
 var _ actors.Matrix = (*Matrix)(nil)
@@ -84,6 +136,9 @@ func (m *Matrix) record(ctx context.Context, c Call) (string, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.overLimit(c.Method) {
+		return "", ErrLimitExceeded
+	}
 	m.nextID++
 	id := fmt.Sprintf("$fake%d", m.nextID)
 	if c.EventID == "" {

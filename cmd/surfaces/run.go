@@ -131,6 +131,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		DenyMessage:          cfg.Agents.DenyMessage,
 		UserSelectableAgents: cfg.Agents.UserSelectable,
 		RateLimit:            actors.RateLimit{Rate: cfg.RateLimit.Rate, Burst: cfg.RateLimit.Burst},
+		SendBudget:           actors.RateLimit{Rate: cfg.Matrix.SendRate, Burst: cfg.Matrix.SendBurst},
 	})
 	if err != nil {
 		return err
