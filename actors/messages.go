@@ -71,6 +71,9 @@ type StartTurn struct {
 	EventID string
 	Sender  string
 	Text    string
+
+	// queuedAt is when the room queued it (kept across restarts).
+	queuedAt time.Time
 }
 
 // RunCommand asks a room actor to run a room-scoped command.

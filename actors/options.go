@@ -15,9 +15,15 @@ type Deps struct {
 	Registry Registry
 	Catalog  *catalog.Catalog
 
+	// Drain, when set, is how a graceful stop tells the rooms to start no
+	// new turn (optional).
+	Drain *Drain
+
 	// budget is the bot-wide send budget NewRootProps puts in front of
 	// Matrix (nil: none).
 	budget *sendBudget
+	// writes orders the writes of room records (see roomWrites).
+	writes *roomWrites
 }
 
 // Options tune the tree. Zero values take the defaults below; cmd/ fills

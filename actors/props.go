@@ -25,6 +25,7 @@ func NewRoomProps(ctx context.Context, deps Deps, opts Options, rec RoomRecord) 
 		return nil, errors.New("actors: a room actor needs a room id")
 	}
 	opts = opts.withDefaults()
+	deps.prepare()
 	return newRoomProps(context.WithoutCancel(ctx), &deps, &opts, rec), nil
 }
 
@@ -38,6 +39,7 @@ func NewUserProps(ctx context.Context, deps Deps, opts Options, userID string) (
 		return nil, errors.New("actors: a user actor needs a user id")
 	}
 	opts = opts.withDefaults()
+	deps.prepare()
 	return newUserProps(context.WithoutCancel(ctx), &deps, &opts, userID), nil
 }
 
@@ -48,4 +50,11 @@ func (d Deps) validate() error {
 		return errors.New("actors: every dependency is required")
 	}
 	return nil
+}
+
+// prepare makes the state the actors built from these deps share.
+func (d *Deps) prepare() {
+	if d.writes == nil {
+		d.writes = newRoomWrites()
+	}
 }

@@ -58,6 +58,11 @@ type RoomRecord struct {
 	// TurnInFlight is set while a turn runs and cleared when it ends, so that a
 	// restart finding it set tells the user the turn was cut off (PRODUCT R7.2).
 	TurnInFlight *InFlightTurn `json:"turn_in_flight,omitempty"`
+	// Queue holds the messages waiting behind the running turn, oldest
+	// first. It is written with every change, so a restart, a crash or a
+	// graceful stop runs them afterwards instead of losing them (PRODUCT
+	// R3.2, R7.2).
+	Queue []QueuedMessage `json:"queue,omitempty"`
 	// CommandsVersion names the command descriptions last published in the
 	// room (MSC4391); another version is published again.
 	CommandsVersion string `json:"commands_version,omitempty"`
@@ -87,6 +92,15 @@ type InFlightTurn struct {
 	// be retried (!retry). It is stored, never logged.
 	Text      string    `json:"text,omitempty"`
 	StartedAt time.Time `json:"started_at"`
+}
+
+// QueuedMessage is a user message waiting for its turn. Its text is stored,
+// never logged.
+type QueuedMessage struct {
+	EventID  string    `json:"event_id"`
+	Sender   string    `json:"sender,omitempty"`
+	Text     string    `json:"text"`
+	QueuedAt time.Time `json:"queued_at"`
 }
 
 // FailedTurn is a message whose turn failed, kept for !retry.

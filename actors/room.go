@@ -57,7 +57,9 @@ type roomActor struct {
 	connGen  uint64
 	idleTime *time.Timer
 
-	saving, saveAgain bool
+	// reported is the ticket of the newest record written and reported to
+	// the parent, so an older write that reports late is not reported.
+	reported uint64
 	// stopping is the id of a turn the user stopped whose agent side is not
 	// over yet; connTurn is the turn last sent on conn.
 	stopping, connTurn uint64
@@ -78,9 +80,10 @@ type (
 		err error
 	}
 	roomSaved struct {
-		inc uint64
-		rec RoomRecord
-		err error
+		inc    uint64
+		ticket uint64
+		rec    RoomRecord
+		err    error
 	}
 	// roomCrashed is sent by a crashing incarnation to its successor, with
 	// the messages it had not handled yet, oldest first.
@@ -107,13 +110,7 @@ func (a *roomActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.start(c)
 	case *actor.Stopping:
-		if t := a.turn; t != nil {
-			// Observers (graceful shutdown, metrics) must not wait for a
-			// turn that will never end.
-			c.ActorSystem().EventStream.Publish(&TurnEnded{RoomID: a.roomID, EventID: t.eventID, AgentID: t.agentID,
-				Err: ErrTurnCut, Chunks: t.chunks, Duration: time.Since(t.started)})
-		}
-		a.stop(errors.New("room actor stopping"))
+		a.stopped(c)
 	case *actor.Restarting:
 		a.restarting(c)
 	case *roomCrashed:
@@ -203,6 +200,27 @@ func (a *roomActor) start(c actor.Context) {
 	})
 }
 
+// stopped runs when the actor is stopped (a graceful stop past its grace,
+// an archived room, a parent that stops): a running turn is cut, and its
+// user is told now rather than after the next start; the record keeps the
+// message for !retry and the queue for the next start.
+func (a *roomActor) stopped(c actor.Context) {
+	if t := a.turn; t != nil {
+		// Observers (graceful shutdown, metrics) must not wait for a turn
+		// that will never end.
+		c.ActorSystem().EventStream.Publish(&TurnEnded{RoomID: a.roomID, EventID: t.eventID, AgentID: t.agentID,
+			Err: ErrTurnCut, Chunks: t.chunks, Duration: time.Since(t.started)})
+		a.log.Warn().Str("event_id", t.eventID).Msg("turn cut off by a stop")
+		cat := a.deps.Catalog
+		a.notice(c, cat.T(catalog.StopCut)+"\n\n"+cat.T(catalog.RetryHint))
+		a.rec.TurnInFlight = nil
+		a.rec.LastFailed = &FailedTurn{EventID: t.eventID, Text: t.msg.Text, FailedAt: time.Now()}
+		a.turn = nil
+		a.save(c)
+	}
+	a.stop(errors.New("room actor stopping"))
+}
+
 func (a *roomActor) stop(cause error) {
 	if a.cancel != nil {
 		a.cancel(cause)
@@ -246,6 +264,7 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 		a.rec = a.initial
 	}
 	a.loaded = true
+	a.restoreQueue()
 	if a.crashed || a.rec.TurnInFlight != nil {
 		key := catalog.Restarted
 		if a.crashed {
@@ -266,6 +285,7 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 	for _, m := range pending {
 		a.handle(c, m)
 	}
+	a.startNextTurn(c) // the restored queue, if nothing above started it
 }
 
 // commandsPublished reports the outcome of publishing the room's command
@@ -301,37 +321,69 @@ func (a *roomActor) commandsPublishedDone(c actor.Context, m *commandsPublished)
 	a.save(c)
 }
 
-// save writes the record. Writes are serialised so that an older snapshot can
-// never overwrite a newer one; a change made while a write is in flight is
-// written right after it.
+// save writes the record, with the queue as it is now. The write starts at
+// once; roomWrites makes sure an older snapshot never overwrites a newer
+// one, across incarnations too.
 func (a *roomActor) save(c actor.Context) {
-	if a.saving {
-		a.saveAgain = true
-		return
-	}
-	a.saving, a.saveAgain = true, false
 	a.rec.UpdatedAt = time.Now()
+	a.rec.Queue = queuedMessages(a.queue)
 	rec := a.rec
 	rec.Staged = slices.Clone(rec.Staged)
 	rec.FirstReplyMs = slices.Clone(rec.FirstReplyMs)
 	store, inc := a.deps.Store, a.inc
+	writer, ticket := a.deps.writes.ticket(a.roomID)
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		// The write must land even while the actor stops, so it is not
 		// bound to the actor's context.
-		err := store.PutRoom(context.WithoutCancel(ctx), rec)
-		return &roomSaved{inc: inc, rec: rec, err: err}
+		written, err := writer.write(ticket, func() error { return store.PutRoom(context.WithoutCancel(ctx), rec) })
+		if !written && err == nil {
+			return nil // a newer snapshot is already stored
+		}
+		return &roomSaved{inc: inc, ticket: ticket, rec: rec, err: err}
 	})
 }
 
 func (a *roomActor) saved(c actor.Context, m *roomSaved) {
-	a.saving = false
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to save room record")
-	} else if c.Parent() != nil {
+		return
+	}
+	if m.ticket > a.reported && c.Parent() != nil {
+		a.reported = m.ticket
 		c.Send(c.Parent(), &RoomUpdated{Record: m.rec})
 	}
-	if a.saveAgain {
-		a.save(c)
+}
+
+// queuedMessages is the queue as the record stores it.
+func queuedMessages(queue []*StartTurn) []QueuedMessage {
+	if len(queue) == 0 {
+		return nil
+	}
+	out := make([]QueuedMessage, len(queue))
+	for i, m := range queue {
+		out[i] = QueuedMessage{EventID: m.EventID, Sender: m.Sender, Text: m.Text, QueuedAt: m.queuedAt}
+	}
+	return out
+}
+
+// restoreQueue puts the messages the record says were waiting back in the
+// queue, ahead of anything that arrived since: they were sent earlier. A
+// crashed incarnation hands its queue over too; a message it handed over
+// is queued once.
+func (a *roomActor) restoreQueue() {
+	handed := map[string]bool{}
+	for _, m := range a.pending {
+		if st, ok := m.(*StartTurn); ok {
+			handed[st.EventID] = true
+		}
+	}
+	for _, q := range a.rec.Queue {
+		if !handed[q.EventID] {
+			a.queue = append(a.queue, &StartTurn{EventID: q.EventID, Sender: q.Sender, Text: q.Text, queuedAt: q.QueuedAt})
+		}
+	}
+	if n := len(a.queue); n > 0 {
+		a.log.Info().Int("queued", n).Msg("queued messages restored")
 	}
 }
 
@@ -344,8 +396,15 @@ func (a *roomActor) enqueue(c actor.Context, m *StartTurn) (accepted bool) {
 		c.ActorSystem().EventStream.Publish(&MessageRejected{RoomID: a.roomID, EventID: m.EventID, Reason: RejectedQueueFull})
 		return false
 	}
+	if m.queuedAt.IsZero() {
+		m.queuedAt = time.Now()
+	}
 	a.queue = append(a.queue, m)
-	a.startNextTurn(c)
+	if !a.startNextTurn(c) {
+		// It waits: written now, so a restart runs it (PRODUCT R7.2).
+		a.log.Debug().Str("event_id", m.EventID).Int("queued", len(a.queue)).Msg("message queued")
+		a.save(c)
+	}
 	return true
 }
 

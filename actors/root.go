@@ -48,6 +48,7 @@ func NewRootProps(ctx context.Context, deps Deps, opts Options) (*actor.Props, e
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	deps.prepare()
 	if b := newSendBudget(opts.SendBudget); b != nil {
 		deps.budget = b
 		deps.Matrix = budgetedMatrix{Matrix: deps.Matrix, budget: b}
@@ -173,7 +174,7 @@ func (a *rootActor) senderChecked(c actor.Context, m *senderChecked) {
 }
 
 // usersLoaded carries the users with a record and the rooms whose turn a
-// restart cut off.
+// restart cut off or whose queue it left waiting.
 type usersLoaded struct {
 	users       []string
 	interrupted []RoomRecord
@@ -200,13 +201,15 @@ func (a *rootActor) loadUsers(c actor.Context) {
 				continue
 			}
 			for _, r := range rooms {
-				if r.TurnInFlight != nil && !r.Archived {
+				// A turn cut off, or messages left waiting, by the last
+				// stop: the room starts now, not at its next message.
+				if (r.TurnInFlight != nil || len(r.Queue) > 0) && !r.Archived {
 					found.interrupted = append(found.interrupted, r)
 				}
 			}
 		}
 		if len(found.interrupted) > 0 {
-			zerolog.Ctx(ctx).Info().Int("rooms", len(found.interrupted)).Msg("found turns interrupted by a restart")
+			zerolog.Ctx(ctx).Info().Int("rooms", len(found.interrupted)).Msg("found rooms with a turn cut off or messages waiting")
 		}
 		return found
 	})

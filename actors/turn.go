@@ -88,10 +88,11 @@ type (
 	typingTick struct{ turnID uint64 }
 )
 
-// startNextTurn starts the oldest queued message if no turn is running.
-func (a *roomActor) startNextTurn(c actor.Context) {
-	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.rec.Archived || a.moveToAssigned(c) {
-		return
+// startNextTurn starts the oldest queued message if no turn is running and
+// reports whether it did (the record is then written with the new queue).
+func (a *roomActor) startNextTurn(c actor.Context) bool {
+	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.rec.Archived || a.deps.Drain.draining() || a.moveToAssigned(c) {
+		return false
 	}
 	a.skipMove = false
 	next := a.queue[0]
@@ -131,7 +132,7 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 			// Done closes; such a connection is not reused.
 			if a.conn.Err() == nil {
 				a.sendTurn(c, t, a.conn)
-				return
+				return true
 			}
 			a.conn = nil
 		}
@@ -141,7 +142,7 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 		a.agentEvent(c, &agentEventArrived{turnID: t.id, event: AgentEvent{
 			Kind: AgentFailed, Err: errors.Join(ErrAgentUnavailable, ErrUnknownAgent),
 		}})
-		return
+		return true
 	}
 	dialer, chatID, id, key, inc := a.deps.Agents, a.rec.PlatformChatID, t.id, connKey(a.rec), a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
@@ -154,6 +155,7 @@ func (a *roomActor) startNextTurn(c actor.Context) {
 		}
 		return &agentDialed{inc: inc, turnID: id, conn: conn, connFor: key, err: err}
 	})
+	return true
 }
 
 // connKey names the conversation a room's connection is for.

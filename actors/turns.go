@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -72,3 +73,15 @@ func (t *Turns) WaitIdle(ctx context.Context) error {
 
 // Close stops following the events.
 func (t *Turns) Close() { t.system.EventStream.Unsubscribe(t.sub) }
+
+// Drain tells the room actors of a tree to start no new turn. A graceful
+// stop starts it before letting the running turns finish (PRODUCT R8.4),
+// so the wait ends with them; the messages still queued stay in their
+// room's record and run after the next start. It is safe for concurrent use.
+type Drain struct{ on atomic.Bool }
+
+// Start stops new turns from starting; it cannot be undone.
+func (d *Drain) Start() { d.on.Store(true) }
+
+// draining reports whether Start was called; a nil Drain never drains.
+func (d *Drain) draining() bool { return d != nil && d.on.Load() }

@@ -32,6 +32,8 @@ type Kit struct {
 	Agents   *Agents
 	Registry *Registry
 	Catalog  *catalog.Catalog
+	// Drain, when set, is passed to the actors spawned after (see actors.Drain).
+	Drain *actors.Drain
 	// Options are passed to every actor the kit spawns; BotUserID is
 	// preset to BotUserID.
 	Options actors.Options
@@ -81,7 +83,7 @@ func NewKit(t TB) *Kit {
 
 // Deps returns the kit's fakes as the actors' ports.
 func (k *Kit) Deps() actors.Deps {
-	return actors.Deps{Store: k.Store, Matrix: k.Matrix, Agents: k.Agents, Registry: k.Registry, Catalog: k.Catalog}
+	return actors.Deps{Store: k.Store, Matrix: k.Matrix, Agents: k.Agents, Registry: k.Registry, Catalog: k.Catalog, Drain: k.Drain}
 }
 
 // SpawnTree starts the whole tree (root, user and room actors) on the kit's

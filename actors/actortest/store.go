@@ -189,6 +189,7 @@ func (s *Store) ListRooms(ctx context.Context, userID string) ([]actors.RoomReco
 func copyRoom(r actors.RoomRecord) actors.RoomRecord {
 	r.Staged = slices.Clone(r.Staged)
 	r.FirstReplyMs = slices.Clone(r.FirstReplyMs)
+	r.Queue = slices.Clone(r.Queue)
 	if r.TurnInFlight != nil {
 		t := *r.TurnInFlight
 		r.TurnInFlight = &t

@@ -112,8 +112,9 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		StatusTimeout:   cfg.Agents.StatusTimeout,
 		TurnIdleTimeout: cfg.Agents.TurnIdleTimeout,
 	})
+	drain := &actors.Drain{}
 	root, err := actors.Spawn(actors.WithTaskGroup(ctx, &tasks), system, actors.Deps{
-		Store: store, Matrix: mx, Agents: dialer, Registry: registry, Catalog: cat,
+		Store: store, Matrix: mx, Agents: dialer, Registry: registry, Catalog: cat, Drain: drain,
 	}, actors.Options{
 		BotUserID:            mx.UserID(),
 		QueueSize:            cfg.Queue.Size,
@@ -144,11 +145,13 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 	defer treeMetrics.Close()
 	defer func() {
-		// Sync has stopped, so no new message arrives. Running turns get
-		// shutdown.grace to finish (PRODUCT R8.4), so that a reply already
-		// on its way is completed rather than reported as cut off after the
-		// restart. Then the tree stops before the store closes: actors
-		// persist on the way out.
+		// Sync has stopped, so no new message arrives, and no queued
+		// message starts a turn: it stays in its room's record for the
+		// next start. Running turns get shutdown.grace to finish (PRODUCT
+		// R8.4), so that a reply already on its way is completed; one still
+		// running after it is cut, and its user told. Then the tree stops
+		// before the store closes: actors persist on the way out.
+		drain.Start()
 		if n := turns.Running(); n > 0 {
 			log.Info().Int("turns", n).Stringer("grace", cfg.Shutdown.Grace).Msg("letting running turns finish")
 			graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Grace)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -431,7 +432,9 @@ func countFrom(msgs []harness.Message, sender id.UserID) int {
 }
 
 // A SIGTERM while a reply streams lets it finish (PRODUCT R8.4): the reply
-// is complete, and after the restart nothing is reported as cut off.
+// is complete, and after the restart nothing is reported as cut off. The
+// messages queued behind it are not lost (R3.2, R7.2): the next start
+// answers them, in order, once each.
 func TestGracefulStopLetsARunningReplyFinish(t *testing.T) {
 	w := newWorld(t)
 	w.onboard()
@@ -445,6 +448,19 @@ func TestGracefulStopLetsARunningReplyFinish(t *testing.T) {
 		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "chunk 1")
 	}); err != nil {
 		t.Fatal(err)
+	}
+	var queued []id.EventID
+	for _, text := range []string{"queued one", "queued two"} {
+		evID, err := w.alice.SendText(ctx, w.chat, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued = append(queued, evID)
+	}
+	// Both wait behind the running reply when the stop comes.
+	inQueue := regexp.MustCompile(`"event_id":"` + regexp.QuoteMeta(queued[1].String()) + `".*"message":"message queued"`)
+	if _, err := w.stack.Bot.WaitForLine(ctx, inQueue); err != nil {
+		t.Fatalf("the second message was not queued: %v", err)
 	}
 	if err := w.stack.StopBot(); err != nil {
 		t.Fatalf("the bot did not stop cleanly: %v", err)
@@ -462,11 +478,24 @@ func TestGracefulStopLetsARunningReplyFinish(t *testing.T) {
 	if err := w.stack.StartBot(w.ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The queued messages are answered without the user writing again.
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.FinalBody == "echo: queued two"
+	}); err != nil {
+		t.Fatalf("the queued messages were not answered after the restart: %v", err)
+	}
 	w.ask("are you back?", func(m harness.Message) bool { return m.FinalBody == "echo: are you back?" })
+	var echoes []string
 	for _, m := range w.alice.Messages(w.chat) {
 		if m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "restarted while answering") {
 			t.Fatalf("a finished reply (%s) was reported as cut off: %q", reply.EventID, m.FinalBody)
 		}
+		if m.Sender == w.stack.BotID && strings.HasPrefix(m.FinalBody, "echo: queued") {
+			echoes = append(echoes, m.FinalBody)
+		}
+	}
+	if want := []string{"echo: queued one", "echo: queued two"}; !slices.Equal(echoes, want) {
+		t.Fatalf("the queued messages were answered as %q, want %q", echoes, want)
 	}
 }
 

@@ -1,0 +1,50 @@
+package actors
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// roomWrites orders the writes of each room's record. A room actor issues a
+// write for every change at once, from Receive, and the write itself runs in
+// a task; two tasks may race, and so may the last write of a crashed or
+// stopped incarnation and the first of the next. Every write takes a ticket
+// in Receive (so tickets follow the order of the changes) and the writer
+// skips a write whose ticket is older than one already written: the newest
+// snapshot always wins, and none is left waiting in memory when the actor
+// stops.
+type roomWrites struct {
+	rooms sync.Map // room id → *roomWriter
+}
+
+type roomWriter struct {
+	issued atomic.Uint64
+	mu     sync.Mutex
+	// written is the ticket of the newest snapshot written.
+	written uint64
+}
+
+func newRoomWrites() *roomWrites { return &roomWrites{} }
+
+// ticket returns the room's writer and the next ticket; call it from
+// Receive, in the order of the changes.
+func (w *roomWrites) ticket(roomID string) (*roomWriter, uint64) {
+	v, _ := w.rooms.LoadOrStore(roomID, &roomWriter{})
+	rw := v.(*roomWriter)
+	return rw, rw.issued.Add(1)
+}
+
+// write runs put for ticket unless a newer snapshot was written already;
+// written is false when it was skipped.
+func (rw *roomWriter) write(ticket uint64, put func() error) (written bool, err error) {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if ticket < rw.written {
+		return false, nil
+	}
+	if err := put(); err != nil {
+		return false, err
+	}
+	rw.written = ticket
+	return true, nil
+}
