@@ -52,6 +52,14 @@ type ReactionReceived struct {
 	Key       string
 }
 
+// MessagesSkipped: after the bot was away, the homeserver's sync left out
+// more of RoomID's timeline than the bot fetches back, so some messages
+// were not read. Owner is the room's owner, who is told.
+type MessagesSkipped struct {
+	RoomID string
+	Owner  string
+}
+
 // MsgTypeEncrypted is the MsgType of an m.room.encrypted event, whose body
 // the bot cannot read (no E2EE yet).
 const MsgTypeEncrypted = "m.room.encrypted"
@@ -91,11 +99,13 @@ type RoomUpdated struct {
 func (*InviteReceived) rootMessage()   {}
 func (*MessageReceived) rootMessage()  {}
 func (*ReactionReceived) rootMessage() {}
+func (*MessagesSkipped) rootMessage()  {}
 
 func (*InviteReceived) userMessage()   {}
 func (*MessageReceived) userMessage()  {}
 func (*ReactionReceived) userMessage() {}
 func (*RoomUpdated) userMessage()      {}
+func (*MessagesSkipped) userMessage()  {}
 
 func (*StartTurn) roomMessage()        {}
 func (*RunCommand) roomMessage()       {}

@@ -127,3 +127,21 @@ func TestAStopThatCutsATurnSaysSoOnce(t *testing.T) {
 		}
 	})
 }
+
+// When the bot could not read every message sent while it was away, the
+// owner of the room hears it there; nobody else is told anything.
+func TestSkippedMessagesAreReportedToTheOwner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "101")
+		tt.addRoom(bob, "!b", "102")
+		mark := tt.mark()
+		tt.send(&actors.MessagesSkipped{RoomID: "!b", Owner: alice}) // not alice's room
+		tt.send(&actors.MessagesSkipped{RoomID: "!r", Owner: alice})
+		tt.waitCall(mark, "SendNotice", "!r", tt.Catalog.T(catalog.MessagesSkipped))
+		synctest.Wait()
+		if n := len(tt.Matrix.CallsSince(mark, "SendNotice")); n != 1 {
+			t.Fatalf("%d notices, want the one in alice's room: %+v", n, tt.Matrix.CallsSince(mark))
+		}
+	})
+}

@@ -93,7 +93,7 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.stop(errors.New("root actor stopping"))
 	case *actor.Terminated:
 		forgetChild(a.users, m.Who)
-	case *InviteReceived, *MessageReceived, *ReactionReceived:
+	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped:
 		if !a.loaded {
 			if len(a.pending) >= maxRootPending {
 				a.log.Warn().Int("pending", len(a.pending)).Msg("too many events before the user list loaded, dropping one")
@@ -123,6 +123,8 @@ func (a *rootActor) route(c actor.Context, msg any) {
 		sender = m.Sender
 	case *ReactionReceived:
 		sender = m.Sender
+	case *MessagesSkipped:
+		sender = m.Owner
 	}
 	if sender == a.opts.BotUserID {
 		return

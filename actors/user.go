@@ -92,7 +92,7 @@ func (a *userActor) Receive(c actor.Context) {
 		a.rooms[m.Record.RoomID] = m.Record
 	case *taskPanicked:
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.value, m.stack))
-	case *InviteReceived, *MessageReceived, *ReactionReceived, *wakeRoom:
+	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped, *wakeRoom:
 		if !a.loaded || a.onboarding {
 			a.pending = append(a.pending, m)
 			return
@@ -158,6 +158,11 @@ func (a *userActor) handle(c actor.Context, msg any) {
 	case *wakeRoom:
 		if rec, ok := a.rooms[m.roomID]; ok {
 			a.room(c, rec)
+		}
+	case *MessagesSkipped:
+		if room, ok := a.rooms[m.RoomID]; ok && !room.Archived {
+			a.log.Warn().Str("room_id", m.RoomID).Msg("messages sent while the bot was away were not read")
+			a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.MessagesSkipped))
 		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+
+	"github.com/surfaces-bot/surfaces/actors"
 )
 
 // Routes of the fake homeserver: the client-server API endpoints the
@@ -35,6 +37,7 @@ const (
 	routeSetDisplayName = "PUT /_matrix/client/v3/profile/{user}/displayname"
 	routeFilter         = "POST /_matrix/client/v3/user/{user}/filter"
 	routeSync           = "GET /_matrix/client/v3/sync"
+	routeMessages       = "GET /_matrix/client/v3/rooms/{room}/messages"
 )
 
 // recorded is one request the fake homeserver received.
@@ -102,6 +105,7 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 	route(routeSetDisplayName, ok(`{}`))
 	route(routeFilter, ok(`{"filter_id":"f1"}`))
 	route(routeSync, func(w http.ResponseWriter, r *http.Request) { hs.block(r) })
+	route(routeMessages, ok(`{"chunk":[],"start":"s"}`))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		matrixError(w, http.StatusNotFound, "M_UNRECOGNIZED", "not served by the fake homeserver")
 	})
@@ -192,7 +196,14 @@ func (hs *testHomeserver) connect(t *testing.T) *Client {
 	return c
 }
 
-func newMemState() *memState { return &memState{seen: map[string]bool{}, meta: map[string]string{}} }
+// newMemState knows the users the syncer tests write as (a record each).
+func newMemState() *memState {
+	users := map[string]actors.UserRecord{}
+	for _, u := range []string{"@alice:hs.test", "@bob:hs.test", "@u:hs.test"} {
+		users[u] = actors.UserRecord{UserID: u}
+	}
+	return &memState{seen: map[string]bool{}, meta: map[string]string{}, users: users, rooms: map[string]actors.RoomRecord{}}
+}
 
 // testContext ends with the test or after a generous 30 s.
 func testContext(t *testing.T) context.Context {

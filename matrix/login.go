@@ -34,6 +34,14 @@ type StateStore interface {
 	SaveNextBatch(ctx context.Context, userID, nextBatch string) error
 	LoadNextBatch(ctx context.Context, userID string) (string, error)
 	MarkEventHandled(ctx context.Context, eventID string) (first bool, err error)
+	// EventHandled reports whether eventID was marked handled (within the
+	// event TTL), without marking it.
+	EventHandled(ctx context.Context, eventID string) (bool, error)
+	// GetUser and GetRoom read the actors' records (errors wrap
+	// actors.ErrNotFound when there is none): the syncer spends no write
+	// on a stranger's event and finds whom to tell about skipped messages.
+	GetUser(ctx context.Context, userID string) (actors.UserRecord, error)
+	GetRoom(ctx context.Context, roomID string) (actors.RoomRecord, error)
 	GetMeta(ctx context.Context, name string) (string, error)
 	PutMeta(ctx context.Context, name, value string) error
 }

@@ -65,7 +65,7 @@ func TestConnectHonoursRetryAfterMs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := Connect(ctx, Credentials{Homeserver: ts.URL, UserID: "@bot:hs.test", AccessToken: "tok"},
-		&memState{seen: map[string]bool{}, meta: map[string]string{}})
+		newMemState())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,8 +23,11 @@ import (
 //     timelines are not;
 //   - in a room the bot has just joined, events before its own join are history;
 //   - the bot's own events, redactions, edits and notices are dropped;
-//   - every handled event id is recorded, so after a restart (mautrix stores
-//     the sync token before processing a response) nothing is handled twice.
+//   - every handled event id of a sender the bot serves is recorded, so
+//     after a restart (mautrix stores the sync token before processing a
+//     response) nothing is handled twice; a stranger's costs no write;
+//   - a timeline the server cut short (limited, after downtime) is filled
+//     from /messages, within a bound (see gap).
 type syncer struct {
 	c           *Client
 	sink        Sink
@@ -88,7 +92,13 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 	}
 	if since != "" {
 		for roomID, room := range resp.Rooms.Join {
-			s.timeline(ctx, roomID, room.Timeline.Events, room.Timeline.Limited)
+			events := room.Timeline.Events
+			if room.Timeline.Limited && room.Timeline.PrevBatch != "" {
+				// The server left events out (the bot was away for long):
+				// fetch them, or tell the user they were not read.
+				events = append(s.gap(ctx, roomID, room.Timeline.PrevBatch), events...)
+			}
+			s.timeline(ctx, roomID, events)
 		}
 	}
 	if s.onFirstSync != nil {
@@ -97,7 +107,7 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 	return nil
 }
 
-func (s *syncer) timeline(ctx context.Context, roomID id.RoomID, events []*event.Event, _ bool) {
+func (s *syncer) timeline(ctx context.Context, roomID id.RoomID, events []*event.Event) {
 	log := zerolog.Ctx(ctx).With().Str("room_id", roomID.String()).Logger()
 	bot := s.c.cli.UserID
 	// Events before the bot's own join in this batch predate it.
@@ -113,6 +123,12 @@ func (s *syncer) timeline(ctx context.Context, roomID id.RoomID, events []*event
 		evt.RoomID = roomID
 		msg, ok := s.convert(evt)
 		if !ok {
+			continue
+		}
+		if !s.knownSender(ctx, evt.Sender) {
+			// A stranger costs no disk write; the root drops the event
+			// unless the sender is onboarding right now.
+			s.sink(msg)
 			continue
 		}
 		first, err := s.c.store.MarkEventHandled(ctx, evt.ID.String())
@@ -199,4 +215,67 @@ func convertReaction(evt *event.Event) (any, bool) {
 		RoomID: evt.RoomID.String(), EventID: evt.ID.String(), Sender: evt.Sender.String(),
 		RelatesTo: rel.EventID.String(), Key: rel.Key,
 	}, true
+}
+
+// knownSender reports whether sender has a record here (a user the bot
+// serves). When the store cannot tell, the sender counts as known: a
+// wasted write is better than an event handled twice.
+func (s *syncer) knownSender(ctx context.Context, sender id.UserID) bool {
+	_, err := s.c.store.GetUser(ctx, sender.String())
+	if err != nil && !errors.Is(err, actors.ErrNotFound) {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("sender", sender.String()).Msg("failed to read a sender's record")
+	}
+	return !errors.Is(err, actors.ErrNotFound)
+}
+
+// maxGapEvents bounds how far back a limited timeline is filled: two pages
+// of /messages. Messages further back are not read, and the user is told.
+const maxGapEvents = 100
+
+// gap fetches the events a limited timeline left out, oldest first, by
+// paging back from prevBatch until an event the bot itself sent (its reply
+// or its join: everything before it was seen by a running bot) or an event
+// already handled. When it reaches neither within maxGapEvents, or /messages
+// fails, the room's owner is told that messages sent while the bot was away
+// were not read (PRODUCT R7.2).
+func (s *syncer) gap(ctx context.Context, roomID id.RoomID, prevBatch string) []*event.Event {
+	log := zerolog.Ctx(ctx).With().Str("room_id", roomID.String()).Logger()
+	bot := s.c.cli.UserID
+	var found []*event.Event
+	from := prevBatch
+	for len(found) < maxGapEvents && from != "" {
+		resp, err := s.c.cli.Messages(ctx, roomID, from, "", mautrix.DirectionBackward, nil, 50)
+		if err != nil {
+			log.Warn().Err(err).Msg("failed to fetch the messages a limited sync left out")
+			break
+		}
+		for _, evt := range resp.Chunk {
+			if handled, _ := s.c.store.EventHandled(ctx, evt.ID.String()); evt.Sender == bot || handled {
+				slices.Reverse(found)
+				log.Info().Int("events", len(found)).Msg("filled a limited timeline")
+				return found
+			}
+			found = append(found, evt)
+		}
+		if resp.End == "" || len(resp.Chunk) == 0 {
+			// The start of the room: nothing before it was missed.
+			slices.Reverse(found)
+			return found
+		}
+		from = resp.End
+	}
+	log.Warn().Int("events", len(found)).Msg("a limited timeline goes back further than the bound; telling the owner")
+	s.skipped(ctx, roomID)
+	slices.Reverse(found)
+	return found
+}
+
+// skipped tells the owner of roomID, if the bot serves one there, that
+// messages sent while it was away were not read.
+func (s *syncer) skipped(ctx context.Context, roomID id.RoomID) {
+	room, err := s.c.store.GetRoom(ctx, roomID.String())
+	if err != nil {
+		return // not a chat room of the bot's: nobody to tell
+	}
+	s.sink(&actors.MessagesSkipped{RoomID: roomID.String(), Owner: room.OwnerID})
 }

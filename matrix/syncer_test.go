@@ -19,9 +19,11 @@ const botID = "@bot:hs.test"
 
 // memState is a StateStore in memory, for syncer unit tests.
 type memState struct {
-	mu   sync.Mutex
-	seen map[string]bool
-	meta map[string]string
+	mu    sync.Mutex
+	seen  map[string]bool
+	meta  map[string]string
+	users map[string]actors.UserRecord
+	rooms map[string]actors.RoomRecord
 }
 
 func (m *memState) SaveFilterID(context.Context, string, string) error    { return nil }
@@ -30,6 +32,30 @@ func (m *memState) SaveNextBatch(context.Context, string, string) error   { retu
 func (m *memState) LoadNextBatch(context.Context, string) (string, error) { return "", nil }
 func (m *memState) GetMeta(_ context.Context, k string) (string, error)   { return m.meta[k], nil }
 func (m *memState) PutMeta(_ context.Context, k, v string) error          { m.meta[k] = v; return nil }
+func (m *memState) GetUser(_ context.Context, u string) (actors.UserRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.users[u]; ok {
+		return r, nil
+	}
+	return actors.UserRecord{}, fmt.Errorf("user %s: %w", u, actors.ErrNotFound)
+}
+
+func (m *memState) GetRoom(_ context.Context, r string) (actors.RoomRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rec, ok := m.rooms[r]; ok {
+		return rec, nil
+	}
+	return actors.RoomRecord{}, fmt.Errorf("room %s: %w", r, actors.ErrNotFound)
+}
+
+func (m *memState) EventHandled(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[id], nil
+}
+
 func (m *memState) MarkEventHandled(_ context.Context, id string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -51,7 +77,7 @@ func newTestSyncerWith(t *testing.T, onFirstSync func()) (*syncer, *[]any) {
 		t.Fatal(err)
 	}
 	var got []any
-	c := &Client{cli: cli, store: &memState{seen: map[string]bool{}, meta: map[string]string{}}}
+	c := &Client{cli: cli, store: newMemState()}
 	return newSyncer(c, func(m any) { got = append(got, m) }, onFirstSync), &got
 }
 

@@ -101,6 +101,26 @@ func (s *Store) MarkEventHandled(ctx context.Context, eventID string) (bool, err
 	return first, nil
 }
 
+// EventHandled reports whether eventID was marked handled within the event
+// TTL, without marking it.
+func (s *Store) EventHandled(ctx context.Context, eventID string) (bool, error) {
+	var found bool
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		_, err := txn.Get(eventKey(eventID))
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return fmt.Errorf("failed to read key for event %q: %w", eventID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("failed to check event %q: %w", eventID, err)
+	}
+	return found, nil
+}
+
 // getString reads a stringValue; a missing key is "".
 func (s *Store) getString(ctx context.Context, key []byte) (string, error) {
 	var v stringValue

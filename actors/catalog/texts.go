@@ -25,7 +25,10 @@ const (
 	Restarted Key = "restarted"
 	// StopCut tells the user the bot is stopping and had to cut their reply
 	// (PRODUCT R8.4).
-	StopCut           Key = "stop_cut"
+	StopCut Key = "stop_cut"
+	// MessagesSkipped: the bot was away so long that it could not read
+	// every message sent meanwhile (PRODUCT R7.2).
+	MessagesSkipped   Key = "messages_skipped"
 	AgentUnavailable  Key = "agent_unavailable"
 	AgentTimeout      Key = "agent_timeout"
 	AgentProtocol     Key = "agent_protocol"
@@ -140,6 +143,7 @@ var en = map[Key]string{
 	Undelivered:           "Part of the reply could not be shown here (Matrix refused it), so what you see may be incomplete. Please ask again if something is missing.",
 	TurnCrashed:           "Something went wrong on my side while answering, and the reply was stopped.",
 	Restarted:             "I restarted while answering, so that reply was cut off.",
+	MessagesSkipped:       "I was away for a while and could not read every message sent here meanwhile. If I do not answer something you sent, please send it again.",
 	StopCut:               "I am restarting and had to cut this reply short. Messages you sent after it will be answered once I am back.",
 	AgentUnavailable:      "The agent can't be reached right now. Please try again in a moment.",
 	AgentTimeout:          "The agent stopped responding, so I ended this reply.",
@@ -237,6 +241,7 @@ var ru = map[Key]string{
 	Undelivered:           "Часть ответа не удалось показать здесь (Matrix отказал), поэтому он может быть неполным. Спроси ещё раз, если чего-то не хватает.",
 	TurnCrashed:           "У меня что-то сломалось во время ответа, и он остановлен.",
 	Restarted:             "Я перезапустился во время ответа, и он оборвался.",
+	MessagesSkipped:       "Меня долго не было, и я не смог прочитать все сообщения, отправленные здесь за это время. Если я не ответил на что-то, отправь это ещё раз.",
 	StopCut:               "Я перезапускаюсь и вынужден прервать этот ответ. На сообщения, отправленные после него, я отвечу, когда вернусь.",
 	AgentUnavailable:      "Агент сейчас недоступен. Попробуй ещё раз чуть позже.",
 	AgentTimeout:          "Агент перестал отвечать, и я завершил этот ответ.",
