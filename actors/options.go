@@ -80,6 +80,8 @@ type Options struct {
 	// RoomMiddleware wraps every room actor's Receive (metrics, tracing, and
 	// fault injection in tests).
 	RoomMiddleware []actor.ReceiverMiddleware
+	// UserMiddleware wraps every user actor's Receive likewise.
+	UserMiddleware []actor.ReceiverMiddleware
 }
 
 // RateLimit configures a per-user token bucket (PRODUCT R6.2).

@@ -30,7 +30,7 @@ func (a *userActor) provision(c actor.Context, entryRoomID string, join bool) {
 }
 
 func (a *userActor) provisioned(c actor.Context, m *provisioned) {
-	a.onboarding = false
+	a.onboarding, a.adopted = false, 0
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to provision the user's Space")
 	}

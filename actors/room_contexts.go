@@ -219,10 +219,13 @@ func (a *roomActor) agentName(id string) string {
 // movedToAssigned carries a fresh platform_chat_id for a room that ran on
 // the default agent and moves to the one its owner was assigned.
 type movedToAssigned struct {
-	inc    uint64
-	agent  AgentRef
-	chatID string
-	err    error
+	inc   uint64
+	agent AgentRef
+	// toDefault is set for the way back: the owner lost their assignment
+	// (default policy), so the room moves to the default agent.
+	toDefault bool
+	chatID    string
+	err       error
 }
 
 // moveToAssigned checks, before a turn, whether a room that got the default
@@ -230,17 +233,26 @@ type movedToAssigned struct {
 // (PRODUCT R5.3: rooms that ran on the default agent move over, with a
 // notice; rooms on an assigned agent keep their conversation). It reports
 // whether a move started; the turn then waits for it.
+//
+// The way back too: a room on an assigned agent whose owner the operator
+// removed from user_agents under the default policy moves to the default
+// agent, with a notice (PRODUCT R6.1 under "default"). Where users pick
+// their agents themselves (!agent), a room's agent is theirs and stays.
 func (a *roomActor) moveToAssigned(c actor.Context) bool {
-	if !a.rec.AgentDefaulted || a.skipMove {
+	if a.skipMove {
 		return false
 	}
 	agent, assigned, err := a.deps.Registry.AgentFor(a.rec.OwnerID)
-	if err != nil || !assigned {
+	if err != nil {
+		return false
+	}
+	toDefault := !assigned && !a.rec.AgentDefaulted && !a.opts.UserSelectableAgents
+	if !(assigned && a.rec.AgentDefaulted) && !toDefault {
 		return false
 	}
 	if agent.ID == a.rec.AgentID {
-		// Assigned the agent the room already has: nothing moves.
-		a.rec.AgentDefaulted = false
+		// The room already has that agent: nothing moves.
+		a.rec.AgentDefaulted = toDefault
 		a.save(c)
 		return false
 	}
@@ -248,7 +260,7 @@ func (a *roomActor) moveToAssigned(c actor.Context) bool {
 	store, inc := a.deps.Store, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		id, err := store.NextPlatformChatID(ctx)
-		return &movedToAssigned{inc: inc, agent: agent, chatID: id, err: err}
+		return &movedToAssigned{inc: inc, agent: agent, toDefault: toDefault, chatID: id, err: err}
 	})
 	return true
 }
@@ -259,6 +271,14 @@ func (a *roomActor) movedToAssignedDone(c actor.Context, m *movedToAssigned) {
 		// The turn goes ahead on the default agent; the next one tries again.
 		a.log.Error().Err(m.err).Msg("failed to take a platform_chat_id for the assigned agent")
 		a.skipMove = true
+		return
+	}
+	if m.toDefault {
+		a.log.Info().Str("agent_id", m.agent.ID).Str("previous_agent_id", a.rec.AgentID).
+			Str("platform_chat_id", m.chatID).Msg("room moved to the default agent: its owner has no assignment any more")
+		a.rec.AgentDefaulted = true
+		a.rebind(c, m.agent.ID, m.chatID)
+		a.notice(c, a.deps.Catalog.T(catalog.MovedToDefault, "agent", agentLabel(m.agent)))
 		return
 	}
 	a.log.Info().Str("agent_id", m.agent.ID).Str("previous_agent_id", a.rec.AgentID).

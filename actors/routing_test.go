@@ -127,3 +127,55 @@ func TestAccessCanBeTakenAway(t *testing.T) {
 		turn.Emit(actortest.End(0))
 	})
 }
+
+// Under the default policy, a user the operator removes from user_agents
+// loses their agent but not the service: their rooms move to the default
+// agent with a notice, in a fresh conversation. Where users choose their
+// agents themselves, a room keeps the agent it has.
+func TestRoomsMoveToTheDefaultAgentWhenTheAssignmentIsRemoved(t *testing.T) {
+	for _, selectable := range []bool{false, true} {
+		name := map[bool]string{false: "routing by the operator", true: "users choose their agents"}[selectable]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newTestTree(t, actors.Options{UserSelectableAgents: selectable})
+				tt.Registry.Assign(alice, "agent-1")
+				r := tt.AddRoom(alice, "!r", "101")
+				r.AgentID = "agent-1"
+				if err := tt.Store.PutRoom(context.Background(), r); err != nil {
+					t.Fatal(err)
+				}
+				conn := tt.talk("!r", "on agent 1")
+				if conn.Agent.ID != "agent-1" {
+					t.Fatalf("dialed %s, want agent-1", conn.Agent.ID)
+				}
+
+				tt.Registry.Assign(alice, "")
+				m := tt.mark()
+				tt.say(alice, "!r", "and now?")
+				if selectable {
+					turn := tt.turn(conn)
+					turn.Emit(actortest.End(0))
+					tt.turnEnded("!r")
+					if n := len(tt.Matrix.CallsSince(m, "SendNotice")); n != 0 {
+						t.Fatalf("%d notices, want the room to stay quietly on its agent", n)
+					}
+					return
+				}
+				tt.waitCall(m, "SendNotice", "!r", "default agent, Agent 0")
+				moved := tt.conn()
+				if moved.Agent.ID != actortest.AgentID || moved.ChatID == "101" {
+					t.Fatalf("dialed %s/%s, want the default agent at a fresh platform_chat_id", moved.Agent.ID, moved.ChatID)
+				}
+				turn := tt.turn(moved)
+				if turn.Msg.Text != "and now?" {
+					t.Fatalf("the moved room sent %q", turn.Msg.Text)
+				}
+				turn.Emit(actortest.End(0))
+				tt.turnEnded("!r")
+				if r, _ := tt.Store.GetRoom(context.Background(), "!r"); !r.AgentDefaulted || r.AgentID != actortest.AgentID {
+					t.Fatalf("record %+v, want it on the default agent and marked defaulted", r)
+				}
+			})
+		})
+	}
+}

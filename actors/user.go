@@ -41,6 +41,12 @@ type userActor struct {
 	// pending holds messages that arrived while loading or onboarding.
 	pending    []any
 	onboarding bool
+	// adopted is the incarnation whose onboarding was still running when
+	// it crashed: its result is this incarnation's to apply (the work went
+	// on), so the rooms it created are not lost and no second Space is
+	// made. early holds that result when it came before the record loaded.
+	adopted uint64
+	early   *provisioned
 }
 
 type (
@@ -62,7 +68,7 @@ type (
 func newUserProps(base context.Context, deps *Deps, opts *Options, userID string) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &userActor{deps: deps, opts: opts, userID: userID, base: base}
-	}, actor.WithSupervisor(roomSupervisor()))
+	}, actor.WithSupervisor(roomSupervisor()), actor.WithReceiverMiddleware(opts.UserMiddleware...))
 }
 
 // Receive implements actor.Actor.
@@ -73,11 +79,19 @@ func (a *userActor) Receive(c actor.Context) {
 	case *actor.Stopping:
 		a.cancel(errors.New("user actor stopping"))
 	case *actor.Restarting:
-		// Hand the waiting messages to the next incarnation, oldest first.
+		// Hand the waiting messages to the next incarnation, oldest first,
+		// and the onboarding still running, whose task goes on.
 		a.cancel(errors.New("user actor restarting"))
-		c.Send(c.Self(), &userCrashed{msgs: a.pending})
+		crashed := &userCrashed{msgs: a.pending}
+		if a.onboarding {
+			crashed.onboarding = a.inc
+		}
+		c.Send(c.Self(), crashed)
 	case *userCrashed:
 		a.pending = append(m.msgs, a.pending...)
+		if m.onboarding != 0 {
+			a.onboarding, a.adopted = true, m.onboarding
+		}
 	case *actor.Terminated:
 		forgetChild(a.kids, m.Who)
 	case *userLoaded:
@@ -85,7 +99,11 @@ func (a *userActor) Receive(c actor.Context) {
 			a.userLoaded(c, m)
 		}
 	case *provisioned:
-		if m.inc == a.inc {
+		switch {
+		case m.inc != a.inc && (m.inc != a.adopted || a.adopted == 0):
+		case !a.loaded:
+			a.early = m
+		default:
 			a.provisioned(c, m)
 		}
 	case *RoomUpdated:
@@ -133,6 +151,11 @@ func (a *userActor) userLoaded(c actor.Context, m *userLoaded) {
 		panic(fmt.Sprintf("failed to load user %s: %v", a.userID, m.err))
 	}
 	a.loaded = true
+	if m := a.early; m != nil {
+		a.early = nil
+		a.provisioned(c, m) // drains
+		return
+	}
 	a.drain(c)
 }
 
@@ -167,8 +190,12 @@ func (a *userActor) handle(c actor.Context, msg any) {
 	}
 }
 
-// userCrashed carries a crashed incarnation's waiting messages to the next.
-type userCrashed struct{ msgs []any }
+// userCrashed carries a crashed incarnation's waiting messages to the next,
+// and the incarnation whose onboarding task is still running (0: none).
+type userCrashed struct {
+	msgs       []any
+	onboarding uint64
+}
 
 // wakeRoom starts a room actor without a message, so it can report a turn
 // that a restart cut off.

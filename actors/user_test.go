@@ -2,11 +2,14 @@ package actors_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
@@ -305,5 +308,40 @@ func TestUnansweredConfirmationIsDeclined(t *testing.T) {
 			t.Fatalf("confirmations %+v, want c-1 declined", got)
 		}
 		turn.Emit(actortest.End(0))
+	})
+}
+
+// A user actor that crashes while onboarding its user neither loses what
+// the onboarding goes on to create nor makes a second Space when the user
+// asks again: the next incarnation adopts the running onboarding.
+func TestUserActorRestartDuringOnboarding(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{UserMiddleware: []actor.ReceiverMiddleware{actortest.CrashOnCrash}})
+		release := tt.Matrix.Block("CreateSpace")
+		tt.send(&actors.InviteReceived{RoomID: "!dm", Inviter: alice, IsDirect: true})
+		synctest.Wait() // the onboarding waits for its Space
+
+		user := actor.NewPID(tt.System.Address(), actors.RootName+"/user-"+url.PathEscape(alice))
+		tt.System.Root.Send(user, &actortest.Crash{Reason: "crash while onboarding"})
+		synctest.Wait()
+		m := tt.mark()
+		tt.send(&actors.InviteReceived{RoomID: "!dm", Inviter: alice, IsDirect: true}) // the user asks again
+		synctest.Wait()
+		release()
+		tt.waitCall(m, "SendNotice", "!dm", "") // the second invite is answered
+		synctest.Wait()
+
+		if n := len(tt.Matrix.Calls("CreateSpace")); n != 1 {
+			t.Fatalf("%d Spaces created, want 1", n)
+		}
+		chats, _ := tt.Store.ListRooms(context.Background(), alice)
+		if n := len(tt.Matrix.Calls("CreateChatRoom")); n != 1 || len(chats) != 1 {
+			t.Fatalf("%d chat rooms created and %d stored, want 1 and 1", n, len(chats))
+		}
+		// The room the crashed incarnation's onboarding created works.
+		tt.say(alice, chats[0].RoomID, "hi")
+		turn := tt.turn(tt.conn())
+		turn.Emit(actortest.End(0))
+		tt.turnEnded(chats[0].RoomID)
 	})
 }

@@ -104,7 +104,10 @@ const (
 	// MovedToAssigned: a room on the default agent moved to the agent the
 	// operator assigned its owner.
 	MovedToAssigned Key = "moved_to_assigned"
-	HelpRetry       Key = "help_retry"
+	// MovedToDefault: the owner lost their assigned agent (default policy),
+	// so the room moved to the default agent.
+	MovedToDefault Key = "moved_to_default"
+	HelpRetry      Key = "help_retry"
 	// RetryHint ends every notice about a failed turn (PRODUCT R3.12).
 	RetryHint      Key = "retry_hint"
 	NothingToRetry Key = "nothing_to_retry"
@@ -222,6 +225,7 @@ var en = map[Key]string{
 	RetryHint:             "Send `!retry` to try again.",
 	NothingToRetry:        "There is nothing to retry here: the last reply did not fail.",
 	MovedToAssigned:       "You now have your own agent, {agent}: this chat talks to it from here on, in a fresh conversation.",
+	MovedToDefault:        "You no longer have an agent of your own, so this chat now talks to the default agent, {agent}, in a fresh conversation.",
 	RateLimited:           "You are sending messages faster than I can pass them on, so I am ignoring them for now; messages you send in {wait} s will go through again.",
 }
 
@@ -320,5 +324,6 @@ var ru = map[Key]string{
 	RetryHint:             "Отправь `!retry`, чтобы попробовать ещё раз.",
 	NothingToRetry:        "Здесь нечего повторять: последний ответ не сорвался.",
 	MovedToAssigned:       "Теперь у тебя свой агент, {agent}: дальше этот чат общается с ним, разговор начат заново.",
+	MovedToDefault:        "У тебя больше нет своего агента, поэтому дальше этот чат общается с агентом по умолчанию, {agent}, разговор начат заново.",
 	RateLimited:           "Ты отправляешь сообщения быстрее, чем я успеваю их передавать, поэтому пока я их пропускаю; сообщения, отправленные через {wait} с, снова дойдут.",
 }

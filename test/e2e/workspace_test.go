@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -103,7 +104,7 @@ func TestWorkspaceCommands(t *testing.T) {
 		}
 	})
 
-	t.Run("a 👍 reaction answers a confirmation request", func(t *testing.T) {
+	t.Run("a 👍 reaction answers a confirmation request left open past the idle timeout", func(t *testing.T) {
 		w.t = t
 		ask := w.ask("/confirm Delete the draft?", isNotice("Delete the draft?"))
 		ctx, cancel := w.wait()
@@ -121,6 +122,10 @@ func TestWorkspaceCommands(t *testing.T) {
 				t.Fatalf("the bot did not offer %s: %v", key, err)
 			}
 		}
+		// The person takes longer than the turn's idle timeout (5 s here)
+		// to answer: the wait is real time on purpose, because an idle
+		// timer that was not paused shows only by firing.
+		time.Sleep(7 * time.Second)
 		if _, err := w.alice.React(ctx, w.chat, ask.EventID, "👍️"); err != nil {
 			t.Fatal(err)
 		}

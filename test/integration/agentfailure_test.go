@@ -110,7 +110,13 @@ func newRig(t *testing.T, agentList []actors.AgentRef) *rig {
 	r.root, err = actors.Spawn(ctx, r.system, actors.Deps{
 		Store: r.store, Matrix: r.matrix, Agents: dialer, Catalog: catalog.MustNew("en"),
 		Registry: &actortest.Registry{List: agentList},
-	}, actors.Options{BotUserID: "@bot:hs.test"})
+	}, actors.Options{
+		BotUserID: "@bot:hs.test",
+		// One user with a room on each agent: only users who choose their
+		// agents (!agent) have that; under operator routing the rooms of an
+		// unassigned user would move to the default agent.
+		UserSelectableAgents: true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
