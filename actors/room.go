@@ -139,7 +139,7 @@ func (a *roomActor) Receive(c actor.Context) {
 			return
 		}
 		if !a.loaded {
-			a.pending = append(a.pending, m)
+			a.hold(m)
 			return
 		}
 		a.dialed(c, m)
@@ -154,12 +154,26 @@ func (a *roomActor) Receive(c actor.Context) {
 	default:
 		if !a.loaded {
 			if _, ok := m.(RoomMessage); ok {
-				a.pending = append(a.pending, m)
+				a.hold(m)
 			}
 			return
 		}
 		a.handle(c, m)
 	}
+}
+
+// maxPending bounds the messages an actor holds while it loads its record
+// (or, for a user actor, while it onboards); past it a message is dropped
+// with a log line rather than let a stuck load grow memory without end.
+const maxPending = 1000
+
+// hold keeps m for when the record is loaded.
+func (a *roomActor) hold(m any) {
+	if len(a.pending) >= maxPending {
+		a.log.Error().Int("pending", len(a.pending)).Str("type", fmt.Sprintf("%T", m)).Msg("room actor still loading, message dropped")
+		return
+	}
+	a.pending = append(a.pending, m)
 }
 
 func (a *roomActor) handle(c actor.Context, msg any) {

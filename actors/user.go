@@ -112,6 +112,10 @@ func (a *userActor) Receive(c actor.Context) {
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.value, m.stack))
 	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped, *wakeRoom:
 		if !a.loaded || a.onboarding {
+			if len(a.pending) >= maxPending {
+				a.log.Error().Int("pending", len(a.pending)).Str("type", fmt.Sprintf("%T", m)).Msg("user actor still loading or onboarding, event dropped")
+				return
+			}
 			a.pending = append(a.pending, m)
 			return
 		}
