@@ -33,6 +33,10 @@ type Store interface {
 	// sequence ("1", "2", ...). A value is never returned twice, across
 	// restarts included.
 	NextPlatformChatID(ctx context.Context) (string, error)
+	// RaisePlatformChatID makes every value NextPlatformChatID returns from
+	// now on greater than atLeast (no-op when it already is): after the
+	// state directory was lost, ids an agent already holds are skipped.
+	RaisePlatformChatID(ctx context.Context, atLeast uint64) error
 
 	// PutSavedContext stores s; one saved under the same (user, name)
 	// before is replaced.
@@ -67,11 +71,14 @@ type MatrixRooms interface {
 	// RejectInvite declines an invite (leave without having joined).
 	RejectInvite(ctx context.Context, roomID, reason string) error
 	LeaveRoom(ctx context.Context, roomID string) error
-	// CreateSpace creates a Space (creation_content.type = m.space) and invites users.
-	CreateSpace(ctx context.Context, name string, invite []string) (roomID string, err error)
+	// CreateSpace creates a Space (creation_content.type = m.space) carrying
+	// st as its initial state (PRODUCT R11) and invites users.
+	CreateSpace(ctx context.Context, name string, invite []string, st SpaceState) (roomID string, err error)
 	// CreateChatRoom creates a room that is a child of spaceID: m.space.child in
-	// the Space and m.space.parent in the room, and invites users.
-	CreateChatRoom(ctx context.Context, spaceID, name string, invite []string) (roomID string, err error)
+	// the Space and m.space.parent in the room, with st as its initial state
+	// and power levels under which only the bot can change st; it invites
+	// users.
+	CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st ChatState) (roomID string, err error)
 	Invite(ctx context.Context, roomID, userID string) error
 	SetRoomName(ctx context.Context, roomID, name string) error
 	// RemoveFromSpace empties the m.space.child event of roomID in spaceID.
@@ -104,6 +111,7 @@ type CommandParam struct {
 type Matrix interface {
 	MatrixSender
 	MatrixRooms
+	MatrixTruth
 }
 
 // AgentRef is one agent of the registry (PRODUCT R5.1).

@@ -57,4 +57,7 @@ func (d *Deps) prepare() {
 	if d.writes == nil {
 		d.writes = newRoomWrites()
 	}
+	if _, ok := d.Store.(*reservingStore); !ok {
+		d.Store = &reservingStore{Store: d.Store, truth: d.Matrix}
+	}
 }

@@ -134,7 +134,8 @@ func (p *provisioner) ensureSpace(ctx context.Context, name string) error {
 		}
 		return nil
 	}
-	spaceID, err := m.CreateSpace(ctx, spaceName(p.opts, p.deps.Catalog, name), []string{p.rec.UserID})
+	p.rec.UpdatedAt = time.Now()
+	spaceID, err := m.CreateSpace(ctx, spaceName(p.opts, p.deps.Catalog, name), []string{p.rec.UserID}, SpaceStateOf(p.rec))
 	if err != nil {
 		return fmt.Errorf("failed to create Space: %w", err)
 	}
@@ -193,7 +194,14 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 	default:
 		chatName = cat.T(catalog.ChatName, "n", strconv.Itoa(n))
 	}
-	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID})
+	now := time.Now()
+	room := RoomRecord{
+		OwnerID: p.rec.UserID, SpaceID: p.rec.SpaceID, ChatIndex: n, Name: chatName,
+		PlatformChatID: chatID, AgentID: agent.ID, AgentDefaulted: defaulted, CreatedAt: now, UpdatedAt: now,
+	}
+	// The room carries its own description from its first event on, so an
+	// empty state directory can serve it again (PRODUCT R11).
+	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID}, ChatStateOf(room))
 	if roomID == "" {
 		return RoomRecord{}, fmt.Errorf("failed to create chat room %q: %w", chatName, err)
 	}
@@ -202,11 +210,7 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 		// than orphan it; only its listing in the Space is missing.
 		zerolog.Ctx(ctx).Error().Err(err).Str("room_id", roomID).Msg("chat room created but not linked to the Space")
 	}
-	now := time.Now()
-	room := RoomRecord{
-		RoomID: roomID, OwnerID: p.rec.UserID, SpaceID: p.rec.SpaceID, ChatIndex: n, Name: chatName,
-		PlatformChatID: chatID, AgentID: agent.ID, AgentDefaulted: defaulted, CreatedAt: now, UpdatedAt: now,
-	}
+	room.RoomID = roomID
 	if cmds := commandDescriptions(cat, true); m.SetCommands(ctx, roomID, cmds) == nil {
 		room.CommandsVersion = commandsVersion(cmds)
 	}
@@ -220,10 +224,18 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 	return room, nil
 }
 
+// saveUser stores the user record and, once there is a Space, the Space's
+// state event, which is what an empty state directory rebuilds it from.
 func (p *provisioner) saveUser(ctx context.Context) error {
 	p.rec.UpdatedAt = time.Now()
 	if err := p.deps.Store.PutUser(ctx, p.rec); err != nil {
 		return fmt.Errorf("failed to store user %s: %w", p.rec.UserID, err)
+	}
+	if p.rec.SpaceID != "" {
+		if err := p.deps.Matrix.SetSpaceState(ctx, p.rec.SpaceID, SpaceStateOf(p.rec)); err != nil {
+			// The next change writes it again; reconciliation repairs it.
+			zerolog.Ctx(ctx).Warn().Err(err).Str("space_id", p.rec.SpaceID).Msg("failed to write the Space state")
+		}
 	}
 	return nil
 }

@@ -60,6 +60,9 @@ type roomActor struct {
 	// reported is the ticket of the newest record written and reported to
 	// the parent, so an older write that reports late is not reported.
 	reported uint64
+	// published is the room's state event as last written (or found at
+	// load): the record's description on the homeserver (PRODUCT R11).
+	published ChatState
 	// stopping is the id of a turn the user stopped whose agent side is not
 	// over yet; connTurn is the turn last sent on conn.
 	stopping, connTurn uint64
@@ -124,6 +127,11 @@ func (a *roomActor) Receive(c actor.Context) {
 	case *roomSaved:
 		if m.inc == a.inc {
 			a.saved(c, m)
+		}
+	case *statePublished:
+		if m.inc == a.inc {
+			a.log.Warn().Err(m.err).Msg("failed to write the room's state event")
+			a.published = ChatState{}
 		}
 	case *taskPanicked:
 		panic(fmt.Sprintf("room task panicked: %s\n%s", m.value, m.stack))
@@ -278,6 +286,8 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 		a.rec = a.initial
 	}
 	a.loaded = true
+	// Reconciliation left the homeserver's copy in step at start.
+	a.published = ChatStateOf(a.rec)
 	a.restoreQueue()
 	if a.crashed || a.rec.TurnInFlight != nil {
 		key := catalog.Restarted
@@ -354,6 +364,31 @@ func (a *roomActor) save(c actor.Context) {
 			return nil // a newer snapshot is already stored
 		}
 		return &roomSaved{inc: inc, ticket: ticket, rec: rec, err: err}
+	})
+	if st := ChatStateOf(rec); !sameChat(st, a.published) {
+		a.publish(c, st)
+	}
+}
+
+// statePublished reports a failed write of the room's state event.
+type statePublished struct {
+	inc uint64
+	err error
+}
+
+// publish writes the room's state event, in the order of the changes (a
+// late older write is skipped). A failed write is tried again at the next
+// save; reconciliation repairs one that never lands.
+func (a *roomActor) publish(c actor.Context, st ChatState) {
+	a.published = st
+	matrix, roomID, inc := a.deps.Matrix, a.roomID, a.inc
+	writer, ticket := a.deps.writes.ticket("state:" + roomID)
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		_, err := writer.write(ticket, func() error { return matrix.SetChatState(context.WithoutCancel(ctx), roomID, st) })
+		if err == nil {
+			return nil
+		}
+		return &statePublished{inc: inc, err: err}
 	})
 }
 

@@ -149,15 +149,17 @@ func TestRoomsMoveToTheDefaultAgentWhenTheAssignmentIsRemoved(t *testing.T) {
 					t.Fatalf("dialed %s, want agent-1", conn.Agent.ID)
 				}
 
+				synctest.Wait() // what the first turn posts is before the mark
 				tt.Registry.Assign(alice, "")
 				m := tt.mark()
 				tt.say(alice, "!r", "and now?")
 				if selectable {
 					turn := tt.turn(conn)
-					turn.Emit(actortest.End(0))
+					turn.Emit(actortest.Text("still agent 1"), actortest.End(0))
 					tt.turnEnded("!r")
+					synctest.Wait()
 					if n := len(tt.Matrix.CallsSince(m, "SendNotice")); n != 0 {
-						t.Fatalf("%d notices, want the room to stay quietly on its agent", n)
+						t.Fatalf("%d notices %+v, want the room to stay quietly on its agent", n, tt.Matrix.CallsSince(m, "SendNotice"))
 					}
 					return
 				}

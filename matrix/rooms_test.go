@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 
@@ -47,23 +48,31 @@ func TestRoomsRequests(t *testing.T) {
 		{
 			name: "CreateSpace is an m.space only the bot may change",
 			call: func(ctx context.Context, c *Client) (string, error) {
-				return c.CreateSpace(ctx, "Alice's agents", []string{"@alice:hs.test", "@bob:hs.test"})
+				return c.CreateSpace(ctx, "Alice's agents", []string{"@alice:hs.test", "@bob:hs.test"},
+					actors.SpaceState{Owner: "@alice:hs.test", EntryRoomID: "!dm:hs.test", AgentID: "a0", ChatCounter: 1, UpdatedAt: stamp})
 			},
 			wantID: "!new:hs.test",
 			reqs: []wantReq{{"POST", v3 + "/createRoom", `{"name":"Alice's agents","preset":"private_chat",
 				"invite":["@alice:hs.test","@bob:hs.test"],"creation_content":{"type":"m.space"},
-				"power_level_content_override":{"users":{"@bot:hs.test":100},"events_default":50}}`}},
+				"initial_state":[{"type":"org.surfaces.space","state_key":"","content":{"owner":"@alice:hs.test",
+					"entry_room_id":"!dm:hs.test","agent_id":"a0","chat_counter":1,"updated_at":"2026-11-30T08:00:00Z"}}],
+				"power_level_content_override":{"users":{"@bot:hs.test":100},"events_default":50,"events":` + botOnly + `}}`}},
 		},
 		{
 			name: "CreateChatRoom links the room and the Space both ways",
 			call: func(ctx context.Context, c *Client) (string, error) {
-				return c.CreateChatRoom(ctx, "!space:hs.test", "Chat 1", []string{"@alice:hs.test"})
+				return c.CreateChatRoom(ctx, "!space:hs.test", "Chat 1", []string{"@alice:hs.test"},
+					actors.ChatState{Owner: "@alice:hs.test", SpaceID: "!space:hs.test", ChatIndex: 1, Name: "Chat 1",
+						PlatformChatID: "7", AgentID: "a0", UpdatedAt: stamp})
 			},
 			wantID: "!new:hs.test",
 			reqs: []wantReq{
 				{"POST", v3 + "/createRoom", `{"name":"Chat 1","preset":"private_chat","invite":["@alice:hs.test"],
 					"initial_state":[{"type":"m.space.parent","state_key":"!space:hs.test",
-						"content":{"via":["hs.test"],"canonical":true}}]}`},
+						"content":{"via":["hs.test"],"canonical":true}},
+						{"type":"org.surfaces.chat","state_key":"","content":{"owner":"@alice:hs.test","space_id":"!space:hs.test",
+						"chat_index":1,"name":"Chat 1","platform_chat_id":"7","agent_id":"a0","updated_at":"2026-11-30T08:00:00Z"}}],
+					"power_level_content_override":{"users":{"@bot:hs.test":100},"events":` + botOnly + `}}`},
 				{"PUT", space + "/state/m.space.child/!new:hs.test", `{"via":["hs.test"]}`},
 			},
 		},
@@ -164,11 +173,11 @@ func TestRoomsErrors(t *testing.T) {
 			return c.LeaveRoom(ctx, "!r:hs.test")
 		}},
 		{"CreateSpace", `failed to create Space "S"`, func(ctx context.Context, c *Client) error {
-			_, err := c.CreateSpace(ctx, "S", nil)
+			_, err := c.CreateSpace(ctx, "S", nil, actors.SpaceState{})
 			return err
 		}},
 		{"CreateChatRoom", `failed to create room "C"`, func(ctx context.Context, c *Client) error {
-			_, err := c.CreateChatRoom(ctx, "!space:hs.test", "C", nil)
+			_, err := c.CreateChatRoom(ctx, "!space:hs.test", "C", nil, actors.ChatState{})
 			return err
 		}},
 		{"Invite", "failed to invite @alice:hs.test to !r:hs.test", func(ctx context.Context, c *Client) error {
@@ -199,7 +208,7 @@ func TestCreateChatRoomChildFails(t *testing.T) {
 	hs.handle(t, routeState, func(w http.ResponseWriter, _ *http.Request) {
 		matrixError(w, 403, "M_FORBIDDEN", "not in the Space")
 	})
-	roomID, err := c.CreateChatRoom(testContext(t), "!space:hs.test", "Chat", nil)
+	roomID, err := c.CreateChatRoom(testContext(t), "!space:hs.test", "Chat", nil, actors.ChatState{})
 	assertMatrixError(t, err, "failed to add !new:hs.test to Space !space:hs.test", "M_FORBIDDEN")
 	if roomID != "!new:hs.test" {
 		t.Fatalf("room id %q, want the created room's", roomID)
@@ -234,3 +243,10 @@ func TestSetCommands(t *testing.T) {
 		t.Fatalf("bodies %s / %s", reqs[0].Body, reqs[1].Body)
 	}
 }
+
+// stamp is the UpdatedAt of the state events in the request tables.
+var stamp = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+
+// botOnly is the power levels' events map of the rooms the bot creates.
+const botOnly = `{"org.surfaces.chat":100,"org.surfaces.space":100,"m.room.power_levels":100,
+	"m.room.history_visibility":100,"m.room.encryption":100,"m.room.tombstone":100,"m.room.server_acl":100}`

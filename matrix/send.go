@@ -176,7 +176,7 @@ func (c *Client) LeaveRoom(ctx context.Context, roomID string) error {
 
 // CreateSpace implements actors.MatrixRooms. Only the bot may change the
 // Space's children (events_default 50 with the bot at 100).
-func (c *Client) CreateSpace(ctx context.Context, name string, invite []string) (string, error) {
+func (c *Client) CreateSpace(ctx context.Context, name string, invite []string, st actors.SpaceState) (string, error) {
 	resp, err := c.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 		Name:            name,
 		Preset:          "private_chat",
@@ -185,7 +185,9 @@ func (c *Client) CreateSpace(ctx context.Context, name string, invite []string) 
 		PowerLevelOverride: &event.PowerLevelsEventContent{
 			Users:         map[id.UserID]int{c.cli.UserID: 100},
 			EventsDefault: 50,
+			Events:        botOnlyEvents(),
 		},
+		InitialState: []*event.Event{{Type: typeSpaceState, StateKey: ptr(""), Content: event.Content{Parsed: st}}},
 	})
 	if err != nil {
 		return "", fmt.Errorf("failed to create Space %q: %w", name, err)
@@ -196,16 +198,22 @@ func (c *Client) CreateSpace(ctx context.Context, name string, invite []string) 
 // CreateChatRoom implements actors.MatrixRooms: the room names the Space as
 // its canonical m.space.parent from creation on, then the Space lists it as
 // an m.space.child.
-func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string) (string, error) {
+func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st actors.ChatState) (string, error) {
 	via := []string{c.server}
 	resp, err := c.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 		Name:   name,
 		Preset: "private_chat",
 		Invite: userIDs(invite),
+		PowerLevelOverride: &event.PowerLevelsEventContent{
+			Users:  map[id.UserID]int{c.cli.UserID: 100},
+			Events: botOnlyEvents(),
+		},
 		InitialState: []*event.Event{{
 			Type:     event.StateSpaceParent,
 			StateKey: &spaceID,
 			Content:  event.Content{Parsed: &event.SpaceParentEventContent{Via: via, Canonical: true}},
+		}, {
+			Type: typeChatState, StateKey: ptr(""), Content: event.Content{Parsed: st},
 		}},
 	})
 	if err != nil {

@@ -98,3 +98,23 @@ func (s *Store) NextPlatformChatID(ctx context.Context) (string, error) {
 	}
 	return strconv.FormatUint(next, 10), nil
 }
+
+// RaisePlatformChatID implements actors.Store: the next platform_chat_id
+// handed out is above atLeast.
+func (s *Store) RaisePlatformChatID(ctx context.Context, atLeast uint64) error {
+	key := []byte(keySequence)
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		cur, err := getValue[sequenceValue](txn, key, versionSequence)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if cur.Last >= atLeast {
+			return nil
+		}
+		return setValue(txn, key, versionSequence, sequenceValue{Last: atLeast})
+	})
+	if err != nil {
+		return fmt.Errorf("failed to raise the platform_chat_id sequence to %d: %w", atLeast, err)
+	}
+	return nil
+}

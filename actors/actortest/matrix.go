@@ -38,6 +38,10 @@ type Matrix struct {
 	// limit, when set, refuses posts beyond a homeserver-like rate limit.
 	limit    *limiter
 	exceeded int
+	// rooms is the homeserver's state of the rooms the bot is in, and
+	// reserved the platform_chat_id mark in its account data (see truth.go).
+	rooms    map[string]*actors.RoomState
+	reserved uint64
 }
 
 // ErrLimitExceeded is what a rate-limited fake returns for a post over its
@@ -281,27 +285,45 @@ func (m *Matrix) LeaveRoom(ctx context.Context, roomID string) error {
 
 // CreateSpace implements actors.MatrixRooms; the new room id is "!spaceN".
 // A failure set with Fail creates nothing.
-func (m *Matrix) CreateSpace(ctx context.Context, name string, invite []string) (string, error) {
+func (m *Matrix) CreateSpace(ctx context.Context, name string, invite []string, st actors.SpaceState) (string, error) {
 	id, err := m.record(ctx, Call{Method: "CreateSpace", Text: name, UserIDs: invite})
 	if err != nil {
 		return "", err
 	}
-	return "!space" + id[1:], nil
+	roomID := "!space" + id[1:]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.roomLocked(roomID)
+	r.Space = &st
+	for _, u := range invite {
+		r.Members[u] = "invite"
+	}
+	return roomID, nil
 }
 
 // CreateChatRoom implements actors.MatrixRooms; the new room id is "!roomN".
 // A failure set with Fail creates nothing; one set with Fail("LinkChatRoom")
 // creates the room but reports that linking it to the Space failed, as the
 // real port does.
-func (m *Matrix) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string) (string, error) {
+func (m *Matrix) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st actors.ChatState) (string, error) {
 	id, err := m.record(ctx, Call{Method: "CreateChatRoom", RoomID: spaceID, Text: name, UserIDs: invite})
 	if err != nil {
 		return "", err
 	}
+	roomID := "!room" + id[1:]
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.roomLocked(roomID)
+	r.Chat = &st
+	for _, u := range invite {
+		r.Members[u] = "invite"
+	}
 	linkErr := m.fail["LinkChatRoom"]
-	m.mu.Unlock()
-	return "!room" + id[1:], linkErr
+	if linkErr == nil {
+		space := m.roomLocked(spaceID)
+		space.Children = append(space.Children, roomID)
+	}
+	return roomID, linkErr
 }
 
 // Invite implements actors.MatrixRooms.

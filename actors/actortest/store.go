@@ -212,6 +212,17 @@ func (s *Store) NextPlatformChatID(ctx context.Context) (string, error) {
 	return strconv.Itoa(s.seq), nil
 }
 
+// RaisePlatformChatID implements actors.Store.
+func (s *Store) RaisePlatformChatID(ctx context.Context, atLeast uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writable(ctx); err != nil {
+		return fmt.Errorf("failed to raise the platform_chat_id sequence: %w", err)
+	}
+	s.seq = max(s.seq, int(atLeast))
+	return nil
+}
+
 // PutSavedContext implements actors.Store: saving under a name the user
 // already saved replaces that context.
 func (s *Store) PutSavedContext(ctx context.Context, c actors.SavedContext) error {

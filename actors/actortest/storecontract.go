@@ -50,6 +50,7 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) actors.Store) {
 	t.Run("ReturnedRecordsAreCopies", c.returnedRecordsAreCopies)
 	t.Run("NextPlatformChatIDSequential", c.nextIDSequential)
 	t.Run("NextPlatformChatIDConcurrent", c.nextIDConcurrent)
+	t.Run("RaisePlatformChatID", c.raiseID)
 	t.Run("SavedContexts", c.savedContexts)
 	t.Run("RejectsInvalidRecords", c.rejectsInvalidRecords)
 	t.Run("CancelledContext", c.cancelledContext)

@@ -25,6 +25,27 @@ func (c contract) nextIDSequential(t *testing.T) {
 	}
 }
 
+// raiseID: after RaisePlatformChatID(n) the next id is above n; raising to
+// a lower value changes nothing.
+func (c contract) raiseID(t *testing.T) {
+	s, ctx := c.store(t), t.Context()
+	if _, err := s.NextPlatformChatID(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RaisePlatformChatID(ctx, 41); err != nil {
+		t.Fatalf("RaisePlatformChatID(41): %v", err)
+	}
+	if got, err := s.NextPlatformChatID(ctx); err != nil || got != "42" {
+		t.Fatalf("after raising to 41 the next id is %q (%v), want \"42\"", got, err)
+	}
+	if err := s.RaisePlatformChatID(ctx, 10); err != nil {
+		t.Fatalf("RaisePlatformChatID(10): %v", err)
+	}
+	if got, err := s.NextPlatformChatID(ctx); err != nil || got != "43" {
+		t.Fatalf("after raising to a lower value the next id is %q (%v), want \"43\"", got, err)
+	}
+}
+
 func (c contract) nextIDConcurrent(t *testing.T) {
 	s, ctx := c.store(t), t.Context()
 	const workers, perWorker = 8, 25
