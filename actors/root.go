@@ -80,7 +80,10 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.users = map[string]*actor.PID{}
 		a.known = map[string]bool{}
 		a.checking = map[string][]any{}
-		a.loadUsers(c)
+		// Reconciliation first: events wait until it reports (usersLoaded).
+		if _, err := c.SpawnNamed(newReconcileProps(a.ctx, a.deps), "reconcile"); err != nil {
+			panic(fmt.Sprintf("failed to spawn the reconcile actor: %v", err))
+		}
 	case *usersLoaded:
 		a.usersLoaded(c, m)
 	case *senderChecked:
@@ -181,40 +184,6 @@ type usersLoaded struct {
 	users       []string
 	interrupted []RoomRecord
 	err         error
-}
-
-// loadUsers lists the users who have a record, so the root knows whose
-// events deserve an actor, and finds rooms with a turn in flight left by a
-// restart, so their users hear about it at once rather than at their next
-// message (PRODUCT R7.2). The turn is not replayed to the agent.
-func (a *rootActor) loadUsers(c actor.Context) {
-	store := a.deps.Store
-	runTask(c, a.ctx, func(ctx context.Context) any {
-		users, err := store.ListUsers(ctx)
-		if err != nil {
-			return &usersLoaded{err: err}
-		}
-		found := &usersLoaded{}
-		for _, u := range users {
-			found.users = append(found.users, u.UserID)
-			rooms, err := store.ListRooms(ctx, u.UserID)
-			if err != nil {
-				zerolog.Ctx(ctx).Error().Err(err).Str("user_id", u.UserID).Msg("failed to list rooms for interrupted turns")
-				continue
-			}
-			for _, r := range rooms {
-				// A turn cut off, or messages left waiting, by the last
-				// stop: the room starts now, not at its next message.
-				if (r.TurnInFlight != nil || len(r.Queue) > 0) && !r.Archived {
-					found.interrupted = append(found.interrupted, r)
-				}
-			}
-		}
-		if len(found.interrupted) > 0 {
-			zerolog.Ctx(ctx).Info().Int("rooms", len(found.interrupted)).Msg("found rooms with a turn cut off or messages waiting")
-		}
-		return found
-	})
 }
 
 func (a *rootActor) usersLoaded(c actor.Context, m *usersLoaded) {

@@ -10,7 +10,9 @@ import (
 // The fake keeps the homeserver's side of the truth (PRODUCT R11): the bot's
 // state events, Space children and memberships of every room it created or
 // was given with SetRoomState, and the account data's platform_chat_id mark.
-// Rooms the fake created are joined by the bot.
+// Rooms the fake created are joined by the bot. Reads (JoinedRooms,
+// RoomState, ReservedChatIDs) are not recorded as calls, only writes, but
+// Fail works on them too.
 
 // roomLocked returns roomID's state, creating it; m.mu is held.
 func (m *Matrix) roomLocked(roomID string) *actors.RoomState {
@@ -97,7 +99,7 @@ func (m *Matrix) SetSpaceState(ctx context.Context, spaceID string, st actors.Sp
 
 // JoinedRooms implements actors.MatrixTruth: every room the fake knows, sorted.
 func (m *Matrix) JoinedRooms(ctx context.Context) ([]string, error) {
-	if _, err := m.record(ctx, Call{Method: "JoinedRooms"}); err != nil {
+	if err := m.failure(ctx, "JoinedRooms"); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -112,7 +114,7 @@ func (m *Matrix) JoinedRooms(ctx context.Context) ([]string, error) {
 
 // RoomState implements actors.MatrixTruth.
 func (m *Matrix) RoomState(ctx context.Context, roomID string) (actors.RoomState, error) {
-	if _, err := m.record(ctx, Call{Method: "RoomState", RoomID: roomID}); err != nil {
+	if err := m.failure(ctx, "RoomState"); err != nil {
 		return actors.RoomState{}, err
 	}
 	st, _ := m.State(roomID)
@@ -121,7 +123,7 @@ func (m *Matrix) RoomState(ctx context.Context, roomID string) (actors.RoomState
 
 // ReservedChatIDs implements actors.MatrixTruth.
 func (m *Matrix) ReservedChatIDs(ctx context.Context) (uint64, error) {
-	if _, err := m.record(ctx, Call{Method: "ReservedChatIDs"}); err != nil {
+	if err := m.failure(ctx, "ReservedChatIDs"); err != nil {
 		return 0, err
 	}
 	return m.Reserved(), nil
@@ -136,4 +138,14 @@ func (m *Matrix) ReserveChatIDs(ctx context.Context, upTo uint64) error {
 	defer m.mu.Unlock()
 	m.reserved = max(m.reserved, upTo)
 	return nil
+}
+
+// failure is the error Fail set for a read method, or ctx's.
+func (m *Matrix) failure(ctx context.Context, method string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fail[method]
 }

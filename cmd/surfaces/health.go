@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,23 +20,35 @@ import (
 type health struct {
 	loggedIn atomic.Bool
 	synced   atomic.Bool
+	// reconciled is set once start-up reconciliation is over and the tree
+	// serves events.
+	reconciled atomic.Bool
 	// failingFor holds a func() time.Duration saying how long syncing has
 	// been failing (set once the Matrix client exists), and unreadyAfter how
 	// long that may last before /readyz says 503.
 	failingFor   atomic.Value
 	unreadyAfter time.Duration
+	announced    sync.Once
+}
+
+// announce logs the one "ready" line, the first time the bot is both synced
+// and reconciled (tests and operators wait for it).
+func (h *health) announce(log *zerolog.Logger) {
+	if h.synced.Load() && h.reconciled.Load() {
+		h.announced.Do(func() { log.Info().Msg("ready: synced and reconciled") })
+	}
 }
 
 func (h *health) ready() bool {
-	if !h.loggedIn.Load() || !h.synced.Load() {
+	if !h.loggedIn.Load() || !h.synced.Load() || !h.reconciled.Load() {
 		return false
 	}
 	f, ok := h.failingFor.Load().(func() time.Duration)
 	return !ok || h.unreadyAfter <= 0 || f() < h.unreadyAfter
 }
 
-// serveHTTP serves /healthz (the process is up), /readyz (logged in and
-// the first sync processed) and /metrics on addr until ctx ends. It returns
+// serveHTTP serves /healthz (the process is up), /readyz (logged in, the
+// first sync processed and start-up reconciliation done) and /metrics on addr until ctx ends. It returns
 // the bound address, so ":0" works in tests.
 func serveHTTP(ctx context.Context, addr string, h *health, reg *prometheus.Registry) (string, <-chan error, error) {
 	mux := http.NewServeMux()
@@ -44,7 +57,7 @@ func serveHTTP(ctx context.Context, addr string, h *health, reg *prometheus.Regi
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !h.ready() {
-			http.Error(w, "not ready: not logged in, first sync not done, or syncing has been failing", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: not logged in, first sync or reconciliation not done, or syncing has been failing", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

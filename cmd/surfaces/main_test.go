@@ -141,13 +141,17 @@ func TestVersionAndUsage(t *testing.T) {
 	}
 }
 
-// /readyz turns 503 once syncing has failed longer than unready_after and
-// is ready again when syncs go through.
+// /readyz waits for reconciliation, turns 503 once syncing has failed
+// longer than unready_after and is ready again when syncs go through.
 func TestReadyzFollowsSyncFailures(t *testing.T) {
 	var failing time.Duration
 	h := &health{unreadyAfter: 2 * time.Minute}
 	h.loggedIn.Store(true)
 	h.synced.Store(true)
+	if h.ready() {
+		t.Fatal("ready before reconciliation")
+	}
+	h.reconciled.Store(true)
 	h.failingFor.Store(func() time.Duration { return failing })
 	for _, tc := range []struct {
 		failing time.Duration

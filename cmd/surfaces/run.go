@@ -106,6 +106,14 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 
 	system := actors.NewActorSystem(*log)
+	// Subscribed before the tree exists, so the event cannot be missed.
+	reconciled := system.EventStream.Subscribe(func(evt any) {
+		if _, ok := evt.(*actors.Reconciled); ok {
+			h.reconciled.Store(true)
+			h.announce(log)
+		}
+	})
+	defer system.EventStream.Unsubscribe(reconciled)
 	var tasks sync.WaitGroup
 	dialer := agents.NewDialer(agents.Options{
 		ConnectTimeout:  cfg.Agents.ConnectTimeout,
@@ -178,7 +186,8 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	log.Info().Msg("syncing")
 	syncErr := mx.Run(ctx, func(msg any) { system.Root.Send(root, msg) }, func() {
 		h.synced.Store(true)
-		log.Info().Msg("first sync done, ready")
+		log.Info().Msg("first sync done")
+		h.announce(log)
 	})
 	stopHTTP()
 	if err := <-httpDone; err != nil {

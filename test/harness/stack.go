@@ -175,10 +175,10 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 	return s, nil
 }
 
-var readyLine = regexp.MustCompile(`"message":"first sync done, ready"`)
+var readyLine = regexp.MustCompile(`"message":"ready: synced and reconciled"`)
 
 // StartBot starts the bot binary and waits until it logged that it is
-// ready (logged in, first sync processed).
+// ready (logged in, first sync processed, start-up reconciliation done).
 func (s *Stack) StartBot(ctx context.Context) error {
 	if s.Bot != nil {
 		return errors.New("the bot is already running")

@@ -1,0 +1,223 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+)
+
+// Reconciled is published on the actor system's EventStream once start-up
+// reconciliation is over and the tree serves events: /readyz waits for it
+// (PRODUCT R8.2). Err is set when the homeserver could not be read; the
+// tree then serves from the local records alone.
+type Reconciled struct {
+	Report   Report
+	Err      error
+	Duration time.Duration
+}
+
+// reconcileActor is the design card's reconciliation actor: the root spawns
+// it first, holds every Matrix event until it reports, and learns from it
+// which users have records and which rooms must start at once (a turn cut
+// off, messages left queued). Its work runs in one task; it stops itself
+// when done.
+type reconcileActor struct {
+	deps *Deps
+	base context.Context
+}
+
+// reconcileDone carries the outcome to the reconcile actor itself.
+type reconcileDone struct {
+	loaded *usersLoaded
+	done   *Reconciled
+}
+
+func newReconcileProps(base context.Context, deps *Deps) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &reconcileActor{deps: deps, base: base} })
+}
+
+// Receive implements actor.Actor.
+func (a *reconcileActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		deps := a.deps
+		runTask(c, a.base, func(ctx context.Context) any {
+			start := time.Now()
+			plan, err := reconcile(ctx, deps, false)
+			done := &Reconciled{Report: plan.Report, Err: err, Duration: time.Since(start)}
+			logReport(ctx, done)
+			return &reconcileDone{loaded: loadUsers(ctx, deps.Store), done: done}
+		})
+	case *reconcileDone:
+		c.Send(c.Parent(), m.loaded)
+		c.ActorSystem().EventStream.Publish(m.done)
+		c.Stop(c.Self())
+	case *taskPanicked:
+		panic(fmt.Sprintf("reconcile task panicked: %s\n%s", m.value, m.stack))
+	}
+}
+
+// Reconcile reads the homeserver and the local records and plans what
+// start-up reconciliation would write; unless dryRun it writes it too. It
+// is what `surfaces reconcile` runs.
+func Reconcile(ctx context.Context, deps Deps, dryRun bool) (Plan, error) {
+	if err := deps.validate(); err != nil {
+		return Plan{}, err
+	}
+	deps.prepare()
+	return reconcile(ctx, &deps, dryRun)
+}
+
+// reconcile is Reconcile on prepared deps. When the homeserver cannot be
+// read it plans from the local records alone and returns the error too.
+func reconcile(ctx context.Context, deps *Deps, dryRun bool) (Plan, error) {
+	found, readErr := readFound(ctx, deps)
+	if found.Users == nil && readErr != nil {
+		return Plan{}, readErr
+	}
+	plan := PlanReconcile(found, time.Now())
+	if dryRun {
+		return plan, readErr
+	}
+	return plan, errors.Join(readErr, applyPlan(ctx, deps, plan))
+}
+
+// reconcileWorkers bounds the concurrent /state reads.
+const reconcileWorkers = 8
+
+// readFound reads the local records, then every joined room's state. A
+// failure to read the homeserver returns the local records with the error.
+func readFound(ctx context.Context, deps *Deps) (Found, error) {
+	var f Found
+	users, err := deps.Store.ListUsers(ctx)
+	if err != nil {
+		return f, fmt.Errorf("failed to list users: %w", err)
+	}
+	f.Users = users
+	for _, u := range users {
+		rooms, err := deps.Store.ListRooms(ctx, u.UserID)
+		if err != nil {
+			return f, fmt.Errorf("failed to list the rooms of %s: %w", u.UserID, err)
+		}
+		f.Records = append(f.Records, rooms...)
+	}
+	joined, err := deps.Matrix.JoinedRooms(ctx)
+	if err != nil {
+		return f, err
+	}
+	f.Rooms = make(map[string]RoomState, len(joined))
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		next = make(chan string)
+	)
+	for range reconcileWorkers {
+		wg.Go(func() {
+			for id := range next {
+				st, err := deps.Matrix.RoomState(ctx, id)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					f.Rooms[id] = st
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, id := range joined {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		// A room whose state could not be read is left as it is.
+		zerolog.Ctx(ctx).Warn().Err(errors.Join(errs...)).Int("rooms", len(errs)).Msg("failed to read the state of some rooms")
+	}
+	return f, nil
+}
+
+// applyPlan writes the plan: records first (the bot serves from them), then
+// the state events, then the sequence. A failed state write is logged and
+// left to the next start.
+func applyPlan(ctx context.Context, deps *Deps, p Plan) error {
+	log := zerolog.Ctx(ctx)
+	for _, u := range p.PutUsers {
+		if err := deps.Store.PutUser(ctx, u); err != nil {
+			return fmt.Errorf("failed to store recovered user %s: %w", u.UserID, err)
+		}
+	}
+	for _, r := range p.PutRooms {
+		if err := deps.Store.PutRoom(ctx, r); err != nil {
+			return fmt.Errorf("failed to store recovered room %s: %w", r.RoomID, err)
+		}
+	}
+	for id, st := range p.SpaceStates {
+		if err := deps.Matrix.SetSpaceState(ctx, id, st); err != nil {
+			log.Warn().Err(err).Str("space_id", id).Msg("failed to write a Space's state event")
+		}
+	}
+	for id, st := range p.ChatStates {
+		if err := deps.Matrix.SetChatState(ctx, id, st); err != nil {
+			log.Warn().Err(err).Str("room_id", id).Msg("failed to write a room's state event")
+		}
+	}
+	if p.RaiseTo > 0 {
+		if err := deps.Store.RaisePlatformChatID(ctx, p.RaiseTo); err != nil {
+			return fmt.Errorf("failed to raise the platform_chat_id sequence: %w", err)
+		}
+	}
+	return nil
+}
+
+// logReport writes the one summary line an operator reads after a start.
+func logReport(ctx context.Context, done *Reconciled) {
+	r := done.Report
+	ev := zerolog.Ctx(ctx).Info()
+	if done.Err != nil {
+		ev = zerolog.Ctx(ctx).Error().Err(done.Err)
+	}
+	ev.Int("users", r.Users).Int("rooms", r.Rooms).Int("recovered_users", r.RecoveredUsers).
+		Int("recovered_rooms", r.RecoveredRooms).Int("repaired_records", r.RepairedRecords).
+		Int("repaired_states", r.RepairedStates).Int("backfilled", r.Backfilled).
+		Int("skipped", len(r.Skipped)).Int("extra_spaces", len(r.ExtraSpaces)).
+		Dur("duration", done.Duration).Msg("reconciled")
+	for _, s := range append(r.Skipped, r.ExtraSpaces...) {
+		zerolog.Ctx(ctx).Info().Str("room_id", s.RoomID).Str("reason", s.Reason).Msg("reconciliation skipped a room")
+	}
+}
+
+// loadUsers lists the users who have a record, so the root knows whose
+// events deserve an actor, and the rooms a stop left with a turn cut off or
+// messages queued, so they start at once rather than at their user's next
+// message (PRODUCT R7.2). A cut turn is reported, never replayed.
+func loadUsers(ctx context.Context, store Store) *usersLoaded {
+	users, err := store.ListUsers(ctx)
+	if err != nil {
+		return &usersLoaded{err: err}
+	}
+	found := &usersLoaded{}
+	for _, u := range users {
+		found.users = append(found.users, u.UserID)
+		rooms, err := store.ListRooms(ctx, u.UserID)
+		if err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("user_id", u.UserID).Msg("failed to list rooms for interrupted turns")
+			continue
+		}
+		for _, r := range rooms {
+			if (r.TurnInFlight != nil || len(r.Queue) > 0) && !r.Archived {
+				found.interrupted = append(found.interrupted, r)
+			}
+		}
+	}
+	if len(found.interrupted) > 0 {
+		zerolog.Ctx(ctx).Info().Int("rooms", len(found.interrupted)).Msg("found rooms with a turn cut off or messages waiting")
+	}
+	return found
+}
