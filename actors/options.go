@@ -53,6 +53,10 @@ type Options struct {
 	TypingRefresh time.Duration
 	// ConnIdleClose closes a room's agent connection after this long unused.
 	ConnIdleClose time.Duration
+	// PassivateAfter stops a room actor idle this long, and a user actor
+	// whose room actors are all stopped; the next message starts them again
+	// from the Store. Negative never stops them.
+	PassivateAfter time.Duration
 	// MaxMessageBytes is the largest reply body in one Matrix event; longer
 	// replies are split into consecutive messages.
 	MaxMessageBytes int
@@ -117,6 +121,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnIdleClose <= 0 {
 		o.ConnIdleClose = 5 * time.Minute
+	}
+	if o.PassivateAfter == 0 {
+		o.PassivateAfter = 15 * time.Minute
 	}
 	if o.RateLimit.Rate > 0 && o.RateLimit.Burst < 1 {
 		o.RateLimit.Burst = 1

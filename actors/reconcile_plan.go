@@ -85,9 +85,16 @@ func PlanReconcile(f Found, now time.Time) Plan {
 	for _, r := range f.Records {
 		records[r.RoomID] = r
 	}
-	entry := map[string]bool{}
+	// Entry rooms (DMs) and recorded Spaces are the bot's without a chat
+	// state event: not foreign.
+	known := map[string]bool{}
 	for _, u := range f.Users {
-		entry[u.EntryRoomID] = true
+		known[u.EntryRoomID], known[u.SpaceID] = true, true
+	}
+	for _, st := range f.Rooms {
+		if st.Space != nil {
+			known[st.Space.EntryRoomID] = true
+		}
 	}
 
 	spaces := map[string][]string{} // owner → Space room ids
@@ -106,12 +113,16 @@ func PlanReconcile(f Found, now time.Time) Plan {
 			}
 			p.planRoom(id, *st.Chat, records, now)
 		case records[id].RoomID != "":
+			if m := st.Members[records[id].OwnerID]; m == "leave" || m == "ban" {
+				p.Report.Skipped = append(p.Report.Skipped, Skip{id, SkipOwnerLeft})
+				continue
+			}
 			// Made before state events existed: write it from the record.
 			p.ChatStates[id] = ChatStateOf(records[id])
 			p.Report.Backfilled++
 		case st.Forged > 0:
 			p.Report.Skipped = append(p.Report.Skipped, Skip{id, SkipForged})
-		case !entry[id]:
+		case !known[id]:
 			p.Report.Skipped = append(p.Report.Skipped, Skip{id, SkipForeign})
 		}
 	}
@@ -128,7 +139,7 @@ func PlanReconcile(f Found, now time.Time) Plan {
 		owners[o] = true
 	}
 	for _, owner := range slices.Sorted(maps.Keys(owners)) {
-		p.planUser(owner, users, spaces[owner], f.Rooms, now)
+		p.planUser(owner, users, spaces[owner], f.Rooms, records, now)
 	}
 	p.Report.Users = len(owners)
 	p.Report.Rooms = len(f.Rooms)
@@ -160,7 +171,7 @@ func (p *Plan) planRoom(id string, st ChatState, records map[string]RoomRecord, 
 }
 
 // planUser recovers or repairs one user's record and picks their Space.
-func (p *Plan) planUser(owner string, users map[string]UserRecord, candidates []string, rooms map[string]RoomState, now time.Time) {
+func (p *Plan) planUser(owner string, users map[string]UserRecord, candidates []string, rooms map[string]RoomState, records map[string]RoomRecord, now time.Time) {
 	u, known := users[owner]
 	space := pickSpace(owner, u.SpaceID, candidates, rooms)
 	for _, other := range candidates {
@@ -169,7 +180,8 @@ func (p *Plan) planUser(owner string, users map[string]UserRecord, candidates []
 		}
 	}
 	for _, child := range rooms[space].Children {
-		if c := rooms[child].Chat; c == nil || c.Owner != owner {
+		c := rooms[child].Chat
+		if (c == nil || c.Owner != owner) && records[child].OwnerID != owner {
 			p.Report.Skipped = append(p.Report.Skipped, Skip{child, SkipUnknownChild})
 		}
 	}
@@ -188,25 +200,29 @@ func (p *Plan) planUser(owner string, users map[string]UserRecord, candidates []
 	case !known && st == nil:
 		return // chats without a Space: their rooms are recovered, the user is made at their next invite
 	case !known:
-		p.PutUsers = append(p.PutUsers, UserRecord{
+		u = UserRecord{
 			UserID: owner, SpaceID: space, EntryRoomID: st.EntryRoomID, AgentID: st.AgentID,
 			ChatCounter: max(counter, st.ChatCounter), DefaultAgentNoticed: st.DefaultAgentNoticed,
 			CreatedAt: now, UpdatedAt: cmp.Or(st.UpdatedAt, now),
-		})
-		p.Report.RecoveredUsers++
-		return
-	case st != nil && st.UpdatedAt.After(u.UpdatedAt):
-		u.EntryRoomID, u.AgentID, u.DefaultAgentNoticed = cmp.Or(st.EntryRoomID, u.EntryRoomID), st.AgentID, st.DefaultAgentNoticed
-		counter = max(counter, st.ChatCounter)
-	}
-	changed := u.SpaceID != space && space != "" || u.ChatCounter != counter || (st != nil && st.UpdatedAt.After(u.UpdatedAt))
-	if space != "" {
-		u.SpaceID = space
-	}
-	u.ChatCounter = counter
-	if changed {
+		}
 		p.PutUsers = append(p.PutUsers, u)
-		p.Report.RepairedRecords++
+		p.Report.RecoveredUsers++
+	default:
+		newer := st != nil && st.UpdatedAt.After(u.UpdatedAt)
+		if newer {
+			u.EntryRoomID, u.AgentID, u.DefaultAgentNoticed = cmp.Or(st.EntryRoomID, u.EntryRoomID), st.AgentID, st.DefaultAgentNoticed
+			u.UpdatedAt = st.UpdatedAt
+			counter = max(counter, st.ChatCounter)
+		}
+		changed := newer || (u.SpaceID != space && space != "") || u.ChatCounter != counter
+		if space != "" {
+			u.SpaceID = space
+		}
+		u.ChatCounter = counter
+		if changed {
+			p.PutUsers = append(p.PutUsers, u)
+			p.Report.RepairedRecords++
+		}
 	}
 	if _, joined := rooms[space]; joined && (st == nil || !sameSpace(*st, SpaceStateOf(u))) {
 		p.SpaceStates[space] = SpaceStateOf(u)

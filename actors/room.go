@@ -63,6 +63,8 @@ type roomActor struct {
 	// published is the room's state event as last written (or found at
 	// load): the record's description on the homeserver (PRODUCT R11).
 	published ChatState
+	// clock stops the actor when it has been idle (see passivate.go).
+	clock idleClock
 	// stopping is the id of a turn the user stopped whose agent side is not
 	// over yet; connTurn is the turn last sent on conn.
 	stopping, connTurn uint64
@@ -109,6 +111,14 @@ func newRoomProps(base context.Context, deps *Deps, opts *Options, rec RoomRecor
 
 // Receive implements actor.Actor.
 func (a *roomActor) Receive(c actor.Context) {
+	switch c.Message().(type) {
+	case *passivateTick:
+		a.clock.tick(c, a.roomID, a.idle())
+		return
+	case *StartTurn, *RunCommand, *ReactionReceived:
+		a.clock.received++ // sent by the parent (see childIdle)
+	}
+	a.clock.touch()
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.start(c)
@@ -215,6 +225,7 @@ func (a *roomActor) start(c actor.Context) {
 	a.log = zerolog.Ctx(a.base).With().Str("room_id", a.roomID).Logger()
 	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
 	a.inc = incarnations.Add(1)
+	a.clock = idleClock{after: a.opts.PassivateAfter}
 	store, roomID, inc := a.deps.Store, a.roomID, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		rec, err := store.GetRoom(ctx, roomID)
@@ -243,7 +254,14 @@ func (a *roomActor) stopped(c actor.Context) {
 	a.stop(errors.New("room actor stopping"))
 }
 
+// idle reports whether the room may be stopped: nothing running, waiting
+// or being rebound.
+func (a *roomActor) idle() bool {
+	return a.loaded && a.turn == nil && len(a.queue) == 0 && a.holdTurns == 0 && len(a.pending) == 0
+}
+
 func (a *roomActor) stop(cause error) {
+	a.clock.stop()
 	if a.cancel != nil {
 		a.cancel(cause)
 	}
@@ -286,6 +304,7 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 		a.rec = a.initial
 	}
 	a.loaded = true
+	a.clock.arm(c)
 	// Reconciliation left the homeserver's copy in step at start.
 	a.published = ChatStateOf(a.rec)
 	a.restoreQueue()

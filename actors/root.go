@@ -26,7 +26,7 @@ type rootActor struct {
 	ctx   context.Context
 	stop  context.CancelCauseFunc
 	log   zerolog.Logger
-	users map[string]*actor.PID
+	users children
 	// known are the users with a record (loaded at start) or an actor;
 	// loaded is set once known is filled, and pending holds what arrived
 	// before.
@@ -77,7 +77,7 @@ func (a *rootActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.log = *zerolog.Ctx(a.base)
 		a.ctx, a.stop = context.WithCancelCause(a.base)
-		a.users = map[string]*actor.PID{}
+		a.users = newChildren()
 		a.known = map[string]bool{}
 		a.checking = map[string][]any{}
 		// Reconciliation first: events wait until it reports (usersLoaded).
@@ -95,7 +95,13 @@ func (a *rootActor) Receive(c actor.Context) {
 	case *actor.Stopping:
 		a.stop(errors.New("root actor stopping"))
 	case *actor.Terminated:
-		forgetChild(a.users, m.Who)
+		if id, parked := a.users.terminated(m.Who); id != "" {
+			for _, msg := range parked {
+				a.toUser(c, id, msg)
+			}
+		}
+	case *childIdle:
+		a.users.idle(c, m)
 	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped:
 		if !a.loaded {
 			if len(a.pending) >= maxRootPending {
@@ -132,11 +138,11 @@ func (a *rootActor) route(c actor.Context, msg any) {
 	if sender == a.opts.BotUserID {
 		return
 	}
-	if _, running := a.users[sender]; !running && a.known != nil && !a.known[sender] {
+	if _, running := a.users.pids[sender]; !running && a.known != nil && !a.known[sender] {
 		a.checkSender(c, sender, msg)
 		return
 	}
-	c.Send(a.user(c, sender), msg)
+	a.toUser(c, sender, msg)
 }
 
 // senderChecked says whether a sender unknown to the root has a record
@@ -174,7 +180,7 @@ func (a *rootActor) senderChecked(c actor.Context, m *senderChecked) {
 	}
 	a.known[m.sender] = true
 	for _, msg := range msgs {
-		c.Send(a.user(c, m.sender), msg)
+		a.toUser(c, m.sender, msg)
 	}
 }
 
@@ -198,7 +204,7 @@ func (a *rootActor) usersLoaded(c actor.Context, m *usersLoaded) {
 	}
 	a.loaded = true
 	for _, r := range m.interrupted {
-		c.Send(a.user(c, r.OwnerID), &wakeRoom{roomID: r.RoomID})
+		a.toUser(c, r.OwnerID, &wakeRoom{roomID: r.RoomID})
 	}
 	pending := a.pending
 	a.pending = nil
@@ -218,7 +224,7 @@ func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
 		reason = "user not allowed"
 	}
 	if reason == "" {
-		c.Send(a.user(c, m.Inviter), m)
+		a.toUser(c, m.Inviter, m)
 		return
 	}
 	a.log.Info().Str("room_id", m.RoomID).Str("inviter", m.Inviter).Str("reason", reason).Msg("declining invite")
@@ -232,15 +238,21 @@ func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
 }
 
 func (a *rootActor) user(c actor.Context, userID string) *actor.PID {
-	if pid, ok := a.users[userID]; ok {
+	if pid, ok := a.users.pids[userID]; ok {
 		return pid
 	}
 	pid, err := c.SpawnNamed(newUserProps(a.base, a.deps, a.opts, userID), "user-"+url.PathEscape(userID))
 	if err != nil {
 		a.log.Warn().Err(err).Str("user_id", userID).Msg("user actor name taken")
 	}
-	a.users[userID] = pid
+	a.users.pids[userID] = pid
 	return pid
+}
+
+// toUser sends msg to userID's actor, starting it if needed, or parks it
+// while that actor stops (see children).
+func (a *rootActor) toUser(c actor.Context, userID string, msg any) {
+	a.users.send(c, userID, msg, func() *actor.PID { return a.user(c, userID) })
 }
 
 // serverAllowed reports whether userID's homeserver is in allowed (empty

@@ -32,7 +32,8 @@ type userActor struct {
 	known  bool // a record exists
 	loaded bool
 	rooms  map[string]RoomRecord
-	kids   map[string]*actor.PID
+	kids   children
+	clock  idleClock
 	// deniedIn lists the rooms already told that access was taken away, so
 	// each gets one notice, not one per message.
 	deniedIn map[string]bool
@@ -77,8 +78,10 @@ func (a *userActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.start(c)
 	case *actor.Stopping:
+		a.clock.stop()
 		a.cancel(errors.New("user actor stopping"))
 	case *actor.Restarting:
+		a.clock.stop()
 		// Hand the waiting messages to the next incarnation, oldest first,
 		// and the onboarding still running, whose task goes on.
 		a.cancel(errors.New("user actor restarting"))
@@ -93,7 +96,19 @@ func (a *userActor) Receive(c actor.Context) {
 			a.onboarding, a.adopted = true, m.onboarding
 		}
 	case *actor.Terminated:
-		forgetChild(a.kids, m.Who)
+		if id, parked := a.kids.terminated(m.Who); id != "" {
+			for _, msg := range parked {
+				if rec, ok := a.rooms[id]; ok {
+					a.toRoom(c, rec, msg)
+				}
+			}
+		}
+	case *childIdle:
+		if a.kids.idle(c, m) {
+			a.log.Debug().Str("room_id", m.id).Msg("room actor idle, stopping it")
+		}
+	case *passivateTick:
+		a.clock.tick(c, a.userID, a.idle())
 	case *userLoaded:
 		if m.inc == a.inc {
 			a.userLoaded(c, m)
@@ -111,6 +126,7 @@ func (a *userActor) Receive(c actor.Context) {
 	case *taskPanicked:
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.value, m.stack))
 	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped, *wakeRoom:
+		a.clock.received++
 		if !a.loaded || a.onboarding {
 			if len(a.pending) >= maxPending {
 				a.log.Error().Int("pending", len(a.pending)).Str("type", fmt.Sprintf("%T", m)).Msg("user actor still loading or onboarding, event dropped")
@@ -127,7 +143,8 @@ func (a *userActor) start(c actor.Context) {
 	a.log = zerolog.Ctx(a.base).With().Str("user_id", a.userID).Logger()
 	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
 	a.rooms = map[string]RoomRecord{}
-	a.kids = map[string]*actor.PID{}
+	a.kids = newChildren()
+	a.clock = idleClock{after: a.opts.PassivateAfter}
 	a.inc = incarnations.Add(1)
 	store, userID, inc := a.deps.Store, a.userID, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
@@ -155,6 +172,7 @@ func (a *userActor) userLoaded(c actor.Context, m *userLoaded) {
 		panic(fmt.Sprintf("failed to load user %s: %v", a.userID, m.err))
 	}
 	a.loaded = true
+	a.clock.arm(c)
 	if m := a.early; m != nil {
 		a.early = nil
 		a.provisioned(c, m) // drains
@@ -180,11 +198,13 @@ func (a *userActor) handle(c actor.Context, msg any) {
 	case *ReactionReceived:
 		// Only the owner's reactions in their own chats mean anything.
 		if room, ok := a.rooms[m.RoomID]; ok && !room.Archived {
-			c.Send(a.room(c, room), m)
+			a.toRoom(c, room, m)
 		}
 	case *wakeRoom:
-		if rec, ok := a.rooms[m.roomID]; ok {
-			a.room(c, rec)
+		if _, stopping := a.kids.parked[m.roomID]; !stopping {
+			if rec, ok := a.rooms[m.roomID]; ok {
+				a.room(c, rec)
+			}
 		}
 	case *MessagesSkipped:
 		if room, ok := a.rooms[m.RoomID]; ok && !room.Archived {
@@ -238,7 +258,7 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 	}
 	switch m.MsgType {
 	case "m.text", "m.emote":
-		c.Send(a.room(c, room), &StartTurn{EventID: m.EventID, Sender: m.Sender, Text: m.Body})
+		a.toRoom(c, room, &StartTurn{EventID: m.EventID, Sender: m.Sender, Text: m.Body})
 	case MsgTypeEncrypted:
 		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.EncryptedNotSupported))
 	case "m.file", "m.image", "m.audio", "m.video":
@@ -252,7 +272,7 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 
 // room returns the room actor of rec, spawning it if needed.
 func (a *userActor) room(c actor.Context, rec RoomRecord) *actor.PID {
-	if pid, ok := a.kids[rec.RoomID]; ok {
+	if pid, ok := a.kids.pids[rec.RoomID]; ok {
 		return pid
 	}
 	pid, err := c.SpawnNamed(newRoomProps(a.base, a.deps, a.opts, rec), "room-"+url.PathEscape(rec.RoomID))
@@ -261,8 +281,20 @@ func (a *userActor) room(c actor.Context, rec RoomRecord) *actor.PID {
 		// existing PID still receives messages until it is gone.
 		a.log.Warn().Err(err).Str("room_id", rec.RoomID).Msg("room actor name taken")
 	}
-	a.kids[rec.RoomID] = pid
+	a.kids.pids[rec.RoomID] = pid
 	return pid
+}
+
+// toRoom sends msg to the room actor of rec, starting it if needed, or
+// parks it while that actor stops (see children).
+func (a *userActor) toRoom(c actor.Context, rec RoomRecord, msg any) {
+	a.kids.send(c, rec.RoomID, msg, func() *actor.PID { return a.room(c, rec) })
+}
+
+// idle reports whether the user actor may stop: loaded, not onboarding,
+// nothing waiting, and no room actor left.
+func (a *userActor) idle() bool {
+	return a.loaded && !a.onboarding && len(a.pending) == 0 && len(a.kids.pids) == 0
 }
 
 func (a *userActor) notice(c actor.Context, roomID, text string) {

@@ -25,7 +25,7 @@ func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
 			a.notice(c, m.RoomID, cat.T(catalog.RoomCommandOnly, "command", cmd.Word))
 			return
 		}
-		c.Send(a.room(c, room), &RunCommand{EventID: m.EventID, Command: cmd})
+		a.toRoom(c, room, &RunCommand{EventID: m.EventID, Command: cmd})
 	case cmd.Name == "help":
 		a.notice(c, m.RoomID, helpText(cat))
 	case cmd.Name == "chats":

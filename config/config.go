@@ -22,6 +22,7 @@ type Config struct {
 	RateLimit  RateLimit  `koanf:"rate_limit"`
 	Onboarding Onboarding `koanf:"onboarding"`
 	Shutdown   Shutdown   `koanf:"shutdown"`
+	Actors     Actors     `koanf:"actors"`
 
 	// meta records where the values came from, for error messages and
 	// String; nil for a Config built by hand.
@@ -181,6 +182,14 @@ type Shutdown struct {
 	Grace time.Duration `koanf:"grace"`
 }
 
+// Actors tunes the actor tree.
+type Actors struct {
+	// PassivateAfter stops a room's actor after this long without activity
+	// (and a user's once their rooms' are stopped); the next message starts
+	// it again from the state directory. 0 keeps every actor resident.
+	PassivateAfter time.Duration `koanf:"passivate_after"`
+}
+
 // Locales with a message catalogue (PRODUCT R2.11).
 const (
 	LocaleEN = "en"
@@ -226,6 +235,7 @@ func Defaults() *Config {
 			FirstChatName:     "",
 		},
 		Shutdown: Shutdown{Grace: 30 * time.Second},
+		Actors:   Actors{PassivateAfter: 15 * time.Minute},
 	}
 }
 

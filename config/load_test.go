@@ -194,6 +194,7 @@ func TestSurfacesEnvOverridesNestedKeys(t *testing.T) {
 		"SURFACES_MATRIX_DISPLAY_NAME=Bot",
 		"SURFACES_MATRIX_SEND_RATE=0.2",
 		"SURFACES_MATRIX_SEND_BURST=10",
+		"SURFACES_ACTORS_PASSIVATE_AFTER=1h",
 	)})
 	tests := []struct {
 		key  string
@@ -220,6 +221,7 @@ func TestSurfacesEnvOverridesNestedKeys(t *testing.T) {
 		{"matrix.display_name", c.Matrix.DisplayName, "Bot"},
 		{"matrix.send_rate", c.Matrix.SendRate, 0.2},
 		{"matrix.send_burst", c.Matrix.SendBurst, 10},
+		{"actors.passivate_after", c.Actors.PassivateAfter, time.Hour},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {

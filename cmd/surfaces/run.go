@@ -133,6 +133,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		ConfirmTimeout:       cfg.Agents.ConfirmTimeout,
 		TypingRefresh:        cfg.Streaming.TypingRefresh,
 		ConnIdleClose:        cfg.Agents.IdleClose,
+		PassivateAfter:       passivateAfter(cfg.Actors.PassivateAfter),
 		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),
 		SpaceNameTemplate:    cfg.Onboarding.SpaceNameTemplate,
 		FirstChatName:        cfg.Onboarding.FirstChatName,
@@ -198,4 +199,12 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 	log.Info().Msg("shutting down")
 	return nil
+}
+
+// passivateAfter maps the config's "0: never" to the actors' negative.
+func passivateAfter(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
