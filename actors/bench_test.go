@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
@@ -25,6 +27,10 @@ type benchTree struct {
 }
 
 func newBenchTree(b *testing.B, chunks int) *benchTree {
+	return newBenchTreeWith(b, chunks, actors.Options{})
+}
+
+func newBenchTreeWith(b *testing.B, chunks int, opts actors.Options) *benchTree {
 	log := zerolog.New(io.Discard)
 	agents := actortest.NewAgents()
 	agents.Script = func(actors.UserMessage) []actors.AgentEvent {
@@ -35,11 +41,15 @@ func newBenchTree(b *testing.B, chunks int) *benchTree {
 		return append(evs, actortest.End(1))
 	}
 	bt := &benchTree{system: actors.NewActorSystem(log), store: actortest.NewStore(), ended: make(chan *actors.TurnEnded, 1<<16)}
+	if opts.PassivateAfter == 0 {
+		opts.PassivateAfter = -1 // the throughput benchmarks keep their actors
+	}
 	deps := actors.Deps{
 		Store: bt.store, Matrix: actortest.NewMatrix(), Agents: agents, Catalog: catalog.MustNew("en"),
 		Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0"}}},
 	}
-	root, err := actors.Spawn(log.WithContext(context.Background()), bt.system, deps, actors.Options{BotUserID: bot})
+	opts.BotUserID = bot
+	root, err := actors.Spawn(log.WithContext(context.Background()), bt.system, deps, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,4 +121,54 @@ func BenchmarkTurns1000Rooms(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(turns)/b.Elapsed().Seconds(), "turns/s")
+}
+
+// BenchmarkResidentActors measures what passivation buys: 1,000 users with
+// 10 known rooms each (10,000 rooms), of which 1,000 (one per user) get a
+// turn. It reports the resident actors and the heap while those rooms are
+// active and once they have been idle for PassivateAfter.
+func BenchmarkResidentActors(b *testing.B) {
+	const users, roomsEach = 1000, 10
+	for b.Loop() {
+		bt := newBenchTreeWith(b, 5, actors.Options{PassivateAfter: time.Second})
+		ctx := context.Background()
+		for u := range users {
+			user := fmt.Sprintf("@u%d:bench.test", u)
+			if err := bt.store.PutUser(ctx, actors.UserRecord{UserID: user, SpaceID: "!s", ChatCounter: roomsEach}); err != nil {
+				b.Fatal(err)
+			}
+			for r := range roomsEach {
+				rec := actors.RoomRecord{RoomID: fmt.Sprintf("!room%d-%d", u, r), OwnerID: user, ChatIndex: r + 1,
+					PlatformChatID: strconv.Itoa(u*roomsEach + r + 1), AgentID: "agent-0"}
+				if err := bt.store.PutRoom(ctx, rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		base := actors.CountActors(bt.system)
+		for u := range users {
+			bt.system.Root.Send(bt.root, &actors.MessageReceived{RoomID: fmt.Sprintf("!room%d-0", u), EventID: "$" + strconv.Itoa(u),
+				Sender: fmt.Sprintf("@u%d:bench.test", u), MsgType: "m.text", Body: "hi"})
+		}
+		for range users {
+			<-bt.ended
+		}
+		active, activeHeap := actors.CountActors(bt.system)-base, heapMB()
+		deadline := time.Now().Add(20 * time.Second)
+		for actors.CountActors(bt.system)-base > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		idle, idleHeap := actors.CountActors(bt.system)-base, heapMB()
+		b.ReportMetric(float64(active), "active_actors")
+		b.ReportMetric(activeHeap, "active_heap_MB")
+		b.ReportMetric(float64(idle), "idle_actors")
+		b.ReportMetric(idleHeap, "idle_heap_MB")
+	}
+}
+
+func heapMB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / (1 << 20)
 }

@@ -83,6 +83,8 @@ type MatrixRooms interface {
 	SetRoomName(ctx context.Context, roomID, name string) error
 	// RemoveFromSpace empties the m.space.child event of roomID in spaceID.
 	RemoveFromSpace(ctx context.Context, spaceID, roomID string) error
+	// AddToSpace lists roomID in spaceID (m.space.child).
+	AddToSpace(ctx context.Context, spaceID, roomID string) error
 	// DisplayName is the user's display name, or the user id when unset.
 	DisplayName(ctx context.Context, userID string) (string, error)
 	// SetCommands publishes descriptions of the commands valid in roomID

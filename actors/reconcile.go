@@ -168,6 +168,13 @@ func applyPlan(ctx context.Context, deps *Deps, p Plan) error {
 			log.Warn().Err(err).Str("room_id", id).Msg("failed to write a room's state event")
 		}
 	}
+	for space, ids := range p.Links {
+		for _, id := range ids {
+			if err := deps.Matrix.AddToSpace(ctx, space, id); err != nil {
+				log.Warn().Err(err).Str("space_id", space).Str("room_id", id).Msg("failed to list a chat in its Space")
+			}
+		}
+	}
 	if p.RaiseTo > 0 {
 		if err := deps.Store.RaisePlatformChatID(ctx, p.RaiseTo); err != nil {
 			return fmt.Errorf("failed to raise the platform_chat_id sequence: %w", err)
@@ -185,7 +192,7 @@ func logReport(ctx context.Context, done *Reconciled) {
 	}
 	ev.Int("users", r.Users).Int("rooms", r.Rooms).Int("recovered_users", r.RecoveredUsers).
 		Int("recovered_rooms", r.RecoveredRooms).Int("repaired_records", r.RepairedRecords).
-		Int("repaired_states", r.RepairedStates).Int("backfilled", r.Backfilled).
+		Int("repaired_states", r.RepairedStates).Int("backfilled", r.Backfilled).Int("relinked", r.Relinked).
 		Int("skipped", len(r.Skipped)).Int("extra_spaces", len(r.ExtraSpaces)).
 		Dur("duration", done.Duration).Msg("reconciled")
 	for _, s := range append(r.Skipped, r.ExtraSpaces...) {

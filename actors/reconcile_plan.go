@@ -25,6 +25,8 @@ import (
 //   - Nothing is created or joined; rooms the bot cannot serve (no state
 //     event and no record, an owner who left) are skipped with the reason.
 //   - The platform_chat_id sequence is raised above every id found.
+//   - A live chat its Space does not list (a crash between creating and
+//     linking it) is listed again.
 
 // Found is what reconciliation read: the homeserver's side (rooms the bot is
 // joined to and their state) and the local records.
@@ -41,9 +43,17 @@ type Plan struct {
 	PutRooms    []RoomRecord
 	ChatStates  map[string]ChatState
 	SpaceStates map[string]SpaceState
+	// Links are chat rooms to list in their Space (a crash between creating
+	// a room and linking it left it out), Space → rooms.
+	Links map[string][]string
 	// RaiseTo: the sequence goes above it (0: nothing to raise).
 	RaiseTo uint64
-	Report  Report
+	// Recovered holds the ids in PutUsers and PutRooms that had no local
+	// record (the others repair one); Backfill the ids in ChatStates and
+	// SpaceStates that had no state event of the bot's (the others are
+	// rewritten from a newer record). The dry run says which is which.
+	Recovered, Backfill map[string]bool
+	Report              Report
 }
 
 // Report says what reconciliation found and did, for the log line and the
@@ -54,6 +64,7 @@ type Report struct {
 	RecoveredRooms             int
 	RepairedRecords            int
 	RepairedStates, Backfilled int
+	Relinked                   int
 	Skipped                    []Skip
 	ExtraSpaces                []Skip
 }
@@ -76,7 +87,10 @@ const (
 // PlanReconcile plans the writes that bring the local records and the
 // homeserver in step; now stamps recovered records.
 func PlanReconcile(f Found, now time.Time) Plan {
-	p := Plan{ChatStates: map[string]ChatState{}, SpaceStates: map[string]SpaceState{}}
+	p := Plan{
+		ChatStates: map[string]ChatState{}, SpaceStates: map[string]SpaceState{}, Links: map[string][]string{},
+		Recovered: map[string]bool{}, Backfill: map[string]bool{},
+	}
 	users := map[string]UserRecord{}
 	for _, u := range f.Users {
 		users[u.UserID] = u
@@ -97,6 +111,18 @@ func PlanReconcile(f Found, now time.Time) Plan {
 		}
 	}
 
+	// listed: chat rooms some Space of their owner lists.
+	listed := map[string]bool{}
+	for _, st := range f.Rooms {
+		if st.Space == nil {
+			continue
+		}
+		for _, child := range st.Children {
+			if c := f.Rooms[child].Chat; c != nil && c.Owner == st.Space.Owner {
+				listed[child] = true
+			}
+		}
+	}
 	spaces := map[string][]string{} // owner → Space room ids
 	var maxID uint64
 	roomIDs := slices.Sorted(maps.Keys(f.Rooms))
@@ -112,6 +138,9 @@ func PlanReconcile(f Found, now time.Time) Plan {
 				continue
 			}
 			p.planRoom(id, *st.Chat, records, now)
+			if !listed[id] {
+				p.planLink(id, *st.Chat, f.Rooms)
+			}
 		case records[id].RoomID != "":
 			if m := st.Members[records[id].OwnerID]; m == "leave" || m == "ban" {
 				p.Report.Skipped = append(p.Report.Skipped, Skip{id, SkipOwnerLeft})
@@ -119,6 +148,7 @@ func PlanReconcile(f Found, now time.Time) Plan {
 			}
 			// Made before state events existed: write it from the record.
 			p.ChatStates[id] = ChatStateOf(records[id])
+			p.Backfill[id] = true
 			p.Report.Backfilled++
 		case st.Forged > 0:
 			p.Report.Skipped = append(p.Report.Skipped, Skip{id, SkipForged})
@@ -156,6 +186,7 @@ func (p *Plan) planRoom(id string, st ChatState, records map[string]RoomRecord, 
 			PlatformChatID: st.PlatformChatID, AgentID: st.AgentID, AgentDefaulted: st.AgentDefaulted,
 			Archived: st.Archived, CreatedAt: now, UpdatedAt: cmp.Or(st.UpdatedAt, now),
 		})
+		p.Recovered[id] = true
 		p.Report.RecoveredRooms++
 	case sameChat(ChatStateOf(rec), st):
 	case st.UpdatedAt.After(rec.UpdatedAt):
@@ -168,6 +199,18 @@ func (p *Plan) planRoom(id string, st ChatState, records map[string]RoomRecord, 
 		p.ChatStates[id] = ChatStateOf(rec)
 		p.Report.RepairedStates++
 	}
+}
+
+// planLink lists a live chat no Space of its owner lists in the Space its
+// state names (the owner's, with the bot in it): no room is left outside
+// its Space.
+func (p *Plan) planLink(id string, st ChatState, rooms map[string]RoomState) {
+	space, ok := rooms[st.SpaceID]
+	if st.Archived || !ok || space.Space == nil || space.Space.Owner != st.Owner {
+		return
+	}
+	p.Links[st.SpaceID] = append(p.Links[st.SpaceID], id)
+	p.Report.Relinked++
 }
 
 // planUser recovers or repairs one user's record and picks their Space.
@@ -206,6 +249,7 @@ func (p *Plan) planUser(owner string, users map[string]UserRecord, candidates []
 			CreatedAt: now, UpdatedAt: cmp.Or(st.UpdatedAt, now),
 		}
 		p.PutUsers = append(p.PutUsers, u)
+		p.Recovered[owner] = true
 		p.Report.RecoveredUsers++
 	default:
 		newer := st != nil && st.UpdatedAt.After(u.UpdatedAt)
@@ -227,6 +271,7 @@ func (p *Plan) planUser(owner string, users map[string]UserRecord, candidates []
 	if _, joined := rooms[space]; joined && (st == nil || !sameSpace(*st, SpaceStateOf(u))) {
 		p.SpaceStates[space] = SpaceStateOf(u)
 		if st == nil {
+			p.Backfill[space] = true
 			p.Report.Backfilled++
 		} else {
 			p.Report.RepairedStates++

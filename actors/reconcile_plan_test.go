@@ -199,11 +199,47 @@ func rpAssert(t *testing.T, got, want actors.Plan) {
 	if !reflect.DeepEqual(got.SpaceStates, want.SpaceStates) {
 		t.Errorf("SpaceStates:\n got %+v\nwant %+v", got.SpaceStates, want.SpaceStates)
 	}
+	if len(got.Links)+len(want.Links) > 0 && !reflect.DeepEqual(got.Links, want.Links) {
+		t.Errorf("Links:\n got %+v\nwant %+v", got.Links, want.Links)
+	}
 	if got.RaiseTo != want.RaiseTo {
 		t.Errorf("RaiseTo = %d, want %d", got.RaiseTo, want.RaiseTo)
 	}
 	if !reflect.DeepEqual(got.Report, want.Report) {
 		t.Errorf("Report:\n got %+v\nwant %+v", got.Report, want.Report)
+	}
+	rpRecoveredAndBackfill(t, got)
+}
+
+// rpRecoveredAndBackfill checks that Recovered and Backfill name exactly
+// the writes the Report counts as recovered and backfilled.
+func rpRecoveredAndBackfill(t *testing.T, p actors.Plan) {
+	t.Helper()
+	recovered := 0
+	for _, u := range p.PutUsers {
+		if p.Recovered[u.UserID] {
+			recovered++
+		}
+	}
+	for _, r := range p.PutRooms {
+		if p.Recovered[r.RoomID] {
+			recovered++
+		}
+	}
+	if recovered != len(p.Recovered) || recovered != p.Report.RecoveredUsers+p.Report.RecoveredRooms {
+		t.Errorf("Recovered %v: %d of the puts, want the %d the Report counts", p.Recovered, recovered,
+			p.Report.RecoveredUsers+p.Report.RecoveredRooms)
+	}
+	backfill := 0
+	for id := range p.Backfill {
+		_, chat := p.ChatStates[id]
+		_, space := p.SpaceStates[id]
+		if chat || space {
+			backfill++
+		}
+	}
+	if backfill != len(p.Backfill) || backfill != p.Report.Backfilled {
+		t.Errorf("Backfill %v: %d of the state writes, want the %d the Report counts", p.Backfill, backfill, p.Report.Backfilled)
 	}
 }
 
@@ -635,6 +671,19 @@ func TestPlanReconcile(t *testing.T) {
 			}
 		})
 	}
+
+	// 12. A crash between creating a chat and listing it in the Space left
+	// it out: it is listed again, and a listed or archived one is not.
+	t.Run("a chat left out of its Space is listed again", func(t *testing.T) {
+		f := rpRecovery(2)
+		f.Rooms[rpSpaceA] = rpSpaceRoom(rpSpace(rpAlice, rpDMA, 3, rpT1), rpC1)
+		f.Rooms[rpC3] = rpChatRoom(rpChat(rpAlice, rpSpaceA, 3, "43", rpT2))
+		rpSetChat(f, rpC3, func(c *actors.ChatState) { c.Archived = true })
+		p := actors.PlanReconcile(f, rpNow)
+		if want := map[string][]string{rpSpaceA: {rpC2}}; !reflect.DeepEqual(p.Links, want) || p.Report.Relinked != 1 {
+			t.Fatalf("Links %v (%d relinked), want %v", p.Links, p.Report.Relinked, want)
+		}
+	})
 
 	// 11. The sequence goes above every platform_chat_id found, in state
 	// events and in records alike; ids that are not numbers are not ours.

@@ -24,3 +24,14 @@ func NewActorSystem(log zerolog.Logger) *actor.ActorSystem {
 		actor.WithDeadLetterThrottleInterval(time.Second),
 	)
 }
+
+// CountActors is how many processes the system's registry holds: the
+// resident actors, plus the few the system makes itself (event stream,
+// dead letters, futures). Passivation keeps it near the active rooms.
+func CountActors(system *actor.ActorSystem) int {
+	n := 0
+	for _, bucket := range system.ProcessRegistry.LocalPIDs.LocalPIDs {
+		n += bucket.Count()
+	}
+	return n
+}

@@ -30,6 +30,7 @@ const (
 	routeReceipt        = "POST /_matrix/client/v3/rooms/{room}/receipt/{type}/{event}"
 	routeJoin           = "POST /_matrix/client/v3/rooms/{room}/join"
 	routeLeave          = "POST /_matrix/client/v3/rooms/{room}/leave"
+	routeForget         = "POST /_matrix/client/v3/rooms/{room}/forget"
 	routeInvite         = "POST /_matrix/client/v3/rooms/{room}/invite"
 	routeState          = "PUT /_matrix/client/v3/rooms/{room}/state/{type}/{key...}"
 	routeCreateRoom     = "POST /_matrix/client/v3/createRoom"
@@ -98,6 +99,7 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 		writeJSON(w, http.StatusOK, `{"room_id":"`+r.PathValue("room")+`"}`)
 	})
 	route(routeLeave, ok(`{}`))
+	route(routeForget, ok(`{}`))
 	route(routeInvite, ok(`{}`))
 	route(routeState, ok(`{"event_id":"$state"}`))
 	route(routeCreateRoom, ok(`{"room_id":"!new:hs.test"}`))

@@ -46,6 +46,11 @@ func TestRoomsRequests(t *testing.T) {
 			reqs: []wantReq{{"POST", roomPath + "/leave", `{}`}},
 		},
 		{
+			name: "ForgetRoom",
+			call: func(ctx context.Context, c *Client) (string, error) { return "", c.ForgetRoom(ctx, "!r:hs.test") },
+			reqs: []wantReq{{"POST", roomPath + "/forget", `{}`}},
+		},
+		{
 			name: "CreateSpace is an m.space only the bot may change",
 			call: func(ctx context.Context, c *Client) (string, error) {
 				return c.CreateSpace(ctx, "Alice's agents", []string{"@alice:hs.test", "@bob:hs.test"},
@@ -171,6 +176,9 @@ func TestRoomsErrors(t *testing.T) {
 		}},
 		{"LeaveRoom", "failed to leave !r:hs.test", func(ctx context.Context, c *Client) error {
 			return c.LeaveRoom(ctx, "!r:hs.test")
+		}},
+		{"ForgetRoom", "failed to forget !r:hs.test", func(ctx context.Context, c *Client) error {
+			return c.ForgetRoom(ctx, "!r:hs.test")
 		}},
 		{"CreateSpace", `failed to create Space "S"`, func(ctx context.Context, c *Client) error {
 			_, err := c.CreateSpace(ctx, "S", nil, actors.SpaceState{})

@@ -174,6 +174,15 @@ func (c *Client) LeaveRoom(ctx context.Context, roomID string) error {
 	return nil
 }
 
+// ForgetRoom forgets a room the bot has left, so that it drops out of the
+// account's room list (`surfaces reset --mode server-leave-forget`).
+func (c *Client) ForgetRoom(ctx context.Context, roomID string) error {
+	if _, err := c.cli.ForgetRoom(ctx, id.RoomID(roomID)); err != nil {
+		return fmt.Errorf("failed to forget %s: %w", roomID, err)
+	}
+	return nil
+}
+
 // CreateSpace implements actors.MatrixRooms. Only the bot may change the
 // Space's children (events_default 50 with the bot at 100).
 func (c *Client) CreateSpace(ctx context.Context, name string, invite []string, st actors.SpaceState) (string, error) {
@@ -220,11 +229,16 @@ func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invit
 		return "", fmt.Errorf("failed to create room %q: %w", name, err)
 	}
 	roomID := resp.RoomID.String()
+	return roomID, c.AddToSpace(ctx, spaceID, roomID)
+}
+
+// AddToSpace implements actors.MatrixRooms.
+func (c *Client) AddToSpace(ctx context.Context, spaceID, roomID string) error {
 	if _, err := c.cli.SendStateEvent(ctx, id.RoomID(spaceID), event.StateSpaceChild, roomID,
-		&event.SpaceChildEventContent{Via: via}); err != nil {
-		return roomID, fmt.Errorf("failed to add %s to Space %s: %w", roomID, spaceID, err)
+		&event.SpaceChildEventContent{Via: []string{c.server}}); err != nil {
+		return fmt.Errorf("failed to add %s to Space %s: %w", roomID, spaceID, err)
 	}
-	return roomID, nil
+	return nil
 }
 
 // Invite implements actors.MatrixRooms.

@@ -14,6 +14,10 @@ var (
 	// importing this package.
 	ErrNotFound = actors.ErrNotFound
 
+	// ErrLocked is returned by Open when another process (a running bot)
+	// holds the directory.
+	ErrLocked = errors.New("the state directory is in use by another process")
+
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("store is closed")
 

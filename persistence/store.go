@@ -34,7 +34,8 @@ type Options struct {
 	// DefaultEventTTL. Negative is an error.
 	EventTTL time.Duration
 	// InMemory keeps everything in RAM (dir must be ""): for tests of other
-	// packages that want a real Store without a directory. Nothing survives
+	// packages that want a real Store without a directory, and for the
+	// operator tools' dry runs, which must not create one. Nothing survives
 	// Close.
 	InMemory bool
 }
@@ -86,6 +87,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 
 	db, err := badger.Open(bopts)
 	if err != nil {
+		// Badger formats the lock error without wrapping it: its text is
+		// all there is to tell a running bot from a broken directory.
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("failed to open badger database in %q: %w", dir, ErrLocked)
+		}
 		return nil, fmt.Errorf("failed to open badger database in %q: %w", dir, err)
 	}
 	s := &Store{db: db, eventTTL: opts.EventTTL}

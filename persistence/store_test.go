@@ -154,3 +154,23 @@ func TestBadgerLogsGoToZerolog(t *testing.T) {
 		}
 	}
 }
+
+// A second Open of a directory in use fails with ErrLocked (the operator
+// tools tell "stop the bot first" from it); after Close it opens again.
+func TestOpenLockedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	if _, err := Open(testContext(t), dir, Options{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(testContext(t), dir, Options{})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

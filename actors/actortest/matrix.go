@@ -344,6 +344,20 @@ func (m *Matrix) RemoveFromSpace(ctx context.Context, spaceID, roomID string) er
 	return err
 }
 
+// AddToSpace implements actors.MatrixRooms.
+func (m *Matrix) AddToSpace(ctx context.Context, spaceID, roomID string) error {
+	if _, err := m.record(ctx, Call{Method: "AddToSpace", RoomID: spaceID, EventID: roomID}); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	space := m.roomLocked(spaceID)
+	if !slices.Contains(space.Children, roomID) {
+		space.Children = append(space.Children, roomID)
+	}
+	return nil
+}
+
 // SetCommands implements actors.MatrixRooms; UserIDs holds the commands.
 func (m *Matrix) SetCommands(ctx context.Context, roomID string, cmds []actors.CommandDescription) error {
 	names := make([]string, 0, len(cmds))

@@ -1,18 +1,24 @@
 // Command surfaces is the Surfaces bot: Matrix users talking to agents.
 //
 //	surfaces run [-config FILE]              run the bot
+//	surfaces reconcile [-config FILE] [--dry-run]
+//	                                         bring the local state and the homeserver in step
+//	surfaces reset --mode local-only|server-leave-forget [-config FILE] [--dry-run] [--yes]
+//	                                         delete the local state (and leave every room)
 //	surfaces config validate [-config FILE]  check the configuration and exit
 //	surfaces version                         print the version
 //
 // Configuration comes from an optional YAML file (-config or
 // SURFACES_CONFIG), then the environment (see config/surfaces.example.yaml).
+// reconcile and reset are for a stopped bot: they open its state directory
+// (refused while the bot holds it), log in as the bot, do their one job and
+// exit, without syncing. reset changes nothing without --yes.
 // This package only wires the other packages together.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +35,7 @@ var version = "dev"
 // Exit codes.
 const (
 	exitOK     = 0
-	exitFailed = 1 // the bot could not start or stopped on an error
+	exitFailed = 1 // the bot could not start or stopped on an error, or a tool failed
 	exitUsage  = 2 // bad command line or configuration
 )
 
@@ -49,6 +55,10 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], env, stdout, stderr)
+	case "reconcile":
+		return cmdReconcile(ctx, args[1:], env, stdout, stderr)
+	case "reset":
+		return cmdReset(ctx, args[1:], env, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "validate" {
 			usage(stderr)
@@ -71,8 +81,17 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   surfaces run [-config FILE]              run the bot
+  surfaces reconcile [-config FILE] [--dry-run]
+                                           bring the local state and the homeserver in step
+                                           (--dry-run: print what would change)
+  surfaces reset --mode MODE [-config FILE] [--dry-run] [--yes]
+                                           MODE local-only: delete the state directory
+                                           MODE server-leave-forget: leave and forget every
+                                           room the bot is in, then delete the state directory
+                                           (--dry-run: print what would go; --yes: do it)
   surfaces config validate [-config FILE]  check the configuration and exit
   surfaces version                         print the version
+reconcile and reset need the bot stopped.
 `)
 }
 
@@ -92,18 +111,11 @@ func versionString() string {
 
 // loadConfig parses -config and loads the configuration.
 func loadConfig(name string, args, env []string, stderr io.Writer) (*config.Config, bool) {
-	fs := flag.NewFlagSet("surfaces "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "YAML configuration file (default: $SURFACES_CONFIG)")
-	if err := fs.Parse(args); err != nil {
+	fs, path := commandFlags(name, stderr)
+	if !parseArgs(fs, args, stderr) {
 		return nil, false
 	}
-	cfg, err := config.Load(config.LoadOptions{ConfigPath: *path, Env: env})
-	if err != nil {
-		fmt.Fprintln(stderr, "surfaces:", err)
-		return nil, false
-	}
-	return cfg, true
+	return loadConfigFile(*path, env, stderr)
 }
 
 func cmdValidate(args, env []string, stdout, stderr io.Writer) int {

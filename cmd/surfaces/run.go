@@ -11,12 +11,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/surfaces-bot/surfaces/actors"
-	"github.com/surfaces-bot/surfaces/actors/catalog"
 	actormetrics "github.com/surfaces-bot/surfaces/actors/metrics"
 	"github.com/surfaces-bot/surfaces/agents"
 	"github.com/surfaces-bot/surfaces/config"
-	"github.com/surfaces-bot/surfaces/matrix"
-	"github.com/surfaces-bot/surfaces/persistence"
 )
 
 func loadRegistry(cfg *config.Config) (*agents.Registry, error) {
@@ -54,21 +51,17 @@ func cmdRun(ctx context.Context, args, env []string, stdout, stderr io.Writer) i
 // runBot wires the packages together and runs until ctx ends.
 func runBot(ctx context.Context, cfg *config.Config) error {
 	log := zerolog.Ctx(ctx)
-	registry, err := loadRegistry(cfg)
+	wired, err := newWiring(cfg)
 	if err != nil {
 		return err
-	}
-	cat, err := catalog.New(cfg.Locale)
-	if err != nil {
-		return fmt.Errorf("%w: locale: %w", errConfig, err)
 	}
 	// Edits of the registry file apply without a restart (PRODUCT R5.3).
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go registry.Watch(watchCtx, agents.DefaultWatchInterval)
-	store, err := persistence.Open(ctx, cfg.State.Path, persistence.Options{})
+	go wired.registry.Watch(watchCtx, agents.DefaultWatchInterval)
+	store, err := openStore(ctx, cfg.State.Path)
 	if err != nil {
-		return fmt.Errorf("failed to open state at %s: %w", cfg.State.Path, err)
+		return err
 	}
 	defer func() {
 		if err := store.Close(); err != nil {
@@ -86,13 +79,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 	log.Info().Str("addr", addr).Msg("http listening")
 
-	mx, err := matrix.Connect(ctx, matrix.Credentials{
-		Homeserver:  cfg.Matrix.Homeserver,
-		UserID:      cfg.Matrix.UserID,
-		Password:    cfg.Matrix.Password.Reveal(),
-		AccessToken: cfg.Matrix.AccessToken.Reveal(),
-		DeviceID:    cfg.Matrix.DeviceID,
-	}, store)
+	mx, err := connect(ctx, cfg, store)
 	if err != nil {
 		return err
 	}
@@ -115,15 +102,10 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	})
 	defer system.EventStream.Unsubscribe(reconciled)
 	var tasks sync.WaitGroup
-	dialer := agents.NewDialer(agents.Options{
-		ConnectTimeout:  cfg.Agents.ConnectTimeout,
-		StatusTimeout:   cfg.Agents.StatusTimeout,
-		TurnIdleTimeout: cfg.Agents.TurnIdleTimeout,
-	})
 	drain := &actors.Drain{}
-	root, err := actors.Spawn(actors.WithTaskGroup(ctx, &tasks), system, actors.Deps{
-		Store: store, Matrix: mx, Agents: dialer, Registry: registry, Catalog: cat, Drain: drain,
-	}, actors.Options{
+	deps := wired.deps(store, mx)
+	deps.Drain = drain
+	root, err := actors.Spawn(actors.WithTaskGroup(ctx, &tasks), system, deps, actors.Options{
 		BotUserID:            mx.UserID(),
 		QueueSize:            cfg.Queue.Size,
 		EditInterval:         cfg.Streaming.EditInterval,

@@ -419,6 +419,58 @@ func TestCrashMidReplyIsReportedAfterRestart(t *testing.T) {
 	if !slices.Equal(texts, []string{"are you back?"}) {
 		t.Fatalf("after the restart the agent received %q, want only the new message (no replay of the cut-off turn)", texts)
 	}
+	notices := 0
+	for _, m := range w.alice.Messages(w.chat) {
+		if m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "I restarted while answering") {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Fatalf("%d restart notices, want exactly one", notices)
+	}
+
+	// Killed while idle: nothing is answered again after the next start.
+	if err := w.stack.KillBot(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stack.StartBot(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.ask("and now?", func(m harness.Message) bool { return m.FinalBody == "echo: and now?" })
+	answers := 0
+	for _, m := range w.alice.Messages(w.chat) {
+		if m.Sender == w.stack.BotID && m.FinalBody == "echo: are you back?" {
+			answers++
+		}
+	}
+	if answers != 1 {
+		t.Fatalf("\"are you back?\" got %d answers across an idle kill, want 1", answers)
+	}
+}
+
+// A reply still running when shutdown.grace is over is cut, and its user
+// is told at once (PRODUCT R8.4); the bot still exits cleanly.
+func TestGraceOverTellsTheUser(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, BotEnv: []string{"SURFACES_SHUTDOWN_GRACE=1s"}}, "alice")
+	w.onboard()
+	ctx, cancel := w.wait()
+	defer cancel()
+	if _, err := w.alice.SendText(ctx, w.chat, "/slow 60"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "chunk 1")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stack.StopBot(); err != nil {
+		t.Fatalf("the bot did not stop cleanly: %v", err)
+	}
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "had to cut this reply short")
+	}); err != nil {
+		t.Fatalf("the user was not told the reply was cut: %v", err)
+	}
 }
 
 func countFrom(msgs []harness.Message, sender id.UserID) int {

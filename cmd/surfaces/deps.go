@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/agents"
+	"github.com/surfaces-bot/surfaces/config"
+	"github.com/surfaces-bot/surfaces/matrix"
+	"github.com/surfaces-bot/surfaces/persistence"
+)
+
+// The wiring `run` and the operator tools (`reconcile`, `reset`) share.
+
+// errStateInUse is the one line an operator reads when the bot holds the
+// state directory.
+var errStateInUse = errors.New("the state directory is in use: stop the bot first")
+
+// wiring holds the dependencies built from the configuration alone: a
+// mistake in them is the operator's (errConfig), found before anything is
+// opened or dialled.
+type wiring struct {
+	registry *agents.Registry
+	catalog  *catalog.Catalog
+	dialer   *agents.Dialer
+}
+
+func newWiring(cfg *config.Config) (wiring, error) {
+	registry, err := loadRegistry(cfg)
+	if err != nil {
+		return wiring{}, err
+	}
+	cat, err := catalog.New(cfg.Locale)
+	if err != nil {
+		return wiring{}, fmt.Errorf("%w: locale: %w", errConfig, err)
+	}
+	return wiring{
+		registry: registry,
+		catalog:  cat,
+		dialer: agents.NewDialer(agents.Options{
+			ConnectTimeout:  cfg.Agents.ConnectTimeout,
+			StatusTimeout:   cfg.Agents.StatusTimeout,
+			TurnIdleTimeout: cfg.Agents.TurnIdleTimeout,
+		}),
+	}, nil
+}
+
+// deps are the actors' ports over store and mx.
+func (w wiring) deps(store actors.Store, mx *matrix.Client) actors.Deps {
+	return actors.Deps{Store: store, Matrix: mx, Agents: w.dialer, Registry: w.registry, Catalog: w.catalog}
+}
+
+// openStore opens the state directory at path.
+func openStore(ctx context.Context, path string) (*persistence.Store, error) {
+	store, err := persistence.Open(ctx, path, persistence.Options{})
+	if errors.Is(err, persistence.ErrLocked) {
+		return nil, fmt.Errorf("%w (%s)", errStateInUse, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to open state at %s: %w", path, err)
+	}
+	return store, nil
+}
+
+// openStoreIfExists opens the state directory at path when it exists, and
+// otherwise an empty store in memory, so that a dry run or a reset does not
+// create the directory. absent says which.
+func openStoreIfExists(ctx context.Context, path string) (store *persistence.Store, absent bool, err error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		store, err := persistence.Open(ctx, "", persistence.Options{InMemory: true})
+		return store, true, err
+	}
+	store, err = openStore(ctx, path)
+	return store, false, err
+}
+
+// connect logs the bot in, keeping its session in store.
+func connect(ctx context.Context, cfg *config.Config, store matrix.StateStore) (*matrix.Client, error) {
+	return matrix.Connect(ctx, matrix.Credentials{
+		Homeserver:  cfg.Matrix.Homeserver,
+		UserID:      cfg.Matrix.UserID,
+		Password:    cfg.Matrix.Password.Reveal(),
+		AccessToken: cfg.Matrix.AccessToken.Reveal(),
+		DeviceID:    cfg.Matrix.DeviceID,
+	}, store)
+}

@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// Crash injection (PRODUCT R7): the bot is killed with SIGKILL at many
+// points of a turn and of !new, then started again, over and over. The
+// invariants hold throughout: no message gets a second reply, no
+// platform_chat_id serves two rooms, and no chat is left outside its Space.
+// The kill points come from a fixed list of delays after the user's
+// message, so a failure is reproducible in kind if not to the millisecond.
+func TestCrashInjection(t *testing.T) {
+	w := newWorld(t)
+	w.onboard()
+	ctx, cancel := w.wait()
+	defer cancel()
+	delays := []time.Duration{0, 2, 5, 10, 20, 35, 50, 80, 120, 200, 350, 600}
+	for i, d := range delays {
+		text := fmt.Sprintf("crash %d", i)
+		switch i % 3 {
+		case 1:
+			text = "!new"
+		case 2:
+			text = fmt.Sprintf("/slow 3 crash %d", i)
+		}
+		if _, err := w.alice.SendText(ctx, w.chat, text); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(d * time.Millisecond) // the kill point, not an assertion
+		if err := w.stack.KillBot(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.stack.StartBot(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The bot is healthy, and has answered whatever it was going to.
+	w.ask("still there?", func(m harness.Message) bool { return m.FinalBody == "echo: still there?" })
+
+	// No message got a second reply: the agent never got one twice (a
+	// turn cut by a kill is reported, not replayed), and no complete echo
+	// is in the timeline twice. (Cut replies of different turns can read
+	// alike, "chunk 1 ", so they are not compared.)
+	turns := map[string]int{}
+	for _, r := range w.stack.Agent.Received() {
+		if r.Type == "USER_MESSAGE" {
+			turns[r.Text]++
+		}
+	}
+	for text, n := range turns {
+		if n > 1 {
+			t.Errorf("the agent got %q %d times: a message was replayed", text, n)
+		}
+	}
+	replies := map[string]int{}
+	for _, m := range w.alice.Messages(w.chat) {
+		if m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "echo: crash") {
+			replies[m.FinalBody]++
+		}
+	}
+	for body, n := range replies {
+		if n > 1 {
+			t.Errorf("%d replies %q: a message was answered twice", n, body)
+		}
+	}
+
+	// Every chat the bot made is in the Space, and each talks at its own
+	// platform_chat_id.
+	var chats []id.RoomID
+	for _, inv := range w.alice.Invites() {
+		if inv.Sender == w.stack.BotID && inv.RoomID != w.space && !slices.Contains(chats, inv.RoomID) {
+			chats = append(chats, inv.RoomID)
+		}
+	}
+	children := w.children()
+	owner := map[string]id.RoomID{}
+	for i, room := range chats {
+		if !slices.ContainsFunc(children, func(c harness.SpaceChild) bool { return c.RoomID == room }) {
+			t.Errorf("chat %s is not in the Space %s", room, w.space)
+			continue
+		}
+		if err := w.alice.WaitJoined(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		chatID := w.chatIDOf(room, fmt.Sprintf("which conversation is this? %d", i))
+		if other, taken := owner[chatID]; taken {
+			t.Errorf("platform_chat_id %s serves both %s and %s", chatID, other, room)
+		}
+		owner[chatID] = room
+	}
+	if len(chats) < 2 {
+		t.Logf("only %d chats exist: every !new was cut before its room was made", len(chats))
+	}
+	t.Logf("%d kills; %d chats, %d distinct platform_chat_ids; turns the agent got: %s", len(delays), len(chats), len(owner),
+		strings.Join(keys(turns), ", "))
+}
+
+func keys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,64 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/persistence"
+)
+
+// BenchmarkReconcileLostDisk measures start-up reconciliation after the
+// state directory was lost, for 1,000 users with 10 chats each: it reads
+// 11,000 rooms' state (from a fake homeserver holding what the bot wrote,
+// so the network is not measured) and writes 1,000 user and 10,000 room
+// records to a real Badger.
+func BenchmarkReconcileLostDisk(b *testing.B) {
+	const users, roomsEach = 1000, 10
+	ctx := zerolog.New(io.Discard).WithContext(context.Background())
+	matrix := actortest.NewMatrix()
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for u := range users {
+		owner := fmt.Sprintf("@u%d:bench.test", u)
+		space := fmt.Sprintf("!space%d", u)
+		var children []string
+		for r := range roomsEach {
+			room := fmt.Sprintf("!room%d-%d", u, r)
+			children = append(children, room)
+			matrix.SetRoomState(room, actors.RoomState{Chat: &actors.ChatState{Owner: owner, SpaceID: space, ChatIndex: r + 1,
+				Name: "Chat " + strconv.Itoa(r+1), PlatformChatID: strconv.Itoa(u*roomsEach + r + 1), AgentID: "agent-0", UpdatedAt: at},
+				Members: map[string]string{owner: "join"}})
+		}
+		matrix.SetRoomState(space, actors.RoomState{Space: &actors.SpaceState{Owner: owner, EntryRoomID: "!dm" + strconv.Itoa(u),
+			AgentID: "agent-0", ChatCounter: roomsEach, UpdatedAt: at}, Children: children})
+	}
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		store, err := persistence.Open(ctx, filepath.Join(b.TempDir(), "state"), persistence.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		deps := actors.Deps{Store: store, Matrix: matrix, Agents: actortest.NewAgents(), Catalog: catalog.MustNew("en"),
+			Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0"}}}}
+		b.StartTimer()
+		plan, err := actors.Reconcile(ctx, deps, false)
+		b.StopTimer()
+		if err != nil || plan.Report.RecoveredRooms != users*roomsEach || plan.Report.RecoveredUsers != users {
+			b.Fatalf("recovered %d users and %d rooms (%v), want %d and %d", plan.Report.RecoveredUsers, plan.Report.RecoveredRooms, err, users, users*roomsEach)
+		}
+		if err := store.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(users*roomsEach), "rooms/op")
+}
