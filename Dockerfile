@@ -29,5 +29,10 @@ ENV SURFACES_STATE_PATH=/data \
     SURFACES_LOG_FORMAT=json
 VOLUME ["/data"]
 EXPOSE 8080
+# Healthy while /readyz answers 200 (logged in, synced, reconciled). The
+# distroless image has no curl: the bot's binary asks (at most 3 s), reading
+# only http.listen from the same configuration.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=2m --retries=3 \
+  CMD ["/usr/local/bin/surfaces", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/surfaces"]
 CMD ["run"]

@@ -15,6 +15,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/workspace"
 )
 
 // benchTree runs the real tree on fake ports whose agent answers every turn
@@ -45,7 +46,7 @@ func newBenchTreeWith(b *testing.B, chunks int, opts actors.Options) *benchTree 
 		opts.PassivateAfter = -1 // the throughput benchmarks keep their actors
 	}
 	deps := actors.Deps{
-		Store: bt.store, Matrix: actortest.NewMatrix(), Agents: agents, Catalog: catalog.MustNew("en"),
+		Store: bt.store, Matrix: actortest.NewMatrix(), Agents: agents, Catalog: catalog.MustNew("en"), Files: workspace.New(b.TempDir(), 1<<20),
 		Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0"}}},
 	}
 	opts.BotUserID = bot

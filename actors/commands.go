@@ -46,9 +46,10 @@ type commandSpec struct {
 
 // Parameters of the commands that take one (MSC4391 descriptions).
 var (
-	paramName     = []CommandParam{{Key: "name", Description: "name"}}
-	paramNameOpt  = []CommandParam{{Key: "name", Optional: true, Description: "name"}}
-	paramWhichOpt = []CommandParam{{Key: "which", Optional: true, Description: "number or name"}}
+	paramName      = []CommandParam{{Key: "name", Description: "name"}}
+	paramNameOpt   = []CommandParam{{Key: "name", Optional: true, Description: "name"}}
+	paramWhichOpt  = []CommandParam{{Key: "which", Optional: true, Description: "number or name"}}
+	paramWhichFile = []CommandParam{{Key: "which", Description: "number or all"}}
 )
 
 var commandTable = []commandSpec{
@@ -64,6 +65,8 @@ var commandTable = []commandSpec{
 	{name: "stop", scope: scopeRoom, help: catalog.HelpStop},
 	{name: "retry", scope: scopeRoom, help: catalog.HelpRetry},
 	{name: "usage", scope: scopeRoom, help: catalog.HelpUsage},
+	{name: "list", scope: scopeRoom, help: catalog.HelpList},
+	{name: "remove", scope: scopeRoom, help: catalog.HelpRemove, params: paramWhichFile},
 	{name: "yes", scope: scopeRoom, help: catalog.HelpYes},
 	{name: "no", scope: scopeRoom, help: catalog.HelpNo},
 	{name: "help", scope: scopeUser, help: catalog.HelpHelp},

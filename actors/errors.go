@@ -34,4 +34,9 @@ var (
 	ErrAccessDenied = errors.New("access denied")
 	// ErrUnknownAgent: an agent id that the registry does not know.
 	ErrUnknownAgent = errors.New("unknown agent")
+	// ErrUnsafePath: a file path that leaves the agent's workspace (.., an
+	// absolute path elsewhere, a symlink pointing out).
+	ErrUnsafePath = errors.New("path outside the agent workspace")
+	// ErrFileTooLarge: a file over workspace.max_file_size, either way.
+	ErrFileTooLarge = errors.New("file too large")
 )

@@ -84,6 +84,15 @@ type StartTurn struct {
 	queuedAt time.Time
 }
 
+// StageFile asks a room actor to receive a file the user sent and stage it
+// for the next turn (PRODUCT R4.1); a Caption starts that turn at once.
+type StageFile struct {
+	EventID string
+	Sender  string
+	Media   Media
+	Caption string
+}
+
 // RunCommand asks a room actor to run a room-scoped command.
 type RunCommand struct {
 	EventID string
@@ -109,6 +118,7 @@ func (*MessagesSkipped) userMessage()  {}
 
 func (*StartTurn) roomMessage()        {}
 func (*RunCommand) roomMessage()       {}
+func (*StageFile) roomMessage()        {}
 func (*ReactionReceived) roomMessage() {}
 
 // Events published on the actor system's EventStream, for observers such as
@@ -134,6 +144,9 @@ type TurnEnded struct {
 	Chunks     int
 	TokensUsed int64
 	Duration   time.Duration
+	// FirstChunk is the time from the start of the turn to the agent's
+	// first text chunk; 0 when no text came (Chunks is 0).
+	FirstChunk time.Duration
 }
 
 // MessageRejected: a message was not passed on, because the room's queue was

@@ -14,6 +14,8 @@ type Deps struct {
 	Agents   AgentDialer
 	Registry Registry
 	Catalog  *catalog.Catalog
+	// Files is the volume shared with the agents (PRODUCT R4).
+	Files Files
 
 	// Drain, when set, is how a graceful stop tells the rooms to start no
 	// new turn (optional).

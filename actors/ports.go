@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -109,11 +110,52 @@ type CommandParam struct {
 	Description string
 }
 
+// MatrixMedia moves files between rooms and the bot (PRODUCT R4).
+type MatrixMedia interface {
+	// Download streams the content of an mxc:// URI into w (authenticated
+	// media first, the legacy endpoint for older homeservers).
+	Download(ctx context.Context, mxcURL string, w io.Writer) error
+	// SendFile uploads f.Content (streamed) and posts it as m.image,
+	// m.audio, m.video or m.file by f.MIME, with its info.
+	SendFile(ctx context.Context, roomID string, f OutgoingFile) (eventID string, err error)
+}
+
 // Matrix is the whole Matrix side as the actors see it.
 type Matrix interface {
 	MatrixSender
 	MatrixRooms
 	MatrixTruth
+	MatrixMedia
+}
+
+// Files moves files through the volume shared with the agents (PRODUCT R4).
+// Paths are relative to an agent's workspace. Implementations are safe for
+// concurrent use.
+type Files interface {
+	// Receive writes what fill writes into a new file in the agent's
+	// incoming/ directory, named after name (made safe, with the UTC time
+	// in front), and returns it as an Attachment. Past the size limit fill's
+	// writes fail with an error wrapping ErrFileTooLarge; on any error no
+	// file is left behind.
+	Receive(ctx context.Context, agent AgentRef, name string, fill func(w io.Writer) error) (Attachment, error)
+	// Remove deletes a file Receive made.
+	Remove(ctx context.Context, agent AgentRef, path string) error
+	// Open opens a file the agent sends, refusing one that resolves outside
+	// its workspace (ErrUnsafePath) or is over the limit (ErrFileTooLarge).
+	// The caller closes Content.
+	Open(ctx context.Context, agent AgentRef, path string) (OutgoingFile, error)
+	// MaxSize is the size limit in bytes.
+	MaxSize() int64
+}
+
+// OutgoingFile is a file on its way from an agent to a room.
+type OutgoingFile struct {
+	Name string
+	MIME string
+	Size int64
+	// Width and Height are set for images the standard library decodes.
+	Width, Height int
+	Content       io.ReadCloser
 }
 
 // AgentRef is one agent of the registry (PRODUCT R5.1).

@@ -46,7 +46,7 @@ func NewUserProps(ctx context.Context, deps Deps, opts Options, userID string) (
 // validate reports a missing port; a nil port would only fail later, inside
 // an actor, far from the mistake.
 func (d Deps) validate() error {
-	if d.Store == nil || d.Matrix == nil || d.Agents == nil || d.Registry == nil || d.Catalog == nil {
+	if d.Store == nil || d.Matrix == nil || d.Agents == nil || d.Registry == nil || d.Catalog == nil || d.Files == nil {
 		return errors.New("actors: every dependency is required")
 	}
 	return nil

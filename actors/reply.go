@@ -6,19 +6,45 @@ import (
 )
 
 // replyView is the pure state of one streamed agent reply: the text received
-// so far, the current progress line, and what each Matrix event of the reply
-// last showed. It decides what the reply should look like; the room actor
-// performs the sends and edits it asks for. Keeping it free of I/O makes the
-// streaming rules (PRODUCT R3.4–R3.6) testable as plain functions.
+// so far, the files the agent sent and where in the text they came, the
+// current progress line, and what each Matrix event of the reply last
+// showed. It decides what the reply should look like; the room actor
+// performs the sends, edits and uploads it asks for. Keeping it free of I/O
+// makes the streaming rules (PRODUCT R3.4–R3.6, R4.3) testable as plain
+// functions.
 type replyView struct {
 	// maxBytes is the largest body one Matrix event of the reply may carry.
 	maxBytes int
 	text     strings.Builder
 	progress string
+	// files are the files the agent sent, each at the length the text had
+	// when it came: the reply shows text before it, the file, text after.
+	files []replyFile
 	// shown[i] is what event i of the reply last showed; eventIDs[i] its id
 	// ("" if sending it failed).
 	shown    []string
 	eventIDs []string
+}
+
+// replyFile is a file of the reply: its workspace-relative path, and the
+// length of the text before it.
+type replyFile struct {
+	at   int
+	path string
+}
+
+// replyPart is one event of the reply: text, or a file (file set).
+type replyPart struct {
+	text string
+	file string
+}
+
+// shownAs is what a part is remembered as once posted.
+func (p replyPart) shownAs() string {
+	if p.file != "" {
+		return "\x00file\x00" + p.file
+	}
+	return p.text
 }
 
 // replyOp is one Matrix operation the view asks for.
@@ -29,6 +55,8 @@ type replyOp struct {
 	edit    bool
 	eventID string
 	text    string
+	// file is set for a file to upload and post (never edited).
+	file string
 }
 
 // progressReserve keeps room in the last part for the progress line, so the
@@ -42,38 +70,70 @@ func newReplyView(maxBytes int) *replyView {
 	return &replyView{maxBytes: maxBytes}
 }
 
-func (v *replyView) appendText(s string) { v.text.WriteString(s) }
+func (v *replyView) appendChunk(s string) { v.text.WriteString(s) }
 
-// hasText reports whether any text arrived.
-func (v *replyView) hasText() bool { return v.text.Len() > 0 }
+// addFile places a file the agent sent after the text so far.
+func (v *replyView) addFile(path string) {
+	v.files = append(v.files, replyFile{at: v.text.Len(), path: path})
+}
+
+// hasContent reports whether any text or file arrived.
+func (v *replyView) hasContent() bool { return v.text.Len() > 0 || len(v.files) > 0 }
 
 // render returns the desired content of every event of the reply. While
 // streaming, the progress line follows the text; the final rendering drops it
 // and, for a failed turn, ends with the incomplete marker.
-func (v *replyView) render(final bool, incompleteMarker string) []string {
-	if v.text.Len() == 0 {
+func (v *replyView) render(final bool, incompleteMarker string) []replyPart {
+	if !v.hasContent() {
 		return nil
 	}
-	parts := splitText(v.text.String(), v.maxBytes-progressReserve)
-	last := len(parts) - 1
+	all := v.text.String()
+	var parts []replyPart
+	prev := 0
+	for _, f := range v.files {
+		parts = v.appendText(parts, all[prev:f.at])
+		parts = append(parts, replyPart{file: f.path})
+		prev = f.at
+	}
+	parts = v.appendText(parts, all[prev:])
+	extra := ""
 	switch {
 	case final && incompleteMarker != "":
-		parts[last] += "\n\n" + incompleteMarker
-	case !final && v.progress != "":
-		parts[last] += "\n\n" + v.progress
+		extra = incompleteMarker
+	case !final:
+		extra = v.progress
+	}
+	if extra == "" {
+		return parts
+	}
+	if last := len(parts) - 1; last >= 0 && parts[last].file == "" {
+		parts[last].text += "\n\n" + extra
+	} else if final {
+		parts = append(parts, replyPart{text: extra})
+	}
+	return parts
+}
+
+// appendText adds the parts of one stretch of text (between files).
+func (v *replyView) appendText(parts []replyPart, s string) []replyPart {
+	if strings.TrimSpace(s) == "" {
+		return parts
+	}
+	for _, p := range splitText(s, v.maxBytes-progressReserve) {
+		parts = append(parts, replyPart{text: p})
 	}
 	return parts
 }
 
 // next returns the first operation needed to make the reply show want, or
 // false when it already does.
-func (v *replyView) next(want []string) (replyOp, bool) {
-	for i, text := range want {
+func (v *replyView) next(want []replyPart) (replyOp, bool) {
+	for i, p := range want {
 		if i >= len(v.shown) {
-			return replyOp{part: i, text: text}, true
+			return replyOp{part: i, text: p.text, file: p.file}, true
 		}
-		if v.shown[i] != text && v.eventIDs[i] != "" {
-			return replyOp{part: i, edit: true, eventID: v.eventIDs[i], text: text}, true
+		if p.file == "" && v.shown[i] != p.text && v.eventIDs[i] != "" {
+			return replyOp{part: i, edit: true, eventID: v.eventIDs[i], text: p.text}, true
 		}
 	}
 	return replyOp{}, false
@@ -83,13 +143,14 @@ func (v *replyView) next(want []string) (replyOp, bool) {
 // no event id, so it is not retried in a loop; a failed edit is remembered
 // too, and the next change tries again.
 func (v *replyView) done(op replyOp, eventID string) {
+	shown := replyPart{text: op.text, file: op.file}.shownAs()
 	if op.part == len(v.shown) {
-		v.shown = append(v.shown, op.text)
+		v.shown = append(v.shown, shown)
 		v.eventIDs = append(v.eventIDs, eventID)
 		return
 	}
 	if op.part < len(v.shown) {
-		v.shown[op.part] = op.text
+		v.shown[op.part] = shown
 	}
 }
 

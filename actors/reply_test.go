@@ -56,7 +56,7 @@ func TestReplyViewStreaming(t *testing.T) {
 	if _, ok := v.next(v.render(false, "")); ok {
 		t.Fatal("an empty reply asked for an operation")
 	}
-	v.appendText("Hel")
+	v.appendChunk("Hel")
 	v.progress = "⚙ search…"
 	op, ok := v.next(v.render(false, ""))
 	if !ok || op.edit || op.text != "Hel\n\n⚙ search…" {
@@ -66,7 +66,7 @@ func TestReplyViewStreaming(t *testing.T) {
 	if _, ok := v.next(v.render(false, "")); ok {
 		t.Fatal("an unchanged reply asked for an operation")
 	}
-	v.appendText("lo")
+	v.appendChunk("lo")
 	op, _ = v.next(v.render(true, ""))
 	if !op.edit || op.eventID != "$e1" || op.text != "Hello" {
 		t.Fatalf("final op = %+v; want an edit of $e1 to the text without progress", op)
@@ -83,7 +83,7 @@ func TestReplyViewStreaming(t *testing.T) {
 
 func TestReplyViewSplitsLongReplies(t *testing.T) {
 	v := newReplyView(1024)
-	v.appendText(strings.Repeat("chunk ", 400)) // 2400 bytes
+	v.appendChunk(strings.Repeat("chunk ", 400)) // 2400 bytes
 	want := v.render(true, "")
 	if len(want) < 3 {
 		t.Fatalf("got %d parts, want at least 3", len(want))

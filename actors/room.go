@@ -115,7 +115,7 @@ func (a *roomActor) Receive(c actor.Context) {
 	case *passivateTick:
 		a.clock.tick(c, a.roomID, a.idle())
 		return
-	case *StartTurn, *RunCommand, *ReactionReceived:
+	case *StartTurn, *RunCommand, *ReactionReceived, *StageFile:
 		a.clock.received++ // sent by the parent (see childIdle)
 	}
 	a.clock.touch()
@@ -200,6 +200,8 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 		a.enqueue(c, m)
 	case *RunCommand:
 		a.runCommand(c, m)
+	case *StageFile:
+		a.stageFile(c, m)
 	case *ReactionReceived:
 		a.reacted(c, m)
 	case *confirmPosted:
@@ -242,7 +244,7 @@ func (a *roomActor) stopped(c actor.Context) {
 		// Observers (graceful shutdown, metrics) must not wait for a turn
 		// that will never end.
 		c.ActorSystem().EventStream.Publish(&TurnEnded{RoomID: a.roomID, EventID: t.eventID, AgentID: t.agentID,
-			Err: ErrTurnCut, Chunks: t.chunks, Duration: time.Since(t.started)})
+			Err: ErrTurnCut, Chunks: t.chunks, Duration: time.Since(t.started), FirstChunk: t.firstChunk()})
 		a.log.Warn().Str("event_id", t.eventID).Msg("turn cut off by a stop")
 		cat := a.deps.Catalog
 		a.notice(c, cat.T(catalog.StopCut)+"\n\n"+cat.T(catalog.RetryHint))

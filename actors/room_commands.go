@@ -51,6 +51,10 @@ func (a *roomActor) runCommand(c actor.Context, m *RunCommand) {
 		a.retry(c)
 	case "usage":
 		a.usage(c)
+	case "list":
+		a.listStaged(c)
+	case "remove":
+		a.removeStaged(c, m.Command)
 	case "save":
 		a.saveContext(c, m.Command)
 	case "load":
@@ -154,6 +158,7 @@ func (a *roomActor) cleared(c actor.Context, m *clearDone) {
 		return
 	}
 	a.log.Info().Str("platform_chat_id", m.chatID).Str("previous", a.rec.PlatformChatID).Msg("room cleared")
+	a.deleteFiles(c, a.rec.Staged) // a fresh start takes the waiting files too
 	a.rec.Staged = nil
 	a.rebind(c, a.rec.AgentID, m.chatID)
 	a.notice(c, cat.T(catalog.Cleared))

@@ -37,5 +37,7 @@ func (a *roomActor) taskDone(c actor.Context, m taskResult) {
 		a.usageListedDone(c, m)
 	case *movedToAssigned:
 		a.movedToAssignedDone(c, m)
+	case *fileStaged:
+		a.fileStagedDone(c, m)
 	}
 }

@@ -118,3 +118,10 @@ func (m budgetedMatrix) SendReaction(ctx context.Context, roomID, eventID, key s
 	}
 	return m.Matrix.SendReaction(ctx, roomID, eventID, key)
 }
+
+func (m budgetedMatrix) SendFile(ctx context.Context, roomID string, f OutgoingFile) (string, error) {
+	if err := m.budget.wait(ctx); err != nil {
+		return "", err
+	}
+	return m.Matrix.SendFile(ctx, roomID, f)
+}

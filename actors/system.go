@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -32,6 +33,43 @@ func CountActors(system *actor.ActorSystem) int {
 	n := 0
 	for _, bucket := range system.ProcessRegistry.LocalPIDs.LocalPIDs {
 		n += bucket.Count()
+	}
+	return n
+}
+
+// ActorCount is how many processes of each kind a system's registry holds.
+type ActorCount struct {
+	// Users and Rooms are the user and room actors of the tree.
+	Users, Rooms int
+	// Other is the rest: the root, the reconciliation actor, and the
+	// processes the system makes itself (event stream, futures…).
+	Other int
+}
+
+// CountActorsByKind is CountActors by kind, told apart by the actors' ids
+// (RootName/user-<escaped id>, RootName/user-<escaped id>/room-<escaped
+// id>; escaping leaves no "/" in an id). It visits every id once.
+func CountActorsByKind(system *actor.ActorSystem) ActorCount {
+	var n ActorCount
+	for _, bucket := range system.ProcessRegistry.LocalPIDs.LocalPIDs {
+		bucket.IterCb(func(id string, _ any) {
+			rest, ok := strings.CutPrefix(id, RootName+"/user-")
+			if !ok {
+				n.Other++
+				return
+			}
+			user, room, nested := strings.Cut(rest, "/")
+			switch {
+			case user == "":
+				n.Other++
+			case !nested:
+				n.Users++
+			case strings.HasPrefix(room, "room-") && !strings.Contains(room, "/"):
+				n.Rooms++
+			default:
+				n.Other++
+			}
+		})
 	}
 	return n
 }

@@ -219,7 +219,7 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 		if t.firstText.IsZero() {
 			t.firstText = time.Now()
 		}
-		t.reply.appendText(ev.Text)
+		t.reply.appendChunk(ev.Text)
 	case AgentToolCall:
 		t.reply.progress = cat.T(catalog.ProgressTool, "name", progressLine(orDefault(ev.Name, "tool")))
 	case AgentToolResult:
@@ -233,14 +233,13 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 	case AgentSendFile:
 		if ev.Err != nil {
 			// A path outside the agent's workspace is refused, never read.
-			a.log.Warn().Err(ev.Err).Str("event_id", t.eventID).Msg("agent sent an unsafe file path")
+			a.log.Warn().Err(ev.Err).Str("event_id", t.eventID).Str("agent_id", t.agentID).Str("path", ev.Path).Msg("agent sent an unsafe file path")
 			a.notice(c, cat.T(catalog.FileRefused, "path", ev.Path))
 			break
 		}
-		// Delivering files is its own capability (PRODUCT R4.3); until it
-		// lands the user is told rather than left guessing.
-		a.log.Info().Str("event_id", t.eventID).Msg("agent sent a file, delivery not available")
-		a.notice(c, cat.T(catalog.FileNotSupported, "path", ev.Path))
+		// The file keeps its place in the reply: text before, the file,
+		// text after (PRODUCT R4.3).
+		t.reply.addFile(ev.Path)
 	case AgentConfirmRequest:
 		t.confirmID, t.confirmEventID = ev.ID, ""
 		a.askConfirmation(c, t, ev.ID, ev.Text)
@@ -273,7 +272,9 @@ func (a *roomActor) retirePreview(t *turn) (replyOp, bool) {
 	if t.retired {
 		return replyOp{}, false
 	}
-	if len(t.reply.shown) == 0 || time.Since(t.started) < a.opts.NotifyAfter {
+	// A reply with files stays where it is: posting it again would upload
+	// its files twice.
+	if len(t.reply.shown) == 0 || len(t.reply.files) > 0 || time.Since(t.started) < a.opts.NotifyAfter {
 		t.retired = true // short turns stay one message with its edits
 		return replyOp{}, false
 	}
@@ -358,6 +359,10 @@ func (a *roomActor) pump(c actor.Context) {
 	}
 	t.opInFlight, t.lastOpAt = true, time.Now()
 	matrix, roomID, id := a.deps.Matrix, a.roomID, t.id
+	if op.file != "" {
+		a.sendFile(c, t, op)
+		return
+	}
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		ctx = context.WithoutCancel(ctx)
 		if op.edit {
@@ -376,7 +381,9 @@ func (a *roomActor) replyOpDone(c actor.Context, m *replyOpDone) {
 	}
 	t.opInFlight = false
 	eventID := m.eventID
-	if m.err != nil {
+	if m.op.file != "" && m.err != nil {
+		a.fileNotSent(c, t, m.op.file, m.err)
+	} else if m.err != nil {
 		a.log.Warn().Err(m.err).Bool("edit", m.op.edit).Int("part", m.op.part).Msg("failed to update reply")
 		if !m.op.edit {
 			eventID = ""
@@ -420,7 +427,7 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	case t.failure != nil:
 		a.notice(c, failureNotice(cat, t.failure, t.failureText)+"\n\n"+cat.T(catalog.RetryHint))
 	case t.stopped:
-	case !t.reply.hasText():
+	case !t.reply.hasContent():
 		a.notice(c, cat.T(catalog.EmptyReply))
 	}
 	if t.undelivered {
@@ -455,7 +462,7 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	}
 	c.ActorSystem().EventStream.Publish(&TurnEnded{
 		RoomID: a.roomID, EventID: t.eventID, AgentID: t.agentID, Err: endErr,
-		Chunks: t.chunks, TokensUsed: t.tokens, Duration: time.Since(t.started),
+		Chunks: t.chunks, TokensUsed: t.tokens, Duration: time.Since(t.started), FirstChunk: t.firstChunk(),
 	})
 	if a.conn != nil {
 		a.idleTime = sendLater(c, a.opts.ConnIdleClose, &connIdle{gen: a.connGen})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -85,3 +86,12 @@ func (d *Drain) Start() { d.on.Store(true) }
 
 // draining reports whether Start was called; a nil Drain never drains.
 func (d *Drain) draining() bool { return d != nil && d.on.Load() }
+
+// firstChunk is the time from the start of t to its first text chunk, 0
+// when none came (TurnEnded.FirstChunk).
+func (t *turn) firstChunk() time.Duration {
+	if t.firstText.IsZero() {
+		return 0
+	}
+	return t.firstText.Sub(t.started)
+}

@@ -251,6 +251,10 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 		a.command(c, m, cmd)
 		return
 	}
+	if entry && !managed && m.Media != nil {
+		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.FilesInChat))
+		return
+	}
 	if entry && !managed {
 		// Talking in the entry room: point the user to their Space again.
 		a.provision(c, m.RoomID, false)
@@ -262,9 +266,11 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) {
 	case MsgTypeEncrypted:
 		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.EncryptedNotSupported))
 	case "m.file", "m.image", "m.audio", "m.video":
-		// Files through the shared volume are their own capability (PRODUCT
-		// R4); until then the user is told instead of left waiting.
-		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.FilesNotYet))
+		if m.Media == nil || m.Media.URL == "" {
+			log.Debug().Msg("ignoring a file message without media")
+			return
+		}
+		a.toRoom(c, room, &StageFile{EventID: m.EventID, Sender: m.Sender, Media: *m.Media, Caption: m.Body})
 	default:
 		log.Debug().Str("msgtype", m.MsgType).Msg("ignoring message type")
 	}

@@ -257,15 +257,20 @@ func TestCommandsThatMustDoNothing(t *testing.T) {
 		tt.say(bob, "!alices", "!archive")
 		tt.say(bob, "!alices", "!rename Mine now")
 		tt.say(alice, "!nowhere", "!new")
-		// A caption is part of its file, never a command.
+		// A caption is part of its file, never a command: it is the text
+		// the file goes to the agent with.
+		tt.Matrix.AddMedia("mxc://x/y", []byte("%PDF-1.4"))
 		tt.send(&actors.MessageReceived{RoomID: "!alices", EventID: "$file", Sender: alice, MsgType: "m.file",
-			Body: "!new from a caption", Media: &actors.Media{URL: "mxc://x/y", FileName: "a.pdf"}})
-		tt.waitCall(m, "SendNotice", "!alices", "can't pass files")
+			Body: "!new from a caption", Media: &actors.Media{URL: "mxc://x/y", FileName: "a.pdf", Size: 8}})
+		turn := tt.turn(tt.conn())
+		if turn.Msg.Text != "!new from a caption" || len(turn.Msg.Attachments) != 1 {
+			t.Fatalf("the captioned file started %q with %v, want the caption with the file", turn.Msg.Text, turn.Msg.Attachments)
+		}
+		turn.Emit(actortest.Text("ok"), actortest.End(0))
+		tt.turnEnded("!alices")
 		synctest.Wait()
-		for _, c := range tt.Matrix.CallsSince(m) {
-			if c.Method != "SendNotice" || !strings.Contains(c.Text, "can't pass files") {
-				t.Fatalf("unexpected Matrix call %+v", c)
-			}
+		for _, c := range tt.Matrix.CallsSince(m, "SetRoomName", "CreateChatRoom", "CreateSpace", "LeaveRoom", "RemoveFromSpace") {
+			t.Fatalf("unexpected Matrix call %+v", c)
 		}
 		if r := tt.rooms(alice); len(r) != 1 || r[0].Archived || r[0].Name != "Chat" {
 			t.Fatalf("alice's rooms %+v, want her one chat untouched", r)

@@ -1,6 +1,10 @@
 package agents
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
 
 // Sentinels of this package. The ports' own sentinels (actors.ErrAgent*,
 // actors.ErrAccessDenied, actors.ErrUnknownAgent) are wrapped as well where
@@ -11,7 +15,8 @@ var (
 	ErrConnClosed = errors.New("agent connection closed by the bot")
 	// ErrUnsafePath: an AGENT_EVENT_SEND_FILE path points outside the agent's
 	// workspace. It is wrapped together with actors.ErrAgentProtocol.
-	ErrUnsafePath = errors.New("path outside the agent workspace")
+	// It is actors.ErrUnsafePath, so the actors can tell it without this package.
+	ErrUnsafePath = actors.ErrUnsafePath
 	// ErrBadURL: a base_url that cannot be turned into a WebSocket URL.
 	ErrBadURL = errors.New("invalid agent base URL")
 	// ErrInvalidRegistry: the registry file failed validation. Every

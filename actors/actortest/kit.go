@@ -3,6 +3,7 @@ package actortest
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -14,6 +15,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
 	"github.com/surfaces-bot/surfaces/test/wait"
+	"github.com/surfaces-bot/surfaces/workspace"
 )
 
 // Kit is everything a test of one actor, or of the whole tree, needs: a real
@@ -32,6 +34,10 @@ type Kit struct {
 	Agents   *Agents
 	Registry *Registry
 	Catalog  *catalog.Catalog
+	// Files is a real shared volume in a temporary directory, Volume its
+	// root; the registry's agents have their workspaces in it ("0", "1").
+	Files  *workspace.Files
+	Volume string
 	// Drain, when set, is passed to the actors spawned after (see actors.Drain).
 	Drain *actors.Drain
 	// Options are passed to every actor the kit spawns; BotUserID is
@@ -57,7 +63,19 @@ func NewKit(t TB) *Kit {
 		level = zerolog.DebugLevel
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).With().Timestamp().Logger().Level(level)
+	volume, err := os.MkdirTemp("", "surfaces-volume-")
+	if err != nil {
+		t.Fatalf("kit: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(volume) })
+	for _, ws := range []string{"0", "1"} {
+		if err := os.MkdirAll(filepath.Join(volume, ws), 0o750); err != nil {
+			t.Fatalf("kit: %v", err)
+		}
+	}
 	k := &Kit{
+		Files:   workspace.New(volume, 1<<20),
+		Volume:  volume,
 		T:       t,
 		Ctx:     log.WithContext(context.Background()),
 		System:  actors.NewActorSystem(log),
@@ -66,8 +84,8 @@ func NewKit(t TB) *Kit {
 		Agents:  NewAgents(),
 		Catalog: catalog.MustNew("en"),
 		Registry: &Registry{List: []actors.AgentRef{
-			{ID: AgentID, Label: "Agent 0", WorkspacePath: "/agents/0"},
-			{ID: "agent-1", Label: "Agent 1", WorkspacePath: "/agents/1"},
+			{ID: AgentID, Label: "Agent 0", WorkspacePath: filepath.Join(volume, "0")},
+			{ID: "agent-1", Label: "Agent 1", WorkspacePath: filepath.Join(volume, "1")},
 		}},
 		Options: actors.Options{BotUserID: BotUserID},
 	}
@@ -83,7 +101,7 @@ func NewKit(t TB) *Kit {
 
 // Deps returns the kit's fakes as the actors' ports.
 func (k *Kit) Deps() actors.Deps {
-	return actors.Deps{Store: k.Store, Matrix: k.Matrix, Agents: k.Agents, Registry: k.Registry, Catalog: k.Catalog, Drain: k.Drain}
+	return actors.Deps{Store: k.Store, Matrix: k.Matrix, Agents: k.Agents, Registry: k.Registry, Catalog: k.Catalog, Files: k.Files, Drain: k.Drain}
 }
 
 // SpawnTree starts the whole tree (root, user and room actors) on the kit's

@@ -42,6 +42,9 @@ type Matrix struct {
 	// reserved the platform_chat_id mark in its account data (see truth.go).
 	rooms    map[string]*actors.RoomState
 	reserved uint64
+	// media is the content repository, files what SendFile posted (media.go).
+	media map[string][]byte
+	files []SentFile
 }
 
 // ErrLimitExceeded is what a rate-limited fake returns for a post over its

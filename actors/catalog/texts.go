@@ -39,17 +39,14 @@ const (
 	DefaultAgent      Key = "default_agent"
 	OnboardingFailed  Key = "onboarding_failed"
 	ConfirmRequest    Key = "confirm_request"
-	FileNotSupported  Key = "file_not_supported"
 	FileRefused       Key = "file_refused"
 	// EncryptedNotSupported answers an encrypted message in a chat room.
 	EncryptedNotSupported Key = "encrypted_not_supported"
-	// FilesNotYet answers a file the user sent while file transfer is not built.
-	FilesNotYet      Key = "files_not_yet"
-	ProgressTool     Key = "progress_tool"
-	ProgressToolDone Key = "progress_tool_done"
-	ProgressWorking  Key = "progress_working"
-	SpaceName        Key = "space_name"
-	ChatName         Key = "chat_name"
+	ProgressTool          Key = "progress_tool"
+	ProgressToolDone      Key = "progress_tool_done"
+	ProgressWorking       Key = "progress_working"
+	SpaceName             Key = "space_name"
+	ChatName              Key = "chat_name"
 
 	// Workspace commands (PRODUCT R2).
 	HelpNew     Key = "help_new"
@@ -121,6 +118,20 @@ const (
 	// answer follows as a new message.
 	AnswerBelow Key = "answer_below"
 	HelpStop    Key = "help_stop"
+	// Files through the shared volume (PRODUCT R4).
+	HelpList         Key = "help_list"
+	HelpRemove       Key = "help_remove"
+	FileStaged       Key = "file_staged"
+	FileTooLarge     Key = "file_too_large"
+	FileFailed       Key = "file_failed"
+	FilesInChat      Key = "files_in_chat"
+	StagedList       Key = "staged_list"
+	StagedNone       Key = "staged_none"
+	StagedRemoved    Key = "staged_removed"
+	StagedRemovedAll Key = "staged_removed_all"
+	RemoveWhich      Key = "remove_which"
+	FileSendFailed   Key = "file_send_failed"
+	FileOutTooLarge  Key = "file_out_too_large"
 	// StoppedMark ends a reply the user stopped.
 	StoppedMark   Key = "stopped_mark"
 	NothingToStop Key = "nothing_to_stop"
@@ -158,9 +169,7 @@ var en = map[Key]string{
 	DefaultAgent:          "You aren't assigned an agent yet, so you're talking to the default one, {agent}.",
 	OnboardingFailed:      "I could not set up your Space right now. Please invite me again in a moment.",
 	ConfirmRequest:        "The agent asks: {text}\n\nAnswer `!yes` or `!no`, or react 👍 or 👎 to this message.",
-	FileNotSupported:      "The agent tried to send a file (`{path}`), but file delivery is not available yet.",
 	FileRefused:           "The agent tried to send `{path}`, which is outside its workspace, so I refused it.",
-	FilesNotYet:           "I can't pass files to the agent yet; please send the text instead.",
 	EncryptedNotSupported: "This room is encrypted and I can't read encrypted messages yet. Please talk to me in an unencrypted chat.",
 	ProgressTool:          "⚙ {name}…",
 	ProgressToolDone:      "⚙ {name} done",
@@ -218,6 +227,19 @@ var en = map[Key]string{
 	WordNone:              "—",
 	AnswerBelow:           "_(the complete answer is below)_",
 	HelpStop:              "`!stop` — stop the reply being written (or react 🛑 to it)",
+	HelpList:              "`!list` — the files waiting to go to the agent with your next message",
+	HelpRemove:            "`!remove <n|all>` — take a waiting file back (it is deleted)",
+	FileStaged:            "Got **{name}** ({size}). It goes to the agent with your next message ({count} waiting; `!list`, `!remove`).",
+	FileTooLarge:          "**{name}** is too large ({size}; the limit is {limit}), so I did not pass it on.",
+	FileFailed:            "I could not receive **{name}**; please send it again.",
+	FilesInChat:           "Send files in one of your chats, not here.",
+	StagedList:            "Waiting to go to the agent with your next message:\n{files}",
+	StagedNone:            "No files are waiting.",
+	StagedRemoved:         "Removed **{name}**.",
+	StagedRemovedAll:      "Removed {count} waiting files.",
+	RemoveWhich:           "Which file? `!list` numbers them: `!remove 1`, or `!remove all`.",
+	FileSendFailed:        "The agent sent `{path}`, but I could not deliver it.",
+	FileOutTooLarge:       "The agent sent `{path}`, which is over the limit of {limit}, so I did not deliver it.",
 	StoppedMark:           "_(stopped)_",
 	NothingToStop:         "No reply is being written here, so there is nothing to stop.",
 	ConfirmTimedOut:       "Nobody answered the agent's question in time, so I declined it.",
@@ -257,9 +279,7 @@ var ru = map[Key]string{
 	DefaultAgent:          "Тебе ещё не назначен агент, поэтому ты общаешься с агентом по умолчанию, {agent}.",
 	OnboardingFailed:      "Не получилось создать пространство. Пригласи меня ещё раз чуть позже.",
 	ConfirmRequest:        "Агент спрашивает: {text}\n\nОтветь `!yes` или `!no` либо поставь 👍 или 👎 этому сообщению.",
-	FileNotSupported:      "Агент попытался отправить файл (`{path}`), но доставка файлов пока недоступна.",
 	FileRefused:           "Агент попытался отправить `{path}` вне своего рабочего каталога, и я отказал.",
-	FilesNotYet:           "Я пока не умею передавать файлы агенту; пришли, пожалуйста, текст.",
 	EncryptedNotSupported: "Эта комната зашифрована, а я пока не умею читать зашифрованные сообщения. Пиши мне в незашифрованном чате.",
 	ProgressTool:          "⚙ {name}…",
 	ProgressToolDone:      "⚙ {name} готово",
@@ -317,6 +337,19 @@ var ru = map[Key]string{
 	WordNone:              "—",
 	AnswerBelow:           "_(полный ответ ниже)_",
 	HelpStop:              "`!stop` — остановить пишущийся ответ (или поставь ему 🛑)",
+	HelpList:              "`!list` — файлы, которые уйдут агенту с твоим следующим сообщением",
+	HelpRemove:            "`!remove <n|all>` — забрать ждущий файл (он удаляется)",
+	FileStaged:            "Получил **{name}** ({size}). Он уйдёт агенту с твоим следующим сообщением (ждут: {count}; `!list`, `!remove`).",
+	FileTooLarge:          "**{name}** слишком большой ({size}; предел {limit}), я не стал его передавать.",
+	FileFailed:            "Не получилось принять **{name}**; пришли его ещё раз.",
+	FilesInChat:           "Присылай файлы в один из своих чатов, не сюда.",
+	StagedList:            "Уйдут агенту с твоим следующим сообщением:\n{files}",
+	StagedNone:            "Ждущих файлов нет.",
+	StagedRemoved:         "Убрал **{name}**.",
+	StagedRemovedAll:      "Убрал ждущих файлов: {count}.",
+	RemoveWhich:           "Какой файл? `!list` их нумерует: `!remove 1` или `!remove all`.",
+	FileSendFailed:        "Агент прислал `{path}`, но доставить его не получилось.",
+	FileOutTooLarge:       "Агент прислал `{path}`, это больше предела {limit}, я не стал его доставлять.",
 	StoppedMark:           "_(остановлено)_",
 	NothingToStop:         "Здесь сейчас не пишется ответ, останавливать нечего.",
 	ConfirmTimedOut:       "На вопрос агента вовремя не ответили, поэтому я отказал.",

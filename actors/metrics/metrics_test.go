@@ -2,10 +2,14 @@ package metrics_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
+	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
@@ -26,29 +30,216 @@ func TestMetricsFollowTheTree(t *testing.T) {
 		send := func(text string) {
 			kit.System.Root.Send(root, &actors.MessageReceived{RoomID: "!r", EventID: "$" + text, Sender: "@alice:example.test", MsgType: "m.text", Body: text})
 		}
+		agent := map[string]string{"agent": actortest.AgentID}
 		send("one")
 		conn := kit.NextConn()
-		kit.NextTurn(conn).Emit(actortest.Text("a"), actortest.End(10))
+		turn := kit.NextTurn(conn)
+		if got := gauge(t, reg, "surfaces_turns_active", nil); got != 1 {
+			t.Fatalf("active turns %v during a turn, want 1", got)
+		}
+		// The agent thinks for 1.5 s (virtual) before its first chunk.
+		actortest.Advance(t, 1500*time.Millisecond)
+		turn.Emit(actortest.Text("a"), actortest.End(10))
 		send("two")
 		kit.NextTurn(conn).Emit(actortest.Text("b"), actortest.End(30))
 		send("three")
-		kit.NextTurn(conn).Emit(actortest.Failed(errors.New("x"), ""))
+		kit.NextTurn(conn).Emit(actortest.Failed(fmt.Errorf("read: %w", actors.ErrAgentDisconnected), ""))
 		synctest.Wait()
 
-		if got := value(t, reg, "surfaces_agent_tokens_total", map[string]string{"agent": actortest.AgentID}); got != 40 {
+		if got := counter(t, reg, "surfaces_agent_tokens_total", agent); got != 40 {
 			t.Fatalf("tokens %v, want 40", got)
 		}
-		if got := value(t, reg, "surfaces_turns_total", map[string]string{"agent": actortest.AgentID, "outcome": "ok"}); got != 2 {
+		if got := counter(t, reg, "surfaces_turns_total", with(agent, "outcome", "ok")); got != 2 {
 			t.Fatalf("ok turns %v, want 2", got)
 		}
-		if got := value(t, reg, "surfaces_turns_total", map[string]string{"agent": actortest.AgentID, "outcome": "failed"}); got != 1 {
+		if got := counter(t, reg, "surfaces_turns_total", with(agent, "outcome", "failed")); got != 1 {
 			t.Fatalf("failed turns %v, want 1", got)
+		}
+		if got := counter(t, reg, "surfaces_agent_errors_total", with(agent, "kind", "disconnected")); got != 1 {
+			t.Fatalf("disconnected errors %v, want 1", got)
+		}
+		// Two turns sent text: one after 1.5 s, one at once; the failed
+		// turn sent none and is not observed.
+		if h := histogram(t, reg, "surfaces_turn_first_chunk_seconds", agent); h.GetSampleCount() != 2 || h.GetSampleSum() < 1.5 || h.GetSampleSum() >= 2 {
+			t.Fatalf("first chunk: %d samples summing to %vs, want 2 summing to 1.5s", h.GetSampleCount(), h.GetSampleSum())
+		}
+		if h := histogram(t, reg, "surfaces_turn_duration_seconds", agent); h.GetSampleCount() != 3 || h.GetSampleSum() < 1.5 {
+			t.Fatalf("turn duration: %d samples summing to %vs, want 3, at least 1.5s", h.GetSampleCount(), h.GetSampleSum())
+		}
+		if h := histogram(t, reg, "surfaces_turn_queued_messages", nil); h.GetSampleCount() != 3 {
+			t.Fatalf("queue depth: %d samples, want one per turn (3)", h.GetSampleCount())
+		}
+		if got := gauge(t, reg, "surfaces_turns_active", nil); got != 0 {
+			t.Fatalf("active turns %v after the turns, want 0", got)
+		}
+		if got := gauge(t, reg, "surfaces_actors", map[string]string{"kind": "user"}); got != 1 {
+			t.Fatalf("user actors %v, want 1", got)
+		}
+		if got := gauge(t, reg, "surfaces_actors", map[string]string{"kind": "room"}); got != 1 {
+			t.Fatalf("room actors %v, want 1", got)
 		}
 	})
 }
 
-// value is the current value of the counter name with labels in reg.
-func value(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+// TestMetricsFromEvents publishes each event the metrics follow on a real
+// actor system's EventStream.
+func TestMetricsFromEvents(t *testing.T) {
+	system := actor.NewActorSystem()
+	defer system.Shutdown()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	publish := system.EventStream.Publish
+	a := map[string]string{"agent": "a"}
+
+	publish(&actors.TurnStarted{RoomID: "!1", EventID: "$1", Queued: 0})
+	publish(&actors.TurnStarted{RoomID: "!2", EventID: "$2", Queued: 4})
+	publish(&actors.TurnStarted{RoomID: "!2", EventID: "$2"}) // the same room again counts once
+	if got := gauge(t, reg, "surfaces_turns_active", nil); got != 2 {
+		t.Fatalf("active turns %v, want 2", got)
+	}
+	h := histogram(t, reg, "surfaces_turn_queued_messages", nil)
+	if h.GetSampleCount() != 3 || h.GetSampleSum() != 4 || bucket(h, 3) != 2 || bucket(h, 5) != 3 {
+		t.Fatalf("queue depth %v, want 3 samples: 0, 4, 0", h)
+	}
+
+	publish(&actors.TurnEnded{RoomID: "!1", AgentID: "a", Chunks: 2, TokensUsed: 7, Duration: 2 * time.Second, FirstChunk: 300 * time.Millisecond})
+	publish(&actors.TurnEnded{RoomID: "!2", AgentID: "a", Err: fmt.Errorf("turn: %w", actors.ErrAgentTimeout), Duration: time.Second})
+	if got := gauge(t, reg, "surfaces_turns_active", nil); got != 0 {
+		t.Fatalf("active turns %v after both ended, want 0", got)
+	}
+	h = histogram(t, reg, "surfaces_turn_first_chunk_seconds", a)
+	if h.GetSampleCount() != 1 || h.GetSampleSum() != 0.3 || bucket(h, 0.2) != 0 || bucket(h, 0.4) != 1 {
+		t.Fatalf("first chunk %v, want one sample of 0.3 s (the failed turn sent no text)", h)
+	}
+	if h := histogram(t, reg, "surfaces_turn_duration_seconds", a); h.GetSampleCount() != 2 || h.GetSampleSum() != 3 {
+		t.Fatalf("turn duration %v, want 2 s + 1 s", h)
+	}
+
+	publish(&actors.TurnStarted{RoomID: "!3"})
+	publish(&actors.RoomRestarted{RoomID: "!3"})
+	if got := gauge(t, reg, "surfaces_turns_active", nil); got != 0 {
+		t.Fatalf("active turns %v after the room restarted, want 0", got)
+	}
+	if got := counter(t, reg, "surfaces_room_restarts_total", nil); got != 1 {
+		t.Fatalf("restarts %v, want 1", got)
+	}
+
+	for _, err := range []error{
+		actors.ErrStopped, actors.ErrTurnCut,
+		fmt.Errorf("x: %w", actors.ErrAgentReported), actors.ErrAgentProtocol,
+		fmt.Errorf("dial: %w", actors.ErrAgentUnavailable), actors.ErrAgentDisconnected, errors.New("odd"),
+	} {
+		publish(&actors.TurnEnded{RoomID: "!4", AgentID: "a", Err: err})
+	}
+	for outcome, want := range map[string]float64{"ok": 1, "failed": 6, "stopped": 1, "cut": 1} {
+		if got := counter(t, reg, "surfaces_turns_total", with(a, "outcome", outcome)); got != want {
+			t.Fatalf("%s turns %v, want %v", outcome, got, want)
+		}
+	}
+	for kind, want := range map[string]float64{"timeout": 1, "reported": 1, "protocol": 1, "unavailable": 1, "disconnected": 1, "other": 1} {
+		if got := counter(t, reg, "surfaces_agent_errors_total", with(a, "kind", kind)); got != want {
+			t.Fatalf("%s errors %v, want %v", kind, got, want)
+		}
+	}
+	if got := counter(t, reg, "surfaces_agent_tokens_total", a); got != 7 {
+		t.Fatalf("tokens %v, want 7", got)
+	}
+
+	if got := counter(t, reg, "surfaces_messages_rejected_total", map[string]string{"reason": actors.RejectedRateLimited}); got != 0 {
+		t.Fatalf("rate limited %v before any, want a 0 series", got)
+	}
+	publish(&actors.MessageRejected{RoomID: "!1", Reason: actors.RejectedQueueFull})
+	publish(&actors.MessageRejected{RoomID: "!2", Reason: actors.RejectedQueueFull})
+	publish(&actors.MessageRejected{RoomID: "!1", Reason: actors.RejectedRateLimited})
+	for reason, want := range map[string]float64{actors.RejectedQueueFull: 2, actors.RejectedRateLimited: 1} {
+		if got := counter(t, reg, "surfaces_messages_rejected_total", map[string]string{"reason": reason}); got != want {
+			t.Fatalf("rejected for %s %v, want %v", reason, got, want)
+		}
+	}
+
+	publish(&actors.Reconciled{Duration: 1500 * time.Millisecond, Report: actors.Report{
+		RecoveredUsers: 2, RecoveredRooms: 3, RepairedStates: 1, Skipped: []actors.Skip{{RoomID: "!x", Reason: actors.SkipForeign}},
+	}})
+	publish(&actors.Reconciled{Duration: 250 * time.Millisecond, Err: errors.New("homeserver down"), Report: actors.Report{RecoveredRooms: 1}})
+	if got := gauge(t, reg, "surfaces_reconcile_last_duration_seconds", nil); got != 0.25 {
+		t.Fatalf("last reconciliation took %v s, want 0.25", got)
+	}
+	for outcome, want := range map[string]float64{"ok": 1, "failed": 1} {
+		if got := counter(t, reg, "surfaces_reconcile_runs_total", map[string]string{"outcome": outcome}); got != want {
+			t.Fatalf("%s reconciliations %v, want %v", outcome, got, want)
+		}
+	}
+	for change, want := range map[string]float64{"recovered_user": 2, "recovered_room": 4, "repaired_state": 1, "skipped": 1, "backfilled": 0} {
+		if got := counter(t, reg, "surfaces_reconcile_changes_total", map[string]string{"change": change}); got != want {
+			t.Fatalf("reconciliation %s %v, want %v", change, got, want)
+		}
+	}
+
+	// Live actors by kind, told apart by their ids.
+	before := gauge(t, reg, "surfaces_actors", map[string]string{"kind": "other"})
+	props := actor.PropsFromFunc(func(actor.Context) {})
+	for _, name := range []string{"surfaces/user-%40a", "surfaces/user-%40a/room-%21r", "surfaces/user-%40a/room-%21s", "surfaces/user-%40b"} {
+		if _, err := system.Root.SpawnNamed(props, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for kind, want := range map[string]float64{"user": 2, "room": 2, "other": before} {
+		if got := gauge(t, reg, "surfaces_actors", map[string]string{"kind": kind}); got != want {
+			t.Fatalf("%s actors %v, want %v", kind, got, want)
+		}
+	}
+
+	// Closed, the metrics stop following.
+	m.Close()
+	publish(&actors.RoomRestarted{RoomID: "!5"})
+	if got := counter(t, reg, "surfaces_room_restarts_total", nil); got != 1 {
+		t.Fatalf("restarts %v after Close, want still 1", got)
+	}
+}
+
+func with(labels map[string]string, name, value string) map[string]string {
+	out := map[string]string{name: value}
+	for k, v := range labels {
+		out[k] = v
+	}
+	return out
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	return find(t, reg, name, labels).GetCounter().GetValue()
+}
+
+func gauge(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	return find(t, reg, name, labels).GetGauge().GetValue()
+}
+
+func histogram(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) *dto.Histogram {
+	t.Helper()
+	h := find(t, reg, name, labels).GetHistogram()
+	if h == nil {
+		t.Fatalf("%s is not a histogram", name)
+	}
+	return h
+}
+
+// bucket is the cumulative count of h's bucket with upper bound le.
+func bucket(h *dto.Histogram, le float64) uint64 {
+	for _, b := range h.GetBucket() {
+		if b.GetUpperBound() == le {
+			return b.GetCumulativeCount()
+		}
+	}
+	return 1 << 63 // no such bucket: fails any comparison the tests make
+}
+
+// find is the series of name in reg whose labels are exactly labels.
+func find(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) *dto.Metric {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -60,14 +251,17 @@ func value(t *testing.T, reg *prometheus.Registry, name string, labels map[strin
 		}
 	metrics:
 		for _, metric := range f.GetMetric() {
+			if len(metric.GetLabel()) != len(labels) {
+				continue
+			}
 			for _, lp := range metric.GetLabel() {
-				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+				if want, ok := labels[lp.GetName()]; !ok || want != lp.GetValue() {
 					continue metrics
 				}
 			}
-			return metric.GetCounter().GetValue()
+			return metric
 		}
 	}
 	t.Fatalf("no %s%v", name, labels)
-	return 0
+	return nil
 }

@@ -20,6 +20,8 @@ import (
 //	/error [message]  sends ERROR
 //	/slow [n]         streams n chunks (default Config.SlowChunks) SlowDelay apart
 //	/file <name>      writes output/<name> into the workspace and sends SEND_FILE
+//	/sendfile <path>  sends SEND_FILE with path exactly as given (for tests of
+//	                  path forms and hostile paths), between two text chunks
 //	/confirm [text]   asks for confirmation and reports the answer
 //	/flaky [text]     sends ERROR the first time this text comes, echoes it after (for !retry)
 //	/big <n>          streams about n KiB of numbered lines (BigText), for long replies
@@ -36,6 +38,18 @@ func (s *session) echoTurn(ctx context.Context, m agents.UserMessageFrame) error
 		return s.slowTurn(ctx, arg)
 	case "/file":
 		return s.fileTurn(ctx, arg)
+	case "/sendfile":
+		for _, f := range []any{
+			agents.TextChunkFrame{Type: agents.TypeTextChunk, Text: "before "},
+			agents.SendFileFrame{Type: agents.TypeSendFile, Path: arg},
+			agents.TextChunkFrame{Type: agents.TypeTextChunk, Text: "after"},
+			agents.EndFrame{Type: agents.TypeEnd, TokensUsed: 1},
+		} {
+			if err := s.sendFrame(ctx, f); err != nil {
+				return err
+			}
+		}
+		return nil
 	case "/confirm":
 		return s.confirmTurn(ctx, arg)
 	case "/big":

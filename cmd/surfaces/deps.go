@@ -12,6 +12,7 @@ import (
 	"github.com/surfaces-bot/surfaces/config"
 	"github.com/surfaces-bot/surfaces/matrix"
 	"github.com/surfaces-bot/surfaces/persistence"
+	"github.com/surfaces-bot/surfaces/workspace"
 )
 
 // The wiring `run` and the operator tools (`reconcile`, `reset`) share.
@@ -27,6 +28,7 @@ type wiring struct {
 	registry *agents.Registry
 	catalog  *catalog.Catalog
 	dialer   *agents.Dialer
+	files    *workspace.Files
 }
 
 func newWiring(cfg *config.Config) (wiring, error) {
@@ -46,12 +48,13 @@ func newWiring(cfg *config.Config) (wiring, error) {
 			StatusTimeout:   cfg.Agents.StatusTimeout,
 			TurnIdleTimeout: cfg.Agents.TurnIdleTimeout,
 		}),
+		files: workspace.New(cfg.Workspace.Dir, int64(cfg.Workspace.MaxFileSize)),
 	}, nil
 }
 
 // deps are the actors' ports over store and mx.
 func (w wiring) deps(store actors.Store, mx *matrix.Client) actors.Deps {
-	return actors.Deps{Store: store, Matrix: mx, Agents: w.dialer, Registry: w.registry, Catalog: w.catalog}
+	return actors.Deps{Store: store, Matrix: mx, Agents: w.dialer, Registry: w.registry, Catalog: w.catalog, Files: w.files}
 }
 
 // openStore opens the state directory at path.

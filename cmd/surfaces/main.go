@@ -5,6 +5,11 @@
 //	                                         bring the local state and the homeserver in step
 //	surfaces reset --mode local-only|server-leave-forget [-config FILE] [--dry-run] [--yes]
 //	                                         delete the local state (and leave every room)
+//	surfaces check-agents [-config FILE] [--agent ID] [--message TEXT] [--timeout D] [--json]
+//	                                         open every agent's WebSocket, wait for STATUS
+//	                                         (and with --message one turn); exit 0 if all pass
+//	surfaces healthcheck [-config FILE] [--url URL]
+//	                                         exit 0 if the running bot's /readyz answers 200
 //	surfaces config validate [-config FILE]  check the configuration and exit
 //	surfaces version                         print the version
 //
@@ -13,6 +18,9 @@
 // reconcile and reset are for a stopped bot: they open its state directory
 // (refused while the bot holds it), log in as the bot, do their one job and
 // exit, without syncing. reset changes nothing without --yes.
+// check-agents and healthcheck run beside a running bot: check-agents
+// needs the configuration and the registry, healthcheck only http.listen
+// (it is the container's HEALTHCHECK).
 // This package only wires the other packages together.
 package main
 
@@ -59,6 +67,10 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 		return cmdReconcile(ctx, args[1:], env, stdout, stderr)
 	case "reset":
 		return cmdReset(ctx, args[1:], env, stdout, stderr)
+	case "check-agents":
+		return cmdCheckAgents(ctx, args[1:], env, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, args[1:], env, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "validate" {
 			usage(stderr)
@@ -89,6 +101,14 @@ func usage(w io.Writer) {
                                            MODE server-leave-forget: leave and forget every
                                            room the bot is in, then delete the state directory
                                            (--dry-run: print what would go; --yes: do it)
+  surfaces check-agents [-config FILE] [--agent ID] [--message TEXT] [--timeout D] [--json]
+                                           open every agent's WebSocket (or only ID's) as the
+                                           bot would and wait for STATUS; with --message also
+                                           run one turn until its END (--timeout per agent,
+                                           default 10s); exit 0 only if every agent passed
+  surfaces healthcheck [-config FILE] [--url URL]
+                                           GET the running bot's /readyz (http.listen, 127.0.0.1
+                                           for a wildcard host); exit 0 on 200, else 1
   surfaces config validate [-config FILE]  check the configuration and exit
   surfaces version                         print the version
 reconcile and reset need the bot stopped.

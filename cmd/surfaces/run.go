@@ -71,6 +71,10 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 
 	h := &health{unreadyAfter: cfg.HTTP.UnreadyAfter}
 	metrics := newMetricsRegistry()
+	matrixMetrics, err := newMatrixMetrics(metrics)
+	if err != nil {
+		return fmt.Errorf("failed to register the metrics: %w", err)
+	}
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
 	addr, httpDone, err := serveHTTP(httpCtx, cfg.HTTP.Listen, h, metrics)
@@ -83,6 +87,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	mx.WrapTransport(matrixMetrics.transport)
 	h.loggedIn.Store(true)
 	h.failingFor.Store(mx.SyncFailingFor)
 	log.Info().Str("user_id", mx.UserID()).Str("device_id", mx.DeviceID()).Msg("logged in")
@@ -101,6 +106,12 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		}
 	})
 	defer system.EventStream.Unsubscribe(reconciled)
+	// Before the tree too, so that start-up reconciliation is counted.
+	treeMetrics, err := actormetrics.New(metrics, system)
+	if err != nil {
+		return fmt.Errorf("failed to register the metrics: %w", err)
+	}
+	defer treeMetrics.Close()
 	var tasks sync.WaitGroup
 	drain := &actors.Drain{}
 	deps := wired.deps(store, mx)
@@ -130,11 +141,6 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 	turns := actors.WatchTurns(system)
 	defer turns.Close()
-	treeMetrics, err := actormetrics.New(metrics, system)
-	if err != nil {
-		return fmt.Errorf("failed to register the metrics: %w", err)
-	}
-	defer treeMetrics.Close()
 	defer func() {
 		// Sync has stopped, so no new message arrives, and no queued
 		// message starts a turn: it stays in its room's record for the
@@ -167,7 +173,10 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}()
 
 	log.Info().Msg("syncing")
-	syncErr := mx.Run(ctx, func(msg any) { system.Root.Send(root, msg) }, func() {
+	syncErr := mx.Run(ctx, func(msg any) {
+		matrixMetrics.receivedEvent(msg)
+		system.Root.Send(root, msg)
+	}, func() {
 		h.synced.Store(true)
 		log.Info().Msg("first sync done")
 		h.announce(log)

@@ -6,7 +6,12 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +37,13 @@ type compose struct {
 		Environment map[string]string `yaml:"environment"`
 		Volumes     []string          `yaml:"volumes"`
 		Ports       []string          `yaml:"ports"`
+		Healthcheck *struct {
+			Test        []string `yaml:"test"`
+			Interval    string   `yaml:"interval"`
+			Timeout     string   `yaml:"timeout"`
+			StartPeriod string   `yaml:"start_period"`
+			Retries     int      `yaml:"retries"`
+		} `yaml:"healthcheck"`
 	} `yaml:"services"`
 	Volumes map[string]any `yaml:"volumes"`
 }
@@ -193,6 +205,123 @@ func TestDockerfileBuilds(t *testing.T) {
 	version, err := exec.Command(filepath.Join(out, "surfaces"), "version").Output()
 	if err != nil || strings.TrimSpace(string(version)) != "surfaces test" {
 		t.Fatalf("built binary says %q, %v", version, err)
+	}
+
+	// The image's HEALTHCHECK command, with the image's wildcard listen
+	// address and no other setting: 0 while /readyz says 200, 1 when
+	// nothing answers.
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" {
+			fmt.Fprintln(w, "ready")
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ready.URL, "http://"))
+	health := func() (int, string) {
+		cmd := exec.Command(filepath.Join(out, "surfaces"), "healthcheck")
+		cmd.Env = []string{"SURFACES_HTTP_LISTEN=0.0.0.0:" + port}
+		msg, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), string(msg)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(msg)
+	}
+	if code, msg := health(); code != 0 {
+		t.Fatalf("healthcheck of a ready bot: exit %d: %s", code, msg)
+	}
+	ready.Close()
+	if code, msg := health(); code != 1 {
+		t.Fatalf("healthcheck with nothing listening: exit %d, want 1: %s", code, msg)
+	}
+}
+
+// healthcheckBound is how long `surfaces healthcheck` itself waits at most
+// (cmd/surfaces/healthcheck.go): the container's check timeout must leave
+// it that long.
+const healthcheckBound = 3 * time.Second
+
+// dockerfileInstruction returns the arguments of every instruction named
+// name in the Dockerfile's final stage, continuation lines joined.
+func dockerfileInstruction(t *testing.T, name string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	var found []string
+	for line := range strings.Lines(text) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "FROM":
+			found = nil // only the final stage is the image
+		case name:
+			found = append(found, strings.TrimSpace(strings.TrimSpace(line)[len(f[0]):]))
+		}
+	}
+	return found
+}
+
+// TestHealthchecks: the image and both compose files check the bot with
+// its own `healthcheck` subcommand (distroless has no curl or shell), in
+// exec form, with a timeout the subcommand fits in.
+func TestHealthchecks(t *testing.T) {
+	entry := dockerfileInstruction(t, "ENTRYPOINT")
+	var bin []string
+	if len(entry) != 1 || json.Unmarshal([]byte(entry[0]), &bin) != nil || len(bin) != 1 {
+		t.Fatalf("want one exec-form ENTRYPOINT with the binary alone, got %q", entry)
+	}
+	want := []string{bin[0], "healthcheck"}
+
+	hc := dockerfileInstruction(t, "HEALTHCHECK")
+	if len(hc) != 1 {
+		t.Fatalf("want one HEALTHCHECK in the final stage, got %q", hc)
+	}
+	opts, cmd, ok := strings.Cut(hc[0], "CMD ")
+	var argv []string
+	if !ok || json.Unmarshal([]byte(strings.TrimSpace(cmd)), &argv) != nil || !slices.Equal(argv, want) {
+		t.Fatalf("HEALTHCHECK %q: want CMD %q in exec form", hc[0], want)
+	}
+	timeout := 30 * time.Second // Docker's default
+	for _, o := range strings.Fields(opts) {
+		if v, ok := strings.CutPrefix(o, "--timeout="); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatalf("HEALTHCHECK --timeout=%s: %v", v, err)
+			}
+			timeout = d
+		}
+	}
+	if timeout <= healthcheckBound {
+		t.Errorf("HEALTHCHECK timeout %s does not leave the subcommand its %s", timeout, healthcheckBound)
+	}
+
+	for _, file := range []string{"docker-compose.prod.yml", "docker-compose.fullstack.yml"} {
+		t.Run(file, func(t *testing.T) {
+			bot := loadCompose(t, file).Services["surfaces"]
+			if bot.Healthcheck == nil {
+				t.Fatal("the bot has no healthcheck")
+			}
+			if got := bot.Healthcheck.Test; !slices.Equal(got, append([]string{"CMD"}, want...)) {
+				t.Errorf("healthcheck test %q, want %q", got, append([]string{"CMD"}, want...))
+			}
+			if d, err := time.ParseDuration(bot.Healthcheck.Timeout); err != nil || d <= healthcheckBound {
+				t.Errorf("healthcheck timeout %q does not leave the subcommand its %s (%v)", bot.Healthcheck.Timeout, healthcheckBound, err)
+			}
+			// The bot's compose listen address is reachable from inside
+			// the container on loopback (healthcheck maps a wildcard).
+			if listen := bot.Environment["SURFACES_HTTP_LISTEN"]; listen != "" && !strings.HasPrefix(listen, "0.0.0.0:") && !strings.HasPrefix(listen, "127.0.0.1:") && !strings.HasPrefix(listen, ":") {
+				t.Errorf("SURFACES_HTTP_LISTEN %q: healthcheck would not reach it on loopback", listen)
+			}
+		})
 	}
 }
 

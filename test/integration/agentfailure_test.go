@@ -20,6 +20,7 @@ import (
 	"github.com/surfaces-bot/surfaces/agents/refagent"
 	"github.com/surfaces-bot/surfaces/persistence"
 	"github.com/surfaces-bot/surfaces/test/wait"
+	"github.com/surfaces-bot/surfaces/workspace"
 )
 
 const owner = "@alice:hs.test"
@@ -108,7 +109,7 @@ func newRig(t *testing.T, agentList []actors.AgentRef) *rig {
 		store: &writeSignal{Store: store, rooms: make(chan actors.RoomRecord, 1024)}}
 	dialer := agents.NewDialer(agents.Options{ConnectTimeout: 2 * time.Second, StatusTimeout: time.Second, TurnIdleTimeout: time.Second})
 	r.root, err = actors.Spawn(ctx, r.system, actors.Deps{
-		Store: r.store, Matrix: r.matrix, Agents: dialer, Catalog: catalog.MustNew("en"),
+		Store: r.store, Matrix: r.matrix, Agents: dialer, Catalog: catalog.MustNew("en"), Files: workspace.New(t.TempDir(), 1<<20),
 		Registry: &actortest.Registry{List: agentList},
 	}, actors.Options{
 		BotUserID: "@bot:hs.test",

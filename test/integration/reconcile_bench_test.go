@@ -15,6 +15,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
 	"github.com/surfaces-bot/surfaces/persistence"
+	"github.com/surfaces-bot/surfaces/workspace"
 )
 
 // BenchmarkReconcileLostDisk measures start-up reconciliation after the
@@ -47,7 +48,7 @@ func BenchmarkReconcileLostDisk(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		deps := actors.Deps{Store: store, Matrix: matrix, Agents: actortest.NewAgents(), Catalog: catalog.MustNew("en"),
+		deps := actors.Deps{Store: store, Matrix: matrix, Agents: actortest.NewAgents(), Catalog: catalog.MustNew("en"), Files: workspace.New(b.TempDir(), 1<<20),
 			Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0"}}}}
 		b.StartTimer()
 		plan, err := actors.Reconcile(ctx, deps, false)

@@ -1,0 +1,195 @@
+package actors
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// Files the user sends wait in the room's record (Staged) until the next
+// turn carries them as attachments (PRODUCT R4.1). Receiving one holds the
+// turns (holdTurns), so a message sent right after a file goes with it.
+
+// fileStaged reports the end of receiving a file.
+type fileStaged struct {
+	inc     uint64
+	att     Attachment
+	name    string
+	size    int64
+	caption string
+	eventID string
+	sender  string
+	err     error
+}
+
+func (m *fileStaged) incarnation() uint64 { return m.inc }
+
+// stageFile receives the file of m into the agent's incoming/ directory.
+func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
+	cat, files := a.deps.Catalog, a.deps.Files
+	name := cmp.Or(m.Media.FileName, "file")
+	if max := files.MaxSize(); m.Media.Size > max {
+		a.notice(c, cat.T(catalog.FileTooLarge, "name", escapeMarkdown(name), "size", humanSize(m.Media.Size), "limit", humanSize(max)))
+		return
+	}
+	agent, ok := a.deps.Registry.Agent(a.rec.AgentID)
+	if !ok {
+		a.notice(c, cat.T(catalog.AgentUnavailable))
+		return
+	}
+	a.holdTurns++
+	matrix, inc, media := a.deps.Matrix, a.inc, m.Media
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		att, err := files.Receive(ctx, agent, name, func(w io.Writer) error { return matrix.Download(ctx, media.URL, w) })
+		att.EventID, att.MIME = m.EventID, cmp.Or(media.MIME, att.MIME)
+		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, caption: m.Caption, eventID: m.EventID, sender: m.Sender, err: err}
+	})
+}
+
+func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
+	defer a.releaseTurns(c)
+	cat := a.deps.Catalog
+	if m.err != nil {
+		a.log.Warn().Err(m.err).Str("event_id", m.eventID).Msg("failed to receive a file")
+		if errors.Is(m.err, ErrFileTooLarge) {
+			a.notice(c, cat.T(catalog.FileTooLarge, "name", escapeMarkdown(m.name), "size", humanSize(max(m.size, a.deps.Files.MaxSize()+1)), "limit", humanSize(a.deps.Files.MaxSize())))
+		} else {
+			a.notice(c, cat.T(catalog.FileFailed, "name", escapeMarkdown(m.name)))
+		}
+		return
+	}
+	a.rec.Staged = append(a.rec.Staged, m.att)
+	a.log.Info().Str("event_id", m.eventID).Str("path", m.att.Path).Int64("size", m.att.Size).Msg("file staged")
+	if m.caption != "" {
+		// The caption is the message the file goes with (PRODUCT R4.1).
+		a.enqueue(c, &StartTurn{EventID: m.eventID, Sender: m.sender, Text: m.caption})
+		return
+	}
+	a.save(c)
+	a.notice(c, cat.T(catalog.FileStaged, "name", escapeMarkdown(m.att.Name), "size", humanSize(m.att.Size), "count", strconv.Itoa(len(a.rec.Staged))))
+}
+
+// listStaged answers !list.
+func (a *roomActor) listStaged(c actor.Context) {
+	cat := a.deps.Catalog
+	if len(a.rec.Staged) == 0 {
+		a.notice(c, cat.T(catalog.StagedNone))
+		return
+	}
+	var b strings.Builder
+	for i, s := range a.rec.Staged {
+		fmt.Fprintf(&b, "%d. **%s** (%s)\n", i+1, escapeMarkdown(s.Name), humanSize(s.Size))
+	}
+	a.notice(c, cat.T(catalog.StagedList, "files", strings.TrimRight(b.String(), "\n")))
+}
+
+// removeStaged answers !remove <n|all>: the files are unstaged and deleted.
+func (a *roomActor) removeStaged(c actor.Context, cmd Command) {
+	cat := a.deps.Catalog
+	arg := strings.ToLower(strings.TrimSpace(cmd.Args))
+	var gone []Attachment
+	switch n, err := strconv.Atoi(arg); {
+	case len(a.rec.Staged) == 0:
+		a.notice(c, cat.T(catalog.StagedNone))
+		return
+	case arg == "all":
+		gone, a.rec.Staged = a.rec.Staged, nil
+		a.notice(c, cat.T(catalog.StagedRemovedAll, "count", strconv.Itoa(len(gone))))
+	case err == nil && n >= 1 && n <= len(a.rec.Staged):
+		gone = []Attachment{a.rec.Staged[n-1]}
+		a.rec.Staged = slices.Delete(slices.Clone(a.rec.Staged), n-1, n)
+		a.notice(c, cat.T(catalog.StagedRemoved, "name", escapeMarkdown(gone[0].Name)))
+	default:
+		a.notice(c, cat.T(catalog.RemoveWhich))
+		return
+	}
+	a.save(c)
+	a.deleteFiles(c, gone)
+}
+
+// deleteFiles removes unstaged files from the volume, in a task.
+func (a *roomActor) deleteFiles(c actor.Context, atts []Attachment) {
+	agent, ok := a.deps.Registry.Agent(a.rec.AgentID)
+	if len(atts) == 0 || !ok {
+		return
+	}
+	files := a.deps.Files
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		for _, att := range atts {
+			if err := files.Remove(context.WithoutCancel(ctx), agent, att.Path); err != nil {
+				a.log.Warn().Err(err).Str("path", att.Path).Msg("failed to delete an unstaged file")
+			}
+		}
+		return nil
+	})
+}
+
+// humanSize writes a byte count the way people read it.
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
+	default:
+		return strconv.FormatInt(n, 10) + " B"
+	}
+}
+
+// escapeMarkdown makes user-given text (a file name) show as itself in a
+// notice rendered from Markdown.
+func escapeMarkdown(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_{}[]()<>#+-.!|~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// sendFile uploads a file the agent sent and posts it in its place in the
+// reply (an op of the reply's pipeline, so text and files keep their order).
+func (a *roomActor) sendFile(c actor.Context, t *turn, op replyOp) {
+	agent, ok := a.deps.Registry.Agent(t.agentID)
+	files, matrix, roomID, id := a.deps.Files, a.deps.Matrix, a.roomID, t.id
+	runTask(c, a.ctx, func(ctx context.Context) any {
+		ctx = context.WithoutCancel(ctx)
+		if !ok {
+			return &replyOpDone{turnID: id, op: op, err: ErrUnknownAgent}
+		}
+		f, err := files.Open(ctx, agent, op.file)
+		if err != nil {
+			return &replyOpDone{turnID: id, op: op, err: err}
+		}
+		eventID, err := matrix.SendFile(ctx, roomID, f)
+		return &replyOpDone{turnID: id, op: op, eventID: eventID, err: err}
+	})
+}
+
+// fileNotSent tells the user why a file the agent sent did not arrive, and
+// the operator with the agent id and the path.
+func (a *roomActor) fileNotSent(c actor.Context, t *turn, path string, err error) {
+	cat := a.deps.Catalog
+	a.log.Warn().Err(err).Str("event_id", t.eventID).Str("agent_id", t.agentID).Str("path", path).Msg("file from the agent not delivered")
+	switch {
+	case errors.Is(err, ErrUnsafePath):
+		a.notice(c, cat.T(catalog.FileRefused, "path", path))
+	case errors.Is(err, ErrFileTooLarge):
+		a.notice(c, cat.T(catalog.FileOutTooLarge, "path", path, "limit", humanSize(a.deps.Files.MaxSize())))
+	default:
+		a.notice(c, cat.T(catalog.FileSendFailed, "path", path))
+	}
+}

@@ -1,0 +1,90 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/actors"
+)
+
+// Download implements actors.MatrixMedia: the authenticated media endpoint
+// (/_matrix/client/v1/media) first, the legacy /_matrix/media/v3 one when
+// the homeserver does not know it. The body is streamed into w.
+func (c *Client) Download(ctx context.Context, mxcURL string, w io.Writer) error {
+	uri, err := id.ParseContentURI(mxcURL)
+	if err != nil || uri.IsEmpty() {
+		return fmt.Errorf("failed to download %q: not an mxc:// URI", mxcURL)
+	}
+	resp, err := c.cli.Download(ctx, uri)
+	if err != nil && unrecognized(err) {
+		_, resp, err = c.cli.MakeFullRequestWithResp(ctx, mautrix.FullRequest{
+			Method:           http.MethodGet,
+			URL:              c.cli.BuildURL(mautrix.MediaURLPath{"v3", "download", uri.Homeserver, uri.FileID}),
+			DontReadResponse: true,
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("failed to download %s: %w", mxcURL, err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("failed to download %s: %w", mxcURL, err)
+	}
+	return nil
+}
+
+// unrecognized reports whether err says the endpoint does not exist here.
+func unrecognized(err error) bool {
+	var herr mautrix.HTTPError
+	if errors.As(err, &herr) && herr.Response != nil && herr.Response.StatusCode == http.StatusNotFound {
+		return herr.RespError == nil || herr.RespError.ErrCode != mautrix.MNotFound.ErrCode
+	}
+	return errors.Is(err, mautrix.MUnrecognized)
+}
+
+// SendFile implements actors.MatrixMedia: the content is uploaded streamed
+// (its length known), then posted with its name, MIME type, size and, for
+// images, dimensions.
+func (c *Client) SendFile(ctx context.Context, roomID string, f actors.OutgoingFile) (string, error) {
+	defer f.Content.Close()
+	up, err := c.cli.UploadMedia(ctx, mautrix.ReqUploadMedia{
+		Content: f.Content, ContentLength: f.Size, ContentType: f.MIME, FileName: f.Name,
+	})
+	if err != nil {
+		return "", fmt.Errorf("failed to upload %s: %w", f.Name, err)
+	}
+	content := &event.MessageEventContent{
+		MsgType:  msgTypeOf(f.MIME),
+		Body:     f.Name,
+		FileName: f.Name,
+		URL:      up.ContentURI.CUString(),
+		Info:     &event.FileInfo{MimeType: f.MIME, Size: int(f.Size), Width: f.Width, Height: f.Height},
+	}
+	resp, err := c.cli.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, content)
+	if err != nil {
+		return "", fmt.Errorf("failed to send %s to %s: %w", f.Name, roomID, err)
+	}
+	return resp.EventID.String(), nil
+}
+
+// msgTypeOf is the msgtype a client shows a file of mimeType best as.
+func msgTypeOf(mimeType string) event.MessageType {
+	switch {
+	case strings.HasPrefix(mimeType, "image/"):
+		return event.MsgImage
+	case strings.HasPrefix(mimeType, "audio/"):
+		return event.MsgAudio
+	case strings.HasPrefix(mimeType, "video/"):
+		return event.MsgVideo
+	default:
+		return event.MsgFile
+	}
+}
