@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -35,6 +36,14 @@ type Options struct {
 	// HTTPClient performs the upgrade request; nil means a plain client whose
 	// only deadline is ConnectTimeout. Tests use it to dial in-memory pipes.
 	HTTPClient *http.Client
+	// BreakerThreshold is how many dials of one agent may fail in a row
+	// before its circuit opens (default 3; negative disables the breaker).
+	BreakerThreshold int
+	// BreakerCooldown is the first cool-down of an open circuit (default
+	// 5 s); it doubles on every failed trial, up to BreakerMaxCooldown
+	// (default 60 s).
+	BreakerCooldown    time.Duration
+	BreakerMaxCooldown time.Duration
 }
 
 // The defaults of Options.
@@ -62,19 +71,31 @@ func (o Options) withDefaults() Options {
 	if o.MaxFrameBytes <= 0 {
 		o.MaxFrameBytes = DefaultMaxFrameBytes
 	}
+	if o.BreakerThreshold == 0 {
+		o.BreakerThreshold = 3
+	}
+	if o.BreakerCooldown <= 0 {
+		o.BreakerCooldown = 5 * time.Second
+	}
+	if o.BreakerMaxCooldown < o.BreakerCooldown {
+		o.BreakerMaxCooldown = max(60*time.Second, o.BreakerCooldown)
+	}
 	return o
 }
 
-// Dialer opens agent connections. It is immutable and safe for concurrent use.
+// Dialer opens agent connections, with one circuit breaker per agent (see
+// breaker). It is safe for concurrent use.
 type Dialer struct {
-	opts Options
+	opts     Options
+	breakers sync.Map // agent id → *breaker
+	now      func() time.Time
 }
 
 var _ actors.AgentDialer = (*Dialer)(nil)
 
 // NewDialer returns a Dialer with opts, zero fields set to their defaults.
 func NewDialer(opts Options) *Dialer {
-	return &Dialer{opts: opts.withDefaults()}
+	return &Dialer{opts: opts.withDefaults(), now: time.Now}
 }
 
 // Options returns the effective options, defaults applied.
@@ -96,13 +117,39 @@ func (d *Dialer) Dial(ctx context.Context, agent actors.AgentRef, chatID string)
 // DialConn is Dial returning the concrete connection.
 func (d *Dialer) DialConn(ctx context.Context, agent actors.AgentRef, chatID string) (*Conn, error) {
 	log := zerolog.Ctx(ctx).With().Str("agent_id", agent.ID).Str("chat_id", chatID).Logger()
+	b := d.breaker(agent.ID)
+	if ok, retryIn := b.allow(d.now()); !ok {
+		log.Debug().Dur("retry_in", retryIn).Msg("agent circuit open, not dialling")
+		return nil, fmt.Errorf("failed to dial agent %q for chat %q: %w: %w (next try in %s)",
+			agent.ID, chatID, actors.ErrAgentUnavailable, ErrBreakerOpen, retryIn.Round(time.Second))
+	}
 	ws, canCancel, err := d.connect(ctx, agent, chatID)
 	if err != nil {
-		log.Debug().Err(err).Msg("agent dial failed")
+		if ctx.Err() != nil {
+			b.abandoned() // the caller gave up: not the agent's fault
+		} else if opened, cooldown := b.failed(d.now()); opened {
+			log.Warn().Err(err).Dur("cooldown", cooldown).Msg("agent unreachable, circuit open: messages get a notice at once until it is back")
+		} else {
+			log.Warn().Err(err).Msg("agent dial failed")
+		}
 		return nil, fmt.Errorf("failed to dial agent %q for chat %q: %w: %w", agent.ID, chatID, actors.ErrAgentUnavailable, err)
+	}
+	if b.succeeded() {
+		log.Info().Msg("agent reachable again, circuit closed")
 	}
 	log.Debug().Bool("can_cancel", canCancel).Msg("agent connected")
 	return newConn(log.WithContext(context.Background()), ws, agent, chatID, d.opts, canCancel), nil
+}
+
+// breaker returns the circuit breaker of agent id.
+func (d *Dialer) breaker(id string) *breaker {
+	if b, ok := d.breakers.Load(id); ok {
+		return b.(*breaker)
+	}
+	b, _ := d.breakers.LoadOrStore(id, &breaker{
+		threshold: d.opts.BreakerThreshold, base: d.opts.BreakerCooldown, max: d.opts.BreakerMaxCooldown,
+	})
+	return b.(*breaker)
 }
 
 // connect upgrades and waits for STATUS; on error the socket is closed.

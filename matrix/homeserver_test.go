@@ -39,6 +39,9 @@ const (
 	routeFilter         = "POST /_matrix/client/v3/user/{user}/filter"
 	routeSync           = "GET /_matrix/client/v3/sync"
 	routeMessages       = "GET /_matrix/client/v3/rooms/{room}/messages"
+	routeDownloadV1     = "GET /_matrix/client/v1/media/download/{server}/{id}"
+	routeDownloadV3     = "GET /_matrix/media/v3/download/{server}/{id}"
+	routeUpload         = "POST /_matrix/media/v3/upload"
 )
 
 // recorded is one request the fake homeserver received.
@@ -108,6 +111,13 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 	route(routeFilter, ok(`{"filter_id":"f1"}`))
 	route(routeSync, func(w http.ResponseWriter, r *http.Request) { hs.block(r) })
 	route(routeMessages, ok(`{"chunk":[],"start":"s"}`))
+	// The fake stores no media: downloads find nothing, uploads get one id.
+	notFound := func(w http.ResponseWriter, _ *http.Request) {
+		matrixError(w, http.StatusNotFound, "M_NOT_FOUND", "Not found")
+	}
+	route(routeDownloadV1, notFound)
+	route(routeDownloadV3, notFound)
+	route(routeUpload, ok(`{"content_uri":"mxc://hs.test/uploaded"}`))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		matrixError(w, http.StatusNotFound, "M_UNRECOGNIZED", "not served by the fake homeserver")
 	})

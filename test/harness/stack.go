@@ -65,6 +65,10 @@ type Stack struct {
 	agentsBlock           string
 	ownDir                bool
 	stopAgent             context.CancelFunc
+	// agentCfg and agentAddr let StartAgent bring the agent back where it was.
+	agentCfg  refagent.Config
+	agentAddr string
+	agentDone chan struct{}
 }
 
 const botPassword = "surfaces-bot-password"
@@ -125,9 +129,8 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 		return nil, fmt.Errorf("failed to listen for the agent: %w", err)
 	}
 	s.AgentURL = "http://" + ln.Addr().String() + "/agent_0/"
-	agentCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.stopAgent = stop
-	go s.Agent.Serve(agentCtx, ln) //nolint:errcheck // ends with Close
+	s.agentCfg, s.agentAddr = agentCfg, ln.Addr().String()
+	s.serveAgent(ctx, ln)
 	s.agentsBlock = "agents:\n"
 	for i := range nAgents {
 		label := "Echo agent"

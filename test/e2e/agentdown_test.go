@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// The agent goes down while the bot runs: each message gets a plain notice;
+// once its circuit is open the bot does not even dial it (the notice comes
+// at once); when the agent is back the next message works, without
+// restarting the bot (PRODUCT R3.6–R3.7).
+func TestAgentDownAndBack(t *testing.T) {
+	w := newWorld(t)
+	w.onboard()
+	w.ask("before", func(m harness.Message) bool { return m.FinalBody == "echo: before" })
+	ctx, cancel := w.wait()
+	defer cancel()
+
+	w.stack.StopAgent()
+	unreachable := func(m harness.Message) bool {
+		return m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "can't be reached")
+	}
+	for _, text := range []string{"one", "two", "three", "four"} {
+		w.ask(text, unreachable)
+	}
+	if _, err := w.stack.Bot.WaitForLine(ctx, regexp.MustCompile(`"message":"agent circuit open, not dialling"`)); err != nil {
+		t.Fatalf("the fourth message dialled the dead agent: %v", err)
+	}
+
+	if err := w.stack.StartAgent(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The circuit lets a trial through after its cool-down (5 s ±20%);
+	// until then a message still gets the notice, at once.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		text := "back? " + string(rune('a'+i))
+		reply := w.ask(text, func(m harness.Message) bool { return m.FinalBody == "echo: "+text || unreachable(m) })
+		if reply.FinalBody == "echo: "+text {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent is back but messages still do not reach it")
+		}
+		time.Sleep(time.Second) // the cool-down runs on the bot's clock
+	}
+}
