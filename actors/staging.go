@@ -164,9 +164,9 @@ func escapeMarkdown(s string) string {
 // reply (an op of the reply's pipeline, so text and files keep their order).
 func (a *roomActor) sendFile(c actor.Context, t *turn, op replyOp) {
 	agent, ok := a.deps.Registry.Agent(t.agentID)
-	files, matrix, roomID, id := a.deps.Files, a.deps.Matrix, a.roomID, t.id
+	files, matrix, roomID, id, tlog := a.deps.Files, a.deps.Matrix, a.roomID, t.id, t.log
 	runTask(c, a.ctx, func(ctx context.Context) any {
-		ctx = context.WithoutCancel(ctx)
+		ctx = tlog.WithContext(context.WithoutCancel(ctx))
 		if !ok {
 			return &replyOpDone{turnID: id, op: op, err: ErrUnknownAgent}
 		}
@@ -183,7 +183,7 @@ func (a *roomActor) sendFile(c actor.Context, t *turn, op replyOp) {
 // the operator with the agent id and the path.
 func (a *roomActor) fileNotSent(c actor.Context, t *turn, path string, err error) {
 	cat := a.deps.Catalog
-	a.log.Warn().Err(err).Str("event_id", t.eventID).Str("agent_id", t.agentID).Str("path", path).Msg("file from the agent not delivered")
+	t.log.Warn().Err(err).Str("event_id", t.eventID).Str("path", path).Msg("file from the agent not delivered")
 	switch {
 	case errors.Is(err, ErrUnsafePath):
 		a.notice(c, cat.T(catalog.FileRefused, "path", path))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
 
 	"github.com/surfaces-bot/surfaces/actors/catalog"
 )
@@ -23,6 +24,11 @@ type turn struct {
 	started time.Time
 	// agentID is the agent the turn runs on.
 	agentID string
+	// log carries turn_id (with the room, agent and conversation): it goes
+	// into the contexts of the turn's agent and Matrix calls, so one id
+	// follows the turn through the room actor, the agent client and the
+	// Matrix sends.
+	log zerolog.Logger
 	// firstText is when the agent's first text chunk arrived.
 	firstText time.Time
 	reply     *replyView
@@ -106,8 +112,8 @@ func (a *roomActor) startNextTurn(c actor.Context) bool {
 	}
 	a.turn = t
 	a.connGen++ // a pending idle close is now stale
-	a.log.Info().Str("event_id", t.eventID).Str("agent_id", a.rec.AgentID).
-		Str("platform_chat_id", a.rec.PlatformChatID).Int("queued", len(a.queue)).Msg("turn started")
+	t.log = a.log.With().Uint64("turn_id", t.id).Str("agent_id", a.rec.AgentID).Str("platform_chat_id", a.rec.PlatformChatID).Logger()
+	t.log.Info().Str("event_id", t.eventID).Int("queued", len(a.queue)).Msg("turn started")
 	c.ActorSystem().EventStream.Publish(&TurnStarted{RoomID: a.roomID, EventID: t.eventID, Queued: len(a.queue)})
 
 	a.rec.TurnInFlight = &InFlightTurn{EventID: t.eventID, Text: next.Text, StartedAt: t.started}
@@ -144,9 +150,9 @@ func (a *roomActor) startNextTurn(c actor.Context) bool {
 		}})
 		return true
 	}
-	dialer, chatID, id, key, inc := a.deps.Agents, a.rec.PlatformChatID, t.id, connKey(a.rec), a.inc
+	dialer, chatID, id, key, inc, tlog := a.deps.Agents, a.rec.PlatformChatID, t.id, connKey(a.rec), a.inc, t.log
 	runTask(c, a.ctx, func(ctx context.Context) any {
-		conn, err := dialer.Dial(ctx, agent, chatID)
+		conn, err := dialer.Dial(tlog.WithContext(ctx), agent, chatID)
 		if conn != nil && ctx.Err() != nil {
 			// The actor stopped or restarted while dialing: nobody will
 			// use or close this connection, so close it here.
@@ -188,10 +194,10 @@ func (a *roomActor) dialed(c actor.Context, m *agentDialed) {
 // sendTurn starts the turn on conn and pipes its events back to the actor.
 func (a *roomActor) sendTurn(c actor.Context, t *turn, conn AgentConn) {
 	a.connTurn = t.id
-	id, msg := t.id, t.msg
+	id, msg, tlog := t.id, t.msg, t.log
 	system, self := c.ActorSystem(), c.Self()
 	runTask(c, a.ctx, func(ctx context.Context) any {
-		events, err := conn.Turn(ctx, msg)
+		events, err := conn.Turn(tlog.WithContext(ctx), msg)
 		if err != nil {
 			return &agentEventArrived{turnID: id, event: AgentEvent{Kind: AgentFailed, Err: err}}
 		}
@@ -363,8 +369,9 @@ func (a *roomActor) pump(c actor.Context) {
 		a.sendFile(c, t, op)
 		return
 	}
+	tlog := t.log
 	runTask(c, a.ctx, func(ctx context.Context) any {
-		ctx = context.WithoutCancel(ctx)
+		ctx = tlog.WithContext(context.WithoutCancel(ctx))
 		if op.edit {
 			err := matrix.EditText(ctx, roomID, op.eventID, op.text)
 			return &replyOpDone{turnID: id, op: op, eventID: op.eventID, err: err}
@@ -450,9 +457,9 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	}
 	a.save(c)
 
-	ev := a.log.Info()
+	ev := t.log.Info()
 	if t.failure != nil {
-		ev = a.log.Warn().Err(t.failure)
+		ev = t.log.Warn().Err(t.failure)
 	}
 	ev.Str("event_id", t.eventID).Int("chunks", t.chunks).Int64("tokens_used", t.tokens).
 		Dur("duration", time.Since(t.started)).Msg("turn ended")

@@ -216,6 +216,10 @@ func (c *Conn) supervise() {
 	c.closeErr = c.ws.Close(code, reason)
 	c.loops.Wait()
 	log := zerolog.Ctx(c.ctx)
+	if t != nil {
+		// During a turn the turn's logger says which one (turn_id).
+		log = zerolog.Ctx(t.ctx)
+	}
 	switch {
 	case errors.Is(cause, ErrConnClosed):
 		log.Debug().Msg("agent connection closed")
