@@ -89,3 +89,18 @@ func (b *breaker) abandoned() {
 	defer b.mu.Unlock()
 	b.trial = false
 }
+
+// CircuitsOpen reports, for every agent dialled so far, whether its circuit
+// is open now (for the operator's metrics).
+func (d *Dialer) CircuitsOpen() map[string]bool {
+	out := map[string]bool{}
+	now := d.now()
+	d.breakers.Range(func(k, v any) bool {
+		b := v.(*breaker)
+		b.mu.Lock()
+		out[k.(string)] = b.threshold > 0 && b.failures >= b.threshold && now.Before(b.openUntil)
+		b.mu.Unlock()
+		return true
+	})
+	return out
+}

@@ -62,6 +62,9 @@ func TestDialerBreaker(t *testing.T) {
 	if n := hits.Load(); n != 3 {
 		t.Fatalf("the agent was hit %d times, want 3: an open circuit must not dial", n)
 	}
+	if open := d.CircuitsOpen(); !open["a"] {
+		t.Fatalf("CircuitsOpen() = %v, want agent a open", open)
+	}
 
 	now = now.Add(13 * time.Second) // past the cool-down (10 s ±20%)
 	if err := dial(); errors.Is(err, ErrBreakerOpen) || hits.Load() != 4 {
@@ -82,6 +85,9 @@ func TestDialerBreaker(t *testing.T) {
 	}
 	if err := dial(); err != nil {
 		t.Fatalf("after the circuit closed: %v", err)
+	}
+	if open := d.CircuitsOpen(); open["a"] {
+		t.Fatalf("CircuitsOpen() = %v, want agent a closed", open)
 	}
 }
 

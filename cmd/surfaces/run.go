@@ -75,6 +75,9 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("failed to register the metrics: %w", err)
 	}
+	if err := metrics.Register(newCircuitCollector(wired.dialer)); err != nil {
+		return fmt.Errorf("failed to register the metrics: %w", err)
+	}
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
 	addr, httpDone, err := serveHTTP(httpCtx, cfg.HTTP.Listen, h, metrics)

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/surfaces-bot/surfaces/test/harness"
@@ -33,6 +36,9 @@ func TestAgentDownAndBack(t *testing.T) {
 		t.Fatalf("the fourth message dialled the dead agent: %v", err)
 	}
 
+	if v := scrapeCircuit(t, w); v != 1 {
+		t.Fatalf("surfaces_agent_circuit_open{agent=\"agent-0\"} = %v while the agent is down, want 1", v)
+	}
 	if err := w.stack.StartAgent(w.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -50,4 +56,29 @@ func TestAgentDownAndBack(t *testing.T) {
 		}
 		time.Sleep(time.Second) // the cool-down runs on the bot's clock
 	}
+}
+
+// scrapeCircuit reads surfaces_agent_circuit_open for agent-0 from /metrics,
+// parsed with the Prometheus text parser.
+func scrapeCircuit(t *testing.T, w *world) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + w.stack.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range families["surfaces_agent_circuit_open"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "agent" && l.GetValue() == "agent-0" {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatal("no surfaces_agent_circuit_open for agent-0")
+	return 0
 }
