@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"maunium.net/go/mautrix/event"
@@ -81,4 +85,38 @@ func scrapeCircuit(t *testing.T, w *world) float64 {
 	}
 	t.Fatal("no surfaces_agent_circuit_open for agent-0")
 	return 0
+}
+
+// An agent that accepts the WebSocket and never sends STATUS costs the user
+// one notice after agents.status_timeout, not a hang; the next message,
+// once the agent is healthy again, works.
+func TestAgentWithoutStatusCostsOneNotice(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, BotEnv: []string{"SURFACES_AGENTS_STATUS_TIMEOUT=2s"}}, "alice")
+	w.onboard()
+	w.stack.StopAgent()
+	u, err := url.Parse(w.stack.AgentURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(rw, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ws.Read(context.Background()) //nolint:errcheck // accepts, then says nothing until the bot hangs up
+	})}
+	go silent.Serve(ln) //nolint:errcheck // ends with Close
+	w.ask("anyone?", func(m harness.Message) bool {
+		return m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "can't be reached")
+	})
+	silent.Close()
+	if err := w.stack.StartAgent(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.ask("and now?", func(m harness.Message) bool { return m.FinalBody == "echo: and now?" })
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,6 +17,12 @@ func TestATurnIDFollowsTheTurn(t *testing.T) {
 	w.onboard()
 	const secret = "zq7x unusual words only alice wrote"
 	w.ask(secret, func(m harness.Message) bool { return m.FinalBody == "echo: "+secret })
+	// The user sees the final text before the bot logs the turn's end.
+	ctx, cancel := w.wait()
+	defer cancel()
+	if _, err := w.stack.Bot.WaitForLine(ctx, regexp.MustCompile(`"message":"turn ended"`)); err != nil {
+		t.Fatal(err)
+	}
 
 	var lines []map[string]any
 	for _, raw := range w.stack.Bot.StdoutLines() {
