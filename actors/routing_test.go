@@ -174,6 +174,7 @@ func TestRoomsMoveToTheDefaultAgentWhenTheAssignmentIsRemoved(t *testing.T) {
 				}
 				turn.Emit(actortest.End(0))
 				tt.turnEnded("!r")
+				synctest.Wait() // the record's last write lands
 				if r, _ := tt.Store.GetRoom(context.Background(), "!r"); !r.AgentDefaulted || r.AgentID != actortest.AgentID {
 					t.Fatalf("record %+v, want it on the default agent and marked defaulted", r)
 				}
