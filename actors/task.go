@@ -102,12 +102,3 @@ func markReadTask(c actor.Context, ctx context.Context, m MatrixSender, roomID, 
 		return nil
 	})
 }
-
-// forgetChild removes a terminated child from an actor's id → PID map.
-func forgetChild(children map[string]*actor.PID, who *actor.PID) {
-	for id, pid := range children {
-		if pid.Equal(who) {
-			delete(children, id)
-		}
-	}
-}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/surfaces-bot/surfaces/test/harness"
@@ -24,25 +22,8 @@ import (
 // (VmHWM) for each size, the bot restarted before each, so a peak that
 // grows with the file size would show.
 func BenchmarkFilesThroughTheBot(b *testing.B) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	ctx = zerolog.New(os.Stderr).Level(zerolog.WarnLevel).WithContext(ctx)
-	stack, err := harness.StartStack(ctx, harness.StackOptions{Users: []string{"alice"},
+	ctx, stack, alice, chat := benchStack(b, harness.StackOptions{Users: []string{"alice"},
 		BotEnv: []string{"SURFACES_WORKSPACE_MAX_FILE_SIZE=64MiB"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stack.Close()
-	if err := stack.StartBot(ctx); err != nil {
-		b.Fatal(err)
-	}
-	alice, err := stack.Login(ctx, "alice")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer alice.Close()
-	alice.AcceptInvites(true)
-	_, chat := onboard(ctx, b, stack.BotID, alice)
 	ws := filepath.Join(stack.Dir(), "agents", "0")
 	for _, mib := range []int{5, 50} {
 		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
