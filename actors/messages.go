@@ -23,6 +23,9 @@ type InviteReceived struct {
 	EventID  string
 	Inviter  string
 	IsDirect bool
+	// Ack is acked once the tree is done with the event (see Ack); nil
+	// when nobody waits for it.
+	Ack *Ack
 }
 
 // MessageReceived: a message event in a room the bot has joined. The Matrix
@@ -39,6 +42,9 @@ type MessageReceived struct {
 	// Media is set for m.file, m.image, m.audio and m.video.
 	Media  *Media
 	SentAt time.Time
+	// Ack is acked once the tree is done with the event (see Ack); nil
+	// when nobody waits for it.
+	Ack *Ack
 }
 
 // ReactionReceived: a user reacted (m.reaction, an m.annotation) with Key to
@@ -50,6 +56,9 @@ type ReactionReceived struct {
 	Sender    string
 	RelatesTo string
 	Key       string
+	// Ack is acked once the tree is done with the event (see Ack); nil
+	// when nobody waits for it.
+	Ack *Ack
 }
 
 // MessagesSkipped: after the bot was away, the homeserver's sync left out
@@ -58,6 +67,9 @@ type ReactionReceived struct {
 type MessagesSkipped struct {
 	RoomID string
 	Owner  string
+	// Ack is acked once the tree is done with the event (see Ack); nil
+	// when nobody waits for it.
+	Ack *Ack
 }
 
 // MsgTypeEncrypted is the MsgType of an m.room.encrypted event, whose body
@@ -82,6 +94,12 @@ type StartTurn struct {
 
 	// queuedAt is when the room queued it (kept across restarts).
 	queuedAt time.Time
+	// ack is the Ack of the MessageReceived it came from; the room acks
+	// once the message is in its stored record.
+	ack *Ack
+	// handedOver marks a message a crashed room actor had queued, handed to
+	// its successor: taken already, and not a second delivery.
+	handedOver bool
 }
 
 // StageFile asks a room actor to receive a file the user sent and stage it
@@ -91,6 +109,10 @@ type StageFile struct {
 	Sender  string
 	Media   Media
 	Caption string
+
+	// ack is the Ack of the MessageReceived it came from; the room acks
+	// once the file is staged in its stored record (or refused).
+	ack *Ack
 }
 
 // RunCommand asks a room actor to run a room-scoped command.

@@ -63,6 +63,12 @@ type RoomRecord struct {
 	// graceful stop runs them afterwards instead of losing them (PRODUCT
 	// R3.2, R7.2).
 	Queue []QueuedMessage `json:"queue,omitempty"`
+	// Taken holds the ids of the last events the room took (a message
+	// queued or started, a file staged), newest last. They are written with
+	// the change they made, so an event the homeserver delivers again after
+	// a crash (the sync position is stored only once events are acked, see
+	// Ack) is not taken twice.
+	Taken []string `json:"taken,omitempty"`
 	// CommandsVersion names the command descriptions last published in the
 	// room (MSC4391); another version is published again.
 	CommandsVersion string `json:"commands_version,omitempty"`

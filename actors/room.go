@@ -75,6 +75,9 @@ type roomActor struct {
 	// skipMove lets one turn go ahead on the default agent after a move to
 	// the assigned one failed, instead of retrying in a loop.
 	skipMove bool
+	// acks are the events taken since the last write; the next write
+	// acks them once it lands (see Ack).
+	acks []*Ack
 }
 
 // Messages a room actor sends itself.
@@ -189,6 +192,7 @@ const maxPending = 1000
 func (a *roomActor) hold(m any) {
 	if len(a.pending) >= maxPending {
 		a.log.Error().Int("pending", len(a.pending)).Str("type", fmt.Sprintf("%T", m)).Msg("room actor still loading, message dropped")
+		ackOf(m).Done()
 		return
 	}
 	a.pending = append(a.pending, m)
@@ -197,10 +201,22 @@ func (a *roomActor) hold(m any) {
 func (a *roomActor) handle(c actor.Context, msg any) {
 	switch m := msg.(type) {
 	case *StartTurn:
-		a.enqueue(c, m)
+		if !m.handedOver && a.takenBefore(m.EventID) {
+			m.ack.Done()
+			return
+		}
+		a.rec.Taken = took(a.rec.Taken, m.EventID)
+		a.acks = append(a.acks, m.ack)
+		if !a.enqueue(c, m) {
+			m.ack.Done() // refused, and the user told
+		}
 	case *RunCommand:
 		a.runCommand(c, m)
 	case *StageFile:
+		if a.takenBefore(m.EventID) {
+			m.ack.Done()
+			return
+		}
 		a.stageFile(c, m)
 	case *ReactionReceived:
 		a.reacted(c, m)
@@ -289,7 +305,11 @@ func (a *roomActor) restarting(c actor.Context) {
 	a.stop(errors.New("room actor restarting"))
 	msgs := append([]any(nil), a.pending...)
 	for _, m := range a.queue {
-		msgs = append(msgs, m)
+		// Taken already: the successor must not take it for a second
+		// delivery.
+		handed := *m
+		handed.handedOver = true
+		msgs = append(msgs, &handed)
 	}
 	c.Send(c.Self(), &roomCrashed{turnCut: turnCut, cut: cut, msgs: msgs})
 	c.ActorSystem().EventStream.Publish(&RoomRestarted{RoomID: a.roomID})
@@ -316,6 +336,9 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 			key = catalog.TurnCrashed
 		}
 		text := a.deps.Catalog.T(key)
+		if cut := cmp.Or(a.cut, a.rec.TurnInFlight); cut != nil {
+			a.log.Warn().Str("event_id", cut.EventID).Bool("crashed", a.crashed).Msg("a restart cut off a turn, telling the user")
+		}
 		if cut := cmp.Or(a.cut, a.rec.TurnInFlight); cut != nil && cut.Text != "" {
 			a.rec.LastFailed = &FailedTurn{EventID: cut.EventID, Text: cut.Text, FailedAt: time.Now()}
 			text += "\n\n" + a.deps.Catalog.T(catalog.RetryHint)
@@ -366,21 +389,29 @@ func (a *roomActor) commandsPublishedDone(c actor.Context, m *commandsPublished)
 	a.save(c)
 }
 
-// save writes the record, with the queue as it is now. The write starts at
-// once; roomWrites makes sure an older snapshot never overwrites a newer
-// one, across incarnations too.
-func (a *roomActor) save(c actor.Context) {
+// save writes the record, with the queue as it is now, and returns the
+// write's ticket. The write starts at once; roomWrites makes sure an older
+// snapshot never overwrites a newer one, across incarnations too.
+func (a *roomActor) save(c actor.Context) uint64 {
 	a.rec.UpdatedAt = time.Now()
 	a.rec.Queue = queuedMessages(a.queue)
 	rec := a.rec
 	rec.Staged = slices.Clone(rec.Staged)
 	rec.FirstReplyMs = slices.Clone(rec.FirstReplyMs)
-	store, inc := a.deps.Store, a.inc
+	rec.Taken = slices.Clone(rec.Taken)
+	store, inc, acks := a.deps.Store, a.inc, a.acks
+	a.acks = nil
 	writer, ticket := a.deps.writes.ticket(a.roomID)
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		// The write must land even while the actor stops, so it is not
 		// bound to the actor's context.
 		written, err := writer.write(ticket, func() error { return store.PutRoom(context.WithoutCancel(ctx), rec) })
+		// Skipped, the write is covered by a newer one that landed; failed,
+		// the event is logged below and holding it back would only stall
+		// the sync position.
+		for _, ack := range acks {
+			ack.Done()
+		}
 		if !written && err == nil {
 			return nil // a newer snapshot is already stored
 		}
@@ -389,6 +420,7 @@ func (a *roomActor) save(c actor.Context) {
 	if st := ChatStateOf(rec); !sameChat(st, a.published) {
 		a.publish(c, st)
 	}
+	return ticket
 }
 
 // statePublished reports a failed write of the room's state event.
@@ -414,6 +446,9 @@ func (a *roomActor) publish(c actor.Context, st ChatState) {
 }
 
 func (a *roomActor) saved(c actor.Context, m *roomSaved) {
+	// A write skipped for a newer one reports nothing; the newer one's
+	// ticket covers it.
+	a.turnRecorded(c, m.ticket)
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to save room record")
 		return
@@ -422,6 +457,16 @@ func (a *roomActor) saved(c actor.Context, m *roomSaved) {
 		a.reported = m.ticket
 		c.Send(c.Parent(), &RoomUpdated{Record: m.rec})
 	}
+}
+
+// takenBefore reports whether the room took eventID already: the
+// homeserver delivers an event again when a crash came before its ack.
+func (a *roomActor) takenBefore(eventID string) bool {
+	if eventID == "" || !slices.Contains(a.rec.Taken, eventID) {
+		return false
+	}
+	a.log.Info().Str("event_id", eventID).Msg("event delivered again after a restart, already taken")
+	return true
 }
 
 // queuedMessages is the queue as the record stores it.

@@ -106,6 +106,7 @@ func (a *rootActor) Receive(c actor.Context) {
 		if !a.loaded {
 			if len(a.pending) >= maxRootPending {
 				a.log.Warn().Int("pending", len(a.pending)).Msg("too many events before the user list loaded, dropping one")
+				ackOf(m).Done()
 				return
 			}
 			a.pending = append(a.pending, m)
@@ -136,6 +137,7 @@ func (a *rootActor) route(c actor.Context, msg any) {
 		sender = m.Owner
 	}
 	if sender == a.opts.BotUserID {
+		ackOf(msg).Done()
 		return
 	}
 	if _, running := a.users.pids[sender]; !running && a.known != nil && !a.known[sender] {
@@ -176,6 +178,9 @@ func (a *rootActor) senderChecked(c actor.Context, m *senderChecked) {
 	delete(a.checking, m.sender)
 	if !m.known {
 		a.log.Debug().Str("sender", m.sender).Int("events", len(msgs)).Msg("ignoring events from a sender with no rooms here")
+		for _, msg := range msgs {
+			ackOf(msg).Done()
+		}
 		return
 	}
 	a.known[m.sender] = true
@@ -215,6 +220,7 @@ func (a *rootActor) usersLoaded(c actor.Context, m *usersLoaded) {
 
 func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
 	if m.Inviter == a.opts.BotUserID {
+		m.Ack.Done()
 		return
 	}
 	reason := ""
@@ -228,6 +234,8 @@ func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
 		return
 	}
 	a.log.Info().Str("room_id", m.RoomID).Str("inviter", m.Inviter).Str("reason", reason).Msg("declining invite")
+	m.Ack.Done() // decided; a lost decline leaves an invite, not a message
+
 	matrix, text := a.deps.Matrix, denyMessage(a.opts, a.deps.Catalog)
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		if err := matrix.RejectInvite(ctx, m.RoomID, text); err != nil {

@@ -28,6 +28,7 @@ type fileStaged struct {
 	caption string
 	eventID string
 	sender  string
+	ack     *Ack
 	err     error
 }
 
@@ -39,11 +40,13 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 	name := cmp.Or(m.Media.FileName, "file")
 	if max := files.MaxSize(); m.Media.Size > max {
 		a.notice(c, cat.T(catalog.FileTooLarge, "name", escapeMarkdown(name), "size", humanSize(m.Media.Size), "limit", humanSize(max)))
+		m.ack.Done()
 		return
 	}
 	agent, ok := a.deps.Registry.Agent(a.rec.AgentID)
 	if !ok {
 		a.notice(c, cat.T(catalog.AgentUnavailable))
+		m.ack.Done()
 		return
 	}
 	a.holdTurns++
@@ -51,7 +54,7 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		att, err := files.Receive(ctx, agent, name, func(w io.Writer) error { return matrix.Download(ctx, media.URL, w) })
 		att.EventID, att.MIME = m.EventID, cmp.Or(media.MIME, att.MIME)
-		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, caption: m.Caption, eventID: m.EventID, sender: m.Sender, err: err}
+		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, caption: m.Caption, eventID: m.EventID, sender: m.Sender, ack: m.ack, err: err}
 	})
 }
 
@@ -59,6 +62,7 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 	defer a.releaseTurns(c)
 	cat := a.deps.Catalog
 	if m.err != nil {
+		m.ack.Done() // the user is told below
 		a.log.Warn().Err(m.err).Str("event_id", m.eventID).Msg("failed to receive a file")
 		if errors.Is(m.err, ErrFileTooLarge) {
 			a.notice(c, cat.T(catalog.FileTooLarge, "name", escapeMarkdown(m.name), "size", humanSize(max(m.size, a.deps.Files.MaxSize()+1)), "limit", humanSize(a.deps.Files.MaxSize())))
@@ -68,10 +72,14 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 		return
 	}
 	a.rec.Staged = append(a.rec.Staged, m.att)
+	a.rec.Taken = took(a.rec.Taken, m.eventID)
+	a.acks = append(a.acks, m.ack)
 	a.log.Info().Str("event_id", m.eventID).Str("path", m.att.Path).Int64("size", m.att.Size).Msg("file staged")
 	if m.caption != "" {
 		// The caption is the message the file goes with (PRODUCT R4.1).
-		a.enqueue(c, &StartTurn{EventID: m.eventID, Sender: m.sender, Text: m.caption})
+		if !a.enqueue(c, &StartTurn{EventID: m.eventID, Sender: m.sender, Text: m.caption}) {
+			a.save(c) // the file stays staged for the next message
+		}
 		return
 	}
 	a.save(c)

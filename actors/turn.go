@@ -24,6 +24,14 @@ type turn struct {
 	started time.Time
 	// agentID is the agent the turn runs on.
 	agentID string
+	// recordTicket is the write that records the turn as in flight; the
+	// message goes to the agent only once it landed (recorded), so that a
+	// crash never leaves an agent with a message the record does not know
+	// (the homeserver would deliver it again, and it would run twice).
+	// waiting is the connection ready before that.
+	recordTicket uint64
+	recorded     bool
+	waiting      AgentConn
 	// log carries turn_id (with the room, agent and conversation): it goes
 	// into the contexts of the turn's agent and Matrix calls, so one id
 	// follows the turn through the room actor, the agent client and the
@@ -117,7 +125,7 @@ func (a *roomActor) startNextTurn(c actor.Context) bool {
 	c.ActorSystem().EventStream.Publish(&TurnStarted{RoomID: a.roomID, EventID: t.eventID, Queued: len(a.queue)})
 
 	a.rec.TurnInFlight = &InFlightTurn{EventID: t.eventID, Text: next.Text, StartedAt: t.started}
-	a.save(c)
+	t.recordTicket = a.save(c)
 	a.markRead(c, t.eventID)
 	a.setTyping(c, true)
 	t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
@@ -137,7 +145,7 @@ func (a *roomActor) startNextTurn(c actor.Context) bool {
 			// Err is set as soon as the connection started ending, before
 			// Done closes; such a connection is not reused.
 			if a.conn.Err() == nil {
-				a.sendTurn(c, t, a.conn)
+				a.sendWhenRecorded(c, t, a.conn)
 				return true
 			}
 			a.conn = nil
@@ -188,7 +196,34 @@ func (a *roomActor) dialed(c actor.Context, m *agentDialed) {
 		return
 	}
 	a.conn, a.connFor = m.conn, m.connFor
-	a.sendTurn(c, t, m.conn)
+	a.sendWhenRecorded(c, t, m.conn)
+}
+
+// sendWhenRecorded starts t on conn once the record says t is in flight.
+func (a *roomActor) sendWhenRecorded(c actor.Context, t *turn, conn AgentConn) {
+	if !t.recorded {
+		t.waiting = conn
+		return
+	}
+	a.sendTurn(c, t, conn)
+}
+
+// turnRecorded notes that the write up to ticket landed (or failed, which
+// is logged: the turn goes on rather than wait for a disk that is gone),
+// and sends the running turn if it was waiting for it.
+func (a *roomActor) turnRecorded(c actor.Context, ticket uint64) {
+	t := a.turn
+	if t == nil || t.recorded || ticket < t.recordTicket {
+		return
+	}
+	t.recorded = true
+	if conn := t.waiting; conn != nil {
+		t.waiting = nil
+		if t.ended || t.stopped {
+			return
+		}
+		a.sendTurn(c, t, conn)
+	}
 }
 
 // sendTurn starts the turn on conn and pipes its events back to the actor.

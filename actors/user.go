@@ -100,6 +100,8 @@ func (a *userActor) Receive(c actor.Context) {
 			for _, msg := range parked {
 				if rec, ok := a.rooms[id]; ok {
 					a.toRoom(c, rec, msg)
+				} else {
+					ackOf(msg).Done()
 				}
 			}
 		}
@@ -130,6 +132,7 @@ func (a *userActor) Receive(c actor.Context) {
 		if !a.loaded || a.onboarding {
 			if len(a.pending) >= maxPending {
 				a.log.Error().Int("pending", len(a.pending)).Str("type", fmt.Sprintf("%T", m)).Msg("user actor still loading or onboarding, event dropped")
+				ackOf(m).Done()
 				return
 			}
 			a.pending = append(a.pending, m)
@@ -189,12 +192,21 @@ func (a *userActor) drain(c actor.Context) {
 	}
 }
 
+// handle decides what an event means for this user. Its Ack is acked here,
+// once decided, unless a room actor took the message over: that one acks
+// when the message is in its record.
 func (a *userActor) handle(c actor.Context, msg any) {
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			ackOf(msg).Done()
+		}
+	}()
 	switch m := msg.(type) {
 	case *InviteReceived:
 		a.invited(c, m)
 	case *MessageReceived:
-		a.message(c, m)
+		handedOver = a.message(c, m)
 	case *ReactionReceived:
 		// Only the owner's reactions in their own chats mean anything.
 		if room, ok := a.rooms[m.RoomID]; ok && !room.Archived {
@@ -232,48 +244,53 @@ func (a *userActor) invited(c actor.Context, m *InviteReceived) {
 	a.provision(c, m.RoomID, true)
 }
 
-func (a *userActor) message(c actor.Context, m *MessageReceived) {
+// message routes a message; handedOver reports that a room actor took it
+// (with its Ack).
+func (a *userActor) message(c actor.Context, m *MessageReceived) (handedOver bool) {
 	log := a.log.With().Str("room_id", m.RoomID).Str("event_id", m.EventID).Logger()
 	room, managed := a.rooms[m.RoomID]
 	entry := a.known && m.RoomID == a.rec.EntryRoomID
 	if (!managed || room.Archived) && !entry {
 		log.Debug().Msg("ignoring message in a room this user does not own")
-		return
+		return false
 	}
 	if !a.hasAccess(c, m.RoomID) {
-		return
+		return false
 	}
 	if !a.withinRateLimit(c, m) {
-		return
+		return false
 	}
 	// A caption travels with its file (PRODUCT R4.1): it is never a command.
 	if cmd, ok := ParseCommand(m.Body); ok && m.MsgType != "m.notice" && m.Media == nil {
 		a.command(c, m, cmd)
-		return
+		return false
 	}
 	if entry && !managed && m.Media != nil {
 		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.FilesInChat))
-		return
+		return false
 	}
 	if entry && !managed {
 		// Talking in the entry room: point the user to their Space again.
 		a.provision(c, m.RoomID, false)
-		return
+		return false
 	}
 	switch m.MsgType {
 	case "m.text", "m.emote":
-		a.toRoom(c, room, &StartTurn{EventID: m.EventID, Sender: m.Sender, Text: m.Body})
+		a.toRoom(c, room, &StartTurn{EventID: m.EventID, Sender: m.Sender, Text: m.Body, ack: m.Ack})
+		return true
 	case MsgTypeEncrypted:
 		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.EncryptedNotSupported))
 	case "m.file", "m.image", "m.audio", "m.video":
 		if m.Media == nil || m.Media.URL == "" {
 			log.Debug().Msg("ignoring a file message without media")
-			return
+			return false
 		}
-		a.toRoom(c, room, &StageFile{EventID: m.EventID, Sender: m.Sender, Media: *m.Media, Caption: m.Body})
+		a.toRoom(c, room, &StageFile{EventID: m.EventID, Sender: m.Sender, Media: *m.Media, Caption: m.Body, ack: m.Ack})
+		return true
 	default:
 		log.Debug().Str("msgtype", m.MsgType).Msg("ignoring message type")
 	}
+	return false
 }
 
 // room returns the room actor of rec, spawning it if needed.

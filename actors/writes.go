@@ -19,7 +19,10 @@ type roomWrites struct {
 
 type roomWriter struct {
 	issued atomic.Uint64
-	mu     sync.Mutex
+	// turn admits one write at a time. A channel rather than a mutex: a
+	// writer waiting on it counts as blocked for testing/synctest, so tests
+	// can hold a write and wait for everything else to settle.
+	turn chan struct{}
 	// written is the ticket of the newest snapshot written.
 	written uint64
 }
@@ -29,7 +32,7 @@ func newRoomWrites() *roomWrites { return &roomWrites{} }
 // ticket returns the room's writer and the next ticket; call it from
 // Receive, in the order of the changes.
 func (w *roomWrites) ticket(roomID string) (*roomWriter, uint64) {
-	v, _ := w.rooms.LoadOrStore(roomID, &roomWriter{})
+	v, _ := w.rooms.LoadOrStore(roomID, &roomWriter{turn: make(chan struct{}, 1)})
 	rw := v.(*roomWriter)
 	return rw, rw.issued.Add(1)
 }
@@ -37,8 +40,8 @@ func (w *roomWrites) ticket(roomID string) (*roomWriter, uint64) {
 // write runs put for ticket unless a newer snapshot was written already;
 // written is false when it was skipped.
 func (rw *roomWriter) write(ticket uint64, put func() error) (written bool, err error) {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
+	rw.turn <- struct{}{}
+	defer func() { <-rw.turn }()
 	if ticket < rw.written {
 		return false, nil
 	}

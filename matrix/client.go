@@ -24,6 +24,8 @@ type Client struct {
 	// failingSince is when syncs started failing (Unix ns), 0 while they
 	// go through.
 	failingSince atomic.Int64
+	// pos holds the sync position until the tree acks (see position).
+	pos *position
 }
 
 // SyncFailingFor is how long syncing has been failing, 0 while it works.
@@ -47,7 +49,7 @@ func Connect(ctx context.Context, creds Credentials, store StateStore) (*Client,
 	}
 	cli.Store = syncStore{store}
 	_, server, _ := strings.Cut(creds.UserID, ":")
-	return &Client{cli: cli, store: store, server: server}, nil
+	return &Client{cli: cli, store: store, server: server, pos: newPosition(store, cli.UserID.String(), DefaultAckWait)}, nil
 }
 
 // UserID is the bot's Matrix id.
@@ -59,15 +61,31 @@ func (c *Client) DeviceID() string { return c.cli.DeviceID.String() }
 // Run syncs until ctx ends, handing events to sink. onFirstSync runs once,
 // after the first sync response was processed. It returns nil when ctx was
 // cancelled and an error when syncing cannot go on (e.g. the token was
-// revoked).
+// revoked). Every event handed to sink carries an actors.Ack; the sync
+// position is stored once they are acked (see position), and the ones
+// acked after Run returned are stored by CommitSync.
 func (c *Client) Run(ctx context.Context, sink Sink, onFirstSync func()) error {
-	c.cli.Syncer = newSyncer(c, sink, onFirstSync)
+	c.cli.Syncer = newSyncer(c, sink, c.pos, onFirstSync)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); c.pos.run(runCtx) }()
+	defer func() { stop(); <-done }()
 	err := c.cli.SyncWithContext(ctx)
 	if ctx.Err() != nil {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("matrix sync stopped: %w", err)
+	}
+	return nil
+}
+
+// CommitSync stores the sync position past every event acked so far. A
+// graceful stop calls it once the actor tree has stopped; the events not
+// acked by then are delivered again after the next start.
+func (c *Client) CommitSync(ctx context.Context) error {
+	if err := c.pos.commit(ctx, false); err != nil {
+		return fmt.Errorf("failed to store the sync position: %w", err)
 	}
 	return nil
 }
@@ -83,8 +101,11 @@ func (s syncStore) LoadFilterID(ctx context.Context, u id.UserID) (string, error
 	return s.s.LoadFilterID(ctx, u.String())
 }
 
-func (s syncStore) SaveNextBatch(ctx context.Context, u id.UserID, t string) error {
-	return s.s.SaveNextBatch(ctx, u.String(), t)
+// SaveNextBatch does nothing: mautrix calls it before the response is
+// processed, and the position is stored only once the tree acked the
+// response's events (see position).
+func (s syncStore) SaveNextBatch(context.Context, id.UserID, string) error {
+	return nil
 }
 
 func (s syncStore) LoadNextBatch(ctx context.Context, u id.UserID) (string, error) {

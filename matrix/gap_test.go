@@ -24,7 +24,7 @@ func newGapSyncer(t *testing.T) (*syncer, *testHomeserver, *memState, *[]any) {
 	st.rooms["!r:hs.test"] = actors.RoomRecord{RoomID: "!r:hs.test", OwnerID: "@alice:hs.test"}
 	c.store = st
 	var got []any
-	return newSyncer(c, func(m any) { got = append(got, m) }, nil), hs, st, &got
+	return newSyncer(c, func(m any) { got = append(got, m) }, newPosition(st, botID, 0), nil), hs, st, &got
 }
 
 // pages serves /messages backwards: page i (from token "p<i>") holds
@@ -134,6 +134,10 @@ func TestSyncerSpendsNoWriteOnAStranger(t *testing.T) {
 	s, got := newTestSyncer(t)
 	resp := joinResp(msgEvent(t, "$eve", "@eve:elsewhere.test", "m.text", "hi", ""), msgEvent(t, "$alice", "@alice:hs.test", "m.text", "hi", ""))
 	if err := s.ProcessResponse(testContext(t), resp, "since"); err != nil {
+		t.Fatal(err)
+	}
+	ackAll(*got)
+	if err := s.pos.commit(testContext(t), false); err != nil {
 		t.Fatal(err)
 	}
 	st := s.c.store.(*memState)

@@ -33,7 +33,10 @@ type StateStore interface {
 	LoadFilterID(ctx context.Context, userID string) (string, error)
 	SaveNextBatch(ctx context.Context, userID, nextBatch string) error
 	LoadNextBatch(ctx context.Context, userID string) (string, error)
-	MarkEventHandled(ctx context.Context, eventID string) (first bool, err error)
+	// CommitSync marks handled as handled (for the event TTL), then stores
+	// nextBatch as the sync position: the events of the responses up to it
+	// are done with (see position).
+	CommitSync(ctx context.Context, userID, nextBatch string, handled []string) error
 	// EventHandled reports whether eventID was marked handled (within the
 	// event TTL), without marking it.
 	EventHandled(ctx context.Context, eventID string) (bool, error)

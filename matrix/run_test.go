@@ -51,6 +51,13 @@ func (s *syncState) SaveNextBatch(_ context.Context, u, b string) error {
 	return nil
 }
 
+func (s *syncState) CommitSync(ctx context.Context, u, b string, handled []string) error {
+	if err := s.memState.CommitSync(ctx, u, b, handled); err != nil {
+		return err
+	}
+	return s.SaveNextBatch(ctx, u, b)
+}
+
 func (s *syncState) LoadNextBatch(_ context.Context, u string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -91,7 +98,9 @@ const (
 
 // TestRun: the sync loop creates the filter once, treats the first sync of
 // an empty state as history (invites only), then delivers new messages,
-// stores each next_batch, and ends without error when its context ends.
+// stores the next_batch of each response once its events are acked (the
+// sink acks them at once; responses may be stored together), and ends
+// without error when its context ends.
 func TestRun(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -160,6 +169,7 @@ func TestRun(t *testing.T) {
 				sinks = append(sinks, s)
 			}
 			sink := func(m any) {
+				ackAll([]any{m})
 				switch m := m.(type) {
 				case *actors.InviteReceived:
 					note(fmt.Sprintf("invite %s from %s", m.RoomID, m.Inviter))
@@ -186,6 +196,9 @@ func TestRun(t *testing.T) {
 			if err := within(t, 30*time.Second, "Run after its context was cancelled", func() error { return <-ran }); err != nil {
 				t.Fatalf("Run returned %v after cancel, want nil", err)
 			}
+			if err := c.CommitSync(testContext(t)); err != nil {
+				t.Fatal(err)
+			}
 
 			mu.Lock()
 			defer mu.Unlock()
@@ -209,7 +222,7 @@ func TestRun(t *testing.T) {
 			if tc.state.filterID != "" {
 				wantFilters = nil
 			}
-			if !slices.Equal(tc.state.savedBatches, tc.wantSaved) || !slices.Equal(tc.state.savedFilters, wantFilters) {
+			if !inOrder(tc.state.savedBatches, tc.wantSaved) || !slices.Equal(tc.state.savedFilters, wantFilters) {
 				t.Fatalf("stored batches %q and filters %q, want %q and %q",
 					tc.state.savedBatches, tc.state.savedFilters, tc.wantSaved, wantFilters)
 			}
@@ -220,6 +233,28 @@ func TestRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// inOrder reports whether saved holds only tokens of want, in want's order,
+// ending with want's last: positions are stored in order and the last one
+// is stored, but responses acked together are stored once.
+func inOrder(saved, want []string) bool {
+	if len(saved) == 0 || len(want) == 0 {
+		return len(saved) == len(want)
+	}
+	if saved[len(saved)-1] != want[len(want)-1] {
+		return false
+	}
+	i := 0
+	for _, s := range saved {
+		for i < len(want) && want[i] != s {
+			i++
+		}
+		if i == len(want) {
+			return false
+		}
+	}
+	return true
 }
 
 // TestRunStops: Run ends with an error when syncing cannot go on.

@@ -23,20 +23,24 @@ import (
 //     timelines are not;
 //   - in a room the bot has just joined, events before its own join are history;
 //   - the bot's own events, redactions, edits and notices are dropped;
-//   - every handled event id of a sender the bot serves is recorded, so
-//     after a restart (mautrix stores the sync token before processing a
-//     response) nothing is handled twice; a stranger's costs no write;
+//   - every event handed over carries an actors.Ack, and the sync position
+//     is stored only once the tree acked a response's events (see
+//     position): a crash before that has the homeserver deliver them again
+//     rather than lose them. The event ids of senders the bot serves are
+//     marked handled with the position, so a second delivery (of a gap
+//     filled twice, say) is skipped; a stranger's event costs no write;
 //   - a timeline the server cut short (limited, after downtime) is filled
 //     from /messages, within a bound (see gap).
 type syncer struct {
 	c           *Client
 	sink        Sink
+	pos         *position
 	onFirstSync func()
 	once        sync.Once
 }
 
-func newSyncer(c *Client, sink Sink, onFirstSync func()) *syncer {
-	return &syncer{c: c, sink: sink, onFirstSync: onFirstSync}
+func newSyncer(c *Client, sink Sink, pos *position, onFirstSync func()) *syncer {
+	return &syncer{c: c, sink: sink, pos: pos, onFirstSync: onFirstSync}
 }
 
 var _ mautrix.Syncer = (*syncer)(nil)
@@ -72,6 +76,8 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 	s.c.failingSince.Store(0) // a sync went through
 	log := zerolog.Ctx(ctx)
 	bot := s.c.cli.UserID
+	b := s.pos.open(resp.NextBatch)
+	defer s.pos.seal(b)
 	for roomID, room := range resp.Rooms.Invite {
 		for _, evt := range room.State.Events {
 			if evt.Type != event.StateMember || evt.GetStateKey() != bot.String() {
@@ -87,6 +93,7 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 			log.Debug().Str("room_id", roomID.String()).Str("inviter", evt.Sender.String()).Msg("invite received")
 			s.sink(&actors.InviteReceived{
 				RoomID: roomID.String(), EventID: evt.ID.String(), Inviter: evt.Sender.String(), IsDirect: member.IsDirect,
+				Ack: s.pos.ack(b, ""),
 			})
 		}
 	}
@@ -96,9 +103,9 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 			if room.Timeline.Limited && room.Timeline.PrevBatch != "" {
 				// The server left events out (the bot was away for long):
 				// fetch them, or tell the user they were not read.
-				events = append(s.gap(ctx, roomID, room.Timeline.PrevBatch), events...)
+				events = append(s.gap(ctx, b, roomID, room.Timeline.PrevBatch), events...)
 			}
-			s.timeline(ctx, roomID, events)
+			s.timeline(ctx, b, roomID, events)
 		}
 	}
 	if s.onFirstSync != nil {
@@ -107,7 +114,7 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 	return nil
 }
 
-func (s *syncer) timeline(ctx context.Context, roomID id.RoomID, events []*event.Event) {
+func (s *syncer) timeline(ctx context.Context, b *batch, roomID id.RoomID, events []*event.Event) {
 	log := zerolog.Ctx(ctx).With().Str("room_id", roomID.String()).Logger()
 	bot := s.c.cli.UserID
 	// Events before the bot's own join in this batch predate it.
@@ -128,22 +135,40 @@ func (s *syncer) timeline(ctx context.Context, roomID id.RoomID, events []*event
 		if !s.knownSender(ctx, evt.Sender) {
 			// A stranger costs no disk write; the root drops the event
 			// unless the sender is onboarding right now.
-			s.sink(msg)
+			s.sink(withAck(msg, s.pos.ack(b, "")))
 			continue
 		}
-		first, err := s.c.store.MarkEventHandled(ctx, evt.ID.String())
+		handled, err := s.c.store.EventHandled(ctx, evt.ID.String())
 		if err != nil {
-			// Without the mark a restart could answer it twice; better
-			// to skip one message than to answer it twice (R7.2).
-			log.Error().Err(err).Str("event_id", evt.ID.String()).Msg("failed to record event, skipping it")
+			// Without the check a restart's second delivery could be
+			// answered twice; better to skip one message than to answer
+			// it twice (R7.2).
+			log.Error().Err(err).Str("event_id", evt.ID.String()).Msg("failed to check whether an event was handled, skipping it")
 			continue
 		}
-		if !first {
+		if handled {
 			log.Debug().Str("event_id", evt.ID.String()).Msg("event already handled")
 			continue
 		}
-		s.sink(msg)
+		s.sink(withAck(msg, s.pos.ack(b, evt.ID.String())))
 	}
+}
+
+// withAck sets the Ack of an event message.
+func withAck(msg any, ack *actors.Ack) any {
+	switch m := msg.(type) {
+	case *actors.MessageReceived:
+		m.Ack = ack
+	case *actors.ReactionReceived:
+		m.Ack = ack
+	case *actors.MessagesSkipped:
+		m.Ack = ack
+	case *actors.InviteReceived:
+		m.Ack = ack
+	default:
+		ack.Done()
+	}
+	return msg
 }
 
 // convert turns a timeline event into a MessageReceived or a
@@ -238,7 +263,7 @@ const maxGapEvents = 100
 // already handled. When it reaches neither within maxGapEvents, or /messages
 // fails, the room's owner is told that messages sent while the bot was away
 // were not read (PRODUCT R7.2).
-func (s *syncer) gap(ctx context.Context, roomID id.RoomID, prevBatch string) []*event.Event {
+func (s *syncer) gap(ctx context.Context, b *batch, roomID id.RoomID, prevBatch string) []*event.Event {
 	log := zerolog.Ctx(ctx).With().Str("room_id", roomID.String()).Logger()
 	bot := s.c.cli.UserID
 	var found []*event.Event
@@ -265,17 +290,17 @@ func (s *syncer) gap(ctx context.Context, roomID id.RoomID, prevBatch string) []
 		from = resp.End
 	}
 	log.Warn().Int("events", len(found)).Msg("a limited timeline goes back further than the bound; telling the owner")
-	s.skipped(ctx, roomID)
+	s.skipped(ctx, b, roomID)
 	slices.Reverse(found)
 	return found
 }
 
 // skipped tells the owner of roomID, if the bot serves one there, that
 // messages sent while it was away were not read.
-func (s *syncer) skipped(ctx context.Context, roomID id.RoomID) {
+func (s *syncer) skipped(ctx context.Context, b *batch, roomID id.RoomID) {
 	room, err := s.c.store.GetRoom(ctx, roomID.String())
 	if err != nil {
 		return // not a chat room of the bot's: nobody to tell
 	}
-	s.sink(&actors.MessagesSkipped{RoomID: roomID.String(), Owner: room.OwnerID})
+	s.sink(&actors.MessagesSkipped{RoomID: roomID.String(), Owner: room.OwnerID, Ack: s.pos.ack(b, "")})
 }

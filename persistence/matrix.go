@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -99,6 +100,41 @@ func (s *Store) MarkEventHandled(ctx context.Context, eventID string) (bool, err
 		return false, fmt.Errorf("failed to mark event %q handled: %w", eventID, err)
 	}
 	return first, nil
+}
+
+// markChunk bounds the marks of one CommitSync transaction, well inside
+// Badger's transaction limits.
+const markChunk = 500
+
+// CommitSync marks every event of handled as handled (for the event TTL),
+// then stores nextBatch as userID's sync position. The marks go first, in
+// transactions of up to markChunk, and the position last: a crash in
+// between leaves marks without the position, which only skips events that
+// were handled.
+func (s *Store) CommitSync(ctx context.Context, userID, nextBatch string, handled []string) error {
+	for chunk := range slices.Chunk(handled, markChunk) {
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			now := time.Now().Unix()
+			for _, id := range chunk {
+				if id == "" {
+					continue
+				}
+				key := eventKey(id)
+				raw, err := encodeValue(key, versionEvent, eventValue{HandledAtUnix: now})
+				if err != nil {
+					return err
+				}
+				if err := txn.SetEntry(badger.NewEntry(key, raw).WithTTL(s.eventTTL)); err != nil {
+					return fmt.Errorf("failed to write key %q: %w", key, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("failed to mark %d events handled: %w", len(chunk), err)
+		}
+	}
+	return s.SaveNextBatch(ctx, userID, nextBatch)
 }
 
 // EventHandled reports whether eventID was marked handled within the event

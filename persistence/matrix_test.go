@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -161,5 +162,55 @@ func TestMarkEventHandledSetsTTL(t *testing.T) {
 				t.Fatalf("ExpiresAt = %d, want within [%d, %d]", expires, lo, hi)
 			}
 		})
+	}
+}
+
+// TestCommitSync: the marks and the position of a commit survive a reopen,
+// more marks than one transaction holds included, and each mark carries the
+// event TTL like MarkEventHandled's.
+func TestCommitSync(t *testing.T) {
+	s, dir := newTestStore(t)
+	ctx := testContext(t)
+	const bot = "@bot:x"
+	ids := make([]string, 2*markChunk+7)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("$e%d", i)
+	}
+	before := time.Now()
+	if err := s.CommitSync(ctx, bot, "s9", ids); err != nil {
+		t.Fatalf("CommitSync: %v", err)
+	}
+	if err := s.CommitSync(ctx, bot, "s10", nil); err != nil {
+		t.Fatalf("CommitSync without marks: %v", err)
+	}
+	var expires uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(eventKey(ids[len(ids)-1]))
+		if err != nil {
+			return err
+		}
+		expires = item.ExpiresAt()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if min := uint64(before.Add(DefaultEventTTL).Unix()) - 1; expires < min {
+		t.Fatalf("mark expires at %d, want at least %d (the event TTL)", expires, min)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir)
+	if got, err := s.LoadNextBatch(ctx, bot); got != "s10" || err != nil {
+		t.Fatalf("LoadNextBatch = %q, %v; want s10", got, err)
+	}
+	for _, id := range []string{ids[0], ids[markChunk], ids[len(ids)-1]} {
+		if handled, err := s.EventHandled(ctx, id); !handled || err != nil {
+			t.Fatalf("EventHandled(%s) = %v, %v after a reopen; want true", id, handled, err)
+		}
+	}
+	if handled, _ := s.EventHandled(ctx, "$other"); handled {
+		t.Fatal("an event never committed reads as handled")
 	}
 }

@@ -33,6 +33,8 @@ type Store struct {
 	// more, or is negative for "until cleared".
 	failReads error
 	readsLeft int
+	// held, while not nil, blocks room writes until it is closed.
+	held chan struct{}
 }
 
 var _ actors.Store = (*Store)(nil)
@@ -51,6 +53,27 @@ func (s *Store) FailWrites(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = err
+}
+
+// HoldRoomWrites makes later PutRoom calls wait (or fail with their
+// context's error) until release is called, as a slow disk would: tests
+// see what happens before a write lands.
+func (s *Store) HoldRoomWrites() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := make(chan struct{})
+	s.held = held
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.held == held {
+				s.held = nil
+			}
+			close(held)
+		})
+	}
 }
 
 // FailReads makes later reads (Get*, List*) fail with err (nil: succeed
@@ -157,6 +180,15 @@ func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
 		return fmt.Errorf("failed to put room %q: negative chat index %d", r.RoomID, r.ChatIndex)
 	}
 	s.mu.Lock()
+	if held := s.held; held != nil {
+		s.mu.Unlock()
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return fmt.Errorf("failed to put room %q: %w", r.RoomID, ctx.Err())
+		}
+		s.mu.Lock()
+	}
 	defer s.mu.Unlock()
 	if err := s.writable(ctx); err != nil {
 		return fmt.Errorf("failed to put room %q: %w", r.RoomID, err)
@@ -190,6 +222,7 @@ func copyRoom(r actors.RoomRecord) actors.RoomRecord {
 	r.Staged = slices.Clone(r.Staged)
 	r.FirstReplyMs = slices.Clone(r.FirstReplyMs)
 	r.Queue = slices.Clone(r.Queue)
+	r.Taken = slices.Clone(r.Taken)
 	if r.TurnInFlight != nil {
 		t := *r.TurnInFlight
 		r.TurnInFlight = &t

@@ -110,6 +110,7 @@ func contractRoom(id, owner string) actors.RoomRecord {
 			{EventID: "$q1", Sender: owner, Text: "first", QueuedAt: contractAt(10)},
 			{EventID: "$q2", Sender: owner, Text: "second", QueuedAt: contractAt(11)},
 		},
+		Taken:           []string{"$q1", "$q2"},
 		CommandsVersion: "v1",
 		CreatedAt:       contractAt(7),
 		UpdatedAt:       contractAt(8),

@@ -173,6 +173,11 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 		case <-time.After(10 * time.Second):
 			log.Warn().Msg("gave up waiting for the actors' last writes")
 		}
+		// The sync position goes past what the actors acked on their way
+		// out; whatever they did not is delivered again after the start.
+		if err := mx.CommitSync(context.WithoutCancel(ctx)); err != nil {
+			log.Error().Err(err).Msg("failed to store the sync position")
+		}
 	}()
 
 	log.Info().Msg("syncing")

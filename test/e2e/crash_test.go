@@ -29,6 +29,8 @@ func TestCrashInjection(t *testing.T) {
 	// under write contention, seen once in CI with twelve), which says
 	// nothing about the bot.
 	delays := []time.Duration{0, 5, 20, 50, 100, 200, 350, 600}
+	sent := map[string]string{} // text → event id of the messages for the agent
+	var logs []string           // what each bot process logged
 	for i, d := range delays {
 		text := fmt.Sprintf("crash %d", i)
 		switch i % 3 {
@@ -37,10 +39,15 @@ func TestCrashInjection(t *testing.T) {
 		case 2:
 			text = fmt.Sprintf("/slow 3 crash %d", i)
 		}
-		if _, err := w.alice.SendText(ctx, w.chat, text); err != nil {
+		eventID, err := w.alice.SendText(ctx, w.chat, text)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if text != "!new" {
+			sent[text] = eventID.String()
+		}
 		time.Sleep(d * time.Millisecond) // the kill point, not an assertion
+		logs = append(logs, w.stack.Bot.StdoutLines()...)
 		if err := w.stack.KillBot(); err != nil {
 			t.Fatal(err)
 		}
@@ -53,6 +60,7 @@ func TestCrashInjection(t *testing.T) {
 	}
 	// The bot is healthy, and has answered whatever it was going to.
 	w.ask("still there?", func(m harness.Message) bool { return m.FinalBody == "echo: still there?" })
+	logs = append(logs, w.stack.Bot.StdoutLines()...)
 
 	// No message got a second reply: the agent never got one twice (a
 	// turn cut by a kill is reported, not replayed), and no complete echo
@@ -67,6 +75,17 @@ func TestCrashInjection(t *testing.T) {
 	for text, n := range turns {
 		if n > 1 {
 			t.Errorf("the agent got %q %d times: a message was replayed", text, n)
+		}
+	}
+	// No message was lost without a word: each reached the agent, or its
+	// turn was cut by a kill and the user was told so after the restart.
+	// (The sync position is stored only once a message is in its room's
+	// record, so a kill before that has the homeserver deliver it again.)
+	for text, eventID := range sent {
+		if turns[text] == 0 && !slices.ContainsFunc(logs, func(l string) bool {
+			return strings.Contains(l, "a restart cut off a turn") && strings.Contains(l, eventID)
+		}) {
+			t.Errorf("%q (%s) never reached the agent, and no cut-off turn was reported for it: lost without a word", text, eventID)
 		}
 	}
 	replies := map[string]int{}

@@ -1,0 +1,149 @@
+package actors_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+)
+
+// acked is an Ack a test can read.
+type acked struct {
+	n   atomic.Int32
+	ack *actors.Ack
+}
+
+func newAcked() *acked {
+	a := &acked{}
+	a.ack = actors.NewAck(func() { a.n.Add(1) })
+	return a
+}
+
+func (a *acked) done() bool { return a.n.Load() > 0 }
+
+// sayAcked sends a text message carrying an Ack, as the sync loop does.
+func (tt *testTree) sayAcked(sender, roomID, eventID, body string) *acked {
+	a := newAcked()
+	tt.send(&actors.MessageReceived{RoomID: roomID, EventID: eventID, Sender: sender, MsgType: "m.text", Body: body, Ack: a.ack})
+	return a
+}
+
+// A message is acked only once the room's record holds it (as the running
+// turn, or in the queue): the sync position must not go past a message a
+// crash would lose (PRODUCT R3.2, R7.2).
+func TestAMessageIsAckedOnceItIsInTheRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		synctest.Wait()
+
+		for _, step := range []struct {
+			name, eventID string
+			stored        func(r actors.RoomRecord) bool
+		}{
+			{"the message that starts a turn", "$one", func(r actors.RoomRecord) bool {
+				return r.TurnInFlight != nil && r.TurnInFlight.EventID == "$one"
+			}},
+			{"a message queued behind it", "$two", func(r actors.RoomRecord) bool {
+				return len(r.Queue) == 1 && r.Queue[0].EventID == "$two"
+			}},
+		} {
+			release := tt.Store.HoldRoomWrites()
+			defer release() // a failed step must not leave writes held
+			a := tt.sayAcked(alice, "!r", step.eventID, "hello "+step.eventID)
+			synctest.Wait()
+			if a.done() {
+				t.Fatalf("%s: acked before its record was written", step.name)
+			}
+			release()
+			synctest.Wait()
+			if !a.done() {
+				t.Fatalf("%s: not acked after its record was written", step.name)
+			}
+			r, err := tt.Store.GetRoom(t.Context(), "!r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !step.stored(r) {
+				t.Fatalf("%s: acked, but the record does not hold it: %+v", step.name, r)
+			}
+		}
+	})
+}
+
+// Events nobody writes are acked once decided: a command, a stranger's
+// message, a message in a room the bot does not serve, a reaction.
+func TestEventsThatNeedNoWriteAreAcked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		release := tt.Store.HoldRoomWrites() // none of these waits for a write
+		defer release()
+		reaction := newAcked()
+		events := map[string]*acked{
+			"a command":                    tt.sayAcked(alice, "!r", "$help", "!help"),
+			"a stranger's message":         tt.sayAcked("@stranger:example.test", "!r", "$s", "hi"),
+			"a message in a foreign room":  tt.sayAcked(alice, "!elsewhere", "$f", "hi"),
+			"a reaction to nothing asked":  reaction,
+			"the bot's own event (echoed)": tt.sayAcked(actortest.BotUserID, "!r", "$own", "hi"),
+		}
+		tt.send(&actors.ReactionReceived{RoomID: "!r", EventID: "$x", Sender: alice, RelatesTo: "$nothing", Key: "👍", Ack: reaction.ack})
+		synctest.Wait()
+		for name, a := range events {
+			if !a.done() {
+				t.Errorf("%s was not acked", name)
+			}
+		}
+	})
+}
+
+// A message the homeserver delivers again (a crash came before its ack, so
+// the sync position stayed behind it) is not run again, by this incarnation
+// of the room or by the next start's.
+func TestAMessageDeliveredAgainIsTakenOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		tt.sayAcked(alice, "!r", "$once", "only once")
+		conn := tt.conn()
+		tt.turn(conn).Emit(actortest.Text("ok"), actortest.End(0))
+		tt.turnEnded("!r")
+
+		again := tt.sayAcked(alice, "!r", "$once", "only once")
+		synctest.Wait()
+		tt.noTurn(conn, "delivered again")
+		if !again.done() {
+			t.Fatal("the second delivery was not acked")
+		}
+
+		tt.restart()
+		again = tt.sayAcked(alice, "!r", "$once", "only once")
+		tt.sayAcked(alice, "!r", "$next", "a new one")
+		conn = tt.conn()
+		if turn := tt.turn(conn); turn.Msg.Text != "a new one" {
+			t.Fatalf("after the restart the turn is %q, want the new message", turn.Msg.Text)
+		}
+		if !again.done() {
+			t.Fatal("the second delivery after the restart was not acked")
+		}
+	})
+}
+
+// A message goes to the agent only once the room's record says its turn is
+// in flight: a crash before that has the homeserver deliver it again and it
+// runs once; a crash after it is reported as a cut turn, never run twice.
+func TestATurnReachesTheAgentOnceItIsRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		synctest.Wait()
+		release := tt.Store.HoldRoomWrites()
+		defer release()
+		tt.sayAcked(alice, "!r", "$one", "hello")
+		conn := tt.conn() // dialing does not wait
+		synctest.Wait()
+		tt.noTurn(conn, "before the record was written")
+		release()
+		if turn := tt.turn(conn); turn.Msg.Text != "hello" {
+			t.Fatalf("the turn is %q, want hello", turn.Msg.Text)
+		}
+	})
+}
