@@ -45,6 +45,8 @@ func ackOf(msg any) *Ack {
 		return m.Ack
 	case *MessagesSkipped:
 		return m.Ack
+	case *DeviceChanged:
+		return m.Ack
 	case *StartTurn:
 		return m.ack
 	case *StageFile:

@@ -72,14 +72,31 @@ type MessagesSkipped struct {
 	Ack *Ack
 }
 
+// DeviceChanged: the bot's device is new (its encryption keys were made at
+// this start, e.g. after a lost state directory); the users of RoomIDs, the
+// encrypted rooms it is in, are told.
+type DeviceChanged struct {
+	RoomIDs []string
+	// Ack is acked once the notices are on their way; nil when nobody
+	// waits for it.
+	Ack *Ack
+}
+
 // MsgTypeEncrypted is the MsgType of an m.room.encrypted event, whose body
-// the bot cannot read (no E2EE yet).
+// the bot does not read (encryption is off).
 const MsgTypeEncrypted = "m.room.encrypted"
+
+// MsgTypeUndecryptable is the MsgType of an encrypted message the bot could
+// not decrypt (its keys never came): the sender is asked to send it again.
+const MsgTypeUndecryptable = "org.surfaces.undecryptable"
 
 // Media describes an incoming file event (PRODUCT R4.1).
 type Media struct {
 	// URL is the mxc:// content URI.
-	URL      string
+	URL string
+	// Key decrypts the content of an encrypted room's attachment: the
+	// Matrix side's encoding of it, opaque here; empty for a plain file.
+	Key      string
 	FileName string
 	MIME     string
 	Size     int64
@@ -131,6 +148,7 @@ func (*InviteReceived) rootMessage()   {}
 func (*MessageReceived) rootMessage()  {}
 func (*ReactionReceived) rootMessage() {}
 func (*MessagesSkipped) rootMessage()  {}
+func (*DeviceChanged) rootMessage()    {}
 
 func (*InviteReceived) userMessage()   {}
 func (*MessageReceived) userMessage()  {}

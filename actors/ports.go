@@ -112,9 +112,11 @@ type CommandParam struct {
 
 // MatrixMedia moves files between rooms and the bot (PRODUCT R4).
 type MatrixMedia interface {
-	// Download streams the content of an mxc:// URI into w (authenticated
-	// media first, the legacy endpoint for older homeservers).
-	Download(ctx context.Context, mxcURL string, w io.Writer) error
+	// Download streams the content of m.URL into w (authenticated media
+	// first, the legacy endpoint for older homeservers), decrypted when m
+	// is an encrypted room's attachment (m.Key); a file whose hash does not
+	// match fails.
+	Download(ctx context.Context, m Media, w io.Writer) error
 	// SendFile uploads f.Content (streamed) and posts it as m.image,
 	// m.audio, m.video or m.file by f.MIME, with its info.
 	SendFile(ctx context.Context, roomID string, f OutgoingFile) (eventID string, err error)

@@ -102,7 +102,7 @@ func (a *rootActor) Receive(c actor.Context) {
 		}
 	case *childIdle:
 		a.users.idle(c, m)
-	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped:
+	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped, *DeviceChanged:
 		if !a.loaded {
 			if len(a.pending) >= maxRootPending {
 				a.log.Warn().Int("pending", len(a.pending)).Msg("too many events before the user list loaded, dropping one")
@@ -128,6 +128,12 @@ func (a *rootActor) route(c actor.Context, msg any) {
 	switch m := msg.(type) {
 	case *InviteReceived:
 		a.invite(c, m)
+		return
+	case *DeviceChanged:
+		for _, roomID := range m.RoomIDs {
+			noticeTask(c, a.ctx, a.deps.Matrix, roomID, a.deps.Catalog.T(catalog.DeviceChanged))
+		}
+		m.Ack.Done()
 		return
 	case *MessageReceived:
 		sender = m.Sender

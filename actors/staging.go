@@ -52,7 +52,7 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 	a.holdTurns++
 	matrix, inc, media := a.deps.Matrix, a.inc, m.Media
 	runTask(c, a.ctx, func(ctx context.Context) any {
-		att, err := files.Receive(ctx, agent, name, func(w io.Writer) error { return matrix.Download(ctx, media.URL, w) })
+		att, err := files.Receive(ctx, agent, name, func(w io.Writer) error { return matrix.Download(ctx, media, w) })
 		att.EventID, att.MIME = m.EventID, cmp.Or(media.MIME, att.MIME)
 		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, caption: m.Caption, eventID: m.EventID, sender: m.Sender, ack: m.ack, err: err}
 	})

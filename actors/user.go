@@ -265,6 +265,11 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) (handedOver boo
 		a.command(c, m, cmd)
 		return false
 	}
+	if m.MsgType == MsgTypeUndecryptable {
+		// Wherever it was, the sender should know it was not read.
+		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.Undecryptable))
+		return false
+	}
 	if entry && !managed && m.Media != nil {
 		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.FilesInChat))
 		return false
@@ -280,6 +285,7 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) (handedOver boo
 		return true
 	case MsgTypeEncrypted:
 		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.EncryptedNotSupported))
+
 	case "m.file", "m.image", "m.audio", "m.video":
 		if m.Media == nil || m.Media.URL == "" {
 			log.Debug().Msg("ignoring a file message without media")

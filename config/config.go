@@ -54,7 +54,28 @@ type Matrix struct {
 	SendRate float64 `koanf:"send_rate"`
 	// SendBurst is how many posts may go out at once before SendRate applies.
 	SendBurst int `koanf:"send_burst"`
+	// Encryption is the end-to-end encryption policy (PRODUCT R10):
+	// EncryptionOff, EncryptionAllowed or EncryptionDefault.
+	Encryption string `koanf:"encryption"`
+	// PickleKey encrypts the bot's encryption keys at rest, in the state
+	// directory; required unless Encryption is off. Changing it makes the
+	// stored keys unreadable.
+	PickleKey Secret `koanf:"pickle_key" cfg:"secret"`
+	// KeyWait is how long an encrypted message whose keys have not come
+	// waits for them (a key request is sent meanwhile) before its sender is
+	// asked to send it again.
+	KeyWait time.Duration `koanf:"key_wait"`
 }
+
+// Encryption policies (PRODUCT R10.2).
+const (
+	// EncryptionOff answers encrypted messages with a notice.
+	EncryptionOff = "off"
+	// EncryptionAllowed reads and answers in encrypted rooms users made.
+	EncryptionAllowed = "allowed"
+	// EncryptionDefault also encrypts the chat rooms the bot makes.
+	EncryptionDefault = "default"
+)
 
 // Policies for users missing from the registry's user_agents (PRODUCT R5.2).
 const (
@@ -204,7 +225,7 @@ func Defaults() *Config {
 		// Dendrite's default limit is about 40 requests a second per user;
 		// Synapse's rc_message is far lower, and bots are usually exempted
 		// there (see the README).
-		Matrix: Matrix{SendRate: 10, SendBurst: 20},
+		Matrix: Matrix{SendRate: 10, SendBurst: 20, Encryption: EncryptionAllowed, KeyWait: 30 * time.Second},
 		Agents: Agents{
 			Unassigned:      UnassignedDefault,
 			ConnectTimeout:  10 * time.Second,

@@ -56,6 +56,7 @@ func TestExampleConfigPassesWithPlaceholdersReplaced(t *testing.T) {
 		"MATRIX_HOMESERVER=https://matrix.test.invalid",
 		"MATRIX_USER_ID=@surfaces-bot:test.invalid",
 		"MATRIX_ACCESS_TOKEN=syt_c3VyZmFjZXM_realvalue_1a2b3c",
+		"SURFACES_MATRIX_PICKLE_KEY=a-real-pickle-key-value",
 	}})
 	if c.Agents.RegistryPath != "/config/matrix-agents.yaml" || c.Workspace.Dir != "/agents" {
 		t.Fatalf("example values not loaded: %s", c)

@@ -16,6 +16,7 @@ func validEnv() []string {
 		"MATRIX_ACCESS_TOKEN=syt_Ym90_realtokenvalue_0a1b2c",
 		"MATRIX_AGENT_REGISTRY_PATH=/config/agents.yaml",
 		"SURFACES_WORKSPACE_DIR=/agents",
+		"SURFACES_MATRIX_PICKLE_KEY=a-pickle-key-for-tests",
 	}
 }
 

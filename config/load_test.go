@@ -30,6 +30,8 @@ func TestDefaults(t *testing.T) {
 		{"onboarding.first_chat_name", c.Onboarding.FirstChatName, ""},
 		{"shutdown.grace", c.Shutdown.Grace, 30 * time.Second},
 		{"matrix.allowed_servers", len(c.Matrix.AllowedServers), 0},
+		{"matrix.encryption", c.Matrix.Encryption, "allowed"},
+		{"matrix.key_wait", c.Matrix.KeyWait, 30 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {
@@ -122,6 +124,7 @@ func TestLegacyEnvNames(t *testing.T) {
 		"SURFACES_MATRIX_PASSWORD=a-real-password",
 		"SURFACES_AGENTS_REGISTRY_PATH=/config/agents.yaml",
 		"SURFACES_WORKSPACE_DIR=/agents",
+		"SURFACES_MATRIX_PICKLE_KEY=a-pickle-key-for-tests",
 	}
 	tests := []struct {
 		env   string

@@ -81,6 +81,17 @@ func (c *Config) validate(ps *problems) {
 	v.check("actors.passivate_after", c.Actors.PassivateAfter < 0, func() string { return "must be 0 (never) or a positive duration" })
 	v.check("matrix.send_rate", c.Matrix.SendRate < 0, func() string { return "must be 0 (no budget) or more posts per second" })
 	v.check("matrix.send_burst", c.Matrix.SendRate > 0 && c.Matrix.SendBurst < 1, func() string { return "must be at least 1" })
+	v.oneOf("matrix.encryption", c.Matrix.Encryption, EncryptionOff, EncryptionAllowed, EncryptionDefault)
+	if c.Matrix.Encryption != EncryptionOff {
+		v.required("matrix.pickle_key", string(c.Matrix.PickleKey))
+		v.check("matrix.pickle_key", c.Matrix.PickleKey != "", func() string {
+			if len(c.Matrix.PickleKey) < 16 {
+				return "must be at least 16 characters: it encrypts the bot's keys at rest"
+			}
+			return ""
+		})
+		v.positive("matrix.key_wait", c.Matrix.KeyWait)
+	}
 	v.check("rate_limit.rate", c.RateLimit.Rate <= 0, func() string { return "must be more than 0 messages per second" })
 	v.check("rate_limit.burst", c.RateLimit.Burst < 1, func() string { return "must be at least 1" })
 	v.required("onboarding.space_name_template", c.Onboarding.SpaceNameTemplate)

@@ -78,6 +78,14 @@ func TestValidateNamesKey(t *testing.T) {
 			key: "matrix.send_rate", kind: ErrInvalidValue},
 		{name: "zero send burst", mutate: func(c *Config) { c.Matrix.SendBurst = 0 },
 			key: "matrix.send_burst", kind: ErrInvalidValue},
+		{name: "unknown encryption policy", mutate: func(c *Config) { c.Matrix.Encryption = "always" },
+			key: "matrix.encryption", kind: ErrInvalidValue},
+		{name: "encryption without a pickle key", mutate: func(c *Config) { c.Matrix.PickleKey = "" },
+			key: "matrix.pickle_key", kind: ErrMissing},
+		{name: "short pickle key", mutate: func(c *Config) { c.Matrix.PickleKey = "short" },
+			key: "matrix.pickle_key", kind: ErrInvalidValue},
+		{name: "zero key wait", mutate: func(c *Config) { c.Matrix.KeyWait = 0 },
+			key: "matrix.key_wait", kind: ErrInvalidValue},
 		{name: "empty space template", mutate: func(c *Config) { c.Onboarding.SpaceNameTemplate = "" },
 			key: "onboarding.space_name_template", kind: ErrMissing},
 	}
@@ -110,6 +118,7 @@ func TestPlaceholdersRejected(t *testing.T) {
 		key  string
 	}{
 		{"CHANGE_ME password", "MATRIX_PASSWORD=CHANGE_ME", "matrix.password"},
+		{"CHANGE_ME pickle key", "SURFACES_MATRIX_PICKLE_KEY=CHANGE_ME", "matrix.pickle_key"},
 		{"changeme in a path", "SURFACES_WORKSPACE_DIR=/agents/changeme", "workspace.dir"},
 		{"change-me mixed case", "MATRIX_DEVICE_ID=Change-Me", "matrix.device_id"},
 		{"replace me", "SURFACES_STATE_PATH=/data/REPLACE_ME", "state.path"},
@@ -158,5 +167,22 @@ func TestSecretPlaceholderNotEchoed(t *testing.T) {
 	wantProblem(t, err, "matrix.password", ErrPlaceholder)
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("error echoes the secret: %v", err)
+	}
+}
+
+// With encryption off no pickle key is needed.
+func TestEncryptionOffNeedsNoPickleKey(t *testing.T) {
+	var env []string
+	for _, kv := range validEnv() {
+		if !strings.HasPrefix(kv, "SURFACES_MATRIX_PICKLE_KEY=") {
+			env = append(env, kv)
+		}
+	}
+	if _, err := Load(LoadOptions{Env: env}); err == nil {
+		t.Fatal("loaded without a pickle key while encryption is allowed")
+	}
+	c := mustLoad(t, LoadOptions{Env: append(env, "SURFACES_MATRIX_ENCRYPTION=off")})
+	if c.Matrix.Encryption != EncryptionOff {
+		t.Fatalf("encryption %q, want off", c.Matrix.Encryption)
 	}
 }

@@ -26,6 +26,8 @@ type Client struct {
 	failingSince atomic.Int64
 	// pos holds the sync position until the tree acks (see position).
 	pos *position
+	// crypto is set by EnableCrypto.
+	crypto *cryptoState
 }
 
 // SyncFailingFor is how long syncing has been failing, 0 while it works.

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/attachment"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -17,11 +19,23 @@ import (
 
 // Download implements actors.MatrixMedia: the authenticated media endpoint
 // (/_matrix/client/v1/media) first, the legacy /_matrix/media/v3 one when
-// the homeserver does not know it. The body is streamed into w.
-func (c *Client) Download(ctx context.Context, mxcURL string, w io.Writer) error {
+// the homeserver does not know it. The body is streamed into w, decrypted
+// on the way when m is an encrypted attachment.
+func (c *Client) Download(ctx context.Context, m actors.Media, w io.Writer) error {
+	mxcURL := m.URL
 	uri, err := id.ParseContentURI(mxcURL)
 	if err != nil || uri.IsEmpty() {
 		return fmt.Errorf("failed to download %q: not an mxc:// URI", mxcURL)
+	}
+	var file *attachment.EncryptedFile
+	if m.Key != "" {
+		file = &attachment.EncryptedFile{}
+		if err := json.Unmarshal([]byte(m.Key), file); err != nil {
+			return fmt.Errorf("failed to download %s: unreadable file key: %w", mxcURL, err)
+		}
+		if err := file.PrepareForDecryption(); err != nil {
+			return fmt.Errorf("failed to download %s: %w", mxcURL, err)
+		}
 	}
 	resp, err := c.cli.Download(ctx, uri)
 	if err != nil && unrecognized(err) {
@@ -35,8 +49,20 @@ func (c *Client) Download(ctx context.Context, mxcURL string, w io.Writer) error
 		return fmt.Errorf("failed to download %s: %w", mxcURL, err)
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	if file == nil {
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			return fmt.Errorf("failed to download %s: %w", mxcURL, err)
+		}
+		return nil
+	}
+	plain := file.DecryptStream(resp.Body)
+	if _, err := io.Copy(w, plain); err != nil {
 		return fmt.Errorf("failed to download %s: %w", mxcURL, err)
+	}
+	// Close checks the hash: a mismatch means what was written is not the
+	// file that was sent.
+	if err := plain.Close(); err != nil {
+		return fmt.Errorf("failed to decrypt %s: %w", mxcURL, err)
 	}
 	return nil
 }
@@ -55,9 +81,17 @@ func unrecognized(err error) bool {
 // images, dimensions.
 func (c *Client) SendFile(ctx context.Context, roomID string, f actors.OutgoingFile) (string, error) {
 	defer f.Content.Close()
-	up, err := c.cli.UploadMedia(ctx, mautrix.ReqUploadMedia{
-		Content: f.Content, ContentLength: f.Size, ContentType: f.MIME, FileName: f.Name,
-	})
+	req := mautrix.ReqUploadMedia{Content: f.Content, ContentLength: f.Size, ContentType: f.MIME, FileName: f.Name}
+	var file *attachment.EncryptedFile
+	if c.crypto != nil && c.crypto.roomEncrypted(ctx, id.RoomID(roomID)) {
+		// An encrypted room gets an encrypted attachment (AES-CTR keeps
+		// the length); its key travels in the encrypted event.
+		file = attachment.NewEncryptedFile()
+		sealed := file.EncryptStream(f.Content)
+		defer sealed.Close()
+		req.Content, req.ContentType, req.FileName = sealed, "application/octet-stream", ""
+	}
+	up, err := c.cli.UploadMedia(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("failed to upload %s: %w", f.Name, err)
 	}
@@ -67,6 +101,13 @@ func (c *Client) SendFile(ctx context.Context, roomID string, f actors.OutgoingF
 		FileName: f.Name,
 		URL:      up.ContentURI.CUString(),
 		Info:     &event.FileInfo{MimeType: f.MIME, Size: int(f.Size), Width: f.Width, Height: f.Height},
+	}
+	if file != nil {
+		// Closing the stream fills in the hash of what was uploaded.
+		if err := req.Content.(io.Closer).Close(); err != nil {
+			return "", fmt.Errorf("failed to encrypt %s: %w", f.Name, err)
+		}
+		content.URL, content.File = "", &event.EncryptedFileInfo{EncryptedFile: *file, URL: up.ContentURI.CUString()}
 	}
 	resp, err := c.cli.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, content)
 	if err != nil {

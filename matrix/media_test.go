@@ -90,7 +90,7 @@ func TestDownloadStreams(t *testing.T) {
 		_, _ = rw.Write(data[half:])
 	})
 
-	err := within(t, 20*time.Second, "Download", func() error { return c.Download(testContext(t), testMXC, w) })
+	err := within(t, 20*time.Second, "Download", func() error { return c.Download(testContext(t), actors.Media{URL: testMXC}, w) })
 	if err != nil {
 		t.Fatalf("Download: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestDownloadFallsBackToV3(t *testing.T) {
 			hs.handle(t, routeDownloadV3, serveBytes(data))
 
 			var buf bytes.Buffer
-			if err := c.Download(testContext(t), testMXC, &buf); err != nil {
+			if err := c.Download(testContext(t), actors.Media{URL: testMXC}, &buf); err != nil {
 				t.Fatalf("Download: %v", err)
 			}
 			if !bytes.Equal(buf.Bytes(), data) {
@@ -185,7 +185,7 @@ func TestDownloadErrors(t *testing.T) {
 			}
 
 			var buf bytes.Buffer
-			err := c.Download(testContext(t), testMXC, &buf)
+			err := c.Download(testContext(t), actors.Media{URL: testMXC}, &buf)
 			assertMatrixError(t, err, "failed to download "+testMXC, tc.errcode)
 			if buf.Len() != 0 {
 				t.Fatalf("writer got %q on a failed download", buf.Bytes())
@@ -216,7 +216,7 @@ func TestDownloadRefusesNonMXC(t *testing.T) {
 			hs := newTestHomeserver(t)
 			c := hs.connect(t)
 			var buf bytes.Buffer
-			err := c.Download(testContext(t), u, &buf)
+			err := c.Download(testContext(t), actors.Media{URL: u}, &buf)
 			if err == nil || !strings.Contains(err.Error(), "not an mxc:// URI") {
 				t.Fatalf("error %v, want one saying it is not an mxc:// URI", err)
 			}
@@ -267,7 +267,7 @@ func TestDownloadWriterError(t *testing.T) {
 			}
 			const limit = 10_000
 			w := &limitedWriter{left: limit}
-			err := within(t, 20*time.Second, "Download", func() error { return c.Download(testContext(t), testMXC, w) })
+			err := within(t, 20*time.Second, "Download", func() error { return c.Download(testContext(t), actors.Media{URL: testMXC}, w) })
 			if !errors.Is(err, errOverLimit) {
 				t.Fatalf("error %v, want the writer's %v", err, errOverLimit)
 			}

@@ -209,7 +209,7 @@ func (c *Client) CreateSpace(ctx context.Context, name string, invite []string, 
 // an m.space.child.
 func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st actors.ChatState) (string, error) {
 	via := []string{c.server}
-	resp, err := c.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+	req := &mautrix.ReqCreateRoom{
 		Name:   name,
 		Preset: "private_chat",
 		Invite: userIDs(invite),
@@ -224,7 +224,17 @@ func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invit
 		}, {
 			Type: typeChatState, StateKey: ptr(""), Content: event.Content{Parsed: st},
 		}},
-	})
+	}
+	if c.crypto != nil && c.crypto.policy == EncryptionDefault {
+		// Encrypted from the first event on (PRODUCT R10.2); with the state
+		// store set, mautrix records it at creation, so the first notice
+		// is encrypted already.
+		req.InitialState = append(req.InitialState, &event.Event{
+			Type: event.StateEncryption, StateKey: ptr(""),
+			Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		})
+	}
+	resp, err := c.cli.CreateRoom(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("failed to create room %q: %w", name, err)
 	}

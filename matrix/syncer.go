@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -78,6 +79,11 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 	bot := s.c.cli.UserID
 	b := s.pos.open(resp.NextBatch)
 	defer s.pos.seal(b)
+	if cs := s.c.crypto; cs != nil {
+		// Room keys, device lists and memberships first: the timeline
+		// below may need them to decrypt and to answer encrypted.
+		cs.sync(ctx, resp, since)
+	}
 	for roomID, room := range resp.Rooms.Invite {
 		for _, evt := range room.State.Events {
 			if evt.Type != event.StateMember || evt.GetStateKey() != bot.String() {
@@ -108,9 +114,14 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 			s.timeline(ctx, b, roomID, events)
 		}
 	}
-	if s.onFirstSync != nil {
-		s.once.Do(s.onFirstSync)
-	}
+	s.once.Do(func() {
+		if cs := s.c.crypto; cs != nil {
+			s.announceDevice(ctx, cs, b)
+		}
+		if s.onFirstSync != nil {
+			s.onFirstSync()
+		}
+	})
 	return nil
 }
 
@@ -128,29 +139,35 @@ func (s *syncer) timeline(ctx context.Context, b *batch, roomID id.RoomID, event
 	}
 	for _, evt := range events[start:] {
 		evt.RoomID = roomID
-		msg, ok := s.convert(evt)
-		if !ok {
+		if evt.Sender == bot || evt.ID == "" {
 			continue
 		}
-		if !s.knownSender(ctx, evt.Sender) {
+		known := s.knownSender(ctx, evt.Sender)
+		mark := ""
+		if known {
 			// A stranger costs no disk write; the root drops the event
 			// unless the sender is onboarding right now.
-			s.sink(withAck(msg, s.pos.ack(b, "")))
+			handled, err := s.c.store.EventHandled(ctx, evt.ID.String())
+			if err != nil {
+				// Without the check a restart's second delivery could be
+				// answered twice; better to skip one message than to
+				// answer it twice (R7.2).
+				log.Error().Err(err).Str("event_id", evt.ID.String()).Msg("failed to check whether an event was handled, skipping it")
+				continue
+			}
+			if handled {
+				log.Debug().Str("event_id", evt.ID.String()).Msg("event already handled")
+				continue
+			}
+			mark = evt.ID.String()
+		}
+		if cs := s.c.crypto; cs != nil && evt.Type == event.EventEncrypted {
+			s.encrypted(ctx, cs, b, mark, evt)
 			continue
 		}
-		handled, err := s.c.store.EventHandled(ctx, evt.ID.String())
-		if err != nil {
-			// Without the check a restart's second delivery could be
-			// answered twice; better to skip one message than to answer
-			// it twice (R7.2).
-			log.Error().Err(err).Str("event_id", evt.ID.String()).Msg("failed to check whether an event was handled, skipping it")
-			continue
+		if msg, ok := s.convert(evt); ok {
+			s.sink(withAck(msg, s.pos.ack(b, mark)))
 		}
-		if handled {
-			log.Debug().Str("event_id", evt.ID.String()).Msg("event already handled")
-			continue
-		}
-		s.sink(withAck(msg, s.pos.ack(b, evt.ID.String())))
 	}
 }
 
@@ -164,6 +181,8 @@ func withAck(msg any, ack *actors.Ack) any {
 	case *actors.MessagesSkipped:
 		m.Ack = ack
 	case *actors.InviteReceived:
+		m.Ack = ack
+	case *actors.DeviceChanged:
 		m.Ack = ack
 	default:
 		ack.Done()
@@ -191,8 +210,8 @@ func (s *syncer) convert(evt *event.Event) (any, bool) {
 	if evt.Type != event.EventMessage {
 		return nil, false
 	}
-	if err := evt.Content.ParseRaw(evt.Type); err != nil {
-		return nil, false
+	if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+		return nil, false // decrypted events come parsed
 	}
 	content := evt.Content.AsMessage()
 	if content.RelatesTo != nil && content.RelatesTo.Type == event.RelReplace {
@@ -212,6 +231,15 @@ func (s *syncer) convert(evt *event.Event) (any, bool) {
 	switch content.MsgType {
 	case event.MsgFile, event.MsgImage, event.MsgAudio, event.MsgVideo:
 		media := &actors.Media{URL: string(content.URL), FileName: content.FileName}
+		if content.File != nil {
+			// An encrypted room's attachment: the URL and the key are in
+			// the (decrypted) event's file object.
+			key, err := json.Marshal(content.File.EncryptedFile)
+			if err != nil {
+				return nil, false
+			}
+			media.URL, media.Key = string(content.File.URL), string(key)
+		}
 		if content.FileName == "" {
 			media.FileName = content.Body
 		}
@@ -229,7 +257,7 @@ func (s *syncer) convert(evt *event.Event) (any, bool) {
 // convertReaction turns an m.reaction (an m.annotation of another event)
 // into a ReactionReceived.
 func convertReaction(evt *event.Event) (any, bool) {
-	if err := evt.Content.ParseRaw(evt.Type); err != nil {
+	if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
 		return nil, false
 	}
 	rel := evt.Content.AsReaction().RelatesTo

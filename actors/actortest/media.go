@@ -36,7 +36,8 @@ func (m *Matrix) SentFiles() []SentFile {
 }
 
 // Download implements actors.MatrixMedia from the media AddMedia stored.
-func (m *Matrix) Download(ctx context.Context, mxcURL string, w io.Writer) error {
+func (m *Matrix) Download(ctx context.Context, media actors.Media, w io.Writer) error {
+	mxcURL := media.URL
 	if err := m.failure(ctx, "Download"); err != nil {
 		return err
 	}

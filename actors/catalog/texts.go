@@ -42,11 +42,16 @@ const (
 	FileRefused       Key = "file_refused"
 	// EncryptedNotSupported answers an encrypted message in a chat room.
 	EncryptedNotSupported Key = "encrypted_not_supported"
-	ProgressTool          Key = "progress_tool"
-	ProgressToolDone      Key = "progress_tool_done"
-	ProgressWorking       Key = "progress_working"
-	SpaceName             Key = "space_name"
-	ChatName              Key = "chat_name"
+	// Undecryptable answers an encrypted message whose keys never came.
+	Undecryptable Key = "undecryptable"
+	// DeviceChanged tells the users of encrypted rooms that the bot's
+	// device (and its keys) changed, e.g. after a lost state directory.
+	DeviceChanged    Key = "device_changed"
+	ProgressTool     Key = "progress_tool"
+	ProgressToolDone Key = "progress_tool_done"
+	ProgressWorking  Key = "progress_working"
+	SpaceName        Key = "space_name"
+	ChatName         Key = "chat_name"
 
 	// Workspace commands (PRODUCT R2).
 	HelpNew     Key = "help_new"
@@ -171,6 +176,8 @@ var en = map[Key]string{
 	ConfirmRequest:        "The agent asks: {text}\n\nAnswer `!yes` or `!no`, or react 👍 or 👎 to this message.",
 	FileRefused:           "The agent tried to send `{path}`, which is outside its workspace, so I refused it.",
 	EncryptedNotSupported: "This room is encrypted and I can't read encrypted messages yet. Please talk to me in an unencrypted chat.",
+	Undecryptable:         "I couldn't decrypt one of your messages: its keys never reached me. Please send it again.",
+	DeviceChanged:         "My encryption keys changed (I'm running on a new device now). If your app warns about a new device, that's me. Messages you sent while I was away may not have reached me; please send them again.",
 	ProgressTool:          "⚙ {name}…",
 	ProgressToolDone:      "⚙ {name} done",
 	ProgressWorking:       "⚙ working…",
@@ -281,6 +288,8 @@ var ru = map[Key]string{
 	ConfirmRequest:        "Агент спрашивает: {text}\n\nОтветь `!yes` или `!no` либо поставь 👍 или 👎 этому сообщению.",
 	FileRefused:           "Агент попытался отправить `{path}` вне своего рабочего каталога, и я отказал.",
 	EncryptedNotSupported: "Эта комната зашифрована, а я пока не умею читать зашифрованные сообщения. Пиши мне в незашифрованном чате.",
+	Undecryptable:         "Не смог расшифровать одно из твоих сообщений: ключи до меня не дошли. Отправь его ещё раз.",
+	DeviceChanged:         "Мои ключи шифрования сменились (теперь я работаю на новом устройстве). Если приложение предупреждает о новом устройстве — это я. Сообщения, отправленные, пока меня не было, могли до меня не дойти; отправь их ещё раз.",
 	ProgressTool:          "⚙ {name}…",
 	ProgressToolDone:      "⚙ {name} готово",
 	ProgressWorking:       "⚙ работаю…",

@@ -43,6 +43,7 @@ func testEnv(t *testing.T, registry string, overrides ...string) []string {
 		"SURFACES_STATE_PATH=" + filepath.Join(dir, "state"),
 		"SURFACES_HTTP_LISTEN=127.0.0.1:0",
 		"SURFACES_LOG_FORMAT=json",
+		"SURFACES_MATRIX_PICKLE_KEY=a-pickle-key-for-tests",
 	}
 	// An override replaces the variable of the same name; "NAME=" removes it.
 	for _, o := range overrides {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	actormetrics "github.com/surfaces-bot/surfaces/actors/metrics"
 	"github.com/surfaces-bot/surfaces/agents"
 	"github.com/surfaces-bot/surfaces/config"
+	"github.com/surfaces-bot/surfaces/matrix"
 )
 
 func loadRegistry(cfg *config.Config) (*agents.Registry, error) {
@@ -94,6 +96,22 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	h.loggedIn.Store(true)
 	h.failingFor.Store(mx.SyncFailingFor)
 	log.Info().Str("user_id", mx.UserID()).Str("device_id", mx.DeviceID()).Msg("logged in")
+	if cfg.Matrix.Encryption != config.EncryptionOff {
+		if err := mx.EnableCrypto(ctx, matrix.CryptoOptions{
+			Policy:    cfg.Matrix.Encryption,
+			Path:      filepath.Join(cfg.State.Path, cryptoFile),
+			PickleKey: cfg.Matrix.PickleKey.Reveal(),
+			KeyWait:   cfg.Matrix.KeyWait,
+		}); err != nil {
+			return fmt.Errorf("failed to enable end-to-end encryption: %w", err)
+		}
+		defer func() {
+			if err := mx.CloseCrypto(); err != nil {
+				log.Warn().Err(err).Msg("failed to close the crypto store")
+			}
+		}()
+		log.Info().Str("policy", cfg.Matrix.Encryption).Bool("new_device", mx.NewDevice()).Msg("end-to-end encryption on")
+	}
 	if name := cfg.Matrix.DisplayName; name != "" {
 		if err := mx.SetDisplayName(ctx, name); err != nil {
 			log.Warn().Err(err).Msg("failed to set the bot's display name")
@@ -199,6 +217,10 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	log.Info().Msg("shutting down")
 	return nil
 }
+
+// cryptoFile is the crypto store's SQLite file inside the state directory:
+// it shares the directory's fate, so a lost directory means a new device.
+const cryptoFile = "crypto.db"
 
 // passivateAfter maps the config's "0: never" to the actors' negative.
 func passivateAfter(d time.Duration) time.Duration {

@@ -37,7 +37,7 @@ func newWorld(t *testing.T) *world {
 
 // newWorldWith starts a stack with opts (the test defaults below added) and
 // the bot, and logs in the user "who" as the world's alice.
-func newWorldWith(t *testing.T, opts harness.StackOptions, who string) *world {
+func newWorldWith(t *testing.T, opts harness.StackOptions, who string, clientOpts ...harness.ClientOption) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs Dendrite and the bot; skipped with -short")
@@ -74,7 +74,7 @@ func newWorldWith(t *testing.T, opts harness.StackOptions, who string) *world {
 	if err := stack.StartBot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if w.alice, err = stack.Login(ctx, who); err != nil {
+	if w.alice, err = stack.Login(ctx, who, clientOpts...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.alice.Close() })

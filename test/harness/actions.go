@@ -52,11 +52,19 @@ func (u *UserClient) CreateDM(ctx context.Context, other id.UserID) (id.RoomID, 
 	if other == "" {
 		return "", errors.New("failed to create a DM: no user to invite")
 	}
-	resp, err := u.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+	req := &mautrix.ReqCreateRoom{
 		Preset:   "trusted_private_chat",
 		IsDirect: true,
 		Invite:   []id.UserID{other},
-	})
+	}
+	if u.crypto != nil {
+		// Element encrypts new DMs.
+		req.InitialState = append(req.InitialState, &event.Event{
+			Type: event.StateEncryption, StateKey: new(string),
+			Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		})
+	}
+	resp, err := u.cli.CreateRoom(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("failed to create a DM with %s as %s: %w", other, u.cli.UserID, err)
 	}

@@ -40,6 +40,9 @@ type Message struct {
 	RelatesTo *event.RelatesTo
 	// Redacted is set when a redaction of the original was seen.
 	Redacted bool
+	// Encrypted is set when the original arrived encrypted (a client
+	// WithCrypto decrypted it); EditsEncrypted when every edit did too.
+	Encrypted, EditsEncrypted bool
 	// Event is the original event.
 	Event *event.Event
 }
@@ -75,7 +78,9 @@ func buildMessages(roomID id.RoomID, events []*event.Event) []Message {
 			Body:      content.Body,
 			RelatesTo: content.RelatesTo,
 			Event:     evt,
+			Encrypted: evt.Mautrix.WasEncrypted,
 		}
+		msg.EditsEncrypted = msg.Encrypted
 		msg.setFinal(content)
 		originals[evt.ID] = msg
 		order = append(order, evt.ID)
@@ -95,6 +100,7 @@ func buildMessages(roomID id.RoomID, events []*event.Event) []Message {
 			continue
 		}
 		msg.Edits++
+		msg.EditsEncrypted = msg.EditsEncrypted && evt.Mautrix.WasEncrypted
 		msg.EditEventIDs = append(msg.EditEventIDs, evt.ID)
 		msg.History = append(msg.History, *content.NewContent)
 		if best, ok := winners[target]; !ok || evt.Timestamp >= best.Timestamp {

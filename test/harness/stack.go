@@ -174,9 +174,13 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 		"SURFACES_HTTP_LISTEN=" + s.httpAddr,
 		"SURFACES_LOG_FORMAT=json",
 		"SURFACES_LOG_LEVEL=debug",
+		"SURFACES_MATRIX_PICKLE_KEY=" + botPickleKey,
 	}, opts.BotEnv...)
 	return s, nil
 }
+
+// botPickleKey encrypts the test bot's keys at rest.
+const botPickleKey = "surfaces-test-pickle-key"
 
 var readyLine = regexp.MustCompile(`"message":"ready: synced and reconciled"`)
 
@@ -227,7 +231,7 @@ func (s *Stack) KillBot() error {
 func (s *Stack) HTTPAddr() string { return s.httpAddr }
 
 // Login logs a registered user in and returns a syncing client.
-func (s *Stack) Login(ctx context.Context, localpart string) (*UserClient, error) {
+func (s *Stack) Login(ctx context.Context, localpart string, options ...ClientOption) (*UserClient, error) {
 	pw, ok := s.Passwords[localpart]
 	if !ok {
 		return nil, fmt.Errorf("user %q was not registered by the stack", localpart)
@@ -236,7 +240,7 @@ func (s *Stack) Login(ctx context.Context, localpart string) (*UserClient, error
 	if err != nil {
 		return nil, err
 	}
-	return NewUserClient(ctx, cli)
+	return NewUserClient(ctx, cli, options...)
 }
 
 // Close stops everything the stack started and removes its dir if it made it.

@@ -39,6 +39,9 @@ type UserClient struct {
 	acceptInvites bool
 	rooms         map[id.RoomID]*roomRecord
 	invites       []*Invite
+
+	// crypto is set WithCrypto.
+	crypto *userCrypto
 }
 
 // roomRecord is everything the sync loop saw of one room, in arrival order.
@@ -105,9 +108,13 @@ func (inv Invite) stateContent(t event.Type, into any) {
 // first sync, so the rooms the user is already in are recorded on return.
 // ctx bounds that first sync and provides the logger; the loop runs until
 // Close.
-func NewUserClient(ctx context.Context, cli *mautrix.Client) (*UserClient, error) {
+func NewUserClient(ctx context.Context, cli *mautrix.Client, options ...ClientOption) (*UserClient, error) {
 	if cli == nil || cli.AccessToken == "" || cli.UserID == "" {
 		return nil, errors.New("failed to create a user client: the mautrix client is not logged in")
+	}
+	var opts clientOptions
+	for _, o := range options {
+		o(&opts)
 	}
 	u := &UserClient{
 		cli:     cli,
@@ -131,6 +138,15 @@ func NewUserClient(ctx context.Context, cli *mautrix.Client) (*UserClient, error
 	u.cancel = cancel
 	syncer := &recordingSyncer{DefaultSyncer: mautrix.NewDefaultSyncer(), u: u, ctx: loopCtx}
 	syncer.FilterJSON = &mautrix.Filter{Room: &mautrix.RoomFilter{Timeline: &mautrix.FilterPart{Limit: timelineLimit}}}
+	if opts.crypto {
+		// Before the recorder: room keys and memberships first.
+		uc, err := enableCrypto(ctx, cli, syncer.DefaultSyncer)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		u.crypto = uc
+	}
 	syncer.OnEvent(u.record)
 	cli.Syncer = syncer
 	go func() {
@@ -213,8 +229,35 @@ func (u *UserClient) record(_ context.Context, evt *event.Event) {
 			return
 		}
 		room.seen[evt.ID] = true
+		if evt.Type == event.EventEncrypted && u.crypto != nil {
+			// Decrypted in the background (its key may come in a later
+			// sync) and recorded in its place.
+			placeholder := len(room.events)
+			room.events = append(room.events, evt)
+			u.jobs.Add(1)
+			go func() {
+				defer u.jobs.Done()
+				u.decryptInto(evt.RoomID, placeholder, evt)
+			}()
+			return
+		}
 		room.events = append(room.events, evt)
 	}
+}
+
+// decryptInto replaces the encrypted event at index i of roomID's events by
+// its decrypted form; one that cannot be decrypted stays as it is.
+func (u *UserClient) decryptInto(roomID id.RoomID, i int, evt *event.Event) {
+	decrypted, err := u.crypto.decrypt(u.loopContext(), evt)
+	if err != nil {
+		u.log.Warn().Err(err).Str("event_id", evt.ID.String()).Msg("could not decrypt an event")
+		return
+	}
+	decrypted.Mautrix.WasEncrypted = true
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.roomLocked(roomID).events[i] = decrypted
+	u.wakeLocked()
 }
 
 func (u *UserClient) roomLocked(roomID id.RoomID) *roomRecord {

@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// End-to-end encryption (PRODUCT R10), with a user whose client encrypts
+// like Element: its own device keys, encrypted DMs. The bot's replies are
+// checked as the user's client decrypts them.
+
+// An encrypted DM (the default policy, "allowed"): the bot reads the
+// invite's room, onboards the user, and answers !help there, encrypted.
+func TestEncryptedDM(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}}, "alice", harness.WithCrypto())
+	ctx, cancel := w.wait()
+	defer cancel()
+	dm, err := w.alice.CreateDM(ctx, w.stack.BotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !roomEncrypted(t, w, dm) {
+		t.Fatal("the test client's DM is not encrypted")
+	}
+	pointer, err := w.alice.WaitMessage(ctx, dm, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "Chat 1")
+	})
+	if err != nil {
+		t.Fatalf("no pointer to Chat 1 in the encrypted DM: %v", err)
+	}
+	if !pointer.Encrypted {
+		t.Error("the bot's message in the encrypted DM was sent in the clear")
+	}
+	help := w.askIn(dm, "!help", func(m harness.Message) bool { return strings.Contains(m.FinalBody, "!new") })
+	if !help.Encrypted {
+		t.Error("the answer to !help in the encrypted DM was sent in the clear")
+	}
+}
+
+// Under "default" the chats the bot makes are encrypted: a streamed reply
+// arrives as encrypted events whose decrypted final edit holds the whole
+// text; the bot still reads after a restart; a message whose key never
+// comes gets one key request and one notice, and the room keeps working;
+// after a wiped state directory the user is told the bot's device changed,
+// and the new device reads the room.
+func TestEncryptedChatsByDefault(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, BotEnv: []string{
+		"SURFACES_MATRIX_ENCRYPTION=default",
+		"SURFACES_MATRIX_KEY_WAIT=4s",
+	}}, "alice", harness.WithCrypto())
+	w.onboard()
+	if !roomEncrypted(t, w, w.chat) {
+		t.Fatal("Chat 1 is not encrypted under the default policy")
+	}
+	if roomEncrypted(t, w, w.space) {
+		t.Error("the Space is encrypted; it should stay plain")
+	}
+
+	t.Run("a streamed reply is encrypted, edits included", func(t *testing.T) {
+		reply := w.ask("/slow 4", func(m harness.Message) bool {
+			return strings.TrimSpace(m.FinalBody) == "chunk 1 chunk 2 chunk 3 chunk 4"
+		})
+		if !reply.Encrypted || reply.Edits == 0 || !reply.EditsEncrypted {
+			t.Errorf("reply encrypted=%v, %d edits, edits encrypted=%v: want an encrypted message and encrypted edits",
+				reply.Encrypted, reply.Edits, reply.EditsEncrypted)
+		}
+	})
+
+	t.Run("read after a restart", func(t *testing.T) {
+		if err := w.stack.StopBot(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.stack.StartBot(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if reply := w.ask("after the restart", func(m harness.Message) bool { return m.FinalBody == "echo: after the restart" }); !reply.Encrypted {
+			t.Error("the reply after the restart was sent in the clear")
+		}
+	})
+
+	t.Run("files go both ways as encrypted attachments", func(t *testing.T) {
+		ctx, cancel := w.wait()
+		defer cancel()
+		data := make([]byte, 100<<10)
+		rand.Read(data)
+		if _, err := w.alice.SendFile(ctx, w.chat, "secret.bin", "application/octet-stream", data, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+			return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, `Got **secret\.bin**`)
+		}); err != nil {
+			t.Fatalf("no confirmation of the encrypted file: %v", err)
+		}
+		w.ask("with the secret file", func(m harness.Message) bool { return strings.HasPrefix(m.FinalBody, "echo: with the secret file") })
+		ws := filepath.Join(w.stack.Dir(), "agents", "0")
+		var atts []string
+		for _, r := range w.stack.Agent.Received() {
+			if r.Text == "with the secret file" {
+				atts = r.Attachments
+			}
+		}
+		if len(atts) != 1 {
+			t.Fatalf("the agent got attachments %q, want the file", atts)
+		}
+		if got, err := os.ReadFile(filepath.Join(ws, atts[0])); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("the agent's copy of the encrypted file differs (%d bytes, %v)", len(got), err)
+		}
+
+		if err := os.MkdirAll(filepath.Join(ws, "output"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ws, "output", "back.bin"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w.ask("/sendfile output/back.bin", func(m harness.Message) bool { return m.FinalBody == "after" })
+		var file *harness.Message
+		for _, m := range slices.Backward(w.alice.Messages(w.chat)) {
+			if m.Sender == w.stack.BotID && m.MsgType == event.MsgFile {
+				file = &m
+				break
+			}
+		}
+		if file == nil {
+			t.Fatal("no file message from the agent")
+		}
+		if !file.Encrypted || file.Content.File == nil || file.Content.URL != "" {
+			t.Fatalf("the agent's file went out as encrypted=%v with file=%v url=%q: want an encrypted attachment", file.Encrypted, file.Content.File != nil, file.Content.URL)
+		}
+		raw, err := w.alice.Download(ctx, file.Content.File.URL)
+		if err != nil || bytes.Equal(raw, data) {
+			t.Fatalf("the homeserver holds the file in the clear (or not at all: %v)", err)
+		}
+		got, err := w.alice.DownloadFile(ctx, file.Content)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("the decrypted file differs (%d bytes, %v)", len(got), err)
+		}
+	})
+
+	t.Run("a message whose key never comes", func(t *testing.T) {
+		ctx, cancel := w.wait()
+		defer cancel()
+		lost, err := w.alice.SendTextUnshared(ctx, w.chat, "nobody can read this")
+		if err != nil {
+			t.Fatal(err)
+		}
+		notice, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+			return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "couldn't decrypt") && afterEvent(w, w.chat, lost, m)
+		})
+		if err != nil {
+			t.Fatalf("no notice about the undecryptable message: %v", err)
+		}
+		if !notice.Encrypted {
+			t.Error("the notice was sent in the clear")
+		}
+		w.ask("still readable?", func(m harness.Message) bool { return m.FinalBody == "echo: still readable?" })
+		requests := countLines(w.stack.Bot.StdoutLines(), regexp.MustCompile(`"message":"room key requested"`))
+		notices := 0
+		for _, m := range w.alice.Messages(w.chat) {
+			if m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "couldn't decrypt") {
+				notices++
+			}
+		}
+		if requests != 1 || notices != 1 {
+			t.Errorf("%d key requests and %d notices for one undecryptable message, want 1 and 1", requests, notices)
+		}
+		for _, r := range w.stack.Agent.Received() {
+			if r.Text == "nobody can read this" {
+				t.Error("the agent got the undecryptable message")
+			}
+		}
+	})
+
+	t.Run("a wiped state directory means a new device, announced", func(t *testing.T) {
+		if err := w.stack.StopBot(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(filepath.Join(w.stack.Dir(), "state")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.stack.StartBot(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := w.wait()
+		defer cancel()
+		announced, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+			return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "new device")
+		})
+		if err != nil {
+			t.Fatalf("the new device was not announced in Chat 1: %v", err)
+		}
+		if !announced.Encrypted {
+			t.Error("the announcement was sent in the clear")
+		}
+		w.ask("hello, new device", func(m harness.Message) bool { return m.FinalBody == "echo: hello, new device" })
+	})
+}
+
+// roomEncrypted reports whether roomID's state has m.room.encryption, as
+// the user sees it.
+func roomEncrypted(t *testing.T, w *world, roomID id.RoomID) bool {
+	t.Helper()
+	ctx, cancel := w.wait()
+	defer cancel()
+	state, err := w.alice.RoomState(ctx, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ok := state[event.StateEncryption][""]
+	return ok
+}
+
+func countLines(lines []string, re *regexp.Regexp) int {
+	n := 0
+	for _, l := range lines {
+		if re.MatchString(l) {
+			n++
+		}
+	}
+	return n
+}
