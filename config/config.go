@@ -65,6 +65,11 @@ type Matrix struct {
 	// waits for them (a key request is sent meanwhile) before its sender is
 	// asked to send it again.
 	KeyWait time.Duration `koanf:"key_wait"`
+	// RecoveryKey opens the account's secret storage, where the
+	// cross-signing keys are, so that a new device of the bot (after a lost
+	// state directory) is verified too. The bot prints it once, when it
+	// sets cross-signing up; empty until then.
+	RecoveryKey Secret `koanf:"recovery_key" cfg:"secret"`
 }
 
 // Encryption policies (PRODUCT R10.2).

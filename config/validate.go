@@ -91,6 +91,14 @@ func (c *Config) validate(ps *problems) {
 			return ""
 		})
 		v.positive("matrix.key_wait", c.Matrix.KeyWait)
+		v.check("matrix.recovery_key", c.Matrix.RecoveryKey != "", func() string {
+			// A recovery key is 48 base58 characters in groups of four.
+			n := len(strings.ReplaceAll(string(c.Matrix.RecoveryKey), " ", ""))
+			if n != 48 {
+				return fmt.Sprintf("is not a recovery key (48 characters in groups of four, as the bot printed it), got %d characters", n)
+			}
+			return ""
+		})
 	}
 	v.check("rate_limit.rate", c.RateLimit.Rate <= 0, func() string { return "must be more than 0 messages per second" })
 	v.check("rate_limit.burst", c.RateLimit.Burst < 1, func() string { return "must be at least 1" })

@@ -86,6 +86,8 @@ func TestValidateNamesKey(t *testing.T) {
 			key: "matrix.pickle_key", kind: ErrInvalidValue},
 		{name: "zero key wait", mutate: func(c *Config) { c.Matrix.KeyWait = 0 },
 			key: "matrix.key_wait", kind: ErrInvalidValue},
+		{name: "not a recovery key", mutate: func(c *Config) { c.Matrix.RecoveryKey = "hunter2hunter2" },
+			key: "matrix.recovery_key", kind: ErrInvalidValue},
 		{name: "empty space template", mutate: func(c *Config) { c.Onboarding.SpaceNameTemplate = "" },
 			key: "onboarding.space_name_template", kind: ErrMissing},
 	}
@@ -184,5 +186,13 @@ func TestEncryptionOffNeedsNoPickleKey(t *testing.T) {
 	c := mustLoad(t, LoadOptions{Env: append(env, "SURFACES_MATRIX_ENCRYPTION=off")})
 	if c.Matrix.Encryption != EncryptionOff {
 		t.Fatalf("encryption %q, want off", c.Matrix.Encryption)
+	}
+}
+
+// A recovery key as the bot prints it passes.
+func TestRecoveryKeyAsPrinted(t *testing.T) {
+	c := mustLoad(t, LoadOptions{Env: withEnv("SURFACES_MATRIX_RECOVERY_KEY=EsTc 8N9n Rs5N KjXU Z8Rg gn8D 3dPv Ju2o HQwB 5ZTn Vzqr ebCq")})
+	if c.Matrix.RecoveryKey.Reveal() == "" {
+		t.Fatal("the recovery key was not loaded")
 	}
 }

@@ -38,7 +38,7 @@ func cmdRun(ctx context.Context, args, env []string, stdout, stderr io.Writer) i
 	}
 	log := newLogger(cfg.Log, stdout)
 	ctx = log.WithContext(ctx)
-	if err := runBot(ctx, cfg); err != nil {
+	if err := runBot(ctx, cfg, stderr); err != nil {
 		// One line for the operator, also as a structured log line.
 		log.Error().Err(err).Msg("surfaces stopped")
 		fmt.Fprintln(stderr, "surfaces:", err)
@@ -50,8 +50,10 @@ func cmdRun(ctx context.Context, args, env []string, stdout, stderr io.Writer) i
 	return exitOK
 }
 
-// runBot wires the packages together and runs until ctx ends.
-func runBot(ctx context.Context, cfg *config.Config) error {
+// runBot wires the packages together and runs until ctx ends. operator is
+// the operator's console (stderr): what must be shown once and never
+// logged, such as a new recovery key, goes there.
+func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	log := zerolog.Ctx(ctx)
 	wired, err := newWiring(cfg)
 	if err != nil {
@@ -111,6 +113,7 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 			}
 		}()
 		log.Info().Str("policy", cfg.Matrix.Encryption).Bool("new_device", mx.NewDevice()).Msg("end-to-end encryption on")
+		crossSign(ctx, mx, cfg, operator)
 	}
 	if name := cfg.Matrix.DisplayName; name != "" {
 		if err := mx.SetDisplayName(ctx, name); err != nil {
@@ -216,6 +219,26 @@ func runBot(ctx context.Context, cfg *config.Config) error {
 	}
 	log.Info().Msg("shutting down")
 	return nil
+}
+
+// crossSign self-verifies the bot's device (PRODUCT R10.1). A recovery key
+// made now is printed to the operator, once, and never logged; failing to
+// cross-sign leaves the device unverified but the bot running.
+func crossSign(ctx context.Context, mx *matrix.Client, cfg *config.Config, operator io.Writer) {
+	log := zerolog.Ctx(ctx)
+	key, err := mx.CrossSign(ctx, cfg.Matrix.RecoveryKey.Reveal(), cfg.Matrix.Password.Reveal())
+	if err != nil {
+		log.Error().Err(err).Msg("cross-signing failed; the bot's device stays unverified")
+		return
+	}
+	if key == "" {
+		return
+	}
+	fmt.Fprintf(operator, "\nsurfaces: cross-signing is set up for %s.\n"+
+		"surfaces: recovery key (shown only this once; keep it secret, and set matrix.recovery_key or\n"+
+		"surfaces: SURFACES_MATRIX_RECOVERY_KEY to it so that later devices of the bot are verified too):\n"+
+		"surfaces: recovery key: %s\n\n", mx.UserID(), key)
+	log.Warn().Msg("cross-signing set up: the recovery key was printed to stderr, once; store it in matrix.recovery_key")
 }
 
 // cryptoFile is the crypto store's SQLite file inside the state directory:

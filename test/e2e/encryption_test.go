@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -228,4 +230,119 @@ func countLines(lines []string, re *regexp.Regexp) int {
 		}
 	}
 	return n
+}
+
+// The bot's device is self-verified (PRODUCT R10.1): the first start with
+// encryption sets cross-signing up and prints the recovery key once (to
+// stderr, not the log); a restart prints nothing; with the key configured,
+// the new device after a wiped state directory is signed by the same
+// self-signing key.
+func TestCrossSigning(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}}, "alice", harness.WithCrypto())
+	keyLine := regexp.MustCompile(`surfaces: recovery key: ([1-9A-HJ-NP-Za-km-z ]+)`)
+	printed := func(logPath string) []string {
+		var keys []string
+		for _, l := range strings.Split(string(mustRead(t, logPath)), "\n") {
+			if m := keyLine.FindStringSubmatch(l); m != nil {
+				keys = append(keys, strings.TrimSpace(m[1]))
+			}
+		}
+		return keys
+	}
+	keys := printed(w.stack.Bot.LogPath())
+	if len(keys) != 1 {
+		t.Fatalf("the first start printed %d recovery keys, want 1", len(keys))
+	}
+	for _, l := range w.stack.Bot.StdoutLines() {
+		if strings.Contains(l, keys[0]) {
+			t.Fatal("the recovery key is in the log")
+		}
+	}
+	ssk := crossSignedBy(t, w, botDevice(t, w))
+	if ssk == "" {
+		t.Fatal("the bot's device is not signed by its self-signing key")
+	}
+
+	if err := w.stack.StopBot(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stack.StartBot(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again := printed(w.stack.Bot.LogPath()); len(again) != 0 {
+		t.Fatalf("a restart printed a recovery key again: %d", len(again))
+	}
+
+	if err := w.stack.StopBot(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(w.stack.Dir(), "state")); err != nil {
+		t.Fatal(err)
+	}
+	w.stack.SetBotEnv("SURFACES_MATRIX_RECOVERY_KEY=" + keys[0])
+	if err := w.stack.StartBot(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	device := botDevice(t, w)
+	if got := crossSignedBy(t, w, device); got != ssk {
+		t.Fatalf("the new device %s is signed by %q, want the account's self-signing key %q", device, got, ssk)
+	}
+	if again := printed(w.stack.Bot.LogPath()); len(again) != 0 {
+		t.Fatal("the new device set cross-signing up again instead of using the recovery key")
+	}
+}
+
+// botDevice is the device the running bot logged in with.
+func botDevice(t *testing.T, w *world) id.DeviceID {
+	t.Helper()
+	var device id.DeviceID
+	for _, l := range w.stack.Bot.StdoutLines() {
+		var line struct {
+			Message  string `json:"message"`
+			DeviceID string `json:"device_id"`
+		}
+		if json.Unmarshal([]byte(l), &line) == nil && line.Message == "logged in" {
+			device = id.DeviceID(line.DeviceID)
+		}
+	}
+	if device == "" {
+		t.Fatal("the bot did not log its device")
+	}
+	return device
+}
+
+// crossSignedBy returns the bot's self-signing key when it signed device
+// (as the user's client sees the keys), else "".
+func crossSignedBy(t *testing.T, w *world, device id.DeviceID) string {
+	t.Helper()
+	ctx, cancel := w.wait()
+	defer cancel()
+	bot := w.stack.BotID
+	resp, err := w.alice.Client().QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: map[id.UserID]mautrix.DeviceIDList{bot: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssk, ok := resp.SelfSigningKeys[bot]
+	if !ok {
+		return ""
+	}
+	keys, ok := resp.DeviceKeys[bot][device]
+	if !ok {
+		t.Fatalf("the homeserver has no keys for the bot's device %s", device)
+	}
+	for keyID := range ssk.Keys {
+		if _, signed := keys.Signatures[bot][keyID]; signed {
+			return string(keyID)
+		}
+	}
+	return ""
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -33,7 +33,7 @@ func BenchmarkColdStartToReady(b *testing.B) {
 // benchStack starts a stack for a benchmark (its logs at warn), the bot,
 // and onboards alice; everything stops with b's cleanup. It returns alice
 // and her Chat 1.
-func benchStack(b *testing.B, opts harness.StackOptions) (context.Context, *harness.Stack, *harness.UserClient, id.RoomID) {
+func benchStack(b *testing.B, opts harness.StackOptions, clientOpts ...harness.ClientOption) (context.Context, *harness.Stack, *harness.UserClient, id.RoomID) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	b.Cleanup(cancel)
 	ctx = zerolog.New(os.Stderr).Level(zerolog.WarnLevel).WithContext(ctx)
@@ -45,7 +45,7 @@ func benchStack(b *testing.B, opts harness.StackOptions) (context.Context, *harn
 	if err := stack.StartBot(ctx); err != nil {
 		b.Fatal(err)
 	}
-	alice, err := stack.Login(ctx, "alice")
+	alice, err := stack.Login(ctx, "alice", clientOpts...)
 	if err != nil {
 		b.Fatal(err)
 	}

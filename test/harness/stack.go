@@ -267,6 +267,10 @@ func (s *Stack) Close() error {
 // BotEnv is a copy of the environment the bot is started with.
 func (s *Stack) BotEnv() []string { return append([]string(nil), s.env...) }
 
+// SetBotEnv adds settings (NAME=value) to the bot's environment from the
+// next StartBot on; a later setting of a name wins.
+func (s *Stack) SetBotEnv(kv ...string) { s.env = append(s.env, kv...) }
+
 // BotBinary is the path of the built bot.
 func (s *Stack) BotBinary() string { return s.botBin }
 

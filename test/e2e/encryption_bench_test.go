@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// BenchmarkEncryptionOverhead measures what end-to-end encryption adds
+// (PRODUCT R10; the README's numbers): the time from a user's message to
+// the first visible part of the bot's streamed reply, in a plain chat and
+// in an encrypted one of the same stack and the same user client (one that
+// encrypts, as Element does), the bot restarted with encryption "default"
+// in between to make the encrypted chat; then the size of the crypto store
+// after 1,000 encrypted turns.
+//
+//	go test -tags goolm -run '^$' -bench EncryptionOverhead -benchtime 20x ./test/e2e/
+func BenchmarkEncryptionOverhead(b *testing.B) {
+	opts := harness.StackOptions{Users: []string{"alice"}}
+	opts.Agent.SlowDelay, opts.Agent.SlowChunks = 50*time.Millisecond, 3
+	ctx, stack, alice, plain := benchStack(b, opts, harness.WithCrypto())
+
+	// The encrypted chat: the bot restarted to make encrypted rooms, then
+	// !new in the plain one.
+	if err := stack.StopBot(); err != nil {
+		b.Fatal(err)
+	}
+	stack.SetBotEnv("SURFACES_MATRIX_ENCRYPTION=default")
+	if err := stack.StartBot(ctx); err != nil {
+		b.Fatal(err)
+	}
+	known := map[id.RoomID]bool{}
+	for _, inv := range alice.Invites() {
+		known[inv.RoomID] = true
+	}
+	if _, err := alice.SendText(ctx, plain, "!new"); err != nil {
+		b.Fatal(err)
+	}
+	inv, err := alice.WaitInvite(ctx, func(inv harness.Invite) bool { return inv.Sender == stack.BotID && !known[inv.RoomID] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	encrypted := inv.RoomID
+	if err := alice.WaitJoined(ctx, encrypted); err != nil {
+		b.Fatal(err)
+	}
+
+	for _, room := range []struct {
+		name string
+		id   id.RoomID
+	}{{"plain", plain}, {"encrypted", encrypted}} {
+		b.Run(room.name, func(b *testing.B) {
+			var samples []time.Duration
+			for b.Loop() {
+				samples = append(samples, firstVisible(ctx, b, stack, alice, room.id, "/slow 3"))
+			}
+			slices.Sort(samples)
+			b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "ms-median-first-visible")
+			b.ReportMetric(float64(samples[len(samples)*9/10].Microseconds())/1000, "ms-p90-first-visible")
+		})
+	}
+
+	b.Run("crypto store after 1000 encrypted turns", func(b *testing.B) {
+		for b.Loop() {
+			for i := range 1000 {
+				text := fmt.Sprintf("turn %d", i)
+				sent, err := alice.SendText(ctx, encrypted, text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := alice.WaitMessage(ctx, encrypted, func(m harness.Message) bool {
+					return m.Sender == stack.BotID && m.FinalBody == "echo: "+text && m.Encrypted && after(alice, encrypted, sent, m.EventID)
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		var size int64
+		for _, name := range []string{"crypto.db", "crypto.db-wal"} {
+			if fi, err := os.Stat(filepath.Join(stack.Dir(), "state", name)); err == nil {
+				size += fi.Size()
+			}
+		}
+		b.ReportMetric(float64(size)/(1<<20), "crypto-store-MiB")
+	})
+}
+
+// firstVisible sends text in room and returns the time until the user's
+// client shows the first event of the bot's reply (decrypted, in an
+// encrypted room).
+func firstVisible(ctx context.Context, b *testing.B, stack *harness.Stack, alice *harness.UserClient, room id.RoomID, text string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	sent, err := alice.SendText(ctx, room, text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := alice.WaitMessage(ctx, room, func(m harness.Message) bool {
+		return m.Sender == stack.BotID && after(alice, room, sent, m.EventID)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	// Let the reply finish before the next sample.
+	if _, err := alice.WaitMessage(ctx, room, func(m harness.Message) bool {
+		return m.Sender == stack.BotID && after(alice, room, sent, m.EventID) && strings.TrimSpace(m.FinalBody) == "chunk 1 chunk 2 chunk 3"
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return took
+}
+
+// after reports whether event came after sent in room's timeline as the
+// user received it.
+func after(u *harness.UserClient, room id.RoomID, sent, event id.EventID) bool {
+	seen := false
+	for _, e := range u.Events(room) {
+		if e.ID == sent {
+			seen = true
+		}
+		if e.ID == event {
+			return seen
+		}
+	}
+	return false
+}
