@@ -147,3 +147,41 @@ func TestATurnReachesTheAgentOnceItIsRecorded(t *testing.T) {
 		}
 	})
 }
+
+// A !new is acked only once its chat exists: a kill while the room is
+// being made has the homeserver deliver the command again instead of
+// losing it. So is an invite, whose onboarding makes the Space.
+func TestANewChatIsAckedOnceItExists(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		synctest.Wait()
+		release := tt.Matrix.Block("CreateChatRoom")
+		defer release()
+		cmd := tt.sayAcked(alice, "!r", "$new", "!new")
+		synctest.Wait()
+		if cmd.done() {
+			t.Fatal("!new acked before its chat was made")
+		}
+		m := tt.mark()
+		release()
+		tt.waitCall(m, "CreateChatRoom", "", "")
+		synctest.Wait()
+		if !cmd.done() {
+			t.Fatal("!new not acked once its chat was made")
+		}
+
+		release = tt.Matrix.Block("CreateSpace")
+		defer release()
+		invite := newAcked()
+		tt.send(&actors.InviteReceived{RoomID: "!dm-bob", Inviter: bob, IsDirect: true, Ack: invite.ack})
+		synctest.Wait()
+		if invite.done() {
+			t.Fatal("the invite was acked before its onboarding made the Space")
+		}
+		release()
+		synctest.Wait()
+		if !invite.done() {
+			t.Fatal("the invite was not acked after onboarding")
+		}
+	})
+}

@@ -31,6 +31,8 @@ func (a *userActor) provision(c actor.Context, entryRoomID string, join bool) {
 
 func (a *userActor) provisioned(c actor.Context, m *provisioned) {
 	a.onboarding, a.adopted = false, 0
+	a.provisionAck.Done()
+	a.provisionAck = nil
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to provision the user's Space")
 	}

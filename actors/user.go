@@ -48,6 +48,9 @@ type userActor struct {
 	// made. early holds that result when it came before the record loaded.
 	adopted uint64
 	early   *provisioned
+	// provisionAck is the Ack of the event that started the onboarding
+	// or !new in progress, acked when it is done.
+	provisionAck *Ack
 }
 
 type (
@@ -85,13 +88,14 @@ func (a *userActor) Receive(c actor.Context) {
 		// Hand the waiting messages to the next incarnation, oldest first,
 		// and the onboarding still running, whose task goes on.
 		a.cancel(errors.New("user actor restarting"))
-		crashed := &userCrashed{msgs: a.pending}
+		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck}
 		if a.onboarding {
 			crashed.onboarding = a.inc
 		}
 		c.Send(c.Self(), crashed)
 	case *userCrashed:
 		a.pending = append(m.msgs, a.pending...)
+		a.provisionAck = m.ack
 		if m.onboarding != 0 {
 			a.onboarding, a.adopted = true, m.onboarding
 		}
@@ -196,8 +200,13 @@ func (a *userActor) drain(c actor.Context) {
 // once decided, unless a room actor took the message over: that one acks
 // when the message is in its record.
 func (a *userActor) handle(c actor.Context, msg any) {
-	handedOver := false
+	handedOver, wasOnboarding := false, a.onboarding
 	defer func() {
+		if !wasOnboarding && a.onboarding && a.provisionAck == nil {
+			// It started onboarding or a !new: acked once the rooms
+			// exist, so a kill meanwhile has it delivered again.
+			a.provisionAck, handedOver = ackOf(msg), true
+		}
 		if !handedOver {
 			ackOf(msg).Done()
 		}
@@ -231,6 +240,8 @@ func (a *userActor) handle(c actor.Context, msg any) {
 type userCrashed struct {
 	msgs       []any
 	onboarding uint64
+	// ack is the Ack of the event whose onboarding is still running.
+	ack *Ack
 }
 
 // wakeRoom starts a room actor without a message, so it can report a turn

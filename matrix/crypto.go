@@ -127,6 +127,11 @@ func (c *Client) EnableCrypto(ctx context.Context, opts CryptoOptions) error {
 	c.crypto = cs
 	c.cli.StateStore = cs.state
 	c.cli.Crypto = cs
+	// A message waiting for its room key holds its ack that long: the
+	// sync position must wait for it rather than go past it.
+	if wait := cs.keyWait + 30*time.Second; wait > c.pos.wait {
+		c.pos.wait = wait
+	}
 	return nil
 }
 

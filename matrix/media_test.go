@@ -3,6 +3,7 @@ package matrix
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/crypto/attachment"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/surfaces-bot/surfaces/actors"
@@ -476,5 +478,47 @@ func TestMsgTypeOf(t *testing.T) {
 		if got := msgTypeOf(mimeType); got != want {
 			t.Errorf("msgTypeOf(%q) = %q, want %q", mimeType, got, want)
 		}
+	}
+}
+
+// TestDownloadDecrypts: an encrypted room's attachment is decrypted while
+// it streams into the writer; a file whose content does not match its hash
+// (tampered with, or another file) fails, and so does a key that is not one.
+func TestDownloadDecrypts(t *testing.T) {
+	data := randomBytes(t, 300<<10)
+	file := attachment.NewEncryptedFile()
+	ciphertext := file.Encrypt(data)
+	key, err := json.Marshal(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := bytes.Clone(ciphertext)
+	tampered[1000] ^= 1
+	tests := []struct {
+		name    string
+		served  []byte
+		key     string
+		wantErr string
+	}{
+		{"the file", ciphertext, string(key), ""},
+		{"tampered with", tampered, string(key), "SHA-256"},
+		{"not a key", ciphertext, `{"v":"v2","key":"nope"`, "unreadable file key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newTestHomeserver(t)
+			c := hs.connect(t)
+			hs.handle(t, routeDownloadV1, serveBytes(tc.served))
+			var buf bytes.Buffer
+			err := c.Download(testContext(t), actors.Media{URL: testMXC, Key: tc.key}, &buf)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Download: %v", err)
+			case tc.wantErr == "" && !bytes.Equal(buf.Bytes(), data):
+				t.Fatalf("the writer got %d bytes, not the %d-byte plaintext", buf.Len(), len(data))
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("Download = %v, want an error about %q", err, tc.wantErr)
+			}
+		})
 	}
 }

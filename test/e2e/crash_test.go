@@ -124,8 +124,22 @@ func TestCrashInjection(t *testing.T) {
 		}
 		owner[chatID] = room
 	}
-	if len(chats) < 2 {
-		t.Logf("only %d chats exist: every !new was cut before its room was made", len(chats))
+	// No !new was lost: one cut while its room was being made is
+	// delivered again after the restart (its ack waits for the room). A
+	// kill in the milliseconds between the room's record and the sync
+	// position could make one twice, which the Space would show; that is
+	// logged, not failed.
+	news := 0
+	for i := range delays {
+		if i%3 == 1 {
+			news++
+		}
+	}
+	switch {
+	case len(chats) < 1+news:
+		t.Errorf("%d chats for Chat 1 and %d !new: a !new was lost", len(chats), news)
+	case len(chats) > 1+news:
+		t.Logf("%d chats for Chat 1 and %d !new: a kill made one twice", len(chats), news)
 	}
 	t.Logf("%d kills; %d chats, %d distinct platform_chat_ids; turns the agent got: %s", len(delays), len(chats), len(owner),
 		strings.Join(keys(turns), ", "))
