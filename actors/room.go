@@ -78,6 +78,9 @@ type roomActor struct {
 	// acks are the events taken since the last write; the next write
 	// acks them once it lands (see Ack).
 	acks []*Ack
+	// staging holds the files being downloaded, by event id: a crash
+	// hands them to the successor, which fetches them again.
+	staging map[string]*StageFile
 }
 
 // Messages a room actor sends itself.
@@ -304,6 +307,9 @@ func (a *roomActor) restarting(c actor.Context) {
 	}
 	a.stop(errors.New("room actor restarting"))
 	msgs := append([]any(nil), a.pending...)
+	for _, m := range a.staging {
+		msgs = append(msgs, m)
+	}
 	for _, m := range a.queue {
 		// Taken already: the successor must not take it for a second
 		// delivery.

@@ -233,6 +233,7 @@ func TestAgentFailuresBecomeNoticesAndTheNextMessageWorks(t *testing.T) {
 					t.Fatal("TurnEnded without error")
 				}
 
+				synctest.Wait() // a connection the failure ended is closed by now
 				tt.say(alice, "!r", "again")
 				next := conn
 				if conn.Closed() {

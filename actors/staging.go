@@ -50,6 +50,10 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 		return
 	}
 	a.holdTurns++
+	if a.staging == nil {
+		a.staging = map[string]*StageFile{}
+	}
+	a.staging[m.EventID] = m
 	matrix, inc, media := a.deps.Matrix, a.inc, m.Media
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		att, err := files.Receive(ctx, agent, name, func(w io.Writer) error { return matrix.Download(ctx, media, w) })
@@ -60,6 +64,7 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 
 func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 	defer a.releaseTurns(c)
+	delete(a.staging, m.eventID)
 	cat := a.deps.Catalog
 	if m.err != nil {
 		m.ack.Done() // the user is told below

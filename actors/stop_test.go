@@ -42,6 +42,7 @@ func TestStop(t *testing.T) {
 				tt.addRoom(alice, "!r", "101")
 				conn, turn, reply := startStreaming(t, tt)
 				tt.say(alice, "!r", "queued behind it")
+				synctest.Wait() // the turn's own calls (typing on) are in before the mark
 
 				m := tt.mark()
 				start := time.Now()

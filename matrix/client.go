@@ -67,12 +67,16 @@ func (c *Client) DeviceID() string { return c.cli.DeviceID.String() }
 // position is stored once they are acked (see position), and the ones
 // acked after Run returned are stored by CommitSync.
 func (c *Client) Run(ctx context.Context, sink Sink, onFirstSync func()) error {
-	c.cli.Syncer = newSyncer(c, sink, c.pos, onFirstSync)
+	s := newSyncer(c, sink, c.pos, onFirstSync)
+	c.cli.Syncer = s
+	// Everything Run starts ends with it: the position's writer, and the
+	// messages waiting for their room keys (their events are delivered
+	// again after the next start).
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); c.pos.run(runCtx) }()
-	defer func() { stop(); <-done }()
-	err := c.cli.SyncWithContext(ctx)
+	defer func() { stop(); s.waiting.Wait(); <-done }()
+	err := c.cli.SyncWithContext(runCtx)
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -66,7 +66,7 @@ type cryptoState struct {
 	cli     *mautrix.Client
 	mach    *crypto.OlmMachine
 	db      *dbutil.Database
-	state   *sqlstatestore.SQLStateStore
+	state   *roomStates
 	policy  string
 	keyWait time.Duration
 	// newDevice is set when the store held no Olm account: the bot's
@@ -77,6 +77,10 @@ type cryptoState struct {
 	// full this run, so that room keys reach every member.
 	membersMu sync.Mutex
 	fetched   map[id.RoomID]bool
+	// requested holds the sessions whose keys were asked for this run
+	// (id.SessionID → struct{}): one request per missing key, however many
+	// messages wait for it.
+	requested sync.Map
 }
 
 var _ mautrix.CryptoHelper = (*cryptoState)(nil)
@@ -157,7 +161,7 @@ func newCryptoState(ctx context.Context, cli *mautrix.Client, db *dbutil.Databas
 		return nil, fmt.Errorf("failed to load the Olm account: %w", err)
 	}
 	cs := &cryptoState{
-		cli: cli, mach: mach, db: db, state: state, policy: opts.Policy,
+		cli: cli, mach: mach, db: db, state: &roomStates{SQLStateStore: state, cli: cli}, policy: opts.Policy,
 		keyWait: opts.KeyWait, fetched: map[id.RoomID]bool{},
 	}
 	if cs.keyWait <= 0 {
@@ -194,6 +198,15 @@ func (cs *cryptoState) publishDeviceKeys(ctx context.Context) error {
 		return nil
 	case !onServer:
 		return fmt.Errorf("%w: the device's keys are gone from the homeserver", ErrCryptoStore)
+	case !shared && device.Keys.GetEd25519(cli.DeviceID) == cs.mach.OwnIdentity().SigningKey &&
+		device.Keys.GetCurve25519(cli.DeviceID) == cs.mach.OwnIdentity().IdentityKey:
+		// The upload went through but a stop came before the store noted
+		// it: the keys on the server are the store's own.
+		account := cs.mach.GetAccount()
+		account.Shared = true
+		if err := cs.mach.CryptoStore.PutAccount(ctx, account); err != nil {
+			return fmt.Errorf("failed to note the device's keys as uploaded: %w", err)
+		}
 	case !shared:
 		return fmt.Errorf("%w: device %s has keys on the homeserver that the store does not hold (log in as a new device)", ErrCryptoStore, cli.DeviceID)
 	case device.Keys.GetEd25519(cli.DeviceID) != cs.mach.OwnIdentity().SigningKey:
@@ -280,6 +293,9 @@ func (cs *cryptoState) WaitForSession(ctx context.Context, roomID id.RoomID, sen
 // RequestSession implements mautrix.CryptoHelper: it asks the sender's
 // device (every device when unknown) and the bot's own for the room key.
 func (cs *cryptoState) RequestSession(ctx context.Context, roomID id.RoomID, senderKey id.SenderKey, sessionID id.SessionID, userID id.UserID, deviceID id.DeviceID) {
+	if _, asked := cs.requested.LoadOrStore(sessionID, struct{}{}); asked {
+		return
+	}
 	if deviceID == "" {
 		deviceID = "*"
 	}

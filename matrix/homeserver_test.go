@@ -33,6 +33,7 @@ const (
 	routeForget         = "POST /_matrix/client/v3/rooms/{room}/forget"
 	routeInvite         = "POST /_matrix/client/v3/rooms/{room}/invite"
 	routeState          = "PUT /_matrix/client/v3/rooms/{room}/state/{type}/{key...}"
+	routeGetState       = "GET /_matrix/client/v3/rooms/{room}/state/{type}/{key...}"
 	routeCreateRoom     = "POST /_matrix/client/v3/createRoom"
 	routeGetDisplayName = "GET /_matrix/client/v3/profile/{user}/displayname"
 	routeSetDisplayName = "PUT /_matrix/client/v3/profile/{user}/displayname"
@@ -105,6 +106,9 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 	route(routeForget, ok(`{}`))
 	route(routeInvite, ok(`{}`))
 	route(routeState, ok(`{"event_id":"$state"}`))
+	route(routeGetState, func(w http.ResponseWriter, _ *http.Request) {
+		matrixError(w, http.StatusNotFound, "M_NOT_FOUND", "Event not found.")
+	})
 	route(routeCreateRoom, ok(`{"room_id":"!new:hs.test"}`))
 	route(routeGetDisplayName, ok(`{"displayname":"Alice"}`))
 	route(routeSetDisplayName, ok(`{}`))

@@ -35,7 +35,8 @@ type StateStore interface {
 	LoadNextBatch(ctx context.Context, userID string) (string, error)
 	// CommitSync marks handled as handled (for the event TTL), then stores
 	// nextBatch as the sync position: the events of the responses up to it
-	// are done with (see position).
+	// are done with (see position). An empty nextBatch leaves the position
+	// as it is.
 	CommitSync(ctx context.Context, userID, nextBatch string, handled []string) error
 	// EventHandled reports whether eventID was marked handled (within the
 	// event TTL), without marking it.

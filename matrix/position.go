@@ -105,8 +105,13 @@ func (p *position) done(b *batch) {
 }
 
 // take removes the batches at the front that may be committed and returns
-// the newest token among them and every event to mark; ok is false when
-// none may. With overdue, a sealed batch past the wait counts as complete.
+// the newest token among them (ok is false when none may), and the events
+// to mark handled: those of the batches it removed and of every other
+// complete batch (whose marks it clears). The marks do not wait for the
+// position: an event held by a slow ack (a message waiting for its room
+// key, a !new making its room) must not keep later, finished events from
+// being marked, or a kill meanwhile would run those again. With overdue, a
+// sealed batch past the wait counts as complete.
 func (p *position) take(log *zerolog.Logger, overdue bool) (token string, handled []string, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -126,21 +131,35 @@ func (p *position) take(log *zerolog.Logger, overdue bool) (token string, handle
 		n++
 	}
 	p.batches = p.batches[n:]
+	for _, b := range p.batches {
+		if b.pending == 0 {
+			handled = append(handled, b.handled...)
+			b.handled = nil
+		}
+	}
 	return token, handled, n > 0
 }
 
-// commit writes the batches that may be committed. A failed write puts them
-// back, to be tried again.
+// commit writes what take returns: the marks, and the position when one
+// may move. A failed write puts them back, to be tried again.
 func (p *position) commit(ctx context.Context, overdue bool) error {
 	p.commitMu.Lock()
 	defer p.commitMu.Unlock()
 	token, handled, ok := p.take(zerolog.Ctx(ctx), overdue)
-	if !ok {
+	if !ok && len(handled) == 0 {
 		return nil
 	}
-	if err := p.store.CommitSync(ctx, p.userID, token, handled); err != nil {
+	next := token
+	if !ok {
+		next = "" // marks only: the position stays
+	}
+	if err := p.store.CommitSync(ctx, p.userID, next, handled); err != nil {
 		p.mu.Lock()
-		p.batches = append([]*batch{{token: token, handled: handled}}, p.batches...)
+		if ok {
+			p.batches = append([]*batch{{token: token, handled: handled}}, p.batches...)
+		} else if len(p.batches) > 0 {
+			p.batches[0].handled = append(p.batches[0].handled, handled...)
+		}
 		p.mu.Unlock()
 		return err
 	}

@@ -55,8 +55,9 @@ func newTestPosition(t *testing.T) (*position, *commits, *time.Time) {
 }
 
 // TestPositionWaitsForEveryAck: a response's position is stored only once
-// each of its events is acked and the responses before it are stored, with
-// the marks of every event of them; nothing is stored twice.
+// each of its events is acked and the responses before it are stored; the
+// events of a complete response are marked handled at once, whatever the
+// responses before it wait for; nothing is stored twice.
 func TestPositionWaitsForEveryAck(t *testing.T) {
 	ctx := testContext(t)
 	p, st, _ := newTestPosition(t)
@@ -79,19 +80,21 @@ func TestPositionWaitsForEveryAck(t *testing.T) {
 
 	commit() // nothing acked yet
 	c.Done()
-	commit() // s2 is complete, but s1 is not
+	// s2 is complete but s1 is not: s2's events are marked handled at
+	// once, the position stays.
+	commit(": $c")
 	a.Done()
-	commit() // s1 still waits for the stranger's event
+	commit(": $c") // s1 still waits for the stranger's event
 	stranger.Done()
-	commit("s2: $a $c")
-	commit("s2: $a $c") // nothing new
+	commit(": $c", "s2: $a")
+	commit(": $c", "s2: $a") // nothing new
 
 	// A batch not yet sealed is not complete, whatever was acked.
 	b3 := p.open("s3")
 	p.ack(b3, "$d").Done()
-	commit("s2: $a $c")
+	commit(": $c", "s2: $a")
 	p.seal(b3)
-	commit("s2: $a $c", "s3: $d")
+	commit(": $c", "s2: $a", "s3: $d")
 }
 
 // TestPositionGoesPastALostAck: an event whose ack never comes holds the

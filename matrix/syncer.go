@@ -38,6 +38,8 @@ type syncer struct {
 	pos         *position
 	onFirstSync func()
 	once        sync.Once
+	// waiting counts the messages waiting for their room keys.
+	waiting sync.WaitGroup
 }
 
 func newSyncer(c *Client, sink Sink, pos *position, onFirstSync func()) *syncer {

@@ -68,7 +68,11 @@ func (s *syncer) encrypted(ctx context.Context, cs *cryptoState, b *batch, mark 
 	case err == nil:
 		s.decrypted(decrypted, ack)
 	case errors.Is(err, crypto.ErrNoSessionFound):
-		go s.awaitKey(ctx, cs, evt, ack)
+		s.waiting.Add(1)
+		go func() {
+			defer s.waiting.Done()
+			s.awaitKey(ctx, cs, evt, ack)
+		}()
 	default:
 		s.undecryptable(ctx, evt, ack, err)
 	}

@@ -107,7 +107,8 @@ func (s *Store) MarkEventHandled(ctx context.Context, eventID string) (bool, err
 const markChunk = 500
 
 // CommitSync marks every event of handled as handled (for the event TTL),
-// then stores nextBatch as userID's sync position. The marks go first, in
+// then stores nextBatch as userID's sync position (an empty one is not
+// stored: marks only). The marks go first, in
 // transactions of up to markChunk, and the position last: a crash in
 // between leaves marks without the position, which only skips events that
 // were handled.
@@ -133,6 +134,9 @@ func (s *Store) CommitSync(ctx context.Context, userID, nextBatch string, handle
 		if err != nil {
 			return fmt.Errorf("failed to mark %d events handled: %w", len(chunk), err)
 		}
+	}
+	if nextBatch == "" {
+		return nil // marks only
 	}
 	return s.SaveNextBatch(ctx, userID, nextBatch)
 }

@@ -183,6 +183,9 @@ func TestCommitSync(t *testing.T) {
 	if err := s.CommitSync(ctx, bot, "s10", nil); err != nil {
 		t.Fatalf("CommitSync without marks: %v", err)
 	}
+	if err := s.CommitSync(ctx, bot, "", []string{"$marked-only"}); err != nil {
+		t.Fatalf("CommitSync without a position: %v", err)
+	}
 	var expires uint64
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(eventKey(ids[len(ids)-1]))
@@ -205,7 +208,7 @@ func TestCommitSync(t *testing.T) {
 	if got, err := s.LoadNextBatch(ctx, bot); got != "s10" || err != nil {
 		t.Fatalf("LoadNextBatch = %q, %v; want s10", got, err)
 	}
-	for _, id := range []string{ids[0], ids[markChunk], ids[len(ids)-1]} {
+	for _, id := range []string{ids[0], ids[markChunk], ids[len(ids)-1], "$marked-only"} {
 		if handled, err := s.EventHandled(ctx, id); !handled || err != nil {
 			t.Fatalf("EventHandled(%s) = %v, %v after a reopen; want true", id, handled, err)
 		}

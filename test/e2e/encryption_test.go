@@ -204,6 +204,9 @@ func TestEncryptedChatsByDefault(t *testing.T) {
 		if !announced.Encrypted {
 			t.Error("the announcement was sent in the clear")
 		}
+		if err := w.alice.KnowDevices(ctx, w.stack.BotID); err != nil {
+			t.Fatal(err)
+		}
 		w.ask("hello, new device", func(m harness.Message) bool { return m.FinalBody == "echo: hello, new device" })
 	})
 }
@@ -345,4 +348,43 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// Encryption turned on for a bot that already serves users: its sync
+// position is older than its new crypto store, so no sync tells the store
+// that the user's DM is encrypted. The bot still reads there and answers
+// encrypted (it asks the homeserver before its first send), never in the
+// clear.
+func TestEncryptionTurnedOnLater(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, BotEnv: []string{
+		"SURFACES_MATRIX_ENCRYPTION=off",
+	}}, "alice", harness.WithCrypto())
+	ctx, cancel := w.wait()
+	defer cancel()
+	dm, err := w.alice.CreateDM(ctx, w.stack.BotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.alice.WaitMessage(ctx, dm, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "Chat 1")
+	}); err != nil {
+		t.Fatalf("no onboarding with encryption off: %v", err)
+	}
+	if err := w.stack.StopBot(); err != nil {
+		t.Fatal(err)
+	}
+	w.stack.SetBotEnv("SURFACES_MATRIX_ENCRYPTION=allowed")
+	if err := w.stack.StartBot(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The user's client must know the bot's new device before it writes:
+	// otherwise the room key goes to nobody there (a person would then be
+	// asked to resend, see the undecryptable case).
+	if err := w.alice.KnowDevices(ctx, w.stack.BotID); err != nil {
+		t.Fatal(err)
+	}
+	help := w.askIn(dm, "!help", func(m harness.Message) bool { return strings.Contains(m.FinalBody, "!new") })
+	if !help.Encrypted {
+		t.Error("after encryption was turned on, the bot answered in the encrypted DM in the clear")
+	}
 }

@@ -157,3 +157,21 @@ func (u *UserClient) SendTextUnshared(ctx context.Context, roomID id.RoomID, tex
 	}
 	return resp.EventID, nil
 }
+
+// KnowDevices makes the client fetch users' device lists now, as it does
+// when a sync says they changed, and start new room keys for the rooms it
+// shares with them: the next message is encrypted for a device that has
+// just appeared (the bot's new one, after it started with new keys) instead
+// of racing the sync that would announce it.
+func (u *UserClient) KnowDevices(ctx context.Context, users ...id.UserID) error {
+	if u.crypto == nil {
+		return errors.New("failed to fetch device lists: the client has no crypto (WithCrypto)")
+	}
+	if _, err := u.crypto.mach.FetchKeys(ctx, users, true); err != nil {
+		return fmt.Errorf("failed to fetch the device lists of %v: %w", users, err)
+	}
+	for _, user := range users {
+		u.crypto.mach.OnDevicesChanged(ctx, user)
+	}
+	return nil
+}
