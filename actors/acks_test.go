@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 )
@@ -182,6 +184,46 @@ func TestANewChatIsAckedOnceItExists(t *testing.T) {
 		synctest.Wait()
 		if !invite.done() {
 			t.Fatal("the invite was not acked after onboarding")
+		}
+	})
+}
+
+// A room actor that crashes while a file downloads hands the file to its
+// successor, which fetches it again: the file is staged once and its event
+// acked, instead of lost with its ack left to the timeout.
+func TestAFileBeingDownloadedSurvivesACrash(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{RoomMiddleware: []actor.ReceiverMiddleware{actortest.CrashOnCrash}},
+			func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		synctest.Wait()
+		release := tt.Matrix.Block("Download")
+		defer release()
+		data := []byte("the report")
+		tt.Matrix.AddMedia("mxc://example.test/report.pdf", data)
+		file := newAcked()
+		tt.send(&actors.MessageReceived{RoomID: "!r", EventID: "$file", Sender: alice, MsgType: "m.file",
+			Media: &actors.Media{URL: "mxc://example.test/report.pdf", FileName: "report.pdf", Size: int64(len(data))}, Ack: file.ack})
+		synctest.Wait()
+		if file.done() {
+			t.Fatal("the file's event was acked while it downloads")
+		}
+
+		room := actor.NewPID(tt.System.Address(), actors.RoomActorID(alice, "!r"))
+		tt.System.Root.Send(room, &actortest.Crash{Reason: "injected crash"})
+		actortest.FishForMsg[*actors.RoomRestarted](tt.Probe, nil)
+		m := tt.mark()
+		release()
+		tt.waitCall(m, "SendNotice", "!r", "Got **report\\.pdf**")
+		synctest.Wait()
+		if !file.done() {
+			t.Fatal("the file's event was not acked after the restarted room staged it")
+		}
+		r, err := tt.Store.GetRoom(t.Context(), "!r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Staged) != 1 {
+			t.Fatalf("%d files staged, want the one sent", len(r.Staged))
 		}
 	})
 }

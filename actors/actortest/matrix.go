@@ -130,16 +130,26 @@ func (m *Matrix) Block(method string) (release func()) {
 	}
 }
 
-func (m *Matrix) record(ctx context.Context, c Call) (string, error) {
+// wait holds a call of method while it is blocked (Block), or until ctx
+// ends.
+func (m *Matrix) wait(ctx context.Context, method string) error {
 	m.mu.Lock()
-	ch := m.block[c.Method]
+	ch := m.block[method]
 	m.mu.Unlock()
-	if ch != nil {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Matrix) record(ctx context.Context, c Call) (string, error) {
+	if err := m.wait(ctx, c.Method); err != nil {
+		return "", err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -38,6 +38,9 @@ func (m *Matrix) SentFiles() []SentFile {
 // Download implements actors.MatrixMedia from the media AddMedia stored.
 func (m *Matrix) Download(ctx context.Context, media actors.Media, w io.Writer) error {
 	mxcURL := media.URL
+	if err := m.wait(ctx, "Download"); err != nil {
+		return err
+	}
 	if err := m.failure(ctx, "Download"); err != nil {
 		return err
 	}
