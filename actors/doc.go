@@ -13,6 +13,16 @@
 // ports are interfaces implemented by matrix/, agents/ and persistence/; this
 // package never imports those packages, mautrix or Badger.
 //
+// Every Matrix event comes with an Ack (ack.go), which any goroutine may
+// call. Exactly one actor calls it, once the event's fate is durable: a
+// room after the record write that holds the message, a user actor once
+// it decided (or, for onboarding and !new, once the rooms exist), the root
+// when it drops the event. An Ack travels with its event through pending
+// buffers, parked messages and a crashed actor's hand-over. The Matrix side
+// stores its sync position only past acked events, so a crash before an
+// ack has the event delivered again; RoomRecord.Taken keeps a room from
+// taking it twice.
+//
 // # How a reply shows up
 //
 // The first text chunk sends the reply; later chunks edit it, at most
