@@ -178,12 +178,18 @@ func (w *world) askIn(room id.RoomID, text string, done func(harness.Message) bo
 // afterEvent reports whether m came after the user's event sent, in the
 // room's timeline as the user received it.
 func afterEvent(w *world, room id.RoomID, sent id.EventID, m harness.Message) bool {
+	return after(w.alice, room, sent, m.EventID)
+}
+
+// after reports whether event came after sent in room's timeline as the
+// user received it.
+func after(u *harness.UserClient, room id.RoomID, sent, event id.EventID) bool {
 	seen := false
-	for _, e := range w.alice.Events(room) {
+	for _, e := range u.Events(room) {
 		if e.ID == sent {
 			seen = true
 		}
-		if e.ID == m.EventID {
+		if e.ID == event {
 			return seen
 		}
 	}

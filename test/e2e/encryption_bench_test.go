@@ -130,18 +130,3 @@ func firstVisible(ctx context.Context, b *testing.B, stack *harness.Stack, alice
 	}
 	return took
 }
-
-// after reports whether event came after sent in room's timeline as the
-// user received it.
-func after(u *harness.UserClient, room id.RoomID, sent, event id.EventID) bool {
-	seen := false
-	for _, e := range u.Events(room) {
-		if e.ID == sent {
-			seen = true
-		}
-		if e.ID == event {
-			return seen
-		}
-	}
-	return false
-}
