@@ -66,8 +66,9 @@ type roomActor struct {
 	// clock stops the actor when it has been idle (see passivate.go).
 	clock idleClock
 	// stopping is the id of a turn the user stopped whose agent side is not
-	// over yet; connTurn is the turn last sent on conn.
-	stopping, connTurn uint64
+	// over yet; cancelling the one whose USER_CANCEL is being written;
+	// connTurn is the turn last sent on conn.
+	stopping, cancelling, connTurn uint64
 	// holdTurns counts commands in flight that rebind the room to another
 	// conversation (!clear, !load, !agent): a message sent after one of them
 	// must go to the new conversation, so turns wait until they are done.

@@ -40,7 +40,7 @@ func (a *roomActor) stopTurn(c actor.Context) {
 	t.ended, t.stopped = true, true
 	if conn := a.conn; conn != nil && a.connTurn == t.id {
 		a.holdTurns++
-		a.stopping = t.id
+		a.stopping, a.cancelling = t.id, t.id
 		id := t.id
 		runTask(c, a.ctx, func(ctx context.Context) any {
 			sent, err := conn.Cancel(ctx)
@@ -50,9 +50,19 @@ func (a *roomActor) stopTurn(c actor.Context) {
 	a.pump(c)
 }
 
+// cancelSentDone runs once the USER_CANCEL write returned. The next turn
+// waits for it even when the agent's turn ended meanwhile (its END was on
+// its way when the user stopped it): a cancel still being written could
+// otherwise reach the agent after the next USER_MESSAGE and stop that turn
+// instead. A cancel the agent gets between turns is ignored by it.
 func (a *roomActor) cancelSentDone(c actor.Context, m *cancelSent) {
+	if a.cancelling != m.turnID {
+		return // an earlier incarnation's
+	}
+	a.cancelling = 0
 	if a.stopping != m.turnID {
-		return // the agent's turn already ended
+		a.releaseTurns(c) // the agent's turn already ended: the hold was ours
+		return
 	}
 	if m.err != nil || !m.sent {
 		if m.err != nil {
@@ -80,11 +90,15 @@ func (a *roomActor) stoppedTurnOver(c actor.Context, m *agentEventArrived) {
 }
 
 // endStopping lets the next turn go, closing the connection first if the
-// agent could not be asked to stop or did not in time.
+// agent could not be asked to stop or did not in time. While the USER_CANCEL
+// is still being written the next turn waits for that (cancelSentDone).
 func (a *roomActor) endStopping(c actor.Context, closeConn bool) {
 	a.stopping = 0
 	if closeConn {
 		a.dropConn() // the agent did not stop its turn
+	}
+	if a.cancelling != 0 {
+		return
 	}
 	a.releaseTurns(c)
 }

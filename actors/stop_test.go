@@ -117,3 +117,32 @@ func TestStopWithNothingRunning(t *testing.T) {
 		tt.waitCall(m, "SendNotice", "!r", "nothing to stop")
 	})
 }
+
+// A stopped turn whose END was already on its way: the USER_CANCEL written
+// after it must not reach the agent after the next message, or it would
+// stop that turn instead (issue 19, point 1).
+func TestALateCancelStopsOnlyTheStoppedTurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{CancelGrace: 5 * time.Second})
+		tt.Agents.CanCancel = true
+		tt.addRoom(alice, "!r", "101")
+		conn, turn, _ := startStreaming(t, tt)
+		release := conn.HoldCancels() // the USER_CANCEL write is slow
+		tt.say(alice, "!r", "!stop")
+		synctest.Wait()
+		turn.Emit(actortest.End(0)) // the agent had finished anyway
+		tt.say(alice, "!r", "the next question")
+		synctest.Wait()
+		tt.noTurn(conn, "the next turn started while the USER_CANCEL was still being written")
+		release()
+		next := tt.turn(conn)
+		if next.Msg.Text != "the next question" {
+			t.Fatalf("next turn %q", next.Msg.Text)
+		}
+		if got := conn.CancelledTurns(); len(got) != 1 || got[0] != "" {
+			t.Fatalf("the USER_CANCEL reached the turns %q, want none running (\"\")", got)
+		}
+		next.Emit(actortest.Text("answer"), actortest.End(0))
+		tt.turnEnded("!r")
+	})
+}

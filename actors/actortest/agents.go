@@ -129,7 +129,12 @@ type Conn struct {
 	// sets it for every later dial).
 	CanCancel bool
 	cancels   int
-	script    func(actors.UserMessage) []actors.AgentEvent
+	// cancelled lists, for each USER_CANCEL that landed, the text of the
+	// turn it found running ("" for none); holdCancel, when set, is
+	// waited on before a cancel lands (HoldCancels).
+	cancelled  []string
+	holdCancel chan struct{}
+	script     func(actors.UserMessage) []actors.AgentEvent
 
 	mu       sync.Mutex
 	current  *Turn
@@ -233,15 +238,50 @@ func (c *Conn) Confirm(_ context.Context, id string, approved bool) error {
 }
 
 // Cancel implements actors.AgentConn: with CanCancel set it records the
-// request (Cancels) and reports it sent; otherwise it sends nothing.
-func (c *Conn) Cancel(context.Context) (bool, error) {
+// request (Cancels, and the turn it reached in CancelledTurns) and reports
+// it sent; otherwise it sends nothing. After HoldCancels it lands only once
+// released, as a slow write would.
+func (c *Conn) Cancel(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	hold := c.holdCancel
+	c.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.CanCancel {
 		return false, nil
 	}
 	c.cancels++
+	reached := ""
+	if c.current != nil {
+		reached = c.current.Msg.Text
+	}
+	c.cancelled = append(c.cancelled, reached)
 	return true, nil
+}
+
+// HoldCancels makes later USER_CANCELs on c wait until release is called
+// before they land, so a test can order them against other events.
+func (c *Conn) HoldCancels() (release func()) {
+	hold := make(chan struct{})
+	c.mu.Lock()
+	c.holdCancel = hold
+	c.mu.Unlock()
+	return sync.OnceFunc(func() { close(hold) })
+}
+
+// CancelledTurns lists, for each USER_CANCEL that landed, the text of the
+// message whose turn was running then ("" when none was).
+func (c *Conn) CancelledTurns() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.cancelled...)
 }
 
 // Cancels is how many USER_CANCEL the fake received.

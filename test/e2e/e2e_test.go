@@ -66,6 +66,8 @@ func newWorldWith(t *testing.T, opts harness.StackOptions, who string, clientOpt
 				t.Logf("bot log %s:\n%s", p, harness.TailFile(p, 60))
 			}
 			t.Logf("dendrite log:\n%s", stack.HS.LogTail(20))
+			dir, hsDir := stack.Keep()
+			t.Logf("kept the whole logs and state in %s and %s", dir, hsDir)
 		}
 		if err := stack.Close(); err != nil {
 			t.Error(err)

@@ -243,6 +243,18 @@ func (s *Stack) Login(ctx context.Context, localpart string, options ...ClientOp
 	return NewUserClient(ctx, cli, options...)
 }
 
+// Keep makes Close leave the stack's and the homeserver's directories (the
+// bot's logs, state and Dendrite's log) for a look after a failed test.
+// It returns the two directories.
+func (s *Stack) Keep() (stackDir, homeserverDir string) {
+	s.ownDir = false
+	if s.HS != nil {
+		s.HS.keepDir = true
+		homeserverDir = s.HS.dir
+	}
+	return s.dir, homeserverDir
+}
+
 // Close stops everything the stack started and removes its dir if it made it.
 // It returns an error when the homeserver crashed during the run (its
 // directory and log are then kept, see Homeserver.Close).
