@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -225,5 +226,51 @@ func TestAFileBeingDownloadedSurvivesACrash(t *testing.T) {
 		if len(r.Staged) != 1 {
 			t.Fatalf("%d files staged, want the one sent", len(r.Staged))
 		}
+	})
+}
+
+// A record write that fails does not ack its message: the sync position
+// stays before it, so a restart has it delivered again. The turn does not
+// reach the agent unrecorded; the user is told once, the operator sees
+// RecordWriteFailed; the room writes again with a backoff, and once a write
+// lands the message is acked and answered (issue 19, point 4).
+func TestAFailedWriteHoldsTheAck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		synctest.Wait()
+		tt.Store.FailWrites(errDiskGone)
+		m := tt.mark()
+		a := tt.sayAcked(alice, "!r", "$one", "hello")
+		notice := tt.waitCall(m, "SendNotice", "!r", "can't save")
+		actortest.FishForMsg(tt.Probe, func(e *actors.RecordWriteFailed) bool { return e.RoomID == "!r" && e.Attempt == 1 })
+		actortest.Advance(t, 10*time.Second) // several attempts, all failing
+		if a.done() {
+			t.Fatal("the message was acked while no write of it landed")
+		}
+		conn, dialed := tt.Agents.TryNextConn() // dialing ahead of the record is fine
+		if dialed {
+			if turn, started := conn.TryNextTurn(); started {
+				t.Fatalf("the turn %q reached the agent before it was recorded", turn.Msg.Text)
+			}
+		}
+		if n := len(tt.Matrix.CallsSince(m, "SendNotice")); n != 1 {
+			t.Fatalf("%d notices during one run of failed writes, want 1 (%q)", n, notice.Text)
+		}
+		tt.Store.FailWrites(nil)
+		actortest.Advance(t, 30*time.Second) // the longest backoff
+		actortest.FishForMsg(tt.Probe, func(e *actors.RecordWritesRecovered) bool { return e.RoomID == "!r" })
+		synctest.Wait()
+		if !a.done() {
+			t.Fatal("the message was not acked once its record was written")
+		}
+		if !dialed {
+			conn = tt.conn()
+		}
+		turn := tt.turn(conn)
+		if turn.Msg.Text != "hello" {
+			t.Fatalf("turn %q, want the held message", turn.Msg.Text)
+		}
+		turn.Emit(actortest.End(0))
+		tt.turnEnded("!r")
 	})
 }

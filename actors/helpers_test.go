@@ -41,7 +41,7 @@ func newSeededTree(t *testing.T, opts actors.Options, seed func(tt *testTree)) *
 	}
 	tt.Probe.Subscribe(func(e any) bool {
 		switch e.(type) {
-		case *actors.TurnEnded, *actors.MessageRejected, *actors.RoomRestarted:
+		case *actors.TurnEnded, *actors.MessageRejected, *actors.RoomRestarted, *actors.RecordWriteFailed, *actors.RecordWritesRecovered:
 			return true
 		}
 		return false

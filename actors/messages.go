@@ -204,6 +204,22 @@ const (
 	RejectedRateLimited = "rate_limited"
 )
 
+// RecordWriteFailed: a room's record could not be written. The room keeps
+// the change, holds the acks of the events it took and writes again after
+// a backoff; Attempt counts the failures in a row.
+type RecordWriteFailed struct {
+	RoomID  string
+	Attempt int
+	Err     error
+}
+
+// RecordWritesRecovered: a room's record was written after Failures failed
+// attempts in a row.
+type RecordWritesRecovered struct {
+	RoomID   string
+	Failures int
+}
+
 // RoomRestarted: a room actor came back after a crash.
 type RoomRestarted struct {
 	RoomID string

@@ -82,6 +82,10 @@ type roomActor struct {
 	// staging holds the files being downloaded, by event id: a crash
 	// hands them to the successor, which fetches them again.
 	staging map[string]*StageFile
+	// failedWrites counts the record writes that failed in a row (see
+	// writeFailed); retryWrite is the timer of the next attempt.
+	failedWrites int
+	retryWrite   *time.Timer
 }
 
 // Messages a room actor sends itself.
@@ -96,6 +100,8 @@ type (
 		ticket uint64
 		rec    RoomRecord
 		err    error
+		// acks are the failed write's events, still to be acked.
+		acks []*Ack
 	}
 	// roomCrashed is sent by a crashing incarnation to its successor, with
 	// the messages it had not handled yet, oldest first.
@@ -144,6 +150,11 @@ func (a *roomActor) Receive(c actor.Context) {
 	case *roomSaved:
 		if m.inc == a.inc {
 			a.saved(c, m)
+		}
+	case *retrySave:
+		if m.inc == a.inc {
+			a.retryWrite = nil
+			a.save(c)
 		}
 	case *statePublished:
 		if m.inc == a.inc {
@@ -290,6 +301,9 @@ func (a *roomActor) stop(cause error) {
 	if a.idleTime != nil {
 		a.idleTime.Stop()
 	}
+	if a.retryWrite != nil {
+		a.retryWrite.Stop()
+	}
 	if a.turn != nil {
 		a.turn.stopTimers()
 	}
@@ -413,16 +427,19 @@ func (a *roomActor) save(c actor.Context) uint64 {
 		// The write must land even while the actor stops, so it is not
 		// bound to the actor's context.
 		written, err := writer.write(ticket, func() error { return store.PutRoom(context.WithoutCancel(ctx), rec) })
-		// Skipped, the write is covered by a newer one that landed; failed,
-		// the event is logged below and holding it back would only stall
-		// the sync position.
+		if err != nil {
+			// Not durable: the events stay unacked (a restart has them
+			// delivered again) and go with the next write (writeFailed).
+			return &roomSaved{inc: inc, ticket: ticket, rec: rec, err: err, acks: acks}
+		}
+		// Skipped, the write is covered by a newer one that landed.
 		for _, ack := range acks {
 			ack.Done()
 		}
-		if !written && err == nil {
+		if !written {
 			return nil // a newer snapshot is already stored
 		}
-		return &roomSaved{inc: inc, ticket: ticket, rec: rec, err: err}
+		return &roomSaved{inc: inc, ticket: ticket, rec: rec}
 	})
 	if st := ChatStateOf(rec); !sameChat(st, a.published) {
 		a.publish(c, st)
@@ -453,13 +470,14 @@ func (a *roomActor) publish(c actor.Context, st ChatState) {
 }
 
 func (a *roomActor) saved(c actor.Context, m *roomSaved) {
+	if m.err != nil {
+		a.writeFailed(c, m)
+		return
+	}
+	a.writeLanded(c)
 	// A write skipped for a newer one reports nothing; the newer one's
 	// ticket covers it.
 	a.turnRecorded(c, m.ticket)
-	if m.err != nil {
-		a.log.Error().Err(m.err).Msg("failed to save room record")
-		return
-	}
 	if m.ticket > a.reported && c.Parent() != nil {
 		a.reported = m.ticket
 		c.Send(c.Parent(), &RoomUpdated{Record: m.rec})

@@ -78,12 +78,15 @@ func TestAFailedMoveLetsTheTurnGoAhead(t *testing.T) {
 		tt.Registry.Assign(alice, "agent-1")
 		tt.Store.FailWrites(errDiskGone)
 		tt.say(alice, "!r", "hello")
+		synctest.Wait()
+		// The turn waits for its record (see TestAFailedWriteHoldsTheAck);
+		// the move does not wait for a platform_chat_id in a loop.
+		tt.Store.FailWrites(nil)
 		conn := tt.conn()
 		if conn.Agent.ID != actortest.AgentID || conn.ChatID != "101" {
 			t.Fatalf("dialed %s/%s, want the default agent's conversation", conn.Agent.ID, conn.ChatID)
 		}
 		tt.turn(conn).Emit(actortest.End(0))
-		tt.Store.FailWrites(nil)
 	})
 }
 

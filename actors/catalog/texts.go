@@ -26,6 +26,9 @@ const (
 	// StopCut tells the user the bot is stopping and had to cut their reply
 	// (PRODUCT R8.4).
 	StopCut Key = "stop_cut"
+	// StoreFailing tells the user the bot cannot save the chat's state
+	// right now: what they sent is kept and answered, a little later.
+	StoreFailing Key = "store_failing"
 	// MessagesSkipped: the bot was away so long that it could not read
 	// every message sent meanwhile (PRODUCT R7.2).
 	MessagesSkipped   Key = "messages_skipped"
@@ -164,6 +167,7 @@ var en = map[Key]string{
 	Restarted:             "I restarted while answering, so that reply was cut off.",
 	MessagesSkipped:       "I was away for a while and could not read every message sent here meanwhile. If I do not answer something you sent, please send it again.",
 	StopCut:               "I am restarting and had to cut this reply short. Messages you sent after it will be answered once I am back.",
+	StoreFailing:          "I can't save this chat's state right now (a storage problem on my side; the operator is alerted). Nothing you sent is lost: I keep trying, and your messages are answered once it works again.",
 	AgentUnavailable:      "The agent can't be reached right now. Please try again in a moment.",
 	AgentTimeout:          "The agent stopped responding, so I ended this reply.",
 	AgentProtocol:         "The agent sent something I could not understand, so I ended this reply.",
@@ -276,6 +280,7 @@ var ru = map[Key]string{
 	Restarted:             "Я перезапустился во время ответа, и он оборвался.",
 	MessagesSkipped:       "Меня долго не было, и я не смог прочитать все сообщения, отправленные здесь за это время. Если я не ответил на что-то, отправь это ещё раз.",
 	StopCut:               "Я перезапускаюсь и вынужден прервать этот ответ. На сообщения, отправленные после него, я отвечу, когда вернусь.",
+	StoreFailing:          "Сейчас я не могу сохранить состояние этого чата (проблема с хранилищем на моей стороне; оператор уже знает). Ничего из отправленного не потеряно: я пробую снова и отвечу, как только всё заработает.",
 	AgentUnavailable:      "Агент сейчас недоступен. Попробуй ещё раз чуть позже.",
 	AgentTimeout:          "Агент перестал отвечать, и я завершил этот ответ.",
 	AgentProtocol:         "Агент прислал что-то непонятное, и я завершил этот ответ.",

@@ -32,13 +32,18 @@ type Metrics struct {
 	queued      prometheus.Histogram
 	active      prometheus.Gauge
 
+	writeFailures prometheus.Counter
+	failingRooms  prometheus.Gauge
+
 	reconcileRuns     *prometheus.CounterVec
 	reconcileChanges  *prometheus.CounterVec
 	reconcileDuration prometheus.Gauge
 
-	// running is the rooms with a turn running (the active gauge's value).
+	// running is the rooms with a turn running (the active gauge's value);
+	// failing the rooms whose record writes are failing.
 	mu      sync.Mutex
 	running map[string]bool
+	failing map[string]bool
 
 	system *actor.ActorSystem
 	sub    *eventstream.Subscription
@@ -111,6 +116,12 @@ func New(reg prometheus.Registerer, system *actor.ActorSystem) (*Metrics, error)
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "surfaces_turns_active", Help: "Rooms with a turn running.",
 		}),
+		writeFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "surfaces_store_write_failures_total", Help: "Room record writes that failed (each is tried again; the events they hold stay unacked).",
+		}),
+		failingRooms: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "surfaces_store_failing_rooms", Help: "Rooms whose last record write failed (while above 0, /readyz answers 503).",
+		}),
 		reconcileRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "surfaces_reconcile_runs_total", Help: "Start-up reconciliations, by outcome (ok; failed: the homeserver could not be read, local records served).",
 		}, []string{"outcome"}),
@@ -122,6 +133,7 @@ func New(reg prometheus.Registerer, system *actor.ActorSystem) (*Metrics, error)
 			Name: "surfaces_reconcile_last_duration_seconds", Help: "How long the last start-up reconciliation took.",
 		}),
 		running: map[string]bool{},
+		failing: map[string]bool{},
 		system:  system,
 	}
 	// Fixed label values start at 0, so a rate is defined from the start.
@@ -133,7 +145,7 @@ func New(reg prometheus.Registerer, system *actor.ActorSystem) (*Metrics, error)
 		m.reconcileChanges.WithLabelValues(change)
 	}
 	for _, c := range []prometheus.Collector{m.turns, m.tokens, m.agentErrors, m.rejected, m.restarts, m.duration,
-		m.firstChunk, m.queued, m.active, m.reconcileRuns, m.reconcileChanges, m.reconcileDuration, actorsCollector{system}} {
+		m.firstChunk, m.queued, m.active, m.writeFailures, m.failingRooms, m.reconcileRuns, m.reconcileChanges, m.reconcileDuration, actorsCollector{system}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -168,6 +180,11 @@ func (m *Metrics) Observe(evt any) {
 		}
 	case *actors.MessageRejected:
 		m.rejected.WithLabelValues(e.Reason).Inc()
+	case *actors.RecordWriteFailed:
+		m.writeFailures.Inc()
+		m.setFailing(e.RoomID, true)
+	case *actors.RecordWritesRecovered:
+		m.setFailing(e.RoomID, false)
 	case *actors.RoomRestarted:
 		m.setRunning(e.RoomID, false) // the crash cut its turn; no TurnEnded follows
 		m.restarts.Inc()
@@ -199,6 +216,27 @@ func (m *Metrics) setRunning(roomID string, running bool) {
 		delete(m.running, roomID)
 	}
 	m.active.Set(float64(len(m.running)))
+}
+
+// setFailing marks roomID's record writes failing or not and updates the
+// gauge.
+func (m *Metrics) setFailing(roomID string, failing bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if failing {
+		m.failing[roomID] = true
+	} else {
+		delete(m.failing, roomID)
+	}
+	m.failingRooms.Set(float64(len(m.failing)))
+}
+
+// FailingWrites is how many rooms cannot write their record now: the bot
+// is not ready while any cannot (their events stay unacked).
+func (m *Metrics) FailingWrites() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.failing)
 }
 
 // agentErrorKind classifies the error of a failed turn.

@@ -265,3 +265,36 @@ func find(t *testing.T, reg *prometheus.Registry, name string, labels map[string
 	t.Fatalf("no %s%v", name, labels)
 	return nil
 }
+
+// A store that keeps failing is visible: each failed record write is
+// counted, the failing rooms are a gauge (and FailingWrites, which /readyz
+// reads), back to 0 once a write lands (issue 19, point 4).
+func TestFailingWritesAreCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		kit := actortest.NewKit(t)
+		reg := prometheus.NewRegistry()
+		m, err := metrics.New(reg, kit.System)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		root := kit.SpawnTree()
+		kit.AddRoom("@alice:example.test", "!r", "101")
+		kit.Store.FailWrites(errors.New("disk gone"))
+		kit.System.Root.Send(root, &actors.MessageReceived{RoomID: "!r", EventID: "$one", Sender: "@alice:example.test", MsgType: "m.text", Body: "one"})
+		actortest.Advance(t, 4*time.Second) // the first write and two retries
+		if got := counter(t, reg, "surfaces_store_write_failures_total", nil); got < 2 {
+			t.Fatalf("%v failed writes counted, want at least 2", got)
+		}
+		if got := gauge(t, reg, "surfaces_store_failing_rooms", nil); got != 1 || m.FailingWrites() != 1 {
+			t.Fatalf("failing rooms %v (FailingWrites %d), want 1", got, m.FailingWrites())
+		}
+		kit.Store.FailWrites(nil)
+		actortest.Advance(t, 30*time.Second)
+		kit.NextTurn(kit.NextConn()).Emit(actortest.End(0))
+		synctest.Wait()
+		if got := gauge(t, reg, "surfaces_store_failing_rooms", nil); got != 0 || m.FailingWrites() != 0 {
+			t.Fatalf("failing rooms %v (FailingWrites %d) after a write landed, want 0", got, m.FailingWrites())
+		}
+	})
+}

@@ -28,7 +28,11 @@ type health struct {
 	// long that may last before /readyz says 503.
 	failingFor   atomic.Value
 	unreadyAfter time.Duration
-	announced    sync.Once
+	// failingWrites holds a func() int counting the rooms whose record
+	// writes are failing (set once the tree's metrics exist): their
+	// events stay unacked, so the bot is not ready while any fails.
+	failingWrites atomic.Value
+	announced     sync.Once
 }
 
 // announce logs the one "ready" line, the first time the bot is both synced
@@ -41,6 +45,9 @@ func (h *health) announce(log *zerolog.Logger) {
 
 func (h *health) ready() bool {
 	if !h.loggedIn.Load() || !h.synced.Load() || !h.reconciled.Load() {
+		return false
+	}
+	if n, ok := h.failingWrites.Load().(func() int); ok && n() > 0 {
 		return false
 	}
 	f, ok := h.failingFor.Load().(func() time.Duration)
@@ -57,7 +64,7 @@ func serveHTTP(ctx context.Context, addr string, h *health, reg *prometheus.Regi
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !h.ready() {
-			http.Error(w, "not ready: not logged in, first sync or reconciliation not done, or syncing has been failing", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: not logged in, first sync or reconciliation not done, syncing has been failing, or record writes are failing", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -163,4 +163,14 @@ func TestReadyzFollowsSyncFailures(t *testing.T) {
 			t.Fatalf("failing for %v: ready = %v, want %v", tc.failing, got, tc.ready)
 		}
 	}
+	// Rooms whose record writes fail hold their events unacked: not ready.
+	failingRooms := 1
+	h.failingWrites.Store(func() int { return failingRooms })
+	if h.ready() {
+		t.Fatal("ready while a room's record writes are failing")
+	}
+	failingRooms = 0
+	if !h.ready() {
+		t.Fatal("not ready once the record writes land again")
+	}
 }

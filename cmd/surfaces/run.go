@@ -136,6 +136,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		return fmt.Errorf("failed to register the metrics: %w", err)
 	}
 	defer treeMetrics.Close()
+	h.failingWrites.Store(treeMetrics.FailingWrites)
 	var tasks sync.WaitGroup
 	drain := &actors.Drain{}
 	deps := wired.deps(store, mx)

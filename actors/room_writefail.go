@@ -1,0 +1,54 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+)
+
+// A record write that fails leaves the room's change in memory only. The
+// events it held are not acked, so the sync position stays before them and
+// a restart has the homeserver deliver them again; a running turn does not
+// go to the agent until its TurnInFlight is written (see turnRecorded). The
+// room writes its whole record again after a backoff, until a write lands:
+// a newer snapshot covers every change before it. The user is told once per
+// run of failures, and the operator sees RecordWriteFailed (a metric, and
+// /readyz failing while any room cannot write).
+
+// retrySave is the room's timer for writing its record again.
+type retrySave struct{ inc uint64 }
+
+// Bounds of the backoff between attempts to write a record again.
+const (
+	firstWriteRetry = time.Second
+	maxWriteRetry   = 30 * time.Second
+)
+
+// writeFailed keeps the failed write's acks for the next write, tells the
+// user on the first failure in a row, and schedules the next attempt.
+func (a *roomActor) writeFailed(c actor.Context, m *roomSaved) {
+	a.acks = append(m.acks, a.acks...)
+	a.failedWrites++
+	a.log.Error().Err(m.err).Int("attempt", a.failedWrites).Msg("failed to save room record, will try again")
+	c.ActorSystem().EventStream.Publish(&RecordWriteFailed{RoomID: a.roomID, Attempt: a.failedWrites, Err: m.err})
+	if a.failedWrites == 1 {
+		a.notice(c, a.deps.Catalog.T(catalog.StoreFailing))
+	}
+	if a.retryWrite != nil {
+		return // one attempt is already scheduled; it writes everything
+	}
+	backoff := firstWriteRetry << min(a.failedWrites-1, 5)
+	a.retryWrite = sendLater(c, min(backoff, maxWriteRetry), &retrySave{inc: a.inc})
+}
+
+// writeLanded ends a run of failed writes.
+func (a *roomActor) writeLanded(c actor.Context) {
+	if a.failedWrites == 0 {
+		return
+	}
+	a.log.Info().Int("failures", a.failedWrites).Msg("room record written again")
+	c.ActorSystem().EventStream.Publish(&RecordWritesRecovered{RoomID: a.roomID, Failures: a.failedWrites})
+	a.failedWrites = 0
+}
