@@ -3,6 +3,7 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -53,18 +54,40 @@ func TestUserActorAloneOnboards(t *testing.T) {
 	})
 }
 
-// A user actor that cannot read its record crashes; its supervisor restarts
-// it and the new incarnation serves the user once the store answers again.
-func TestUserActorRestartsWhenItsRecordCannotBeRead(t *testing.T) {
+// A user actor that cannot read its record holds the user's events and
+// reads again with a backoff instead of crashing (ten crashes in a row made
+// its supervisor give up until the next message): the user is told once,
+// no event is acked while it waits, and once the store answers the held
+// message is served (issue 19, point 5).
+func TestUserActorBacksOffWhenItsRecordCannotBeRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		kit := actortest.NewKit(t)
 		kit.AddRoom(alice, "!r", "3")
-		kit.Store.FailNextReads(1, errDiskGone)
+		kit.Store.FailReads(errDiskGone)
 		user := kit.SpawnUser(alice)
-		kit.Probe.ExpectRestart(user)
 		mark := kit.Matrix.Mark()
-		kit.Probe.Send(user, &actors.MessageReceived{RoomID: "!r", EventID: "$1", Sender: alice, MsgType: "m.text", Body: "!help"})
+		var acked atomic.Bool
+		kit.Probe.Send(user, &actors.MessageReceived{RoomID: "!r", EventID: "$1", Sender: alice, MsgType: "m.text", Body: "!help",
+			Ack: actors.NewAck(func() { acked.Store(true) })})
+		kit.WaitCall(mark, "SendNotice", "!r", "can't save")
+		start := time.Now()
+		actortest.Advance(t, time.Minute)
+		if reads := kit.Store.FailedReads(); reads > 8 {
+			t.Fatalf("%d reads of the record in %v while the store fails, want a backoff (at most 8)", reads, time.Since(start))
+		}
+		if n := len(kit.Matrix.CallsSince(mark, "SendNotice")); n != 1 {
+			t.Fatalf("%d notices while the store fails, want 1", n)
+		}
+		if acked.Load() {
+			t.Fatal("the held message was acked before the user's record was read")
+		}
+		kit.Store.FailReads(nil)
+		actortest.Advance(t, 30*time.Second)
 		kit.WaitCall(mark, "SendNotice", "!r", "Commands:")
+		synctest.Wait()
+		if !acked.Load() {
+			t.Fatal("the message was not acked once it was served")
+		}
 	})
 }
 

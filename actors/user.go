@@ -51,6 +51,11 @@ type userActor struct {
 	// provisionAck is the Ack of the event that started the onboarding
 	// or !new in progress, acked when it is done.
 	provisionAck *Ack
+	// loadFailures counts the failed reads of the record in a row;
+	// retryLoad is the timer of the next (see loadFailed).
+	loadFailures    int
+	toldLoadFailure bool
+	retryLoad       *time.Timer
 }
 
 type (
@@ -82,9 +87,11 @@ func (a *userActor) Receive(c actor.Context) {
 		a.start(c)
 	case *actor.Stopping:
 		a.clock.stop()
+		a.stopRetryLoad()
 		a.cancel(errors.New("user actor stopping"))
 	case *actor.Restarting:
 		a.clock.stop()
+		a.stopRetryLoad()
 		// Hand the waiting messages to the next incarnation, oldest first,
 		// and the onboarding still running, whose task goes on.
 		a.cancel(errors.New("user actor restarting"))
@@ -119,6 +126,11 @@ func (a *userActor) Receive(c actor.Context) {
 		if m.inc == a.inc {
 			a.userLoaded(c, m)
 		}
+	case *retryUserLoad:
+		if m.inc == a.inc {
+			a.retryLoad = nil
+			a.load(c)
+		}
 	case *provisioned:
 		switch {
 		case m.inc != a.inc && (m.inc != a.adopted || a.adopted == 0):
@@ -140,6 +152,7 @@ func (a *userActor) Receive(c actor.Context) {
 				return
 			}
 			a.pending = append(a.pending, m)
+			a.tellLoadFailure(c)
 			return
 		}
 		a.handle(c, m)
@@ -153,6 +166,11 @@ func (a *userActor) start(c actor.Context) {
 	a.kids = newChildren()
 	a.clock = idleClock{after: a.opts.PassivateAfter}
 	a.inc = incarnations.Add(1)
+	a.load(c)
+}
+
+// load reads the user's record and rooms in a task (userLoaded).
+func (a *userActor) load(c actor.Context) {
 	store, userID, inc := a.deps.Store, a.userID, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		rec, err := store.GetUser(ctx, userID)
@@ -175,8 +193,13 @@ func (a *userActor) userLoaded(c actor.Context, m *userLoaded) {
 		a.rec = UserRecord{UserID: a.userID}
 	default:
 		// Without the record the actor cannot tell which rooms are the
-		// user's; it crashes so its supervisor retries the load.
-		panic(fmt.Sprintf("failed to load user %s: %v", a.userID, m.err))
+		// user's: it holds their events and reads again (loadFailed).
+		a.loadFailed(c, m.err)
+		return
+	}
+	if a.loadFailures > 0 {
+		a.log.Info().Int("failures", a.loadFailures).Msg("user record read again")
+		a.loadFailures, a.toldLoadFailure = 0, false
 	}
 	a.loaded = true
 	a.clock.arm(c)

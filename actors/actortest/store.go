@@ -33,6 +33,8 @@ type Store struct {
 	// more, or is negative for "until cleared".
 	failReads error
 	readsLeft int
+	// failedReads counts the reads refused (FailedReads).
+	failedReads int
 	// held, while not nil, blocks room writes until it is closed.
 	held chan struct{}
 }
@@ -103,7 +105,15 @@ func (s *Store) readable(ctx context.Context) error {
 	if s.readsLeft > 0 {
 		s.readsLeft--
 	}
+	s.failedReads++
 	return s.failReads
+}
+
+// FailedReads is how many reads FailReads or FailNextReads refused.
+func (s *Store) FailedReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failedReads
 }
 
 // writable reports why a write must not happen: a cancelled ctx or
