@@ -274,3 +274,37 @@ func TestAFailedWriteHoldsTheAck(t *testing.T) {
 		tt.turnEnded("!r")
 	})
 }
+
+// A !new delivered again after a kill that came once its chat was stored
+// but before the sync position passed it finds that chat: no second room,
+// a pointer to the first, and the event acked (issue 19, point 6).
+func TestANewDeliveredAgainFindsItsChat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		synctest.Wait()
+		m := tt.mark()
+		tt.sayAcked(alice, "!r", "$new", "!new")
+		first := tt.waitCall(m, "SendNotice", "!r", "I made")
+		synctest.Wait()
+
+		// The bot starts again on the same store (the kill lost nothing
+		// but the sync position) and the homeserver delivers $new again.
+		if err := tt.System.Root.StopFuture(tt.root).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		tt.root = tt.SpawnTree()
+		m = tt.mark()
+		again := tt.sayAcked(alice, "!r", "$new", "!new")
+		pointer := tt.waitCall(m, "SendNotice", "!r", "I made")
+		synctest.Wait()
+		if calls := tt.Matrix.CallsSince(m, "CreateChatRoom"); len(calls) != 0 {
+			t.Fatalf("the second delivery of one !new made another chat (%d rooms)", len(calls))
+		}
+		if pointer.Text != first.Text {
+			t.Fatalf("the pointer %q does not lead to the chat the first delivery made (%q)", pointer.Text, first.Text)
+		}
+		if !again.done() {
+			t.Fatal("the second delivery was not acked")
+		}
+	})
+}

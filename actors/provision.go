@@ -19,9 +19,9 @@ import (
 // idempotent: what exists is re-invited, only what is missing is created,
 // and every created id is stored before the next step, so a crash half-way
 // never creates a second Space (PRODUCT R1.2–R1.3).
-func (a *userActor) provision(c actor.Context, entryRoomID string, join bool) {
+func (a *userActor) provision(c actor.Context, entryRoomID, eventID string, join bool) {
 	a.onboarding = true
-	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, active: a.activeRooms(), entry: entryRoomID, join: join}
+	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, active: a.activeRooms(), entry: entryRoomID, join: join, event: eventID}
 	inc := a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		err := p.run(context.WithoutCancel(ctx))
@@ -56,6 +56,8 @@ type provisioner struct {
 	entry   string
 	join    bool
 	created []RoomRecord
+	// event is the event that asked for the rooms (RoomRecord.CreatedBy).
+	event string
 }
 
 func (p *provisioner) run(ctx context.Context) error {
@@ -199,7 +201,7 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 	now := time.Now()
 	room := RoomRecord{
 		OwnerID: p.rec.UserID, SpaceID: p.rec.SpaceID, ChatIndex: n, Name: chatName,
-		PlatformChatID: chatID, AgentID: agent.ID, AgentDefaulted: defaulted, CreatedAt: now, UpdatedAt: now,
+		PlatformChatID: chatID, AgentID: agent.ID, AgentDefaulted: defaulted, CreatedBy: p.event, CreatedAt: now, UpdatedAt: now,
 	}
 	// The room carries its own description from its first event on, so an
 	// empty state directory can serve it again (PRODUCT R11).

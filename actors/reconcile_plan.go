@@ -184,7 +184,7 @@ func (p *Plan) planRoom(id string, st ChatState, records map[string]RoomRecord, 
 		p.PutRooms = append(p.PutRooms, RoomRecord{
 			RoomID: id, OwnerID: st.Owner, SpaceID: st.SpaceID, ChatIndex: st.ChatIndex, Name: st.Name,
 			PlatformChatID: st.PlatformChatID, AgentID: st.AgentID, AgentDefaulted: st.AgentDefaulted,
-			Archived: st.Archived, CreatedAt: now, UpdatedAt: cmp.Or(st.UpdatedAt, now),
+			Archived: st.Archived, CreatedBy: st.CreatedBy, CreatedAt: now, UpdatedAt: cmp.Or(st.UpdatedAt, now),
 		})
 		p.Recovered[id] = true
 		p.Report.RecoveredRooms++

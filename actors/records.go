@@ -69,6 +69,10 @@ type RoomRecord struct {
 	// a crash (the sync position is stored only once events are acked, see
 	// Ack) is not taken twice.
 	Taken []string `json:"taken,omitempty"`
+	// CreatedBy is the event that made the room (a !new, an invite), so a
+	// second delivery of it after a crash finds this room instead of
+	// making another.
+	CreatedBy string `json:"created_by,omitempty"`
 	// CommandsVersion names the command descriptions last published in the
 	// room (MSC4391); another version is published again.
 	CommandsVersion string `json:"commands_version,omitempty"`

@@ -13,15 +13,17 @@ import (
 
 // ChatState is the bot's own state event of a chat room.
 type ChatState struct {
-	Owner          string    `json:"owner"`
-	SpaceID        string    `json:"space_id,omitempty"`
-	ChatIndex      int       `json:"chat_index"`
-	Name           string    `json:"name"`
-	PlatformChatID string    `json:"platform_chat_id"`
-	AgentID        string    `json:"agent_id"`
-	AgentDefaulted bool      `json:"agent_defaulted,omitempty"`
-	Archived       bool      `json:"archived,omitempty"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	Owner          string `json:"owner"`
+	SpaceID        string `json:"space_id,omitempty"`
+	ChatIndex      int    `json:"chat_index"`
+	Name           string `json:"name"`
+	PlatformChatID string `json:"platform_chat_id"`
+	AgentID        string `json:"agent_id"`
+	AgentDefaulted bool   `json:"agent_defaulted,omitempty"`
+	Archived       bool   `json:"archived,omitempty"`
+	// CreatedBy is the event that made the room (RoomRecord.CreatedBy).
+	CreatedBy string    `json:"created_by,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // SpaceState is the bot's own state event of a user's Space.
@@ -71,7 +73,7 @@ func ChatStateOf(r RoomRecord) ChatState {
 	return ChatState{
 		Owner: r.OwnerID, SpaceID: r.SpaceID, ChatIndex: r.ChatIndex, Name: r.Name,
 		PlatformChatID: r.PlatformChatID, AgentID: r.AgentID, AgentDefaulted: r.AgentDefaulted,
-		Archived: r.Archived, UpdatedAt: r.UpdatedAt,
+		Archived: r.Archived, CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt,
 	}
 }
 

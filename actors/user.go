@@ -275,7 +275,7 @@ type wakeRoom struct{ roomID string }
 // has a Space, re-invites them to it and every active chat (PRODUCT R1.2–R1.3).
 func (a *userActor) invited(c actor.Context, m *InviteReceived) {
 	a.log.Info().Str("room_id", m.RoomID).Bool("is_direct", m.IsDirect).Msg("invited")
-	a.provision(c, m.RoomID, true)
+	a.provision(c, m.RoomID, m.EventID, true)
 }
 
 // message routes a message; handedOver reports that a room actor took it
@@ -310,7 +310,7 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) (handedOver boo
 	}
 	if entry && !managed {
 		// Talking in the entry room: point the user to their Space again.
-		a.provision(c, m.RoomID, false)
+		a.provision(c, m.RoomID, m.EventID, false)
 		return false
 	}
 	switch m.MsgType {

@@ -31,7 +31,7 @@ func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
 	case cmd.Name == "chats":
 		a.notice(c, m.RoomID, a.chatsText(m.RoomID))
 	case cmd.Name == "new":
-		a.newChat(c, m.RoomID, cmd)
+		a.newChat(c, m.RoomID, m.EventID, cmd)
 	}
 }
 
@@ -71,7 +71,19 @@ func (a *userActor) chatsText(current string) string {
 // newChat creates a chat in the user's Space (PRODUCT R2.1). Like
 // onboarding it holds the user's other messages until it is done, so two
 // !new at once make two chats with two numbers, never one number twice.
-func (a *userActor) newChat(c actor.Context, fromRoom string, cmd Command) {
+//
+// A !new delivered again after a crash (the kill came after its room was
+// stored but before the sync position passed it) finds the chat it made,
+// by RoomRecord.CreatedBy, and points to it again instead of making a
+// second one.
+func (a *userActor) newChat(c actor.Context, fromRoom, eventID string, cmd Command) {
+	for _, r := range a.rooms {
+		if eventID != "" && r.CreatedBy == eventID {
+			a.log.Info().Str("event_id", eventID).Str("room_id", r.RoomID).Msg("!new delivered again, its chat exists")
+			a.notice(c, fromRoom, a.deps.Catalog.T(catalog.ChatCreated, "chat", r.Name, "link", matrixToLink(r.RoomID)))
+			return
+		}
+	}
 	name := ""
 	if cmd.Args != "" {
 		var ok bool
@@ -81,7 +93,7 @@ func (a *userActor) newChat(c actor.Context, fromRoom string, cmd Command) {
 		}
 	}
 	a.onboarding = true
-	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, entry: fromRoom}
+	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, entry: fromRoom, event: eventID}
 	inc := a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		err := p.newChat(context.WithoutCancel(ctx), name)

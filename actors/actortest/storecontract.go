@@ -112,6 +112,7 @@ func contractRoom(id, owner string) actors.RoomRecord {
 		},
 		Taken:           []string{"$q1", "$q2"},
 		CommandsVersion: "v1",
+		CreatedBy:       "$new",
 		CreatedAt:       contractAt(7),
 		UpdatedAt:       contractAt(8),
 	}
