@@ -51,6 +51,8 @@ func ackOf(msg any) *Ack {
 		return m.ack
 	case *StageFile:
 		return m.ack
+	case *RunCommand:
+		return m.ack
 	}
 	return nil
 }

@@ -308,3 +308,58 @@ func TestANewDeliveredAgainFindsItsChat(t *testing.T) {
 		}
 	})
 }
+
+// A command that changes the room is acked once its effect is in the
+// record, not when decided: a kill before that has it delivered again. One
+// that landed is taken: a second delivery does not run it again (issue 19,
+// point 3).
+func TestACommandIsAckedOnceItsEffectIsDurable(t *testing.T) {
+	for _, tc := range []struct{ command, done string }{
+		{"!clear", "Fresh start"},
+		{"!rename Plans", "Plans"},
+		{"!save", "Saved"},
+	} {
+		t.Run(tc.command, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+				synctest.Wait()
+				release := tt.Store.HoldRoomWrites()
+				defer release()
+				m := tt.mark()
+				cmd := tt.sayAcked(alice, "!r", "$cmd", tc.command)
+				tt.waitCall(m, "SendNotice", "!r", tc.done)
+				synctest.Wait()
+				if cmd.done() {
+					t.Fatalf("%s acked before the record holding its effect was written", tc.command)
+				}
+				release()
+				synctest.Wait()
+				if !cmd.done() {
+					t.Fatalf("%s not acked once its effect was written", tc.command)
+				}
+				before, err := tt.Store.GetRoom(t.Context(), "!r")
+				if err != nil {
+					t.Fatal(err)
+				}
+
+				m = tt.mark()
+				again := tt.sayAcked(alice, "!r", "$cmd", tc.command)
+				synctest.Wait()
+				if calls := tt.Matrix.CallsSince(m, "SendNotice"); len(calls) != 0 {
+					t.Fatalf("a second delivery of %s ran it again: %q", tc.command, calls[0].Text)
+				}
+				after, err := tt.Store.GetRoom(t.Context(), "!r")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if after.PlatformChatID != before.PlatformChatID || after.Name != before.Name {
+					t.Fatalf("a second delivery of %s changed the room: %s %q, was %s %q", tc.command,
+						after.PlatformChatID, after.Name, before.PlatformChatID, before.Name)
+				}
+				if !again.done() {
+					t.Fatal("the second delivery was not acked")
+				}
+			})
+		})
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 )
@@ -134,6 +136,53 @@ func TestMessageRightAfterARebindGoesToTheNewConversation(t *testing.T) {
 				conn := tt.conn()
 				if key := conn.Agent.ID + "/" + conn.ChatID; key == second.Agent.ID+"/"+second.ChatID {
 					t.Fatalf("the message after %s went to the conversation it left (%s)", command, key)
+				}
+				tt.turn(conn).Emit(actortest.End(0))
+			})
+		})
+	}
+}
+
+// A command that rebinds the room, in flight when the room actor crashes,
+// is run again by the restarted actor: the user is told it was done, the
+// next message goes to the new conversation, and the command's event is
+// acked only then (issue 19, point 2).
+func TestARebindInFlightSurvivesACrash(t *testing.T) {
+	for _, tc := range []struct{ command, done string }{
+		{"!clear", "Fresh start"},
+		{"!agent 2", "now talks to Agent 1"},
+		{"!load 1", "now continues"},
+	} {
+		t.Run(tc.command, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newTestTree(t, actors.Options{UserSelectableAgents: true,
+					RoomMiddleware: []actor.ReceiverMiddleware{actortest.CrashOnCrash}})
+				tt.addRoom(alice, "!r", "101")
+				tt.talk("!r", "first")
+				m := tt.mark()
+				tt.say(alice, "!r", "!save")
+				tt.waitCall(m, "SendNotice", "!r", "Saved")
+				tt.say(alice, "!r", "!clear")
+				second := tt.talk("!r", "second")
+
+				release := tt.Store.HoldRebinds()
+				defer release()
+				cmd := tt.sayAcked(alice, "!r", "$cmd", tc.command)
+				synctest.Wait()
+				room := actor.NewPID(tt.System.Address(), actors.RoomActorID(alice, "!r"))
+				tt.System.Root.Send(room, &actortest.Crash{Reason: "injected crash"})
+				actortest.FishForMsg[*actors.RoomRestarted](tt.Probe, nil)
+				m = tt.mark()
+				release()
+				tt.waitCall(m, "SendNotice", "!r", tc.done)
+				synctest.Wait()
+				if !cmd.done() {
+					t.Fatalf("%s was not acked once the restarted room ran it", tc.command)
+				}
+				tt.say(alice, "!r", "after the crash")
+				conn := tt.conn()
+				if key := conn.Agent.ID + "/" + conn.ChatID; key == second.Agent.ID+"/"+second.ChatID {
+					t.Fatalf("after a crash during %s the next message went to the old conversation (%s)", tc.command, key)
 				}
 				tt.turn(conn).Emit(actortest.End(0))
 			})

@@ -136,6 +136,9 @@ type StageFile struct {
 type RunCommand struct {
 	EventID string
 	Command Command
+	// ack is acked once the command's effect is durable (see
+	// room_commandacks.go).
+	ack *Ack
 }
 
 // RoomUpdated tells the user actor that one of its rooms changed and was

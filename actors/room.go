@@ -82,6 +82,13 @@ type roomActor struct {
 	// staging holds the files being downloaded, by event id: a crash
 	// hands them to the successor, which fetches them again.
 	staging map[string]*StageFile
+	// commands are the commands whose effect is not durable yet, oldest
+	// first: a crash hands them to the successor, which runs them again;
+	// running is the one runCommand is running now, awaited set when it
+	// went on in a task (see room_commandacks.go).
+	commands []*RunCommand
+	running  *RunCommand
+	awaited  bool
 	// failedWrites counts the record writes that failed in a row (see
 	// writeFailed); retryWrite is the timer of the next attempt.
 	failedWrites int
@@ -226,7 +233,7 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 			m.ack.Done() // refused, and the user told
 		}
 	case *RunCommand:
-		a.runCommand(c, m)
+		a.command(c, m)
 	case *StageFile:
 		if a.takenBefore(m.EventID) {
 			m.ack.Done()
@@ -290,7 +297,7 @@ func (a *roomActor) stopped(c actor.Context) {
 // idle reports whether the room may be stopped: nothing running, waiting
 // or being rebound.
 func (a *roomActor) idle() bool {
-	return a.loaded && a.turn == nil && len(a.queue) == 0 && a.holdTurns == 0 && len(a.pending) == 0
+	return a.loaded && a.turn == nil && len(a.queue) == 0 && a.holdTurns == 0 && len(a.pending) == 0 && len(a.commands) == 0
 }
 
 func (a *roomActor) stop(cause error) {
@@ -323,6 +330,10 @@ func (a *roomActor) restarting(c actor.Context) {
 	a.stop(errors.New("room actor restarting"))
 	msgs := append([]any(nil), a.pending...)
 	for _, m := range a.staging {
+		msgs = append(msgs, m)
+	}
+	// Commands whose effect did not land are run again: their acks wait.
+	for _, m := range a.commands {
 		msgs = append(msgs, m)
 	}
 	for _, m := range a.queue {

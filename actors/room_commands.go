@@ -13,17 +13,21 @@ import (
 
 // Results of the room commands' network and disk work.
 type (
+	// event is the command's event id (see room_commandacks.go).
 	renameDone struct {
-		inc  uint64
-		name string
-		err  error
+		inc   uint64
+		event string
+		name  string
+		err   error
 	}
 	archiveDone struct {
-		inc uint64
-		err error
+		inc   uint64
+		event string
+		err   error
 	}
 	clearDone struct {
 		inc    uint64
+		event  string
 		chatID string
 		err    error
 	}
@@ -75,15 +79,16 @@ func (a *roomActor) rename(c actor.Context, cmd Command) {
 		a.notice(c, a.deps.Catalog.T(catalog.NameEmpty, "command", cmd.Word))
 		return
 	}
-	matrix, roomID, inc := a.deps.Matrix, a.roomID, a.inc
+	matrix, roomID, inc, event := a.deps.Matrix, a.roomID, a.inc, a.commandAwaits()
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		err := matrix.SetRoomName(ctx, roomID, name)
-		return &renameDone{inc: inc, name: name, err: err}
+		return &renameDone{inc: inc, event: event, name: name, err: err}
 	})
 }
 
 func (a *roomActor) renamed(c actor.Context, m *renameDone) {
 	cat := a.deps.Catalog
+	defer a.commandDone(m.event, false)
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to rename the room")
 		a.notice(c, cat.T(catalog.RenameFailed))
@@ -91,6 +96,7 @@ func (a *roomActor) renamed(c actor.Context, m *renameDone) {
 	}
 	a.log.Info().Msg("room renamed")
 	a.rec.Name = m.name
+	a.commandDone(m.event, true)
 	a.save(c)
 	a.notice(c, cat.T(catalog.Renamed, "name", m.name))
 }
@@ -103,18 +109,19 @@ func (a *roomActor) archive(c actor.Context, cmd Command) {
 		a.notice(c, a.deps.Catalog.T(catalog.BusyReply, "command", cmd.Word))
 		return
 	}
-	matrix, spaceID, roomID, inc := a.deps.Matrix, a.rec.SpaceID, a.roomID, a.inc
+	matrix, spaceID, roomID, inc, event := a.deps.Matrix, a.rec.SpaceID, a.roomID, a.inc, a.commandAwaits()
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		if spaceID == "" {
-			return &archiveDone{inc: inc}
+			return &archiveDone{inc: inc, event: event}
 		}
 		err := matrix.RemoveFromSpace(ctx, spaceID, roomID)
-		return &archiveDone{inc: inc, err: err}
+		return &archiveDone{inc: inc, event: event, err: err}
 	})
 }
 
 func (a *roomActor) archived(c actor.Context, m *archiveDone) {
 	cat := a.deps.Catalog
+	defer a.commandDone(m.event, false)
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to remove the room from the Space")
 		a.notice(c, cat.T(catalog.ArchiveFailed))
@@ -123,6 +130,7 @@ func (a *roomActor) archived(c actor.Context, m *archiveDone) {
 	a.log.Info().Msg("room archived")
 	a.rec.Archived = true
 	a.queue = nil // the bot leaves: nothing waiting here will be answered
+	a.commandDone(m.event, true)
 	a.save(c)
 	a.dropConn() // the room is done with its agent
 	matrix, roomID, text := a.deps.Matrix, a.roomID, cat.T(catalog.Archived, "chat", a.rec.Name)
@@ -142,15 +150,16 @@ func (a *roomActor) archived(c actor.Context, m *archiveDone) {
 // the next message goes to the new one.
 func (a *roomActor) clear(c actor.Context) {
 	a.holdTurns++
-	store, inc := a.deps.Store, a.inc
+	store, inc, event := a.deps.Store, a.inc, a.commandAwaits()
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		id, err := store.NextPlatformChatID(ctx)
-		return &clearDone{inc: inc, chatID: id, err: err}
+		return &clearDone{inc: inc, event: event, chatID: id, err: err}
 	})
 }
 
 func (a *roomActor) cleared(c actor.Context, m *clearDone) {
 	defer a.releaseTurns(c)
+	defer a.commandDone(m.event, false)
 	cat := a.deps.Catalog
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to take a new platform_chat_id")
@@ -160,6 +169,7 @@ func (a *roomActor) cleared(c actor.Context, m *clearDone) {
 	a.log.Info().Str("platform_chat_id", m.chatID).Str("previous", a.rec.PlatformChatID).Msg("room cleared")
 	a.deleteFiles(c, a.rec.Staged) // a fresh start takes the waiting files too
 	a.rec.Staged = nil
+	a.commandDone(m.event, true)
 	a.rebind(c, a.rec.AgentID, m.chatID)
 	a.notice(c, cat.T(catalog.Cleared))
 }
@@ -206,5 +216,6 @@ func (a *roomActor) retry(c actor.Context) {
 		a.rec.LastFailed = failed
 		return
 	}
+	a.commandWritten()
 	a.save(c)
 }

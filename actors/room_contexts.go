@@ -19,15 +19,18 @@ import (
 
 // Results of the conversation commands' store work.
 type (
+	// event is the command's event id (see room_commandacks.go).
 	contextSaved struct {
-		inc  uint64
-		name string
-		err  error
+		inc   uint64
+		event string
+		name  string
+		err   error
 	}
 	// contextsListed carries the user's saved conversations for !load; which
 	// is the argument, empty for "list them".
 	contextsListed struct {
 		inc   uint64
+		event string
 		which string
 		list  []SavedContext
 		err   error
@@ -35,6 +38,7 @@ type (
 	// agentChosen carries a fresh platform_chat_id for a switch to agent.
 	agentChosen struct {
 		inc    uint64
+		event  string
 		agent  AgentRef
 		chatID string
 		err    error
@@ -49,35 +53,41 @@ func (a *roomActor) saveContext(c actor.Context, cmd Command) {
 	}
 	saved := SavedContext{UserID: a.rec.OwnerID, Name: name, PlatformChatID: a.rec.PlatformChatID,
 		AgentID: a.rec.AgentID, SavedAt: time.Now()}
-	store, inc := a.deps.Store, a.inc
+	store, inc, event := a.deps.Store, a.inc, a.commandAwaits()
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		err := store.PutSavedContext(ctx, saved)
-		return &contextSaved{inc: inc, name: name, err: err}
+		return &contextSaved{inc: inc, event: event, name: name, err: err}
 	})
 }
 
 func (a *roomActor) contextSavedDone(c actor.Context, m *contextSaved) {
+	defer a.commandDone(m.event, false)
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to save the conversation")
 		a.notice(c, a.deps.Catalog.T(catalog.SaveFailed))
 		return
 	}
 	a.log.Info().Str("platform_chat_id", a.rec.PlatformChatID).Msg("conversation saved")
+	// Taken with the room's record, so a second delivery does not save
+	// the conversation twice.
+	a.commandDone(m.event, true)
+	a.save(c)
 	a.notice(c, a.deps.Catalog.T(catalog.Saved, "name", m.name))
 }
 
 // loadContext lists the saved conversations, or binds the room to one.
 func (a *roomActor) loadContext(c actor.Context, cmd Command) {
 	a.holdTurns++
-	store, owner, inc, which := a.deps.Store, a.rec.OwnerID, a.inc, cmd.Args
+	store, owner, inc, which, event := a.deps.Store, a.rec.OwnerID, a.inc, cmd.Args, a.commandAwaits()
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		list, err := store.ListSavedContexts(ctx, owner)
-		return &contextsListed{inc: inc, which: which, list: list, err: err}
+		return &contextsListed{inc: inc, event: event, which: which, list: list, err: err}
 	})
 }
 
 func (a *roomActor) contextsListedDone(c actor.Context, m *contextsListed) {
 	defer a.releaseTurns(c)
+	defer a.commandDone(m.event, false)
 	cat := a.deps.Catalog
 	switch {
 	case m.err != nil:
@@ -107,6 +117,7 @@ func (a *roomActor) contextsListedDone(c actor.Context, m *contextsListed) {
 		}
 		a.log.Info().Str("platform_chat_id", s.PlatformChatID).Str("agent_id", s.AgentID).
 			Str("previous", a.rec.PlatformChatID).Msg("saved conversation loaded")
+		a.commandDone(m.event, true)
 		a.rebind(c, agent.ID, s.PlatformChatID)
 		a.notice(c, cat.T(catalog.Loaded, "name", s.Name, "agent", agentLabel(agent)))
 	}
@@ -161,15 +172,16 @@ func (a *roomActor) chooseAgent(c actor.Context, cmd Command) {
 		return
 	}
 	a.holdTurns++
-	store, inc := a.deps.Store, a.inc
+	store, inc, event := a.deps.Store, a.inc, a.commandAwaits()
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		id, err := store.NextPlatformChatID(ctx)
-		return &agentChosen{inc: inc, agent: agent, chatID: id, err: err}
+		return &agentChosen{inc: inc, event: event, agent: agent, chatID: id, err: err}
 	})
 }
 
 func (a *roomActor) agentChosenDone(c actor.Context, m *agentChosen) {
 	defer a.releaseTurns(c)
+	defer a.commandDone(m.event, false)
 	cat := a.deps.Catalog
 	if m.err != nil {
 		a.log.Error().Err(m.err).Msg("failed to take a new platform_chat_id")
@@ -178,6 +190,7 @@ func (a *roomActor) agentChosenDone(c actor.Context, m *agentChosen) {
 	}
 	a.log.Info().Str("agent_id", m.agent.ID).Str("previous_agent_id", a.rec.AgentID).
 		Str("platform_chat_id", m.chatID).Msg("room switched to another agent")
+	a.commandDone(m.event, true)
 	a.rebind(c, m.agent.ID, m.chatID)
 	a.notice(c, cat.T(catalog.AgentSwitched, "agent", agentLabel(m.agent)))
 }

@@ -125,6 +125,7 @@ func (a *roomActor) removeStaged(c actor.Context, cmd Command) {
 		a.notice(c, cat.T(catalog.RemoveWhich))
 		return
 	}
+	a.commandWritten()
 	a.save(c)
 	a.deleteFiles(c, gone)
 }

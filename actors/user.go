@@ -296,8 +296,7 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) (handedOver boo
 	}
 	// A caption travels with its file (PRODUCT R4.1): it is never a command.
 	if cmd, ok := ParseCommand(m.Body); ok && m.MsgType != "m.notice" && m.Media == nil {
-		a.command(c, m, cmd)
-		return false
+		return a.command(c, m, cmd)
 	}
 	if m.MsgType == MsgTypeUndecryptable {
 		// Wherever it was, the sender should know it was not read.

@@ -11,8 +11,9 @@ import (
 )
 
 // command runs a command the user sent in one of their rooms or in the entry
-// room: user-scoped ones here, room-scoped ones in the room's actor.
-func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
+// room: user-scoped ones here, room-scoped ones in the room's actor, which
+// then owns the event's Ack (handedOver).
+func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) (handedOver bool) {
 	cat := a.deps.Catalog
 	markReadTask(c, a.ctx, a.deps.Matrix, m.RoomID, m.EventID) // a command is picked up at once
 	spec, known := lookupCommand(cmd.Name)
@@ -23,9 +24,10 @@ func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
 		room, ok := a.rooms[m.RoomID]
 		if !ok || room.Archived {
 			a.notice(c, m.RoomID, cat.T(catalog.RoomCommandOnly, "command", cmd.Word))
-			return
+			return false
 		}
-		a.toRoom(c, room, &RunCommand{EventID: m.EventID, Command: cmd})
+		a.toRoom(c, room, &RunCommand{EventID: m.EventID, Command: cmd, ack: m.Ack})
+		return true
 	case cmd.Name == "help":
 		a.notice(c, m.RoomID, helpText(cat))
 	case cmd.Name == "chats":
@@ -33,6 +35,7 @@ func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) {
 	case cmd.Name == "new":
 		a.newChat(c, m.RoomID, m.EventID, cmd)
 	}
+	return false
 }
 
 // activeRooms lists the user's chats that are not archived, by chat number.

@@ -33,6 +33,9 @@ type Store struct {
 	// more, or is negative for "until cleared".
 	failReads error
 	readsLeft int
+	// heldRebinds, when set, is waited on by NextPlatformChatID and
+	// ListSavedContexts (HoldRebinds).
+	heldRebinds chan struct{}
 	// failedReads counts the reads refused (FailedReads).
 	failedReads int
 	// held, while not nil, blocks room writes until it is closed.
@@ -75,6 +78,41 @@ func (s *Store) HoldRoomWrites() (release func()) {
 			}
 			close(held)
 		})
+	}
+}
+
+// HoldRebinds makes later NextPlatformChatID and ListSavedContexts calls
+// (the store work of the commands that rebind a room: !clear, !agent,
+// !load) wait, or fail with their context's error, until release is
+// called, so a test can crash an actor while such a command is in flight.
+func (s *Store) HoldRebinds() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := make(chan struct{})
+	s.heldRebinds = held
+	return sync.OnceFunc(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.heldRebinds == held {
+			s.heldRebinds = nil
+		}
+		close(held)
+	})
+}
+
+// waitRebind waits while HoldRebinds holds.
+func (s *Store) waitRebind(ctx context.Context) error {
+	s.mu.Lock()
+	held := s.heldRebinds
+	s.mu.Unlock()
+	if held == nil {
+		return nil
+	}
+	select {
+	case <-held:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -246,6 +284,9 @@ func copyRoom(r actors.RoomRecord) actors.RoomRecord {
 
 // NextPlatformChatID implements actors.Store.
 func (s *Store) NextPlatformChatID(ctx context.Context) (string, error) {
+	if err := s.waitRebind(ctx); err != nil {
+		return "", fmt.Errorf("failed to take next platform_chat_id: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(ctx); err != nil {
@@ -287,6 +328,9 @@ func (s *Store) PutSavedContext(ctx context.Context, c actors.SavedContext) erro
 // ListSavedContexts implements actors.Store: userID's saved contexts,
 // oldest first, then by name.
 func (s *Store) ListSavedContexts(ctx context.Context, userID string) ([]actors.SavedContext, error) {
+	if err := s.waitRebind(ctx); err != nil {
+		return nil, fmt.Errorf("failed to list saved contexts of %q: %w", userID, err)
+	}
 	if err := s.readable(ctx); err != nil {
 		return nil, fmt.Errorf("failed to list saved contexts of %q: %w", userID, err)
 	}
