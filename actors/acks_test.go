@@ -1,6 +1,7 @@
 package actors_test
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -302,6 +303,12 @@ func TestANewDeliveredAgainFindsItsChat(t *testing.T) {
 		}
 		if pointer.Text != first.Text {
 			t.Fatalf("the pointer %q does not lead to the chat the first delivery made (%q)", pointer.Text, first.Text)
+		}
+		// The first delivery may have been cut before the user was
+		// invited: the second invites them again.
+		invites := tt.Matrix.CallsSince(m, "Invite")
+		if len(invites) != 1 || !strings.Contains(pointer.Text, invites[0].RoomID) {
+			t.Fatalf("invites %+v after the second delivery, want one to the chat it points to", invites)
 		}
 		if !again.done() {
 			t.Fatal("the second delivery was not acked")

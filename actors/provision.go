@@ -177,6 +177,22 @@ func (p *provisioner) newChat(ctx context.Context, chatName string) error {
 	return nil
 }
 
+// reopen finishes a chat an earlier delivery of the same !new made, which a
+// crash may have cut short (the user not invited yet, the room not in the
+// Space), and points to it from the room the command came from.
+func (p *provisioner) reopen(ctx context.Context, room RoomRecord) {
+	m, log := p.deps.Matrix, zerolog.Ctx(ctx)
+	if err := m.Invite(ctx, room.RoomID, p.rec.UserID); err != nil {
+		log.Warn().Err(err).Str("room_id", room.RoomID).Msg("re-invite failed (already joined?)")
+	}
+	if room.SpaceID != "" {
+		if err := m.AddToSpace(ctx, room.SpaceID, room.RoomID); err != nil {
+			log.Warn().Err(err).Str("room_id", room.RoomID).Msg("failed to list the chat in the Space")
+		}
+	}
+	p.notice(ctx, p.entry, p.deps.Catalog.T(catalog.ChatCreated, "chat", room.Name, "link", matrixToLink(room.RoomID)))
+}
+
 // createChat creates a chat in the Space, named chatName or "Chat N", bound
 // to agent (the default one when defaulted) and a fresh platform_chat_id,
 // and welcomes the user (name) in it.

@@ -75,15 +75,22 @@ func (a *userActor) chatsText(current string) string {
 // onboarding it holds the user's other messages until it is done, so two
 // !new at once make two chats with two numbers, never one number twice.
 //
-// A !new delivered again after a crash (the kill came after its room was
-// stored but before the sync position passed it) finds the chat it made,
-// by RoomRecord.CreatedBy, and points to it again instead of making a
+// A !new delivered again after a crash (the kill came once its room was
+// made, maybe before the user was invited, but before the sync position
+// passed it) finds the chat it made, by RoomRecord.CreatedBy, finishes it
+// (the invite, the Space's link) and points to it instead of making a
 // second one.
 func (a *userActor) newChat(c actor.Context, fromRoom, eventID string, cmd Command) {
+	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, entry: fromRoom, event: eventID}
+	inc := a.inc
 	for _, r := range a.rooms {
 		if eventID != "" && r.CreatedBy == eventID {
 			a.log.Info().Str("event_id", eventID).Str("room_id", r.RoomID).Msg("!new delivered again, its chat exists")
-			a.notice(c, fromRoom, a.deps.Catalog.T(catalog.ChatCreated, "chat", r.Name, "link", matrixToLink(r.RoomID)))
+			a.onboarding = true
+			runTask(c, a.ctx, func(ctx context.Context) any {
+				p.reopen(context.WithoutCancel(ctx), r)
+				return &provisioned{inc: inc, rec: p.rec}
+			})
 			return
 		}
 	}
@@ -96,8 +103,6 @@ func (a *userActor) newChat(c actor.Context, fromRoom, eventID string, cmd Comma
 		}
 	}
 	a.onboarding = true
-	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, entry: fromRoom, event: eventID}
-	inc := a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
 		err := p.newChat(context.WithoutCancel(ctx), name)
 		return &provisioned{inc: inc, rec: p.rec, created: p.created, err: err}

@@ -14,9 +14,10 @@ import (
 )
 
 // Crash injection (PRODUCT R7): the bot is killed with SIGKILL at many
-// points of a turn and of !new, then started again, over and over. The
-// invariants hold throughout: no message gets a second reply, no
-// platform_chat_id serves two rooms, and no chat is left outside its Space.
+// points of a turn, of !new and of !clear, then started again, over and
+// over. The invariants hold throughout: no message gets a second reply, no
+// command is lost, no platform_chat_id serves two rooms, and no chat is
+// left outside its Space.
 // The kill points come from a fixed list of delays after the user's
 // message, so a failure is reproducible in kind if not to the millisecond.
 func TestCrashInjection(t *testing.T) {
@@ -31,19 +32,22 @@ func TestCrashInjection(t *testing.T) {
 	delays := []time.Duration{0, 5, 20, 50, 100, 200, 350, 600}
 	sent := map[string]string{} // text → event id of the messages for the agent
 	var logs []string           // what each bot process logged
+	chatID := ""                // Chat 1's platform_chat_id, as the agent saw it last
 	for i, d := range delays {
 		text := fmt.Sprintf("crash %d", i)
-		switch i % 3 {
+		switch i % 4 {
 		case 1:
 			text = "!new"
 		case 2:
 			text = fmt.Sprintf("/slow 3 crash %d", i)
+		case 3:
+			text = "!clear"
 		}
 		eventID, err := w.alice.SendText(ctx, w.chat, text)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if text != "!new" {
+		if !strings.HasPrefix(text, "!") {
 			sent[text] = eventID.String()
 		}
 		time.Sleep(d * time.Millisecond) // the kill point, not an assertion
@@ -56,7 +60,16 @@ func TestCrashInjection(t *testing.T) {
 		}
 		// Let the restarted bot settle (its first syncs and reconciliation)
 		// before the next kill, so the homeserver is not hammered.
-		w.ask(fmt.Sprintf("settle %d", i), func(m harness.Message) bool { return m.FinalBody == fmt.Sprintf("echo: settle %d", i) })
+		settle := fmt.Sprintf("settle %d", i)
+		w.ask(settle, func(m harness.Message) bool { return m.FinalBody == "echo: "+settle })
+		// A !clear is not lost: the next message goes to a new
+		// conversation (the command is acked once that is stored, so a
+		// kill before has it delivered again).
+		settled := agentChatID(t, w, settle)
+		if text == "!clear" && settled == chatID {
+			t.Errorf("the !clear killed after %v was lost: Chat 1 still talks to platform_chat_id %s", d*time.Millisecond, settled)
+		}
+		chatID = settled
 	}
 	// The bot is healthy, and has answered whatever it was going to.
 	w.ask("still there?", func(m harness.Message) bool { return m.FinalBody == "echo: still there?" })
@@ -130,7 +143,7 @@ func TestCrashInjection(t *testing.T) {
 	// (RoomRecord.CreatedBy).
 	news := 0
 	for i := range delays {
-		if i%3 == 1 {
+		if i%4 == 1 {
 			news++
 		}
 	}
@@ -142,6 +155,18 @@ func TestCrashInjection(t *testing.T) {
 	}
 	t.Logf("%d kills; %d chats, %d distinct platform_chat_ids; turns the agent got: %s", len(delays), len(chats), len(owner),
 		strings.Join(keys(turns), ", "))
+}
+
+// agentChatID is the platform_chat_id the agent got text on last.
+func agentChatID(t *testing.T, w *world, text string) string {
+	t.Helper()
+	for _, r := range slices.Backward(w.stack.Agent.Received()) {
+		if r.Type == "USER_MESSAGE" && r.Text == text {
+			return r.ChatID
+		}
+	}
+	t.Fatalf("the agent never received %q", text)
+	return ""
 }
 
 func keys(m map[string]int) []string {

@@ -24,13 +24,7 @@ func isNotice(substr string) func(harness.Message) bool {
 func (w *world) chatIDOf(room id.RoomID, text string) string {
 	w.t.Helper()
 	w.askIn(room, text, func(m harness.Message) bool { return m.FinalBody == "echo: "+text })
-	for _, r := range slices.Backward(w.stack.Agent.Received()) {
-		if r.Text == text {
-			return r.ChatID
-		}
-	}
-	w.t.Fatalf("the agent never received %q", text)
-	return ""
+	return agentChatID(w.t, w, text)
 }
 
 // children lists the Space's children as the user sees them.
