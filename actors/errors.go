@@ -39,4 +39,7 @@ var (
 	ErrUnsafePath = errors.New("path outside the agent workspace")
 	// ErrFileTooLarge: a file over workspace.max_file_size, either way.
 	ErrFileTooLarge = errors.New("file too large")
+	// ErrStagedQuota: a file that would take its user's files waiting for
+	// the agent past Options.MaxStagedBytes.
+	ErrStagedQuota = errors.New("staged files quota exceeded")
 )

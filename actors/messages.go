@@ -130,6 +130,9 @@ type StageFile struct {
 	// ack is the Ack of the MessageReceived it came from; the room acks
 	// once the file is staged in its stored record (or refused).
 	ack *Ack
+	// limit, when above 0, is how many bytes the file may have before the
+	// user's staged-files quota refuses it (set by the user actor).
+	limit int64
 }
 
 // RunCommand asks a room actor to run a room-scoped command.
@@ -222,6 +225,19 @@ type RecordWritesRecovered struct {
 	RoomID   string
 	Failures int
 }
+
+// QuotaRefused: a user's request was refused by a quota (Quota is
+// QuotaChats or QuotaStagedBytes).
+type QuotaRefused struct {
+	UserID string
+	Quota  string
+}
+
+// The quotas of QuotaRefused.
+const (
+	QuotaChats       = "chats"
+	QuotaStagedBytes = "staged_bytes"
+)
 
 // RoomRestarted: a room actor came back after a crash.
 type RoomRestarted struct {

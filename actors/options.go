@@ -76,6 +76,12 @@ type Options struct {
 	// RateLimit is the per-user token bucket: Rate messages per second
 	// sustained, Burst at once. A zero Rate means no limit.
 	RateLimit RateLimit
+	// MaxChats is how many active chats a user may have (!new is refused
+	// past it); MaxStagedBytes how many bytes of files they may have
+	// waiting for the agent over all their chats. 0: no limit (PRODUCT
+	// R6.4).
+	MaxChats       int
+	MaxStagedBytes int64
 	// SendBudget is the bot-wide budget of events posted to rooms (messages,
 	// edits, notices, reactions), kept below the homeserver's rate limit:
 	// Rate per second sustained, Burst at once. A zero Rate means none.

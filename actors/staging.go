@@ -25,6 +25,7 @@ type fileStaged struct {
 	att     Attachment
 	name    string
 	size    int64
+	limit   int64
 	caption string
 	eventID string
 	sender  string
@@ -40,12 +41,14 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 	name := cmp.Or(m.Media.FileName, "file")
 	if max := files.MaxSize(); m.Media.Size > max {
 		a.notice(c, cat.T(catalog.FileTooLarge, "name", escapeMarkdown(name), "size", humanSize(m.Media.Size), "limit", humanSize(max)))
+		a.stagingDone(c, m.EventID, nil)
 		m.ack.Done()
 		return
 	}
 	agent, ok := a.deps.Registry.Agent(a.rec.AgentID)
 	if !ok {
 		a.notice(c, cat.T(catalog.AgentUnavailable))
+		a.stagingDone(c, m.EventID, nil)
 		m.ack.Done()
 		return
 	}
@@ -54,11 +57,16 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 		a.staging = map[string]*StageFile{}
 	}
 	a.staging[m.EventID] = m
-	matrix, inc, media := a.deps.Matrix, a.inc, m.Media
+	matrix, inc, media, limit := a.deps.Matrix, a.inc, m.Media, m.limit
 	runTask(c, a.ctx, func(ctx context.Context) any {
-		att, err := files.Receive(ctx, agent, name, func(w io.Writer) error { return matrix.Download(ctx, media, w) })
+		att, err := files.Receive(ctx, agent, name, func(w io.Writer) error {
+			if limit > 0 {
+				w = &quotaWriter{w: w, left: limit}
+			}
+			return matrix.Download(ctx, media, w)
+		})
 		att.EventID, att.MIME = m.EventID, cmp.Or(media.MIME, att.MIME)
-		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, caption: m.Caption, eventID: m.EventID, sender: m.Sender, ack: m.ack, err: err}
+		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, limit: limit, caption: m.Caption, eventID: m.EventID, sender: m.Sender, ack: m.ack, err: err}
 	})
 }
 
@@ -66,12 +74,22 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 	defer a.releaseTurns(c)
 	delete(a.staging, m.eventID)
 	cat := a.deps.Catalog
+	if m.err == nil {
+		a.stagingDone(c, m.eventID, &m.att)
+	} else {
+		a.stagingDone(c, m.eventID, nil)
+	}
 	if m.err != nil {
 		m.ack.Done() // the user is told below
 		a.log.Warn().Err(m.err).Str("event_id", m.eventID).Msg("failed to receive a file")
-		if errors.Is(m.err, ErrFileTooLarge) {
+		switch {
+		case errors.Is(m.err, ErrStagedQuota):
+			a.notice(c, cat.T(catalog.QuotaStaged, "name", escapeMarkdown(m.name), "limit", humanSize(a.opts.MaxStagedBytes),
+				"used", humanSize(a.opts.MaxStagedBytes-m.limit)))
+			c.ActorSystem().EventStream.Publish(&QuotaRefused{UserID: a.rec.OwnerID, Quota: QuotaStagedBytes})
+		case errors.Is(m.err, ErrFileTooLarge):
 			a.notice(c, cat.T(catalog.FileTooLarge, "name", escapeMarkdown(m.name), "size", humanSize(max(m.size, a.deps.Files.MaxSize()+1)), "limit", humanSize(a.deps.Files.MaxSize())))
-		} else {
+		default:
 			a.notice(c, cat.T(catalog.FileFailed, "name", escapeMarkdown(m.name)))
 		}
 		return
@@ -89,6 +107,30 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 	}
 	a.save(c)
 	a.notice(c, cat.T(catalog.FileStaged, "name", escapeMarkdown(m.att.Name), "size", humanSize(m.att.Size), "count", strconv.Itoa(len(a.rec.Staged))))
+}
+
+// stagingDone tells the user actor the file of eventID is no longer being
+// received: att is what was staged (nil: nothing), for the user's
+// staged-files quota (user_quota.go).
+func (a *roomActor) stagingDone(c actor.Context, eventID string, att *Attachment) {
+	if parent := c.Parent(); parent != nil {
+		c.Send(parent, &stagingEnded{roomID: a.roomID, eventID: eventID, att: att})
+	}
+}
+
+// quotaWriter fails a file's download past what is left of its user's
+// staged-files quota: Files.Receive then leaves nothing on disk.
+type quotaWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (q *quotaWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > q.left {
+		return 0, ErrStagedQuota
+	}
+	q.left -= int64(len(p))
+	return q.w.Write(p)
 }
 
 // listStaged answers !list.

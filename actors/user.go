@@ -53,6 +53,9 @@ type userActor struct {
 	provisionAck *Ack
 	// loadFailures counts the failed reads of the record in a row;
 	// retryLoad is the timer of the next (see loadFailed).
+	// staging holds the declared sizes of the files being received, by
+	// event id (see user_quota.go).
+	staging         map[string]int64
 	loadFailures    int
 	toldLoadFailure bool
 	retryLoad       *time.Timer
@@ -141,6 +144,8 @@ func (a *userActor) Receive(c actor.Context) {
 		}
 	case *RoomUpdated:
 		a.rooms[m.Record.RoomID] = m.Record
+	case *stagingEnded:
+		a.stagedEnded(m)
 	case *taskPanicked:
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.value, m.stack))
 	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped, *wakeRoom:
@@ -163,6 +168,7 @@ func (a *userActor) start(c actor.Context) {
 	a.log = zerolog.Ctx(a.base).With().Str("user_id", a.userID).Logger()
 	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
 	a.rooms = map[string]RoomRecord{}
+	a.staging = map[string]int64{}
 	a.kids = newChildren()
 	a.clock = idleClock{after: a.opts.PassivateAfter}
 	a.inc = incarnations.Add(1)
@@ -324,7 +330,11 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) (handedOver boo
 			log.Debug().Msg("ignoring a file message without media")
 			return false
 		}
-		a.toRoom(c, room, &StageFile{EventID: m.EventID, Sender: m.Sender, Media: *m.Media, Caption: m.Body, ack: m.Ack})
+		limit, ok := a.stagedQuota(c, m)
+		if !ok {
+			return false
+		}
+		a.toRoom(c, room, &StageFile{EventID: m.EventID, Sender: m.Sender, Media: *m.Media, Caption: m.Body, ack: m.Ack, limit: limit})
 		return true
 	default:
 		log.Debug().Str("msgtype", m.MsgType).Msg("ignoring message type")

@@ -94,6 +94,9 @@ func (a *userActor) newChat(c actor.Context, fromRoom, eventID string, cmd Comma
 			return
 		}
 	}
+	if !a.chatQuotaLeft(c, fromRoom) {
+		return
+	}
 	name := ""
 	if cmd.Args != "" {
 		var ok bool

@@ -20,6 +20,7 @@ type Config struct {
 	Streaming  Streaming  `koanf:"streaming"`
 	Queue      Queue      `koanf:"queue"`
 	RateLimit  RateLimit  `koanf:"rate_limit"`
+	Quota      Quota      `koanf:"quota"`
 	Onboarding Onboarding `koanf:"onboarding"`
 	Shutdown   Shutdown   `koanf:"shutdown"`
 	Actors     Actors     `koanf:"actors"`
@@ -192,6 +193,17 @@ type RateLimit struct {
 	Burst int `koanf:"burst"`
 }
 
+// Quota bounds what one user may hold (PRODUCT R6.4).
+type Quota struct {
+	// MaxChats is how many active (not archived) chats a user may have;
+	// !new past it is refused with a notice naming !archive. 0: no limit.
+	MaxChats int `koanf:"max_chats"`
+	// MaxStagedBytes is how many bytes of files a user may have waiting
+	// for the agent, over all their chats; a file past it is refused and
+	// nothing of it stays on disk. 0: no limit.
+	MaxStagedBytes ByteSize `koanf:"max_staged_bytes"`
+}
+
 // Onboarding names what first contact creates (PRODUCT R1.2).
 type Onboarding struct {
 	// SpaceNameTemplate names the user's Space; "{name}" is replaced by the
@@ -256,6 +268,7 @@ func Defaults() *Config {
 		},
 		Queue:     Queue{Size: 10},
 		RateLimit: RateLimit{Rate: 0.5, Burst: 10},
+		Quota:     Quota{MaxChats: 100, MaxStagedBytes: 200 * MiB},
 		Onboarding: Onboarding{
 			SpaceNameTemplate: "Lambda — {name}",
 			FirstChatName:     "",

@@ -102,6 +102,8 @@ func (c *Config) validate(ps *problems) {
 	}
 	v.check("rate_limit.rate", c.RateLimit.Rate <= 0, func() string { return "must be more than 0 messages per second" })
 	v.check("rate_limit.burst", c.RateLimit.Burst < 1, func() string { return "must be at least 1" })
+	v.check("quota.max_chats", c.Quota.MaxChats < 0, func() string { return "must be 0 (no limit) or more" })
+	v.check("quota.max_staged_bytes", c.Quota.MaxStagedBytes < 0, func() string { return "must be 0 (no limit) or more" })
 	v.required("onboarding.space_name_template", c.Onboarding.SpaceNameTemplate)
 	v.positive("shutdown.grace", c.Shutdown.Grace)
 }

@@ -127,10 +127,14 @@ const (
 	AnswerBelow Key = "answer_below"
 	HelpStop    Key = "help_stop"
 	// Files through the shared volume (PRODUCT R4).
-	HelpList         Key = "help_list"
-	HelpRemove       Key = "help_remove"
-	FileStaged       Key = "file_staged"
-	FileTooLarge     Key = "file_too_large"
+	HelpList     Key = "help_list"
+	HelpRemove   Key = "help_remove"
+	FileStaged   Key = "file_staged"
+	FileTooLarge Key = "file_too_large"
+	// QuotaChats refuses a !new past quota.max_chats (PRODUCT R6.4).
+	QuotaChats Key = "quota_chats"
+	// QuotaStaged refuses a file past quota.max_staged_bytes (PRODUCT R6.4).
+	QuotaStaged      Key = "quota_staged"
 	FileFailed       Key = "file_failed"
 	FilesInChat      Key = "files_in_chat"
 	StagedList       Key = "staged_list"
@@ -242,6 +246,8 @@ var en = map[Key]string{
 	HelpRemove:            "`!remove <n|all>` — take a waiting file back (it is deleted)",
 	FileStaged:            "Got **{name}** ({size}). It goes to the agent with your next message ({count} waiting; `!list`, `!remove`).",
 	FileTooLarge:          "**{name}** is too large ({size}; the limit is {limit}), so I did not pass it on.",
+	QuotaChats:            "You have {count} active chats, the most you can have. `!archive` a chat you no longer need (in that chat), then `!new` again.",
+	QuotaStaged:           "I did not keep **{name}**: your files waiting for the agent would go over your limit of {limit} ({used} waiting now). Send a message to hand them over, or `!remove` some, then send the file again.",
 	FileFailed:            "I could not receive **{name}**; please send it again.",
 	FilesInChat:           "Send files in one of your chats, not here.",
 	StagedList:            "Waiting to go to the agent with your next message:\n{files}",
@@ -355,6 +361,8 @@ var ru = map[Key]string{
 	HelpRemove:            "`!remove <n|all>` — забрать ждущий файл (он удаляется)",
 	FileStaged:            "Получил **{name}** ({size}). Он уйдёт агенту с твоим следующим сообщением (ждут: {count}; `!list`, `!remove`).",
 	FileTooLarge:          "**{name}** слишком большой ({size}; предел {limit}), я не стал его передавать.",
+	QuotaChats:            "У тебя уже {count} активных чатов — это максимум. Выполни `!archive` в чате, который больше не нужен, и затем снова `!new`.",
+	QuotaStaged:           "Я не сохранил **{name}**: файлы, ждущие агента, превысили бы твой лимит {limit} (сейчас ждут {used}). Отправь сообщение, чтобы передать их, или удали часть через `!remove`, и пришли файл снова.",
 	FileFailed:            "Не получилось принять **{name}**; пришли его ещё раз.",
 	FilesInChat:           "Присылай файлы в один из своих чатов, не сюда.",
 	StagedList:            "Уйдут агенту с твоим следующим сообщением:\n{files}",

@@ -32,6 +32,7 @@ type Metrics struct {
 	queued      prometheus.Histogram
 	active      prometheus.Gauge
 
+	quotaRefusals *prometheus.CounterVec
 	writeFailures prometheus.Counter
 	failingRooms  prometheus.Gauge
 
@@ -116,6 +117,9 @@ func New(reg prometheus.Registerer, system *actor.ActorSystem) (*Metrics, error)
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "surfaces_turns_active", Help: "Rooms with a turn running.",
 		}),
+		quotaRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "surfaces_quota_refusals_total", Help: "Requests refused by a per-user quota, by quota (chats: !new past quota.max_chats; staged_bytes: a file past quota.max_staged_bytes).",
+		}, []string{"quota"}),
 		writeFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "surfaces_store_write_failures_total", Help: "Room record writes that failed (each is tried again; the events they hold stay unacked).",
 		}),
@@ -140,12 +144,15 @@ func New(reg prometheus.Registerer, system *actor.ActorSystem) (*Metrics, error)
 	for _, reason := range []string{actors.RejectedQueueFull, actors.RejectedRateLimited} {
 		m.rejected.WithLabelValues(reason)
 	}
+	for _, quota := range []string{actors.QuotaChats, actors.QuotaStagedBytes} {
+		m.quotaRefusals.WithLabelValues(quota)
+	}
 	for _, change := range []string{changeRecoveredUser, changeRecoveredRoom, changeRepairedRecord, changeRepairedState,
 		changeBackfilled, changeRelinked, changeSkipped} {
 		m.reconcileChanges.WithLabelValues(change)
 	}
 	for _, c := range []prometheus.Collector{m.turns, m.tokens, m.agentErrors, m.rejected, m.restarts, m.duration,
-		m.firstChunk, m.queued, m.active, m.writeFailures, m.failingRooms, m.reconcileRuns, m.reconcileChanges, m.reconcileDuration, actorsCollector{system}} {
+		m.firstChunk, m.queued, m.active, m.quotaRefusals, m.writeFailures, m.failingRooms, m.reconcileRuns, m.reconcileChanges, m.reconcileDuration, actorsCollector{system}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -180,6 +187,8 @@ func (m *Metrics) Observe(evt any) {
 		}
 	case *actors.MessageRejected:
 		m.rejected.WithLabelValues(e.Reason).Inc()
+	case *actors.QuotaRefused:
+		m.quotaRefusals.WithLabelValues(e.Quota).Inc()
 	case *actors.RecordWriteFailed:
 		m.writeFailures.Inc()
 		m.setFailing(e.RoomID, true)

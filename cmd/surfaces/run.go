@@ -159,6 +159,8 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		DenyMessage:          cfg.Agents.DenyMessage,
 		UserSelectableAgents: cfg.Agents.UserSelectable,
 		RateLimit:            actors.RateLimit{Rate: cfg.RateLimit.Rate, Burst: cfg.RateLimit.Burst},
+		MaxChats:             cfg.Quota.MaxChats,
+		MaxStagedBytes:       int64(cfg.Quota.MaxStagedBytes),
 		SendBudget:           actors.RateLimit{Rate: cfg.Matrix.SendRate, Burst: cfg.Matrix.SendBurst},
 	})
 	if err != nil {
