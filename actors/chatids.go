@@ -18,7 +18,7 @@ const chatIDBlock = 100
 // reserved block; ids are plentiful, reused ones are not harmless.
 type reservingStore struct {
 	Store
-	truth MatrixTruth
+	state StateEvents
 
 	mu       sync.Mutex
 	ready    bool
@@ -30,7 +30,7 @@ func (s *reservingStore) NextPlatformChatID(ctx context.Context) (string, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ready {
-		reserved, err := s.truth.ReservedChatIDs(ctx)
+		reserved, err := s.state.ReservedChatIDs(ctx)
 		if err != nil {
 			return "", fmt.Errorf("failed to read the reserved platform_chat_ids: %w", err)
 		}
@@ -51,7 +51,7 @@ func (s *reservingStore) NextPlatformChatID(ctx context.Context) (string, error)
 	}
 	if n > s.reserved {
 		upTo := n + chatIDBlock - 1
-		if err := s.truth.ReserveChatIDs(ctx, upTo); err != nil {
+		if err := s.state.ReserveChatIDs(ctx, upTo); err != nil {
 			// n is used up locally and never handed out.
 			return "", fmt.Errorf("failed to reserve platform_chat_ids before handing out %s: %w", id, err)
 		}
@@ -69,7 +69,7 @@ func (s *reservingStore) RaisePlatformChatID(ctx context.Context, atLeast uint64
 		return err
 	}
 	if s.ready && atLeast > s.reserved {
-		if err := s.truth.ReserveChatIDs(ctx, atLeast); err != nil {
+		if err := s.state.ReserveChatIDs(ctx, atLeast); err != nil {
 			return fmt.Errorf("failed to reserve platform_chat_ids up to %d: %w", atLeast, err)
 		}
 		s.reserved = atLeast

@@ -33,4 +33,71 @@
 // which notify with the answer's beginning. An edit to a pointer was chosen
 // over a redaction because it needs no redaction power and leaves no
 // "message deleted" placeholder; the full text is in the timeline once.
+//
+// # Map
+//
+// Where each flow happens. A reference is a file of this package (or a
+// path from it) and, in parentheses, the functions, methods or types to
+// read there; TestDocMap checks that each exists, so the map cannot rot.
+//
+// The files are grouped by the actor they belong to: root.go for the root,
+// which routes by sender; user*.go for a user: onboarding, user commands,
+// quotas, the rate limit, reading its record; room*.go for a room: turns,
+// replies, commands, files, stop, its record writes; reconcile*.go for
+// start-up reconciliation. The rest is shared: messages.go and ports.go,
+// the messages and the ports every actor uses, then ack.go, commands.go,
+// records.go, stateevents.go, tokenbucket.go, sendbudget.go, chatids.go,
+// passivate.go, task.go, props.go and system.go. When the cluster makes
+// users and rooms grains, these groups become the packages actors/user,
+// actors/room and actors/reconcile over one leaf package holding
+// messages.go, ports.go, records.go, stateevents.go and errors.go.
+//
+//   - A message: ../matrix/syncer.go (ProcessResponse, convert, withAck)
+//     turns a sync response into MessageReceived with an Ack; root.go
+//     (route) sends it to its sender's user actor; user.go (handle, message)
+//     checks access (hasAccess), the rate limit (user_ratelimit.go
+//     withinRateLimit) and commands (commands.go ParseCommand), then hands
+//     it to the room (toRoom) as a StartTurn; room.go (handle, takenBefore,
+//     enqueue) takes it once and queues it.
+//   - A turn and its reply: room_turn.go (startNextTurn, dialed,
+//     turnRecorded, sendTurn, agentEvent, pump, finishTurn): the turn is
+//     recorded (TurnInFlight) before the agent gets it; room_reply.go
+//     (replyView, splitText) lays out the reply; room_typing.go
+//     (typingLatch); the agent side is ../agents/conn.go (Turn).
+//   - A command: commands.go (ParseCommand, lookupCommand); user-scoped ones
+//     in user_commands.go (command, newChat); room-scoped ones in
+//     room_commandacks.go (command, commandDone) and room_commands.go
+//     (runCommand); conversations in room_contexts.go (saveContext,
+//     loadContext, chooseAgent, rebind); a new command is a line in
+//     commands.go and a case in runCommand or command.
+//   - Stop: room_stop.go (stopTurn, cancelSentDone, stoppedTurnOver,
+//     endStopping) sends USER_CANCEL through ../agents/conn.go (Cancel).
+//   - Files: room_files.go (stageFile, fileStagedDone, removeStaged,
+//     quotaWriter) into ../workspace/files.go (Receive); user_quota.go
+//     (stagedQuota) bounds them per user; the agent's files go out from
+//     room_turn.go (agentEvent).
+//   - Acks: ack.go (Ack, ackOf, took); a room acks with the record write
+//     (room.go save, saved; room_commandacks.go commandDone), a user actor
+//     when it decided (user.go handle); a failed write holds them
+//     (room_writefail.go writeFailed); the sync position waits for them
+//     (../matrix/position.go).
+//   - Record writes: room.go (save, publish) ordered by room_writes.go
+//     (roomWrites); the room's state event on the homeserver is
+//     stateevents.go (ChatStateOf, StateEvents).
+//   - Onboarding and new chats: user_provision.go (provision, provisioner,
+//     createChat, reopen).
+//   - Reconciliation: reconcile.go (Reconcile, applyPlan) runs
+//     reconcile_plan.go (PlanReconcile) over what the homeserver holds.
+//   - Passivation: passivate.go (idleClock, children); user.go and room.go
+//     (idle).
+//   - Graceful stop: running_turns.go (WatchTurns, RunningTurns); room.go
+//     (stopped).
+//   - Sending and its budget: sendbudget.go (sendBudget, budgetedMatrix)
+//     over tokenbucket.go (tokenBucket); the decorator is installed by
+//     root.go (NewRootProps), so every actor's Matrix port is budgeted.
+//   - Chat ids never reused: chatids.go (reservingStore) reserves ahead in
+//     the bot's account data before ../persistence/sequence.go
+//     (NextPlatformChatID) hands one out; the decorator is installed by
+//     props.go (prepare).
+//   - Quotas: user_quota.go (chatQuotaLeft, stagedQuota, stagedEnded).
 package actors

@@ -126,7 +126,7 @@ type MatrixMedia interface {
 type Matrix interface {
 	MatrixSender
 	MatrixRooms
-	MatrixTruth
+	StateEvents
 	MatrixMedia
 }
 
@@ -272,7 +272,7 @@ type AgentEvent struct {
 	// ID is the tool call id or the confirmation id.
 	ID string
 	// Path (AgentSendFile) is the file path normalised to be relative to the
-	// agent's workspace (agent-protocol.md); it is not yet resolved on disk.
+	// agent's workspace (docs/agent-protocol.md); it is not yet resolved on disk.
 	Path string
 	// TokensUsed (AgentEnd) as reported by the agent, 0 if not.
 	TokensUsed int64

@@ -58,6 +58,6 @@ func (d *Deps) prepare() {
 		d.writes = newRoomWrites()
 	}
 	if _, ok := d.Store.(*reservingStore); !ok {
-		d.Store = &reservingStore{Store: d.Store, truth: d.Matrix}
+		d.Store = &reservingStore{Store: d.Store, state: d.Matrix}
 	}
 }

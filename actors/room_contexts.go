@@ -249,7 +249,7 @@ type movedToAssigned struct {
 //
 // The way back too: a room on an assigned agent whose owner the operator
 // removed from user_agents under the default policy moves to the default
-// agent, with a notice (PRODUCT R6.1 under "default"). Where users pick
+// agent, with a notice (PRODUCT R5.3, under the "default" policy). Where users pick
 // their agents themselves (!agent), a room's agent is theirs and stays.
 func (a *roomActor) moveToAssigned(c actor.Context) bool {
 	if a.skipMove {

@@ -19,26 +19,14 @@ import (
 // (the bucket may go negative) and the caller sleeps until its turn.
 type sendBudget struct {
 	mu     sync.Mutex
-	rate   float64 // tokens per second
-	burst  float64
-	tokens float64
-	last   time.Time
+	bucket *tokenBucket
 }
 
 func newSendBudget(limit RateLimit) *sendBudget {
 	if limit.Rate <= 0 {
 		return nil
 	}
-	burst := float64(max(limit.Burst, 1))
-	return &sendBudget{rate: limit.Rate, burst: burst, tokens: burst, last: time.Now()}
-}
-
-// refill adds the tokens earned since the last call; mu is held.
-func (b *sendBudget) refill(now time.Time) {
-	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
-		b.tokens = min(b.burst, b.tokens+elapsed*b.rate)
-		b.last = now
-	}
+	return &sendBudget{bucket: newTokenBucket(limit.Rate, limit.Burst, time.Now())}
 }
 
 // wait takes a token, sleeping until it is due. A nil budget never waits.
@@ -48,12 +36,7 @@ func (b *sendBudget) wait(ctx context.Context) error {
 		return nil
 	}
 	b.mu.Lock()
-	b.refill(time.Now())
-	b.tokens--
-	var due time.Duration
-	if b.tokens < 0 {
-		due = time.Duration(-b.tokens / b.rate * float64(time.Second))
-	}
+	due := b.bucket.reserve(time.Now())
 	b.mu.Unlock()
 	if due <= 0 {
 		return nil
@@ -65,7 +48,7 @@ func (b *sendBudget) wait(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		b.mu.Lock()
-		b.tokens++
+		b.bucket.giveBack()
 		b.mu.Unlock()
 		return fmt.Errorf("failed to wait for the send budget: %w", context.Cause(ctx))
 	}
@@ -79,8 +62,7 @@ func (b *sendBudget) available() bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.refill(time.Now())
-	return b.tokens >= 1
+	return b.bucket.available(time.Now())
 }
 
 // budgetedMatrix puts the send budget in front of every call that posts an

@@ -39,6 +39,9 @@ type userActor struct {
 	deniedIn map[string]bool
 	// bucket is the user's rate limit, made on first use (nil: no limit yet).
 	bucket *tokenBucket
+	// rateNoticed is set once the user was told they are over the limit,
+	// until a message gets through: a burst earns one notice.
+	rateNoticed bool
 	// pending holds messages that arrived while loading or onboarding.
 	pending    []any
 	onboarding bool

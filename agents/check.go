@@ -53,7 +53,7 @@ type CheckOptions struct {
 
 // ProbeChatID is the chat id a check connects with when none is given: the
 // Unix time in nanoseconds as a decimal string. Real chat ids are decimals
-// from a sequence that starts at 1 (agent-protocol.md, "Endpoint"), so an
+// from a sequence that starts at 1 (docs/agent-protocol.md, "Endpoint"), so an
 // agent that parses them as integers accepts the probe's, and it is so far
 // above any real one (about 1.8e18) that the probe never lands in a user's
 // conversation: it is a fresh context the agent may forget.

@@ -22,7 +22,7 @@ type Decoded struct {
 }
 
 // knownFields lists the fields each agent-to-client type defines; anything
-// else is logged at debug and ignored (agent-protocol.md robustness rules).
+// else is logged at debug and ignored (docs/agent-protocol.md robustness rules).
 var knownFields = map[string][]string{
 	TypeStatus:         {"type", "status", "agent_id", "capabilities"},
 	TypeTextChunk:      {"type", "text"},

@@ -1,5 +1,5 @@
 // Package agents is the bot's side of the agent WebSocket protocol
-// (shared/agent-protocol.md) and the agent registry (PRODUCT R5.1).
+// (docs/agent-protocol.md) and the agent registry (PRODUCT R5.1).
 //
 // It implements three ports of package actors:
 //

@@ -6,8 +6,8 @@ import (
 	"strconv"
 )
 
-// Frame types of agent-protocol.md. Client → agent: TypeUserMessage,
-// TypeUserConfirm. Agent → client: all others.
+// Frame types of docs/agent-protocol.md. Client → agent: TypeUserMessage,
+// TypeUserConfirm, TypeUserCancel. Agent → client: all others.
 const (
 	TypeUserMessage    = "USER_MESSAGE"
 	TypeUserConfirm    = "USER_CONFIRM"

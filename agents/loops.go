@@ -48,7 +48,7 @@ func readCause(err error) error {
 	return fmt.Errorf("%w: %w", actors.ErrAgentDisconnected, err)
 }
 
-// dispatch applies the robustness rules of agent-protocol.md: STATUS again,
+// dispatch applies the robustness rules of docs/agent-protocol.md: STATUS again,
 // unknown types and anything outside a turn (a duplicate END included) are
 // ignored; a terminal event closes the turn.
 func (c *Conn) dispatch(f Decoded) {

@@ -10,7 +10,7 @@ import (
 const agentWorkspace = "/workspace"
 
 // NormalizeSendFilePath turns the path of an AGENT_EVENT_SEND_FILE into a
-// clean path relative to the agent's workspace (agent-protocol.md). It
+// clean path relative to the agent's workspace (docs/agent-protocol.md). It
 // accepts the three forms agents use:
 //
 //   - relative to the workspace: "output/report.pdf";

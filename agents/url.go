@@ -7,7 +7,7 @@ import (
 )
 
 // NormalizeBaseURL turns a registry base_url into the WebSocket base that
-// EndpointURL extends (agent-protocol.md, "Endpoint"):
+// EndpointURL extends (docs/agent-protocol.md, "Endpoint"):
 //
 //   - http:// becomes ws://, https:// becomes wss://, ws:// and wss:// stay;
 //   - the path prefix is kept (the platform's proxy routes on it);

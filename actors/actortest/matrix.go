@@ -39,7 +39,7 @@ type Matrix struct {
 	limit    *limiter
 	exceeded int
 	// rooms is the homeserver's state of the rooms the bot is in, and
-	// reserved the platform_chat_id mark in its account data (see truth.go).
+	// reserved the platform_chat_id mark in its account data (see stateevents.go).
 	rooms    map[string]*actors.RoomState
 	reserved uint64
 	// media is the content repository, files what SendFile posted (media.go).

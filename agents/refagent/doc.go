@@ -1,5 +1,5 @@
 // Package refagent is the reference agent (PRODUCT R9): an HTTP server that
-// speaks agent-protocol.md for tests, demos and the fullstack compose.
+// speaks docs/agent-protocol.md for tests, demos and the fullstack compose.
 //
 // Like the platform's proxy, one server serves several agents on one port,
 // each under its own path prefix (/agent_0/v1/agent_ws/{chat_id}/, ...) and

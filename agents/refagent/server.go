@@ -67,7 +67,7 @@ type Config struct {
 type Received struct {
 	AgentID     string
 	ChatID      string
-	Type        string // USER_MESSAGE or USER_CONFIRM
+	Type        string // USER_MESSAGE, USER_CONFIRM or USER_CANCEL
 	Text        string
 	Attachments []string
 	ConfirmID   string

@@ -10,11 +10,11 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 )
 
-// Turns follows which rooms have a turn running, from the TurnStarted,
+// RunningTurns follows which rooms have a turn running, from the TurnStarted,
 // TurnEnded and RoomRestarted events of an actor system. A graceful stop
 // uses it to let running turns finish before the tree stops (PRODUCT R8.4).
 // It is safe for concurrent use.
-type Turns struct {
+type RunningTurns struct {
 	system *actor.ActorSystem
 	sub    *eventstream.Subscription
 
@@ -24,13 +24,13 @@ type Turns struct {
 }
 
 // WatchTurns starts following the turns of system; Close stops it.
-func WatchTurns(system *actor.ActorSystem) *Turns {
-	t := &Turns{system: system, running: map[string]bool{}, changed: make(chan struct{})}
+func WatchTurns(system *actor.ActorSystem) *RunningTurns {
+	t := &RunningTurns{system: system, running: map[string]bool{}, changed: make(chan struct{})}
 	t.sub = system.EventStream.Subscribe(t.observe)
 	return t
 }
 
-func (t *Turns) observe(evt any) {
+func (t *RunningTurns) observe(evt any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch e := evt.(type) {
@@ -48,7 +48,7 @@ func (t *Turns) observe(evt any) {
 }
 
 // Running is how many rooms have a turn running.
-func (t *Turns) Running() int {
+func (t *RunningTurns) Running() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.running)
@@ -56,7 +56,7 @@ func (t *Turns) Running() int {
 
 // WaitIdle returns nil once no turn is running, or ctx's error if that does
 // not happen before ctx ends.
-func (t *Turns) WaitIdle(ctx context.Context) error {
+func (t *RunningTurns) WaitIdle(ctx context.Context) error {
 	for {
 		t.mu.Lock()
 		n, changed := len(t.running), t.changed
@@ -73,7 +73,7 @@ func (t *Turns) WaitIdle(ctx context.Context) error {
 }
 
 // Close stops following the events.
-func (t *Turns) Close() { t.system.EventStream.Unsubscribe(t.sub) }
+func (t *RunningTurns) Close() { t.system.EventStream.Unsubscribe(t.sub) }
 
 // Drain tells the room actors of a tree to start no new turn. A graceful
 // stop starts it before letting the running turns finish (PRODUCT R8.4),

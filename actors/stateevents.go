@@ -51,8 +51,11 @@ type RoomState struct {
 	Members map[string]string
 }
 
-// MatrixTruth keeps the bot's state on the homeserver.
-type MatrixTruth interface {
+// StateEvents is the bot's own state on the homeserver: the state events
+// it wrote in its rooms and Spaces, and the platform_chat_id reservation
+// in its account data. Only the bot may write them; reconciliation reads
+// them back after a lost disk.
+type StateEvents interface {
 	// SetChatState writes the bot's state event of a chat room.
 	SetChatState(ctx context.Context, roomID string, st ChatState) error
 	// SetSpaceState writes the bot's state event of a Space.

@@ -75,7 +75,7 @@ func copyState(r actors.RoomState) actors.RoomState {
 	return r
 }
 
-// SetChatState implements actors.MatrixTruth.
+// SetChatState implements actors.StateEvents.
 func (m *Matrix) SetChatState(ctx context.Context, roomID string, st actors.ChatState) error {
 	if _, err := m.record(ctx, Call{Method: "SetChatState", RoomID: roomID, Text: st.PlatformChatID}); err != nil {
 		return err
@@ -86,7 +86,7 @@ func (m *Matrix) SetChatState(ctx context.Context, roomID string, st actors.Chat
 	return nil
 }
 
-// SetSpaceState implements actors.MatrixTruth.
+// SetSpaceState implements actors.StateEvents.
 func (m *Matrix) SetSpaceState(ctx context.Context, spaceID string, st actors.SpaceState) error {
 	if _, err := m.record(ctx, Call{Method: "SetSpaceState", RoomID: spaceID, Text: st.Owner}); err != nil {
 		return err
@@ -97,7 +97,7 @@ func (m *Matrix) SetSpaceState(ctx context.Context, spaceID string, st actors.Sp
 	return nil
 }
 
-// JoinedRooms implements actors.MatrixTruth: every room the fake knows, sorted.
+// JoinedRooms implements actors.StateEvents: every room the fake knows, sorted.
 func (m *Matrix) JoinedRooms(ctx context.Context) ([]string, error) {
 	if err := m.failure(ctx, "JoinedRooms"); err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (m *Matrix) JoinedRooms(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// RoomState implements actors.MatrixTruth.
+// RoomState implements actors.StateEvents.
 func (m *Matrix) RoomState(ctx context.Context, roomID string) (actors.RoomState, error) {
 	if err := m.failure(ctx, "RoomState"); err != nil {
 		return actors.RoomState{}, err
@@ -121,7 +121,7 @@ func (m *Matrix) RoomState(ctx context.Context, roomID string) (actors.RoomState
 	return st, nil
 }
 
-// ReservedChatIDs implements actors.MatrixTruth.
+// ReservedChatIDs implements actors.StateEvents.
 func (m *Matrix) ReservedChatIDs(ctx context.Context) (uint64, error) {
 	if err := m.failure(ctx, "ReservedChatIDs"); err != nil {
 		return 0, err
@@ -129,7 +129,7 @@ func (m *Matrix) ReservedChatIDs(ctx context.Context) (uint64, error) {
 	return m.Reserved(), nil
 }
 
-// ReserveChatIDs implements actors.MatrixTruth.
+// ReserveChatIDs implements actors.StateEvents.
 func (m *Matrix) ReserveChatIDs(ctx context.Context, upTo uint64) error {
 	if _, err := m.record(ctx, Call{Method: "ReserveChatIDs"}); err != nil {
 		return err

@@ -47,9 +47,9 @@ func botOnlyEvents() map[string]int {
 
 func ptr[T any](v T) *T { return &v }
 
-var _ actors.MatrixTruth = (*Client)(nil)
+var _ actors.StateEvents = (*Client)(nil)
 
-// SetChatState implements actors.MatrixTruth.
+// SetChatState implements actors.StateEvents.
 func (c *Client) SetChatState(ctx context.Context, roomID string, st actors.ChatState) error {
 	if _, err := c.cli.SendStateEvent(ctx, id.RoomID(roomID), typeChatState, "", st); err != nil {
 		return fmt.Errorf("failed to write the chat state of %s: %w", roomID, err)
@@ -57,7 +57,7 @@ func (c *Client) SetChatState(ctx context.Context, roomID string, st actors.Chat
 	return nil
 }
 
-// SetSpaceState implements actors.MatrixTruth.
+// SetSpaceState implements actors.StateEvents.
 func (c *Client) SetSpaceState(ctx context.Context, spaceID string, st actors.SpaceState) error {
 	if _, err := c.cli.SendStateEvent(ctx, id.RoomID(spaceID), typeSpaceState, "", st); err != nil {
 		return fmt.Errorf("failed to write the Space state of %s: %w", spaceID, err)
@@ -65,7 +65,7 @@ func (c *Client) SetSpaceState(ctx context.Context, spaceID string, st actors.Sp
 	return nil
 }
 
-// JoinedRooms implements actors.MatrixTruth.
+// JoinedRooms implements actors.StateEvents.
 func (c *Client) JoinedRooms(ctx context.Context) ([]string, error) {
 	resp, err := c.cli.JoinedRooms(ctx)
 	if err != nil {
@@ -78,7 +78,7 @@ func (c *Client) JoinedRooms(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// RoomState implements actors.MatrixTruth: one /state request per room.
+// RoomState implements actors.StateEvents: one /state request per room.
 func (c *Client) RoomState(ctx context.Context, roomID string) (actors.RoomState, error) {
 	var events []*event.Event
 	if err := c.getJSON(ctx, c.cli.BuildClientURL("v3", "rooms", roomID, "state"), &events); err != nil {
@@ -132,7 +132,7 @@ func (c *Client) roomState(ctx context.Context, roomID string, events []*event.E
 	return st
 }
 
-// ReservedChatIDs implements actors.MatrixTruth.
+// ReservedChatIDs implements actors.StateEvents.
 func (c *Client) ReservedChatIDs(ctx context.Context) (uint64, error) {
 	var content chatIDsContent
 	err := c.cli.GetAccountData(ctx, typeChatIDs.Type, &content)
@@ -145,7 +145,7 @@ func (c *Client) ReservedChatIDs(ctx context.Context) (uint64, error) {
 	return content.Reserved, nil
 }
 
-// ReserveChatIDs implements actors.MatrixTruth.
+// ReserveChatIDs implements actors.StateEvents.
 func (c *Client) ReserveChatIDs(ctx context.Context, upTo uint64) error {
 	if err := c.cli.SetAccountData(ctx, typeChatIDs.Type, chatIDsContent{Reserved: upTo}); err != nil {
 		return fmt.Errorf("failed to reserve platform_chat_ids up to %d: %w", upTo, err)
