@@ -75,7 +75,7 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 	cli.Log = log.With().Str("component", "mautrix").Logger()
 	cli.DefaultHTTPRetries = 4
 	cli.MaxHTTPBackoff = time.Minute
-	withRetryAfterBody(cli.Client)
+	withRetries(cli.Client)
 
 	// Start-up fails fast: one attempt per request, so a wrong URL or
 	// password is reported at once instead of after minutes of backoff.

@@ -28,7 +28,8 @@ var (
 // waiting Retry-After ("0" here, so the test does not wait; without the
 // header it waits the body's retry_after_ms, see retryAfterBody, or backs
 // off 4 s, doubling), up to 1+DefaultHTTPRetries (5) attempts in all, with
-// the same transaction id. Other errors, 500 included, are final at once.
+// the same transaction id. A 500 on a PUT is tried again 3 times (see
+// retryIdempotentPUT); other errors are final at once.
 func TestSendRetries(t *testing.T) {
 	always := func(a answer) []answer { return []answer{a, a, a, a, a, a, a} }
 	tests := []struct {
@@ -48,9 +49,13 @@ func TestSendRetries(t *testing.T) {
 		}, 5, 0, ""},
 		{"429 forever gives up after 5 attempts", always(answer{429, "0", rateLimited}), 5, 429, "M_LIMIT_EXCEEDED"},
 		{"502 forever gives up after 5 attempts", always(answer{502, "0", "Bad Gateway"}), 5, 502, ""},
-		{"500 is not retried", always(answer{500, "0", `{"errcode":"M_UNKNOWN","error":"boom"}`}), 1, 500, "M_UNKNOWN"},
+		{"500 on a PUT then success", []answer{{500, "", `{"errcode":"M_UNKNOWN","error":"database is locked"}`}, sent}, 2, 0, ""},
+		{"500 on a PUT forever gives up after 4 attempts", always(answer{500, "0", `{"errcode":"M_UNKNOWN","error":"boom"}`}), 4, 500, "M_UNKNOWN"},
 		{"400 is not retried", always(answer{400, "", `{"errcode":"M_BAD_JSON","error":"bad"}`}), 1, 400, "M_BAD_JSON"},
 	}
+	backoff := putBackoff
+	putBackoff = time.Millisecond
+	t.Cleanup(func() { putBackoff = backoff })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := newTestHomeserver(t)
@@ -202,5 +207,21 @@ func TestSendServerGone(t *testing.T) {
 				t.Fatalf("error %v, want a failed send wrapping the context's deadline", err)
 			}
 		})
+	}
+}
+
+// TestPostIsNotRetriedOn500: a POST (join, invite, createRoom) is not
+// idempotent, so its 500 is final at once.
+func TestPostIsNotRetriedOn500(t *testing.T) {
+	hs := newTestHomeserver(t)
+	c := hs.connect(t)
+	hs.handle(t, routeJoin, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 500, `{"errcode":"M_UNKNOWN","error":"boom"}`)
+	})
+	if err := c.JoinRoom(testContext(t), "!r:hs.test"); err == nil {
+		t.Fatal("a join answered 500 succeeded")
+	}
+	if n := len(hs.requests()); n != 1 {
+		t.Fatalf("%d attempts of a POST answered 500, want 1", n)
 	}
 }

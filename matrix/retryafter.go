@@ -44,11 +44,12 @@ func (t retryAfterBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// withRetryAfterBody wraps c's transport (the default one if unset).
-func withRetryAfterBody(c *http.Client) {
+// withRetries wraps c's transport (the default one if unset) in
+// retryAfterBody and retryIdempotentPUT.
+func withRetries(c *http.Client) {
 	next := c.Transport
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	c.Transport = retryAfterBody{next: next}
+	c.Transport = retryAfterBody{next: retryIdempotentPUT{next: next}}
 }

@@ -53,6 +53,9 @@ func applyConfigEdits(yaml string, edits []configEdit) (string, error) {
 	return strings.Join(lines, "\n"), nil
 }
 
+// sqliteParams are the driver parameters sqliteWAL adds, percent-encoded.
+const sqliteParams = "%3F_pragma=journal_mode(WAL)"
+
 // sqliteWAL rewrites every SQLite connection_string of a generated config to
 // open its database in write-ahead-log mode, and reports how many it changed.
 //
@@ -68,6 +71,17 @@ func applyConfigEdits(yaml string, edits []configEdit) (string, error) {
 // that way. Dendrite drops the query of a file: URI, so the driver's
 // _pragma parameter travels percent-encoded in the path: url.Parse decodes
 // %3F back to "?" and the driver reads what follows as its DSN parameters.
+//
+// The price: in WAL mode a transaction that began by reading and then
+// writes fails at once with "database is locked (517)" (SQLITE_BUSY_SNAPSHOT)
+// when another connection committed in between; the busy timeout does not
+// apply to it. Under load (both cores busy, a cold test run) Dendrite then
+// answers 500 to some writes (account data, receipts, notifications). The
+// bot retries a 500 on its PUTs (matrix/idempotent.go). Immediate
+// transactions (_txlock=immediate) would avoid the 517 but deadlock
+// Dendrite, which reads through a second connection inside some of its
+// transactions (seen: "database is locked (5)" after the 10 s busy timeout
+// on every createRoom).
 func sqliteWAL(yaml string) (string, int) {
 	const key = "connection_string: file:"
 	lines := strings.Split(yaml, "\n")
@@ -81,7 +95,7 @@ func sqliteWAL(yaml string) (string, int) {
 		if !strings.HasPrefix(path, "/") {
 			continue // relative paths: generate-config -dir always writes absolute ones
 		}
-		lines[i] = indent + key + "//" + path + "%3F_pragma=journal_mode(WAL)"
+		lines[i] = indent + key + "//" + path + sqliteParams
 		n++
 	}
 	return strings.Join(lines, "\n"), n
