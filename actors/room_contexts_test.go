@@ -113,6 +113,20 @@ func TestAgentChoice(t *testing.T) {
 	})
 }
 
+// savedThenCleared stores alice's room !r, talks in it, saves that
+// conversation (!load 1 finds it), clears the room and talks again; it
+// returns the connection of that second conversation.
+func (tt *testTree) savedThenCleared() *actortest.Conn {
+	tt.t.Helper()
+	tt.addRoom(alice, "!r", "101")
+	tt.talk("!r", "first")
+	m := tt.mark()
+	tt.say(alice, "!r", "!save")
+	tt.waitCall(m, "SendNotice", "!r", "Saved")
+	tt.say(alice, "!r", "!clear")
+	return tt.talk("!r", "second")
+}
+
 // A message sent right after a command that rebinds the room goes to the
 // new conversation, not to the one the command is leaving.
 func TestMessageRightAfterARebindGoesToTheNewConversation(t *testing.T) {
@@ -120,16 +134,7 @@ func TestMessageRightAfterARebindGoesToTheNewConversation(t *testing.T) {
 		t.Run(command, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tt := newTestTree(t, actors.Options{UserSelectableAgents: true})
-				tt.addRoom(alice, "!r", "101")
-				tt.talk("!r", "first")
-				m := tt.mark()
-				tt.say(alice, "!r", "!save")
-				tt.waitCall(m, "SendNotice", "!r", "Saved")
-				tt.say(alice, "!r", "!clear")
-				tt.say(alice, "!r", "second")
-				second := tt.conn()
-				tt.turn(second).Emit(actortest.End(0))
-				tt.turnEnded("!r")
+				second := tt.savedThenCleared()
 
 				tt.say(alice, "!r", command)
 				tt.say(alice, "!r", "at once")
@@ -157,13 +162,7 @@ func TestARebindInFlightSurvivesACrash(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tt := newTestTree(t, actors.Options{UserSelectableAgents: true,
 					RoomMiddleware: []actor.ReceiverMiddleware{actortest.CrashOnCrash}})
-				tt.addRoom(alice, "!r", "101")
-				tt.talk("!r", "first")
-				m := tt.mark()
-				tt.say(alice, "!r", "!save")
-				tt.waitCall(m, "SendNotice", "!r", "Saved")
-				tt.say(alice, "!r", "!clear")
-				second := tt.talk("!r", "second")
+				second := tt.savedThenCleared()
 
 				release := tt.Store.HoldRebinds()
 				defer release()
@@ -172,7 +171,7 @@ func TestARebindInFlightSurvivesACrash(t *testing.T) {
 				room := actor.NewPID(tt.System.Address(), actors.RoomActorID(alice, "!r"))
 				tt.System.Root.Send(room, &actortest.Crash{Reason: "injected crash"})
 				actortest.FishForMsg[*actors.RoomRestarted](tt.Probe, nil)
-				m = tt.mark()
+				m := tt.mark()
 				release()
 				tt.waitCall(m, "SendNotice", "!r", tc.done)
 				synctest.Wait()

@@ -16,17 +16,25 @@ import (
 	"github.com/surfaces-bot/surfaces/actors/metrics"
 )
 
+// newMetricsTree starts the tree on the kit with its metrics registered in
+// a fresh registry, and alice's room !r stored; call it inside synctest.
+func newMetricsTree(t *testing.T) (*actortest.Kit, *prometheus.Registry, *metrics.Metrics, *actor.PID) {
+	t.Helper()
+	kit := actortest.NewKit(t)
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, kit.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	root := kit.SpawnTree()
+	kit.AddRoom("@alice:example.test", "!r", "101")
+	return kit, reg, m, root
+}
+
 func TestMetricsFollowTheTree(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		kit := actortest.NewKit(t)
-		reg := prometheus.NewRegistry()
-		m, err := metrics.New(reg, kit.System)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		root := kit.SpawnTree()
-		kit.AddRoom("@alice:example.test", "!r", "101")
+		kit, reg, _, root := newMetricsTree(t)
 		send := func(text string) {
 			kit.System.Root.Send(root, &actors.MessageReceived{RoomID: "!r", EventID: "$" + text, Sender: "@alice:example.test", MsgType: "m.text", Body: text})
 		}
@@ -271,15 +279,7 @@ func find(t *testing.T, reg *prometheus.Registry, name string, labels map[string
 // reads), back to 0 once a write lands (issue 19, point 4).
 func TestFailingWritesAreCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		kit := actortest.NewKit(t)
-		reg := prometheus.NewRegistry()
-		m, err := metrics.New(reg, kit.System)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		root := kit.SpawnTree()
-		kit.AddRoom("@alice:example.test", "!r", "101")
+		kit, reg, m, root := newMetricsTree(t)
 		kit.Store.FailWrites(errors.New("disk gone"))
 		kit.System.Root.Send(root, &actors.MessageReceived{RoomID: "!r", EventID: "$one", Sender: "@alice:example.test", MsgType: "m.text", Body: "one"})
 		actortest.Advance(t, 4*time.Second) // the first write and two retries
