@@ -42,6 +42,9 @@ type MessageReceived struct {
 	// Media is set for m.file, m.image, m.audio and m.video.
 	Media  *Media
 	SentAt time.Time
+	// ReceivedAt is when the bot took the event from the homeserver's
+	// response: where a turn's stages are measured from (TurnStages).
+	ReceivedAt time.Time
 	// Ack is acked once the tree is done with the event (see Ack); nil
 	// when nobody waits for it.
 	Ack *Ack
@@ -111,6 +114,9 @@ type StartTurn struct {
 
 	// queuedAt is when the room queued it (kept across restarts).
 	queuedAt time.Time
+	// receivedAt is MessageReceived.ReceivedAt; takenAt is when the room
+	// actor took it (see TurnStages).
+	receivedAt, takenAt time.Time
 	// ack is the Ack of the MessageReceived it came from; the room acks
 	// once the message is in its stored record.
 	ack *Ack
@@ -193,6 +199,29 @@ type TurnEnded struct {
 	// FirstChunk is the time from the start of the turn to the agent's
 	// first text chunk; 0 when no text came (Chunks is 0).
 	FirstChunk time.Duration
+	// Stages is where the turn's time went.
+	Stages TurnStages
+}
+
+// TurnStages says where a turn's time went: each is the time from the
+// moment the bot took the user's message from the homeserver's response to
+// the end of a stage, 0 for a stage the turn did not reach (no text, a
+// failure, a message that came from the record after a restart).
+type TurnStages struct {
+	// Taken: the room actor took the message.
+	Taken time.Duration
+	// Recorded: the record holding the turn landed (the message is
+	// durable; a message queued behind another turn waited here too).
+	Recorded time.Duration
+	// AgentReady: the agent's connection was ready and USER_MESSAGE went out.
+	AgentReady time.Duration
+	// FirstChunk: the agent's first text arrived.
+	FirstChunk time.Duration
+	// FirstVisible: the homeserver accepted the reply's first message,
+	// which the user sees.
+	FirstVisible time.Duration
+	// Final: the reply shows its final text.
+	Final time.Duration
 }
 
 // MessageRejected: a message was not passed on, because the room's queue was

@@ -550,6 +550,9 @@ func (a *roomActor) enqueue(c actor.Context, m *StartTurn) (accepted bool) {
 	if m.queuedAt.IsZero() {
 		m.queuedAt = time.Now()
 	}
+	if m.takenAt.IsZero() {
+		m.takenAt = m.queuedAt // where the turn's stages start (TurnStages)
+	}
 	a.queue = append(a.queue, m)
 	if !a.startNextTurn(c) {
 		// It waits: written now, so a restart runs it (PRODUCT R7.2).

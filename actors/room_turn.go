@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -39,8 +40,10 @@ type turn struct {
 	log zerolog.Logger
 	// firstText is when the agent's first text chunk arrived.
 	firstText time.Time
-	reply     *replyView
-	chunks    int
+	// clock holds when the turn's stages ended (see TurnStages).
+	clock  stageClock
+	reply  *replyView
+	chunks int
 
 	opInFlight bool
 	lastOpAt   time.Time
@@ -118,6 +121,7 @@ func (a *roomActor) startNextTurn(c actor.Context) bool {
 		reply:   newReplyView(a.opts.MaxMessageBytes),
 		agentID: a.rec.AgentID,
 	}
+	t.clock = stageClock{received: cmp.Or(next.receivedAt, next.takenAt), taken: next.takenAt}
 	a.turn = t
 	a.connGen++ // a pending idle close is now stale
 	t.log = a.log.With().Uint64("turn_id", t.id).Str("agent_id", a.rec.AgentID).Str("platform_chat_id", a.rec.PlatformChatID).Logger()
@@ -217,6 +221,7 @@ func (a *roomActor) turnRecorded(c actor.Context, ticket uint64) {
 		return
 	}
 	t.recorded = true
+	t.clock.recorded = time.Now()
 	if conn := t.waiting; conn != nil {
 		t.waiting = nil
 		if t.ended || t.stopped {
@@ -229,6 +234,7 @@ func (a *roomActor) turnRecorded(c actor.Context, ticket uint64) {
 // sendTurn starts the turn on conn and pipes its events back to the actor.
 func (a *roomActor) sendTurn(c actor.Context, t *turn, conn AgentConn) {
 	a.connTurn = t.id
+	t.clock.agentReady = time.Now()
 	id, msg, tlog := t.id, t.msg, t.log
 	system, self := c.ActorSystem(), c.Self()
 	runTask(c, a.ctx, func(ctx context.Context) any {
@@ -422,6 +428,9 @@ func (a *roomActor) replyOpDone(c actor.Context, m *replyOpDone) {
 		return
 	}
 	t.opInFlight = false
+	if !m.op.edit && m.op.file == "" && m.err == nil && t.clock.firstVisible.IsZero() {
+		t.clock.firstVisible = time.Now()
+	}
 	eventID := m.eventID
 	if m.op.file != "" && m.err != nil {
 		a.fileNotSent(c, t, m.op.file, m.err)
@@ -492,12 +501,14 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	}
 	a.save(c)
 
+	t.clock.final, t.clock.firstChunk = time.Now(), t.firstText
+	stages := t.clock.stages()
 	ev := t.log.Info()
 	if t.failure != nil {
 		ev = t.log.Warn().Err(t.failure)
 	}
 	ev.Str("event_id", t.eventID).Int("chunks", t.chunks).Int64("tokens_used", t.tokens).
-		Dur("duration", time.Since(t.started)).Msg("turn ended")
+		Dur("duration", time.Since(t.started)).Dict("stages_ms", stages.logDict()).Msg("turn ended")
 	endErr := t.failure
 	if t.stopped {
 		endErr = ErrStopped
@@ -505,6 +516,7 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	c.ActorSystem().EventStream.Publish(&TurnEnded{
 		RoomID: a.roomID, EventID: t.eventID, AgentID: t.agentID, Err: endErr,
 		Chunks: t.chunks, TokensUsed: t.tokens, Duration: time.Since(t.started), FirstChunk: t.firstChunk(),
+		Stages: stages,
 	})
 	if a.conn != nil {
 		a.idleTime = sendLater(c, a.opts.ConnIdleClose, &connIdle{gen: a.connGen})

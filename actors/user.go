@@ -323,7 +323,7 @@ func (a *userActor) message(c actor.Context, m *MessageReceived) (handedOver boo
 	}
 	switch m.MsgType {
 	case "m.text", "m.emote":
-		a.toRoom(c, room, &StartTurn{EventID: m.EventID, Sender: m.Sender, Text: m.Body, ack: m.Ack})
+		a.toRoom(c, room, &StartTurn{EventID: m.EventID, Sender: m.Sender, Text: m.Body, ack: m.Ack, receivedAt: m.ReceivedAt})
 		return true
 	case MsgTypeEncrypted:
 		a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.EncryptedNotSupported))

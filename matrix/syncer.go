@@ -229,6 +229,8 @@ func (s *syncer) convert(evt *event.Event) (any, bool) {
 		MsgType: string(content.MsgType),
 		Body:    content.Body,
 		SentAt:  time.UnixMilli(evt.Timestamp),
+		// The first stage of a turn's time (actors.TurnStages).
+		ReceivedAt: time.Now(),
 	}
 	switch content.MsgType {
 	case event.MsgFile, event.MsgImage, event.MsgAudio, event.MsgVideo:

@@ -12,6 +12,7 @@ package metrics
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -30,6 +31,7 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	firstChunk  *prometheus.HistogramVec
 	queued      prometheus.Histogram
+	stages      *prometheus.HistogramVec
 	active      prometheus.Gauge
 
 	quotaRefusals *prometheus.CounterVec
@@ -110,6 +112,12 @@ func New(reg prometheus.Registerer, system *actor.ActorSystem) (*Metrics, error)
 			Name: "surfaces_turn_first_chunk_seconds", Help: "Time from the start of a turn to the agent's first text chunk, by agent (turns without text are not observed).",
 			Buckets: prometheus.ExponentialBuckets(0.1, 2, 12),
 		}, []string{"agent"}),
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "surfaces_turn_stage_seconds",
+			Help: "Where a turn's time goes: from the bot taking the user's message from the homeserver's response to the end of each stage " +
+				"(taken by the room actor, recorded durably, agent ready, first chunk from the agent, first visible: the reply's first message accepted, final).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"stage"}),
 		queued: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "surfaces_turn_queued_messages", Help: "Messages still waiting in the room's queue when a turn starts.",
 			Buckets: []float64{0, 1, 2, 3, 5, 10, 20, 50},
@@ -152,7 +160,7 @@ func New(reg prometheus.Registerer, system *actor.ActorSystem) (*Metrics, error)
 		m.reconcileChanges.WithLabelValues(change)
 	}
 	for _, c := range []prometheus.Collector{m.turns, m.tokens, m.agentErrors, m.rejected, m.restarts, m.duration,
-		m.firstChunk, m.queued, m.active, m.quotaRefusals, m.writeFailures, m.failingRooms, m.reconcileRuns, m.reconcileChanges, m.reconcileDuration, actorsCollector{system}} {
+		m.firstChunk, m.queued, m.stages, m.active, m.quotaRefusals, m.writeFailures, m.failingRooms, m.reconcileRuns, m.reconcileChanges, m.reconcileDuration, actorsCollector{system}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -185,6 +193,7 @@ func (m *Metrics) Observe(evt any) {
 		if e.Chunks > 0 { // text came (FirstChunk may be 0 in a test's virtual time)
 			m.firstChunk.WithLabelValues(e.AgentID).Observe(e.FirstChunk.Seconds())
 		}
+		m.observeStages(e.Stages)
 	case *actors.MessageRejected:
 		m.rejected.WithLabelValues(e.Reason).Inc()
 	case *actors.QuotaRefused:
@@ -211,6 +220,35 @@ func (m *Metrics) Observe(evt any) {
 			changeBackfilled: r.Backfilled, changeRelinked: r.Relinked, changeSkipped: len(r.Skipped),
 		} {
 			m.reconcileChanges.WithLabelValues(change).Add(float64(n))
+		}
+	}
+}
+
+// The stages of surfaces_turn_stage_seconds, in their order.
+const (
+	stageTaken        = "taken"
+	stageRecorded     = "recorded"
+	stageAgentReady   = "agent_ready"
+	stageFirstChunk   = "first_chunk"
+	stageFirstVisible = "first_visible"
+	stageFinal        = "final"
+)
+
+// observeStages observes the stages a turn reached (a stage it did not
+// reach is 0 and not observed; Taken may be 0 in a test's virtual time,
+// so it is observed whenever the turn reached a later stage).
+func (m *Metrics) observeStages(s actors.TurnStages) {
+	if s.Final == 0 && s.Recorded == 0 {
+		return // a turn restored from the record: no clock
+	}
+	m.stages.WithLabelValues(stageTaken).Observe(s.Taken.Seconds())
+	for _, st := range []struct {
+		name string
+		d    time.Duration
+	}{{stageRecorded, s.Recorded}, {stageAgentReady, s.AgentReady}, {stageFirstChunk, s.FirstChunk},
+		{stageFirstVisible, s.FirstVisible}, {stageFinal, s.Final}} {
+		if st.d > 0 {
+			m.stages.WithLabelValues(st.name).Observe(st.d.Seconds())
 		}
 	}
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +50,19 @@ func TestMetricsEndpointFollowsATurn(t *testing.T) {
 		if d := sample(after, name, agent) - sample(before, name, agent); d != 1 {
 			t.Fatalf("%s%v count moved by %v after one turn, want 1", name, agent, d)
 		}
+	}
+	// Where the turn's time went (issue 21, point 2): each stage observed
+	// once, and the turn's end log line carries them too.
+	for _, stage := range []string{"taken", "recorded", "agent_ready", "first_chunk", "first_visible", "final"} {
+		labels := map[string]string{"stage": stage}
+		if d := sample(after, "surfaces_turn_stage_seconds", labels) - sample(before, "surfaces_turn_stage_seconds", labels); d != 1 {
+			t.Fatalf("surfaces_turn_stage_seconds{stage=%s} count moved by %v after one turn, want 1", stage, d)
+		}
+	}
+	if !slices.ContainsFunc(w.stack.Bot.StdoutLines(), func(l string) bool {
+		return strings.Contains(l, `"message":"turn ended"`) && strings.Contains(l, `"stages_ms":{"taken":`) && strings.Contains(l, `"first_visible":`)
+	}) {
+		t.Fatal("no turn ended log line with its stages")
 	}
 	if d := sample(after, "surfaces_turn_queued_messages", nil) - sample(before, "surfaces_turn_queued_messages", nil); d != 1 {
 		t.Fatalf("surfaces_turn_queued_messages count moved by %v after one turn, want 1", d)

@@ -1,0 +1,43 @@
+package actors_test
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+)
+
+// A turn's stages are measured from the moment the bot took the message
+// from the homeserver's response (issue 21, point 2). In virtual time each
+// stage is exact: the record lands 50 ms after the message, the agent
+// thinks 200 ms before its first chunk, the reply's first message is
+// accepted with it, and the final text 300 ms later.
+func TestTurnStages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{EditInterval: time.Second})
+		tt.addRoom(alice, "!r", "101")
+		synctest.Wait()
+		release := tt.Store.HoldRoomWrites()
+		received := time.Now()
+		tt.send(&actors.MessageReceived{RoomID: "!r", EventID: "$one", Sender: alice, MsgType: "m.text", Body: "hello", ReceivedAt: received})
+		synctest.Wait()
+		actortest.Advance(t, 50*time.Millisecond)
+		release()
+		turn := tt.turn(tt.conn())
+		actortest.Advance(t, 200*time.Millisecond)
+		turn.Emit(actortest.Text("hi"))
+		synctest.Wait()
+		actortest.Advance(t, 300*time.Millisecond)
+		turn.Emit(actortest.End(0))
+		ended := tt.turnEnded("!r")
+		want := actors.TurnStages{
+			Taken: 0, Recorded: 50 * time.Millisecond, AgentReady: 50 * time.Millisecond,
+			FirstChunk: 250 * time.Millisecond, FirstVisible: 250 * time.Millisecond, Final: 550 * time.Millisecond,
+		}
+		if ended.Stages != want {
+			t.Fatalf("stages %+v, want %+v", ended.Stages, want)
+		}
+	})
+}
