@@ -202,6 +202,9 @@ func (hs *Homeserver) versionsAnswer(ctx context.Context) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+// Pid is the Dendrite process's id (for its CPU time).
+func (hs *Homeserver) Pid() int { return hs.proc.Pid() }
+
 // URL returns the client-server API base URL, e.g. http://127.0.0.1:40123.
 func (hs *Homeserver) URL() string { return hs.url }
 

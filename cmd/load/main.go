@@ -1,0 +1,64 @@
+// Command load puts many users on the bot at once and prints what they saw:
+// it starts Dendrite, the reference agent and the bot on loopback, registers
+// and onboards the users, gives each some chats and drives turns in all of
+// them, while two more users message each other to measure the
+// homeserver's own latency (the floor) in the same window. See test/load.
+//
+//	go run -tags goolm ./cmd/load [-users 10] [-rooms 1] [-turns 3] [-pace 1s] [-stream 0s] [-json FILE]
+//
+// It exits 1 when a reply was lost or doubled.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/test/load"
+)
+
+func main() {
+	var cfg load.Config
+	flag.IntVar(&cfg.Users, "users", 10, "users at once")
+	flag.IntVar(&cfg.Rooms, "rooms", 1, "chats per user (made with !new)")
+	flag.IntVar(&cfg.Turns, "turns", 3, "messages per chat, each after the reply to the one before")
+	flag.DurationVar(&cfg.Pace, "pace", time.Second, "pause between a user's messages in one chat")
+	flag.DurationVar(&cfg.Stream, "stream", 0, "how long each reply streams (0: an instant echo)")
+	botEnv := flag.String("bot-env", "", "extra settings for the bot, comma-separated NAME=value (e.g. SURFACES_MATRIX_SEND_RATE=1000)")
+	jsonPath := flag.String("json", "", "also write the report as JSON to this file")
+	flag.Parse()
+	if *botEnv != "" {
+		cfg.BotEnv = strings.Split(*botEnv, ",")
+	}
+	cfg.Progress = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	rep, err := load.Run(log.WithContext(ctx), cfg)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load failed:", err)
+		os.Exit(1)
+	}
+	rep.Print(os.Stdout)
+	if *jsonPath != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err == nil {
+			err = os.WriteFile(*jsonPath, append(data, '\n'), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "failed to write the report:", err)
+			os.Exit(1)
+		}
+	}
+	if rep.Lost > 0 || rep.Doubled > 0 {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,85 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// floor is two users messaging each other on the same homeserver while the
+// load runs: how long a message takes from one person to another there is
+// the floor a relay (one hop in, one hop out) is measured against.
+type floor struct {
+	a, b *harness.UserClient
+	room id.RoomID
+
+	mu   sync.Mutex
+	took []time.Duration
+}
+
+func newFloor(ctx context.Context, stack *harness.Stack) (*floor, error) {
+	a, err := stack.Login(ctx, "floora")
+	if err != nil {
+		return nil, err
+	}
+	b, err := stack.Login(ctx, "floorb")
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	f := &floor{a: a, b: b}
+	b.AcceptInvites(true)
+	if f.room, err = a.CreateDM(ctx, b.UserID()); err != nil {
+		f.close()
+		return nil, err
+	}
+	if err := b.WaitJoined(ctx, f.room); err != nil {
+		f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// run sends a message from a to b every pace until ctx ends, recording how
+// long b took to see each.
+func (f *floor) run(ctx context.Context, pace time.Duration) {
+	for i := 0; ctx.Err() == nil; i++ {
+		text := fmt.Sprintf("floor %d", i)
+		start := time.Now()
+		if _, err := f.a.SendText(ctx, f.room, text); err != nil {
+			return
+		}
+		wait, cancel := context.WithTimeout(ctx, time.Minute)
+		_, err := f.b.WaitMessage(wait, f.room, func(m harness.Message) bool {
+			return m.MsgType == event.MsgText && m.Body == text
+		})
+		cancel()
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.took = append(f.took, time.Since(start))
+		f.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(pace):
+		}
+	}
+}
+
+func (f *floor) latencies() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.took...)
+}
+
+func (f *floor) close() {
+	_ = f.a.Close()
+	_ = f.b.Close()
+}

@@ -1,0 +1,176 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// Config is one load run.
+type Config struct {
+	// Users, Rooms (chats per user) and Turns (messages per chat).
+	Users, Rooms, Turns int
+	// Pace is the pause between a user's messages in one chat, after the
+	// reply to the previous one came.
+	Pace time.Duration
+	// Stream is how long each reply streams (the reference agent's /slow,
+	// a chunk every 500 ms); 0 is an instant echo.
+	Stream time.Duration
+	// BotEnv are extra settings for the bot (SURFACES_…=value).
+	BotEnv []string
+	// Progress, when set, gets a progress bar.
+	Progress io.Writer
+	// ReplyTimeout bounds the wait for one reply (default 2 minutes).
+	ReplyTimeout time.Duration
+}
+
+// chunkEvery is the reference agent's pause between streamed chunks.
+const chunkEvery = 500 * time.Millisecond
+
+// Turn is one message and what its user saw of the reply.
+type Turn struct {
+	User, Room, Text string
+	// FirstVisible is from sending the message to seeing the reply's first
+	// message; Complete to seeing its final text. 0 when it never came.
+	FirstVisible, Complete time.Duration
+	// Edits of the reply; Replies is 1 when the complete reply came.
+	Edits, Replies int
+	// want is the reply's final text.
+	want string
+}
+
+// Run starts the stack, runs the load and returns its report. It stops
+// everything it started.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Users < 1 || cfg.Rooms < 1 || cfg.Turns < 1 {
+		return nil, errors.New("users, rooms and turns must be at least 1")
+	}
+	if cfg.ReplyTimeout <= 0 {
+		cfg.ReplyTimeout = 2 * time.Minute
+	}
+	users := make([]string, cfg.Users)
+	for i := range users {
+		users[i] = fmt.Sprintf("load%d", i)
+	}
+	opts := harness.StackOptions{
+		Users: append(users, "floora", "floorb"),
+		BotEnv: append([]string{
+			// The driver types faster than people: the per-user limit is not
+			// what is measured, and a user's chats must all fit.
+			"SURFACES_RATE_LIMIT_RATE=1000", "SURFACES_RATE_LIMIT_BURST=1000",
+			fmt.Sprintf("SURFACES_QUOTA_MAX_CHATS=%d", cfg.Rooms+1),
+		}, cfg.BotEnv...),
+	}
+	opts.Agent.SlowDelay = chunkEvery
+	stack, err := harness.StartStack(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer stack.Close()
+	if err := stack.StartBot(ctx); err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, stack: stack, progress: newProgress(cfg.Progress, cfg.Users*cfg.Rooms*cfg.Turns)}
+
+	// Everyone logs in and onboards at once, as a crowd would.
+	clients := make([]*harness.UserClient, cfg.Users)
+	chats := make([][]id.RoomID, cfg.Users)
+	if err := r.each(ctx, cfg.Users, func(ctx context.Context, i int) error {
+		u, err := stack.Login(ctx, users[i])
+		if err != nil {
+			return err
+		}
+		clients[i] = u
+		u.AcceptInvites(true)
+		chats[i], err = onboard(ctx, stack.BotID, u, cfg.Rooms)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, u := range clients {
+			if u != nil {
+				_ = u.Close()
+			}
+		}
+	}()
+	floor, err := newFloor(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	defer floor.close()
+
+	before, err := sample(stack)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	floorCtx, stopFloor := context.WithCancel(ctx)
+	floorDone := make(chan struct{})
+	go func() { defer close(floorDone); floor.run(floorCtx, max(cfg.Pace, 200*time.Millisecond)) }()
+	err = r.each(ctx, cfg.Users*cfg.Rooms, func(ctx context.Context, n int) error {
+		i, j := n/cfg.Rooms, n%cfg.Rooms
+		return r.talk(ctx, clients[i], users[i], chats[i][j], j)
+	})
+	stopFloor()
+	<-floorDone
+	elapsed := time.Since(start)
+	r.progress.finish()
+	if err != nil {
+		return nil, err
+	}
+	after, err := sample(stack)
+	if err != nil {
+		return nil, err
+	}
+	// A reply is doubled when a chat holds more complete replies than
+	// turns that got one.
+	doubled := 0
+	for i, u := range clients {
+		for _, room := range chats[i] {
+			replied, wants := r.repliesIn(room)
+			doubled += max(0, countReplies(u, stack.BotID, room, wants)-replied)
+		}
+	}
+	return r.report(elapsed, before, after, floor.latencies(), doubled), nil
+}
+
+// run is the state of one load run.
+type run struct {
+	cfg      Config
+	stack    *harness.Stack
+	progress *progress
+
+	mu    sync.Mutex
+	turns []Turn
+}
+
+// each runs f for 0..n-1 at once and returns the first error.
+func (r *run) each(ctx context.Context, n int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := f(ctx, i); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+func (r *run) add(t Turn) {
+	r.mu.Lock()
+	r.turns = append(r.turns, t)
+	r.mu.Unlock()
+	r.progress.step()
+}

@@ -1,0 +1,172 @@
+package load
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// snapshot is what is read from the bot and the system at one moment.
+type snapshot struct {
+	families        map[string]*dto.MetricFamily
+	botCPU, hsCPU   time.Duration
+	botPeakRSSBytes int64
+}
+
+func sample(stack *harness.Stack) (snapshot, error) {
+	var s snapshot
+	resp, err := http.Get("http://" + stack.HTTPAddr() + "/metrics")
+	if err != nil {
+		return s, fmt.Errorf("failed to scrape the bot: %w", err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	if s.families, err = parser.TextToMetricFamilies(resp.Body); err != nil {
+		return s, fmt.Errorf("failed to parse the bot's metrics: %w", err)
+	}
+	s.botCPU = cpuTime(stack.Bot.Pid())
+	s.hsCPU = cpuTime(stack.HS.Pid())
+	s.botPeakRSSBytes = peakRSS(stack.Bot.Pid())
+	return s, nil
+}
+
+// sum adds the samples of a counter whose labels include match.
+func (s snapshot) sum(name string, match map[string]string) float64 {
+	f, ok := s.families[name]
+	if !ok {
+		return 0
+	}
+	total := 0.0
+metrics:
+	for _, m := range f.GetMetric() {
+		for k, v := range match {
+			found := false
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == k && lp.GetValue() == v {
+					found = true
+				}
+			}
+			if !found {
+				continue metrics
+			}
+		}
+		total += m.GetCounter().GetValue()
+	}
+	return total
+}
+
+// stageMedians estimates each stage's median over the run from the
+// histogram buckets' growth (linear inside the bucket), in ms.
+func stageMedians(before, after snapshot) map[string]float64 {
+	out := map[string]float64{}
+	f, ok := after.families["surfaces_turn_stage_seconds"]
+	if !ok {
+		return out
+	}
+	prev := map[string]*dto.Histogram{}
+	if bf, ok := before.families["surfaces_turn_stage_seconds"]; ok {
+		for _, m := range bf.GetMetric() {
+			prev[stageOf(m)] = m.GetHistogram()
+		}
+	}
+	for _, m := range f.GetMetric() {
+		stage, h := stageOf(m), m.GetHistogram()
+		count := float64(h.GetSampleCount())
+		var prevBuckets []*dto.Bucket
+		if p := prev[stage]; p != nil {
+			count -= float64(p.GetSampleCount())
+			prevBuckets = p.GetBucket()
+		}
+		if count <= 0 {
+			continue
+		}
+		lower, below := 0.0, 0.0
+		for i, b := range h.GetBucket() {
+			n := float64(b.GetCumulativeCount())
+			if i < len(prevBuckets) {
+				n -= float64(prevBuckets[i].GetCumulativeCount())
+			}
+			if n >= count/2 {
+				frac := 0.0
+				if n > below {
+					frac = (count/2 - below) / (n - below)
+				}
+				out[stage] = (lower + frac*(b.GetUpperBound()-lower)) * 1000
+				break
+			}
+			lower, below = b.GetUpperBound(), n
+		}
+	}
+	return out
+}
+
+func stageOf(m *dto.Metric) string {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == "stage" {
+			return lp.GetValue()
+		}
+	}
+	return ""
+}
+
+// cpuTime is a process's user and system CPU time (Linux /proc; 0
+// elsewhere).
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis: utime is the 12th,
+	// stime the 13th (1-based from state), in clock ticks of 1/100 s.
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// peakRSS is a process's peak resident set (VmHWM), in bytes.
+func peakRSS(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// quantiles of ds in ms (nearest rank).
+func quantiles(ds []time.Duration) Quantiles {
+	if len(ds) == 0 {
+		return Quantiles{}
+	}
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	at := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(sorted)))) - 1
+		return float64(sorted[max(i, 0)].Microseconds()) / 1000
+	}
+	return Quantiles{N: len(sorted), P50: at(0.50), P95: at(0.95), P99: at(0.99)}
+}

@@ -1,0 +1,165 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// Report is a run's numbers.
+type Report struct {
+	// Homeserver says what the homeserver ran on.
+	Homeserver string  `json:"homeserver"`
+	Users      int     `json:"users"`
+	Rooms      int     `json:"rooms_per_user"`
+	Turns      int     `json:"turns_per_room"`
+	StreamS    float64 `json:"stream_seconds"`
+	Seconds    float64 `json:"seconds"`
+
+	// FirstVisible and Complete are the replies as their users saw them;
+	// Floor is user-to-user on the same homeserver in the same window.
+	FirstVisible Quantiles `json:"first_visible_ms"`
+	Complete     Quantiles `json:"complete_ms"`
+	Floor        Quantiles `json:"floor_ms"`
+	// RatioP50 and RatioP95 are FirstVisible over Floor.
+	RatioP50 float64 `json:"ratio_p50"`
+	RatioP95 float64 `json:"ratio_p95"`
+
+	Sent         int     `json:"turns_sent"`
+	Lost         int     `json:"replies_lost"`
+	Doubled      int     `json:"replies_doubled"`
+	EditsPerTurn float64 `json:"edits_per_reply"`
+	PostsPerSec  float64 `json:"posts_per_second"`
+	RateLimited  float64 `json:"answers_429"`
+
+	BotPeakRSSMiB float64 `json:"bot_peak_rss_mib"`
+	BotCPUSeconds float64 `json:"bot_cpu_seconds"`
+	HSCPUSeconds  float64 `json:"homeserver_cpu_seconds"`
+	// Stages are the medians of surfaces_turn_stage_seconds over the
+	// run, in ms.
+	Stages map[string]float64 `json:"stage_medians_ms"`
+
+	// TurnDetails are every turn, for a closer look.
+	TurnDetails []Turn `json:"-"`
+}
+
+// Quantiles of a set of durations, in milliseconds (nearest rank).
+type Quantiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+}
+
+func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time.Duration, doubled int) *Report {
+	rep := &Report{
+		Homeserver: "Dendrite v0.15.2 on SQLite (WAL), loopback",
+		Users:      r.cfg.Users, Rooms: r.cfg.Rooms, Turns: r.cfg.Turns, StreamS: r.cfg.Stream.Seconds(),
+		Seconds: elapsed.Seconds(), Floor: quantiles(floor), Doubled: doubled, TurnDetails: r.turns,
+		Stages: stageMedians(before, after),
+	}
+	var first, complete []time.Duration
+	edits := 0
+	for _, t := range r.turns {
+		rep.Sent++
+		if t.FirstVisible > 0 {
+			first = append(first, t.FirstVisible)
+		}
+		if t.Replies == 0 {
+			rep.Lost++
+			continue
+		}
+		complete = append(complete, t.Complete)
+		edits += t.Edits
+	}
+	rep.FirstVisible, rep.Complete = quantiles(first), quantiles(complete)
+	if n := len(complete); n > 0 {
+		rep.EditsPerTurn = float64(edits) / float64(n)
+	}
+	if rep.Floor.P50 > 0 {
+		rep.RatioP50, rep.RatioP95 = rep.FirstVisible.P50/rep.Floor.P50, rep.FirstVisible.P95/rep.Floor.P95
+	}
+	posts := after.sum("surfaces_matrix_events_sent_total", nil) - before.sum("surfaces_matrix_events_sent_total", nil)
+	rep.PostsPerSec = posts / elapsed.Seconds()
+	limited := map[string]string{"outcome": "rate_limited"}
+	rep.RateLimited = after.sum("surfaces_matrix_requests_total", limited) - before.sum("surfaces_matrix_requests_total", limited)
+	rep.BotPeakRSSMiB = float64(after.botPeakRSSBytes) / (1 << 20)
+	rep.BotCPUSeconds = (after.botCPU - before.botCPU).Seconds()
+	rep.HSCPUSeconds = (after.hsCPU - before.hsCPU).Seconds()
+	return rep
+}
+
+// repliesIn counts the turns of room that got their reply, and lists the
+// replies' final texts.
+func (r *run) repliesIn(room id.RoomID) (int, map[string]bool) {
+	n, wants := 0, map[string]bool{}
+	for _, t := range r.turns {
+		if t.Room == room.String() {
+			wants[t.want] = true
+			if t.Replies > 0 {
+				n++
+			}
+		}
+	}
+	return n, wants
+}
+
+// Print writes the report as a table.
+func (rep *Report) Print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "load\t%d users × %d chats × %d turns, replies %s, %s\n", rep.Users, rep.Rooms, rep.Turns,
+		map[bool]string{true: fmt.Sprintf("streaming %.0f s", rep.StreamS), false: "instant"}[rep.StreamS > 0], rep.Homeserver)
+	q := func(x Quantiles) string {
+		return fmt.Sprintf("p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (n=%d)", x.P50, x.P95, x.P99, x.N)
+	}
+	fmt.Fprintf(tw, "first visible reply\t%s\n", q(rep.FirstVisible))
+	fmt.Fprintf(tw, "floor (user to user)\t%s\n", q(rep.Floor))
+	fmt.Fprintf(tw, "ratio to the floor\tp50 %.2f ×, p95 %.2f ×\n", rep.RatioP50, rep.RatioP95)
+	fmt.Fprintf(tw, "complete reply\t%s\n", q(rep.Complete))
+	fmt.Fprintf(tw, "replies\t%d sent, %d lost, %d doubled, %.1f edits a reply\n", rep.Sent, rep.Lost, rep.Doubled, rep.EditsPerTurn)
+	fmt.Fprintf(tw, "bot's posts\t%.1f/s, %.0f answered 429\n", rep.PostsPerSec, rep.RateLimited)
+	fmt.Fprintf(tw, "bot\tpeak RSS %.0f MiB, %.1f CPU s in %.0f s\n", rep.BotPeakRSSMiB, rep.BotCPUSeconds, rep.Seconds)
+	fmt.Fprintf(tw, "homeserver\t%.1f CPU s\n", rep.HSCPUSeconds)
+	var stages []string
+	for _, s := range []string{"taken", "recorded", "agent_ready", "first_chunk", "first_visible", "final"} {
+		if v, ok := rep.Stages[s]; ok {
+			stages = append(stages, fmt.Sprintf("%s %.1f", s, v))
+		}
+	}
+	fmt.Fprintf(tw, "stage medians (ms from the sync)\t%s\n", strings.Join(stages, ", "))
+	_ = tw.Flush()
+}
+
+// progress draws a bar of turns done.
+type progress struct {
+	w     io.Writer
+	total int
+
+	mu   sync.Mutex
+	done int
+}
+
+func newProgress(w io.Writer, total int) *progress { return &progress{w: w, total: total} }
+
+func (p *progress) step() {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done++
+	const width = 40
+	n := p.done * width / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d turns", strings.Repeat("#", n), strings.Repeat(".", width-n), p.done, p.total)
+}
+
+func (p *progress) finish() {
+	if p.w != nil {
+		fmt.Fprintln(p.w)
+	}
+}
