@@ -4,7 +4,7 @@
 // them, while two more users message each other to measure the
 // homeserver's own latency (the floor) in the same window. See test/load.
 //
-//	go run -tags goolm ./cmd/load [-users 10] [-rooms 1] [-turns 3] [-pace 1s] [-stream 0s] [-json FILE]
+//	go run -tags goolm ./cmd/load [-users 10] [-rooms 1] [-turns 3] [-pace 1s] [-stream 0s] [-json FILE] [-bot-binary FILE]
 //
 // It exits 1 when a reply was lost or doubled.
 package main
@@ -34,6 +34,7 @@ func main() {
 	flag.DurationVar(&cfg.Stream, "stream", 0, "how long each reply streams (0: an instant echo)")
 	botEnv := flag.String("bot-env", "", "extra settings for the bot, comma-separated NAME=value (e.g. SURFACES_MATRIX_SEND_RATE=1000)")
 	jsonPath := flag.String("json", "", "also write the report as JSON to this file")
+	flag.StringVar(&cfg.BotBinary, "bot-binary", "", "run this bot binary instead of building ./cmd/surfaces (to compare versions)")
 	flag.Parse()
 	if *botEnv != "" {
 		cfg.BotEnv = strings.Split(*botEnv, ",")

@@ -25,6 +25,9 @@ type Config struct {
 	Stream time.Duration
 	// BotEnv are extra settings for the bot (SURFACES_…=value).
 	BotEnv []string
+	// BotBinary is a prebuilt bot to run instead of building ./cmd/surfaces
+	// (another version, to compare).
+	BotBinary string
 	// Progress, when set, gets a progress bar.
 	Progress io.Writer
 	// ReplyTimeout bounds the wait for one reply (default 2 minutes).
@@ -69,6 +72,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}, cfg.BotEnv...),
 	}
 	opts.Agent.SlowDelay = chunkEvery
+	opts.SurfacesBin = cfg.BotBinary
 	stack, err := harness.StartStack(ctx, opts)
 	if err != nil {
 		return nil, err
