@@ -270,7 +270,7 @@ func TestRunStops(t *testing.T) {
 		state   *syncState
 		wantErr error
 	}{
-		{"revoked token", routeSync, refuse(401, "M_UNKNOWN_TOKEN"), &syncState{filterID: "f"}, mautrix.MUnknownToken},
+		{"revoked token (sync and /whoami refuse it)", routeSync, refuse(401, "M_UNKNOWN_TOKEN"), &syncState{filterID: "f"}, mautrix.MUnknownToken},
 		{"filter refused", routeFilter, refuse(403, "M_FORBIDDEN"), &syncState{}, mautrix.MForbidden},
 		{"sync position unreadable", routeSync, nil, &syncState{loadErr: broken}, broken},
 	}
@@ -285,6 +285,9 @@ func TestRunStops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if errors.Is(tc.wantErr, mautrix.MUnknownToken) {
+				hs.handle(t, routeWhoami, refuse(401, "M_UNKNOWN_TOKEN")) // after the login's own check
+			}
 			ctx := testContext(t)
 			sink := func(m any) { t.Errorf("sink got %T from a failing sync", m) }
 			err = within(t, 30*time.Second, "Run against a failing homeserver", func() error {
@@ -297,25 +300,46 @@ func TestRunStops(t *testing.T) {
 	}
 }
 
-// TestOnFailedSync: a revoked token stops the loop, anything else is
-// retried after 5 s.
+// TestOnFailedSync: a token that /whoami also refuses stops the loop; a
+// refusal /whoami contradicts (a homeserver under load) and anything else
+// is retried after 5 s, the former at most 5 times in a row.
 func TestOnFailedSync(t *testing.T) {
 	revoked := mautrix.HTTPError{RespError: &mautrix.RespError{ErrCode: "M_UNKNOWN_TOKEN", StatusCode: 401}}
+	refused := func(w http.ResponseWriter, _ *http.Request) { matrixError(w, 401, "M_UNKNOWN_TOKEN", "Unknown token") }
+	accepted := func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, `{"user_id":"`+botID+`"}`) }
 	tests := []struct {
 		name     string
 		err      error
+		whoami   http.HandlerFunc
+		times    int // OnFailedSync calls in a row; the last is checked
 		wantWait time.Duration
 		stop     bool
 	}{
-		{"revoked token", revoked, 0, true},
-		{"revoked token, wrapped", fmt.Errorf("sync: %w", revoked), 0, true},
-		{"server error", mautrix.HTTPError{RespError: &mautrix.RespError{ErrCode: "M_UNKNOWN", StatusCode: 500}}, 5 * time.Second, false},
-		{"network error", &url.Error{Op: "Get", URL: "http://127.0.0.1:1", Err: errors.New("connection refused")}, 5 * time.Second, false},
+		{"revoked token", revoked, refused, 1, 0, true},
+		{"revoked token, wrapped", fmt.Errorf("sync: %w", revoked), refused, 1, 0, true},
+		{"refused once, /whoami accepts it", revoked, accepted, 1, 5 * time.Second, false},
+		{"refused 5 times in a row, /whoami accepts it", revoked, accepted, 5, 5 * time.Second, false},
+		{"refused 6 times in a row, /whoami accepts it", revoked, accepted, 6, 0, true},
+		{"server error", mautrix.HTTPError{RespError: &mautrix.RespError{ErrCode: "M_UNKNOWN", StatusCode: 500}}, nil, 1, 5 * time.Second, false},
+		{"network error", &url.Error{Op: "Get", URL: "http://127.0.0.1:1", Err: errors.New("connection refused")}, nil, 1, 5 * time.Second, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newTestSyncer(t)
-			wait, err := s.OnFailedSync(nil, tc.err)
+			if tc.whoami != nil {
+				hs := newTestHomeserver(t)
+				hs.handle(t, routeWhoami, tc.whoami)
+				u, err := url.Parse(hs.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.c.cli.HomeserverURL = u
+			}
+			var wait time.Duration
+			var err error
+			for range tc.times {
+				wait, err = s.OnFailedSync(nil, tc.err)
+			}
 			if wait != tc.wantWait || (err != nil) != tc.stop || (tc.stop && !errors.Is(err, tc.err)) {
 				t.Fatalf("OnFailedSync = %v, %v; want wait %v, stop %v", wait, err, tc.wantWait, tc.stop)
 			}

@@ -40,6 +40,9 @@ type syncer struct {
 	once        sync.Once
 	// waiting counts the messages waiting for their room keys.
 	waiting sync.WaitGroup
+	// refusals counts the syncs refused with M_UNKNOWN_TOKEN in a row
+	// (see OnFailedSync); the sync loop's goroutine alone touches it.
+	refusals int
 }
 
 func newSyncer(c *Client, sink Sink, pos *position, onFirstSync func()) *syncer {
@@ -64,19 +67,50 @@ func (s *syncer) GetFilterJSON(id.UserID) *mautrix.Filter {
 }
 
 // OnFailedSync implements mautrix.Syncer: retry transient failures, stop on
-// a revoked token.
+// a revoked token. A sync refused with M_UNKNOWN_TOKEN stops the bot only
+// when /whoami confirms the token is gone: a homeserver under load can
+// refuse a valid token once (Dendrite on SQLite fails reads and writes
+// then), and a bot that stopped syncing for it would answer nobody until
+// restarted. At most maxUnconfirmedRefusals such refusals in a row are
+// retried.
 func (s *syncer) OnFailedSync(_ *mautrix.RespSync, err error) (time.Duration, error) {
 	if errors.Is(err, mautrix.MUnknownToken) {
-		return 0, err
+		if !s.tokenStillValid() {
+			return 0, err
+		}
+		s.c.cli.Log.Warn().Err(err).Int("in_a_row", s.refusals).Msg("sync refused the access token but /whoami accepts it, retrying")
 	}
 	s.c.failingSince.CompareAndSwap(0, time.Now().UnixNano())
 	s.c.cli.Log.Warn().Err(err).Msg("sync failed, retrying")
 	return 5 * time.Second, nil
 }
 
+// maxUnconfirmedRefusals bounds the M_UNKNOWN_TOKEN refusals in a row that
+// /whoami contradicts: past it the token is taken as revoked.
+const maxUnconfirmedRefusals = 5
+
+// tokenStillValid asks /whoami whether the access token a sync was refused
+// with still works (one attempt, 10 s).
+func (s *syncer) tokenStillValid() bool {
+	s.refusals++
+	if s.refusals > maxUnconfirmedRefusals {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := s.c.cli.Whoami(context.WithValue(ctx, mautrix.MaxAttemptsContextKey, 1))
+	if err != nil {
+		// Refused again, or the homeserver cannot say: a network error is
+		// retried like any other failure, a refusal is final.
+		return !errors.Is(err, mautrix.MUnknownToken)
+	}
+	return resp.UserID == s.c.cli.UserID
+}
+
 // ProcessResponse implements mautrix.Syncer.
 func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	s.c.failingSince.Store(0) // a sync went through
+	s.refusals = 0
 	log := zerolog.Ctx(ctx)
 	bot := s.c.cli.UserID
 	b := s.pos.open(resp.NextBatch)
