@@ -46,7 +46,7 @@
 // replies, commands, files, stop, its record writes; reconcile*.go for
 // start-up reconciliation. The rest is shared: messages.go and ports.go,
 // the messages and the ports every actor uses, then ack.go, commands.go,
-// records.go, stateevents.go, tokenbucket.go, sendbudget.go, chatids.go,
+// records.go, stateevents.go, tokenbucket.go, sendpacer*.go, chatids.go,
 // passivate.go, task.go, props.go and system.go. When the cluster makes
 // users and rooms grains, these groups become the packages actors/user,
 // actors/room and actors/reconcile over one leaf package holding
@@ -92,9 +92,12 @@
 //     (idle).
 //   - Graceful stop: running_turns.go (WatchTurns, RunningTurns); room.go
 //     (stopped).
-//   - Sending and its budget: sendbudget.go (sendBudget, budgetedMatrix)
-//     over tokenbucket.go (tokenBucket); the decorator is installed by
-//     root.go (NewRootProps), so every actor's Matrix port is budgeted.
+//   - Sending, paced by the homeserver: sendpacer.go (SendPacer,
+//     RateLimited, wait, next) over tokenbucket.go (tokenBucket); the
+//     decorator, sendpacer_matrix.go (pacedMatrix), is installed by root.go
+//     (NewRootProps), so every actor's posts are paced; room_turn.go (pump)
+//     marks a reply's first message, final texts and streaming edits
+//     (withSendPriority).
 //   - Chat ids never reused: chatids.go (reservingStore) reserves ahead in
 //     the bot's account data before ../persistence/sequence.go
 //     (NextPlatformChatID) hands one out; the decorator is installed by

@@ -20,10 +20,13 @@ type Deps struct {
 	// Drain, when set, is how a graceful stop tells the rooms to start no
 	// new turn (optional).
 	Drain *Drain
+	// Pacer paces the posts to rooms (optional: NewRootProps makes one
+	// under Options.SendBudget); cmd/ makes it to tell it the homeserver's
+	// 429s (SendPacer.RateLimited).
+	Pacer *SendPacer
 
-	// budget is the bot-wide send budget NewRootProps puts in front of
-	// Matrix (nil: none).
-	budget *sendBudget
+	// budget is the pacer NewRootProps put in front of Matrix.
+	budget *SendPacer
 	// writes orders the writes of room records (see roomWrites).
 	writes *roomWrites
 }
@@ -82,7 +85,7 @@ type Options struct {
 	// R6.4).
 	MaxChats       int
 	MaxStagedBytes int64
-	// SendBudget is the bot-wide budget of events posted to rooms (messages,
+	// SendBudget is the operator's ceiling on the posts to rooms (messages,
 	// edits, notices, reactions), kept below the homeserver's rate limit:
 	// Rate per second sustained, Burst at once. A zero Rate means none.
 	SendBudget RateLimit

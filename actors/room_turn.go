@@ -410,9 +410,15 @@ func (a *roomActor) pump(c actor.Context) {
 		a.sendFile(c, t, op)
 		return
 	}
-	tlog := t.log
+	tlog, priority := t.log, priorityFinal
+	switch {
+	case !op.edit && op.part == 0:
+		priority = priorityFirst // what the user waits to see
+	case op.edit && !t.ended:
+		priority = priorityEdit // the next edit carries its text too
+	}
 	runTask(c, a.ctx, func(ctx context.Context) any {
-		ctx = tlog.WithContext(context.WithoutCancel(ctx))
+		ctx = withSendPriority(tlog.WithContext(context.WithoutCancel(ctx)), priority)
 		if op.edit {
 			err := matrix.EditText(ctx, roomID, op.eventID, op.text)
 			return &replyOpDone{turnID: id, op: op, eventID: op.eventID, err: err}

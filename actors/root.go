@@ -49,10 +49,11 @@ func NewRootProps(ctx context.Context, deps Deps, opts Options) (*actor.Props, e
 	}
 	opts = opts.withDefaults()
 	deps.prepare()
-	if b := newSendBudget(opts.SendBudget); b != nil {
-		deps.budget = b
-		deps.Matrix = budgetedMatrix{Matrix: deps.Matrix, budget: b}
+	if deps.Pacer == nil {
+		deps.Pacer = NewSendPacer(opts.SendBudget)
 	}
+	deps.budget = deps.Pacer
+	deps.Matrix = pacedMatrix{Matrix: deps.Matrix, pacer: deps.Pacer}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &rootActor{deps: &deps, opts: &opts, base: ctx}
 	}), nil

@@ -48,10 +48,11 @@ type Matrix struct {
 	AllowedServers []string `koanf:"allowed_servers"`
 	// DisplayName is set on the bot's profile at start when not empty.
 	DisplayName string `koanf:"display_name" cfg:"text"`
-	// SendRate is the bot-wide budget of events posted to rooms (messages,
-	// edits, notices, reactions) per second, kept below the homeserver's
-	// rate limit so that busy rooms slow their edits down instead of being
-	// refused; 0 turns the budget off.
+	// SendRate is the operator's ceiling on the events posted to rooms
+	// (messages, edits, notices, reactions) per second. Below it sending is
+	// paced by the homeserver: nothing waits until it answers 429, then the
+	// bot follows its retry_after and speeds up again while posts are
+	// accepted (PRODUCT R12.1). 0: no ceiling.
 	SendRate float64 `koanf:"send_rate"`
 	// SendBurst is how many posts may go out at once before SendRate applies.
 	SendBurst int `koanf:"send_burst"`
@@ -242,7 +243,7 @@ func Defaults() *Config {
 		// Dendrite's default limit is about 40 requests a second per user;
 		// Synapse's rc_message is far lower, and bots are usually exempted
 		// there (see the README).
-		Matrix: Matrix{SendRate: 10, SendBurst: 20, Encryption: EncryptionAllowed, KeyWait: 30 * time.Second},
+		Matrix: Matrix{SendRate: 0, SendBurst: 20, Encryption: EncryptionAllowed, KeyWait: 30 * time.Second},
 		Agents: Agents{
 			Unassigned:      UnassignedDefault,
 			ConnectTimeout:  10 * time.Second,

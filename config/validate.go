@@ -79,7 +79,7 @@ func (c *Config) validate(ps *problems) {
 	v.check("streaming.max_edits", c.Streaming.MaxEdits < 1, func() string { return "must be at least 1" })
 	v.check("queue.size", c.Queue.Size < 1, func() string { return "must be at least 1" })
 	v.check("actors.passivate_after", c.Actors.PassivateAfter < 0, func() string { return "must be 0 (never) or a positive duration" })
-	v.check("matrix.send_rate", c.Matrix.SendRate < 0, func() string { return "must be 0 (no budget) or more posts per second" })
+	v.check("matrix.send_rate", c.Matrix.SendRate < 0, func() string { return "must be 0 (no ceiling) or more posts per second" })
 	v.check("matrix.send_burst", c.Matrix.SendRate > 0 && c.Matrix.SendBurst < 1, func() string { return "must be at least 1" })
 	v.oneOf("matrix.encryption", c.Matrix.Encryption, EncryptionOff, EncryptionAllowed, EncryptionDefault)
 	if c.Matrix.Encryption != EncryptionOff {

@@ -76,7 +76,7 @@ func TestValidateNamesKey(t *testing.T) {
 			key: "rate_limit.burst", kind: ErrInvalidValue},
 		{name: "negative send rate", mutate: func(c *Config) { c.Matrix.SendRate = -1 },
 			key: "matrix.send_rate", kind: ErrInvalidValue},
-		{name: "zero send burst", mutate: func(c *Config) { c.Matrix.SendBurst = 0 },
+		{name: "zero send burst", mutate: func(c *Config) { c.Matrix.SendRate, c.Matrix.SendBurst = 10, 0 },
 			key: "matrix.send_burst", kind: ErrInvalidValue},
 		{name: "unknown encryption policy", mutate: func(c *Config) { c.Matrix.Encryption = "always" },
 			key: "matrix.encryption", kind: ErrInvalidValue},

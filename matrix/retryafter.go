@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // maxErrorBody bounds how much of a 429 body is read to find retry_after_ms.
@@ -52,4 +53,33 @@ func withRetries(c *http.Client) {
 		next = http.DefaultTransport
 	}
 	c.Transport = retryAfterBody{next: retryIdempotentPUT{next: next}}
+}
+
+// ObserveRateLimits returns a transport wrapper (for Client.WrapTransport)
+// that tells f how long each 429 asks to wait (its Retry-After, which
+// retryAfterBody fills from the body's retry_after_ms; 1 s when neither is
+// given), whether or not the retry that follows succeeds: the send pacer
+// slows all posts down by it (actors.SendPacer.RateLimited).
+func ObserveRateLimits(f func(retryAfter time.Duration)) func(http.RoundTripper) http.RoundTripper {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return rateLimitObserver{next: next, f: f}
+	}
+}
+
+type rateLimitObserver struct {
+	next http.RoundTripper
+	f    func(time.Duration)
+}
+
+// RoundTrip implements http.RoundTripper.
+func (o rateLimitObserver) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := o.next.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		wait := time.Second
+		if s, convErr := strconv.Atoi(resp.Header.Get("Retry-After")); convErr == nil && s >= 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		o.f(wait)
+	}
+	return resp, err
 }

@@ -115,3 +115,27 @@ func TestRateLimitIsWaitedOut(t *testing.T) {
 		t.Fatalf("event %q after %d attempts, want $sent after 2", id, sends.Load())
 	}
 }
+
+// TestObserveRateLimits: every 429 tells the pacer how long it asks to wait
+// (the body's retry_after_ms, through retryAfterBody, rounded up to whole
+// seconds), even when mautrix's retry then succeeds.
+func TestObserveRateLimits(t *testing.T) {
+	hs := newTestHomeserver(t)
+	c := hs.connect(t)
+	var waits []time.Duration
+	c.WrapTransport(ObserveRateLimits(func(d time.Duration) { waits = append(waits, d) }))
+	var n atomic.Int32
+	hs.handle(t, routeSend, func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1) == 1 {
+			writeJSON(w, 429, `{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":1}`)
+			return
+		}
+		writeJSON(w, 200, `{"event_id":"$sent"}`)
+	})
+	if _, err := c.SendText(testContext(t), "!r:hs.test", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if len(waits) != 1 || waits[0] != time.Second {
+		t.Fatalf("the observer saw %v, want one 429 asking 1 s", waits)
+	}
+}

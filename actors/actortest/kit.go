@@ -40,6 +40,10 @@ type Kit struct {
 	Volume string
 	// Drain, when set, is passed to the actors spawned after (see actors.Drain).
 	Drain *actors.Drain
+	// Pacer, when set before the tree is spawned, paces the tree's posts
+	// (a test tells it of 429s with RateLimited); nil makes one under
+	// Options.SendBudget.
+	Pacer *actors.SendPacer
 	// Options are passed to every actor the kit spawns; BotUserID is
 	// preset to BotUserID.
 	Options actors.Options
@@ -101,7 +105,7 @@ func NewKit(t TB) *Kit {
 
 // Deps returns the kit's fakes as the actors' ports.
 func (k *Kit) Deps() actors.Deps {
-	return actors.Deps{Store: k.Store, Matrix: k.Matrix, Agents: k.Agents, Registry: k.Registry, Catalog: k.Catalog, Files: k.Files, Drain: k.Drain}
+	return actors.Deps{Store: k.Store, Matrix: k.Matrix, Agents: k.Agents, Registry: k.Registry, Catalog: k.Catalog, Files: k.Files, Drain: k.Drain, Pacer: k.Pacer}
 }
 
 // SpawnTree starts the whole tree (root, user and room actors) on the kit's

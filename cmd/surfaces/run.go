@@ -95,6 +95,10 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		return err
 	}
 	mx.WrapTransport(matrixMetrics.transport)
+	// Sending is paced by the homeserver: its 429s reach the pacer from the
+	// transport (PRODUCT R12.1).
+	pacer := actors.NewSendPacer(actors.RateLimit{Rate: cfg.Matrix.SendRate, Burst: cfg.Matrix.SendBurst})
+	mx.WrapTransport(matrix.ObserveRateLimits(pacer.RateLimited))
 	h.loggedIn.Store(true)
 	h.failingFor.Store(mx.SyncFailingFor)
 	log.Info().Str("user_id", mx.UserID()).Str("device_id", mx.DeviceID()).Msg("logged in")
@@ -141,6 +145,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	drain := &actors.Drain{}
 	deps := wired.deps(store, mx)
 	deps.Drain = drain
+	deps.Pacer = pacer
 	root, err := actors.Spawn(actors.WithTaskGroup(ctx, &tasks), system, deps, actors.Options{
 		BotUserID:            mx.UserID(),
 		QueueSize:            cfg.Queue.Size,

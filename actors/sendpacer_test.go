@@ -106,3 +106,39 @@ func streamRooms(t *testing.T, n int, budget actors.RateLimit) (exceeded, finals
 	}
 	return tt.Matrix.Exceeded(), finals, undelivered, posts
 }
+
+// With sending held back by a 429, a new reply's first message goes out
+// before another room's queued final text (issue 21, point 3).
+func TestAFirstMessageGoesBeforeQueuedPosts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pacer := actors.NewSendPacer(actors.RateLimit{})
+		tt := newSeededTree(t, actors.Options{EditInterval: time.Second}, func(tt *testTree) {
+			tt.Pacer = pacer
+			tt.addRoom(alice, "!a", "101")
+			tt.addRoom(bob, "!b", "102")
+		})
+		tt.say(alice, "!a", "write a lot")
+		a := tt.turn(tt.conn())
+		m := tt.mark()
+		a.Emit(actortest.Text("partial answer"))
+		tt.waitCall(m, "SendText", "!a", "partial answer")
+		// Room b was served after room a: fairness alone would put a first.
+		tt.say(bob, "!b", "!usage")
+		tt.waitCall(m, "SendNotice", "!b", "")
+		synctest.Wait()
+
+		pacer.RateLimited(2 * time.Second) // everything waits now
+		a.Emit(actortest.Text(" and the rest"), actortest.End(0))
+		tt.say(bob, "!b", "quick question")
+		b := tt.turn(tt.conn())
+		b.Emit(actortest.Text("quick answer"), actortest.End(0))
+		synctest.Wait()
+		m = tt.mark()
+		actortest.Advance(t, 3*time.Second)
+		first := tt.waitCall(m, "SendText", "!b", "quick answer")
+		final := tt.waitCall(m, "EditText", "!a", "and the rest")
+		if first.Seq > final.Seq {
+			t.Fatalf("room b's first message went out after room a's final text (%d > %d)", first.Seq, final.Seq)
+		}
+	})
+}

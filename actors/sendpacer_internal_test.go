@@ -1,0 +1,123 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Without a 429 nothing waits, however many posts (issue 21, point 3).
+func TestPacerWithoutRateLimitsNothingWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewSendPacer(RateLimit{})
+		start := time.Now()
+		for i := range 1000 {
+			if err := p.wait(t.Context(), fmt.Sprintf("!r%d", i%50)); err != nil {
+				t.Fatal(err)
+			}
+			p.accept()
+		}
+		if took := time.Since(start); took != 0 {
+			t.Fatalf("1000 posts without a 429 waited %v", took)
+		}
+	})
+}
+
+// A 429 makes every post wait its retry_after and go on at half the rate
+// met; a burst of them slows sending further; accepted posts bring it back
+// to unlimited (issue 21, point 3).
+func TestPacerFollowsRateLimitsAndRecovers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewSendPacer(RateLimit{})
+		for range 40 {
+			_ = p.wait(t.Context(), "!r")
+		}
+		p.RateLimited(2 * time.Second)
+		start := time.Now()
+		if err := p.wait(t.Context(), "!r"); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took < 2*time.Second {
+			t.Fatalf("a post after a 429 asking 2 s went out after %v", took)
+		}
+		if p.rate != 20 {
+			t.Fatalf("after a 429 met at 40 posts a second the rate is %v, want 20", p.rate)
+		}
+		for range 3 {
+			p.RateLimited(time.Second)
+		}
+		slow := p.rate
+		if slow >= 20 || slow < minRate {
+			t.Fatalf("after a burst of 429s the rate is %v, want below 20 and at least %v", slow, minRate)
+		}
+		// Ten posts at the slow rate take about 10/rate seconds.
+		time.Sleep(2 * time.Second)
+		start = time.Now()
+		for range 10 {
+			_ = p.wait(t.Context(), "!r")
+		}
+		if took, want := time.Since(start), time.Duration(9/slow*float64(time.Second)); took < want {
+			t.Fatalf("10 posts at %v a second took %v, want at least %v", slow, took, want)
+		}
+		// Accepted posts speed it up again, to no limit at all.
+		for i := 0; i < 10000 && p.rate != 0; i++ {
+			_ = p.wait(t.Context(), "!r")
+			p.accept()
+		}
+		if p.rate != 0 {
+			t.Fatalf("the rate stays at %v after 10000 accepted posts, want unlimited again", p.rate)
+		}
+		start = time.Now()
+		for range 100 {
+			_ = p.wait(t.Context(), "!r")
+		}
+		if took := time.Since(start); took != 0 {
+			t.Fatalf("after recovering, 100 posts waited %v", took)
+		}
+	})
+}
+
+// While posts wait, a reply's first message goes before final texts, which
+// go before streaming edits; among equals the room served least recently
+// goes first, so a busy room delays another room's post by at most one
+// (issue 21, point 3).
+func TestPacerPrioritiesAndFairness(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewSendPacer(RateLimit{Rate: 1, Burst: 1})
+		_ = p.wait(t.Context(), "!busy") // the burst is spent: the rest waits
+		order := make(chan string, 100)
+		post := func(room string, prio sendPriority, name string) {
+			go func() {
+				if err := p.wait(withSendPriority(context.Background(), prio), room); err == nil {
+					order <- name
+				}
+			}()
+			synctest.Wait()
+		}
+		for i := range 5 {
+			post("!busy", priorityEdit, fmt.Sprintf("busy edit %d", i))
+		}
+		for i := range 5 {
+			post("!busy", priorityFinal, fmt.Sprintf("busy final %d", i))
+		}
+		post("!other", priorityFinal, "other final")
+		post("!new", priorityFirst, "new first message")
+		var got []string
+		for range 12 {
+			got = append(got, <-order)
+		}
+		if got[0] != "new first message" {
+			t.Fatalf("posts went out as %q: the first message should lead", got)
+		}
+		if got[1] != "other final" && got[2] != "other final" {
+			t.Fatalf("posts went out as %q: the busy room delayed the other room's post by more than one", got)
+		}
+		for i, name := range got[:7] {
+			if len(name) > 9 && name[:9] == "busy edit" {
+				t.Fatalf("posts went out as %q: an edit (#%d) went before a final text", got, i)
+			}
+		}
+	})
+}
