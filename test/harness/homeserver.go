@@ -28,6 +28,10 @@ type Options struct {
 	MaxUploadBytes int64
 	// KeepDir leaves the data directory in place after Close, for debugging.
 	KeepDir bool
+	// RateLimited turns Dendrite's client rate limiting on for everyone
+	// (the -ci config turns it off): past 5 requests a user waits, cooling
+	// off 500 ms, and gets 429s meanwhile.
+	RateLimited bool
 }
 
 func (o Options) withDefaults() Options {
@@ -152,6 +156,13 @@ func (hs *Homeserver) writeConfig(ctx context.Context, opts Options) error {
 	cfg, err := applyConfigEdits(string(out), configEdits(hs.dir, opts))
 	if err != nil {
 		return err
+	}
+	if opts.RateLimited {
+		const off = "rate_limiting:\n    enabled: false"
+		if !strings.Contains(cfg, off) {
+			return errors.New("failed to edit the Dendrite config: no rate_limiting block to turn on")
+		}
+		cfg = strings.Replace(cfg, off, "rate_limiting:\n    enabled: true", 1)
 	}
 	cfg, n := sqliteWAL(cfg)
 	if n == 0 {

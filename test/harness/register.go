@@ -122,6 +122,9 @@ func (hs *Homeserver) Login(ctx context.Context, userID id.UserID, password stri
 		log = log.Level(zerolog.InfoLevel)
 	}
 	cli.Log = log
+	// A rate-limited homeserver (StackOptions.HomeserverRateLimited)
+	// answers a busy test user 429 too: wait and retry, as a client does.
+	cli.DefaultHTTPRetries = 5
 	_, err = cli.Login(ctx, &mautrix.ReqLogin{
 		Type:                     mautrix.AuthTypePassword,
 		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: userID.String()},

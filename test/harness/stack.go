@@ -43,6 +43,8 @@ type StackOptions struct {
 	Agent refagent.Config
 	// BotEnv are extra environment entries for the bot (later entries win).
 	BotEnv []string
+	// HomeserverRateLimited turns Dendrite's rate limiting on (Options.RateLimited).
+	HomeserverRateLimited bool
 }
 
 // Stack is a whole Surfaces deployment on loopback: a Dendrite, the
@@ -102,7 +104,7 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	if s.HS, err = StartHomeserver(ctx, Options{Binaries: bins}); err != nil {
+	if s.HS, err = StartHomeserver(ctx, Options{Binaries: bins, RateLimited: opts.HomeserverRateLimited}); err != nil {
 		return nil, err
 	}
 	if s.BotID, err = s.HS.RegisterUser(ctx, "surfaces", botPassword, false); err != nil {
