@@ -26,6 +26,11 @@ type Store interface {
 
 	GetRoom(ctx context.Context, roomID string) (RoomRecord, error)
 	PutRoom(ctx context.Context, r RoomRecord) error
+	// PutRooms stores many rooms, each as PutRoom would, with one durable
+	// write per batch instead of one per room (start-up reconciliation
+	// after a lost disk writes thousands). On an error some batches may
+	// have landed; each room is whole or absent.
+	PutRooms(ctx context.Context, rooms []RoomRecord) error
 	// ListRooms returns the rooms owned by userID, archived ones included,
 	// ordered by ChatIndex, then room id.
 	ListRooms(ctx context.Context, userID string) ([]RoomRecord, error)

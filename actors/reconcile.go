@@ -153,10 +153,10 @@ func applyPlan(ctx context.Context, deps *Deps, p Plan) error {
 			return fmt.Errorf("failed to store recovered user %s: %w", u.UserID, err)
 		}
 	}
-	for _, r := range p.PutRooms {
-		if err := deps.Store.PutRoom(ctx, r); err != nil {
-			return fmt.Errorf("failed to store recovered room %s: %w", r.RoomID, err)
-		}
+	// Thousands of rooms after a lost disk: batched, one durable write per
+	// batch instead of one per room.
+	if err := deps.Store.PutRooms(ctx, p.PutRooms); err != nil {
+		return fmt.Errorf("failed to store the recovered rooms: %w", err)
 	}
 	for id, st := range p.SpaceStates {
 		if err := deps.Matrix.SetSpaceState(ctx, id, st); err != nil {

@@ -28,6 +28,45 @@ func (s *Store) GetRoom(ctx context.Context, roomID string) (actors.RoomRecord, 
 // index in step, in one transaction: when the owner or the chat index
 // changed, the old index entry is removed with the write of the new one.
 func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
+	if err := validRoom(r); err != nil {
+		return err
+	}
+	if err := s.update(ctx, func(txn *badger.Txn) error { return putRoomTxn(txn, r) }); err != nil {
+		return fmt.Errorf("failed to put room %q: %w", r.RoomID, err)
+	}
+	return nil
+}
+
+// putRoomsBatch is how many rooms PutRooms writes in one transaction: well
+// under Badger's transaction size limit, and one fsync for all of them.
+const putRoomsBatch = 500
+
+// PutRooms implements actors.Store: the rooms in transactions of
+// putRoomsBatch, each durable when it returns.
+func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
+	for _, r := range rooms {
+		if err := validRoom(r); err != nil {
+			return err
+		}
+	}
+	for start := 0; start < len(rooms); start += putRoomsBatch {
+		batch := rooms[start:min(start+putRoomsBatch, len(rooms))]
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			for _, r := range batch {
+				if err := putRoomTxn(txn, r); err != nil {
+					return fmt.Errorf("room %q: %w", r.RoomID, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("failed to put %d rooms: %w", len(batch), err)
+		}
+	}
+	return nil
+}
+
+func validRoom(r actors.RoomRecord) error {
 	switch {
 	case r.RoomID == "":
 		return fmt.Errorf("failed to put room: empty room id: %w", ErrInvalidRecord)
@@ -36,33 +75,33 @@ func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
 	case r.ChatIndex < 0:
 		return fmt.Errorf("failed to put room %q: negative chat index %d: %w", r.RoomID, r.ChatIndex, ErrInvalidRecord)
 	}
+	return nil
+}
+
+// putRoomTxn writes r and its owner index, moving the index entry when the
+// owner or chat index changed.
+func putRoomTxn(txn *badger.Txn, r actors.RoomRecord) error {
 	key := roomKey(r.RoomID)
 	newIndex := roomOwnerKey(r.OwnerID, r.ChatIndex, r.RoomID)
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		old, err := getValue[actors.RoomRecord](txn, key, versionRoom)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			// A new room: nothing to move.
-		case err != nil:
-			return err
-		default:
-			oldIndex := roomOwnerKey(old.OwnerID, old.ChatIndex, old.RoomID)
-			if string(oldIndex) != string(newIndex) {
-				if err := txn.Delete(oldIndex); err != nil {
-					return fmt.Errorf("failed to delete owner index %q: %w", oldIndex, err)
-				}
+	old, err := getValue[actors.RoomRecord](txn, key, versionRoom)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// A new room: nothing to move.
+	case err != nil:
+		return err
+	default:
+		oldIndex := roomOwnerKey(old.OwnerID, old.ChatIndex, old.RoomID)
+		if string(oldIndex) != string(newIndex) {
+			if err := txn.Delete(oldIndex); err != nil {
+				return fmt.Errorf("failed to delete owner index %q: %w", oldIndex, err)
 			}
 		}
-		if err := setValue(txn, key, versionRoom, r); err != nil {
-			return err
-		}
-		if err := txn.Set(newIndex, nil); err != nil {
-			return fmt.Errorf("failed to write owner index %q: %w", newIndex, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("failed to put room %q: %w", r.RoomID, err)
+	}
+	if err := setValue(txn, key, versionRoom, r); err != nil {
+		return err
+	}
+	if err := txn.Set(newIndex, nil); err != nil {
+		return fmt.Errorf("failed to write owner index %q: %w", newIndex, err)
 	}
 	return nil
 }

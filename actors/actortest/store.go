@@ -245,6 +245,16 @@ func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
 	return nil
 }
 
+// PutRooms implements actors.Store, one PutRoom after another.
+func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
+	for _, r := range rooms {
+		if err := s.PutRoom(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ListRooms implements actors.Store: userID's rooms, archived included,
 // ordered by ChatIndex, then room id.
 func (s *Store) ListRooms(ctx context.Context, userID string) ([]actors.RoomRecord, error) {

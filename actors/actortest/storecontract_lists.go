@@ -190,3 +190,43 @@ func (c contract) savedContexts(t *testing.T) {
 		checkSameRecord(t, `ListSavedContexts("@b:x")`, gotB, []actors.SavedContext{elsewhere})
 	})
 }
+
+// putRooms: PutRooms stores many rooms as PutRoom would (more than one
+// batch of them), moves an owner's index like PutRoom, and refuses an
+// invalid room.
+func (c contract) putRooms(t *testing.T) {
+	s, ctx := c.store(t), t.Context()
+	var rooms []actors.RoomRecord
+	for i := range 1201 {
+		r := contractRoom("!batch"+strconv.Itoa(i)+":x", "@owner"+strconv.Itoa(i%3)+":x")
+		r.ChatIndex = i
+		rooms = append(rooms, r)
+	}
+	if err := s.PutRooms(ctx, rooms); err != nil {
+		t.Fatalf("PutRooms(1201 rooms): %v", err)
+	}
+	moved := rooms[7]
+	moved.OwnerID, moved.ChatIndex = "@owner2:x", 5000
+	if err := s.PutRooms(ctx, []actors.RoomRecord{moved}); err != nil {
+		t.Fatalf("PutRooms(moved): %v", err)
+	}
+	counts := map[string]int{}
+	for _, owner := range []string{"@owner0:x", "@owner1:x", "@owner2:x"} {
+		list, err := s.ListRooms(ctx, owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[owner] = len(list)
+	}
+	if counts["@owner0:x"] != 401 || counts["@owner1:x"] != 399 || counts["@owner2:x"] != 401 {
+		t.Fatalf("rooms by owner %v after PutRooms and a move, want 401, 399 and 401", counts)
+	}
+	got, err := s.GetRoom(ctx, rooms[1200].RoomID)
+	if err != nil || got.ChatIndex != 1200 || got.OwnerID != "@owner0:x" {
+		t.Fatalf("GetRoom of the last room of the batch = %+v, %v", got, err)
+	}
+	bad := contractRoom("!bad:x", "")
+	if err := s.PutRooms(ctx, []actors.RoomRecord{bad}); err == nil {
+		t.Fatal("PutRooms stored a room without an owner")
+	}
+}
