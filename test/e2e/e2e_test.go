@@ -84,6 +84,23 @@ func newWorldWith(t *testing.T, opts harness.StackOptions, who string, clientOpt
 	return w
 }
 
+// logIn logs more registered users in, each accepting the bot's
+// invitations, closed when the test ends.
+func (w *world) logIn(ctx context.Context, localparts ...string) []*harness.UserClient {
+	w.t.Helper()
+	var clients []*harness.UserClient
+	for _, u := range localparts {
+		c, err := w.stack.Login(ctx, u)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.t.Cleanup(func() { _ = c.Close() })
+		c.AcceptInvites(true)
+		clients = append(clients, c)
+	}
+	return clients
+}
+
 func (w *world) wait() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(w.ctx, 90*time.Second)
 }
@@ -180,22 +197,7 @@ func (w *world) askIn(room id.RoomID, text string, done func(harness.Message) bo
 // afterEvent reports whether m came after the user's event sent, in the
 // room's timeline as the user received it.
 func afterEvent(w *world, room id.RoomID, sent id.EventID, m harness.Message) bool {
-	return after(w.alice, room, sent, m.EventID)
-}
-
-// after reports whether event came after sent in room's timeline as the
-// user received it.
-func after(u *harness.UserClient, room id.RoomID, sent, event id.EventID) bool {
-	seen := false
-	for _, e := range u.Events(room) {
-		if e.ID == sent {
-			seen = true
-		}
-		if e.ID == event {
-			return seen
-		}
-	}
-	return false
+	return w.alice.ArrivedAfter(room, sent, m.EventID)
 }
 
 func TestConversationEndToEnd(t *testing.T) {

@@ -56,7 +56,7 @@ func BenchmarkCryptoStoreGrowth(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := alice.WaitMessage(ctx, encrypted, func(m harness.Message) bool {
-			return m.Sender == stack.BotID && m.FinalBody == "echo: "+text && m.Encrypted && after(alice, encrypted, sent, m.EventID)
+			return m.Sender == stack.BotID && m.FinalBody == "echo: "+text && m.Encrypted && alice.ArrivedAfter(encrypted, sent, m.EventID)
 		}); err != nil {
 			b.Fatal(err)
 		}
@@ -117,14 +117,14 @@ func firstVisible(ctx context.Context, b *testing.B, stack *harness.Stack, alice
 		b.Fatal(err)
 	}
 	if _, err := alice.WaitMessage(ctx, room, func(m harness.Message) bool {
-		return m.Sender == stack.BotID && after(alice, room, sent, m.EventID)
+		return m.Sender == stack.BotID && alice.ArrivedAfter(room, sent, m.EventID)
 	}); err != nil {
 		b.Fatal(err)
 	}
 	took := time.Since(start)
 	// Let the reply finish before the next sample.
 	if _, err := alice.WaitMessage(ctx, room, func(m harness.Message) bool {
-		return m.Sender == stack.BotID && after(alice, room, sent, m.EventID) && strings.TrimSpace(m.FinalBody) == "chunk 1 chunk 2 chunk 3"
+		return m.Sender == stack.BotID && alice.ArrivedAfter(room, sent, m.EventID) && strings.TrimSpace(m.FinalBody) == "chunk 1 chunk 2 chunk 3"
 	}); err != nil {
 		b.Fatal(err)
 	}

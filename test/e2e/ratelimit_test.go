@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"maunium.net/go/mautrix/id"
-
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
@@ -23,16 +21,7 @@ func TestTenUsersOnARateLimitedHomeserver(t *testing.T) {
 	w := newWorldWith(t, harness.StackOptions{Users: users, HomeserverRateLimited: true}, "user0")
 	ctx, cancel := w.wait()
 	defer cancel()
-	clients := []*harness.UserClient{w.alice}
-	for _, u := range users[1:] {
-		c, err := w.stack.Login(ctx, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		c.AcceptInvites(true)
-		clients = append(clients, c)
-	}
+	clients := append([]*harness.UserClient{w.alice}, w.logIn(ctx, users[1:]...)...)
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		wg.Go(func() {
@@ -48,7 +37,7 @@ func TestTenUsersOnARateLimitedHomeserver(t *testing.T) {
 					return
 				}
 				if _, err := c.WaitMessage(ctx, chat, func(m harness.Message) bool {
-					return m.Sender == w.stack.BotID && m.FinalBody == "echo: "+text && afterIn(c, chat, sent, m.EventID)
+					return m.Sender == w.stack.BotID && m.FinalBody == "echo: "+text && c.ArrivedAfter(chat, sent, m.EventID)
 				}); err != nil {
 					t.Errorf("%s: no whole reply to %q: %v", c.UserID(), text, err)
 					return
@@ -71,18 +60,4 @@ func TestTenUsersOnARateLimitedHomeserver(t *testing.T) {
 			t.Fatalf("a post failed on the rate-limited homeserver: %s", l)
 		}
 	}
-}
-
-// afterIn reports whether evt came after sent in room, as c received them.
-func afterIn(c *harness.UserClient, room id.RoomID, sent, evt id.EventID) bool {
-	seen := false
-	for _, e := range c.Events(room) {
-		switch e.ID {
-		case sent:
-			seen = true
-		case evt:
-			return seen
-		}
-	}
-	return false
 }

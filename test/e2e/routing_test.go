@@ -141,16 +141,7 @@ func TestTenUsersOnboardAtOnce(t *testing.T) {
 	w := newWorldWith(t, harness.StackOptions{Users: users}, "user0")
 	ctx, cancel := w.wait()
 	defer cancel()
-	clients := []*harness.UserClient{w.alice}
-	for _, u := range users[1:] {
-		c, err := w.stack.Login(ctx, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		c.AcceptInvites(true)
-		clients = append(clients, c)
-	}
+	clients := append([]*harness.UserClient{w.alice}, w.logIn(ctx, users[1:]...)...)
 	var wg sync.WaitGroup
 	spaces := make([]id.RoomID, len(clients))
 	chats := make([]id.RoomID, len(clients))

@@ -101,6 +101,22 @@ func (u *UserClient) WaitEvent(ctx context.Context, roomID id.RoomID, pred func(
 	return found, err
 }
 
+// ArrivedAfter reports whether the event then arrived after first in
+// roomID's timeline, as this client received them (false while either is
+// missing): a reply is only a reply when it came after the message.
+func (u *UserClient) ArrivedAfter(roomID id.RoomID, first, then id.EventID) bool {
+	seen := false
+	for _, e := range u.Events(roomID) {
+		switch e.ID {
+		case first:
+			seen = true
+		case then:
+			return seen
+		}
+	}
+	return false
+}
+
 // Messages returns the room's messages so far with edits applied, in the
 // order their original events arrived.
 func (u *UserClient) Messages(roomID id.RoomID) []Message {

@@ -90,7 +90,7 @@ func (r *run) talk(ctx context.Context, u *harness.UserClient, user string, room
 		waitCtx, cancel := context.WithTimeout(ctx, r.cfg.ReplyTimeout)
 		reply := func(final bool) func(harness.Message) bool {
 			return func(m harness.Message) bool {
-				return m.Sender == bot && m.MsgType == event.MsgText && after(u, room, sent, m.EventID) &&
+				return m.Sender == bot && m.MsgType == event.MsgText && u.ArrivedAfter(room, sent, m.EventID) &&
 					(!final || strings.TrimSpace(m.FinalBody) == want)
 			}
 		}
@@ -114,21 +114,6 @@ func (r *run) talk(ctx context.Context, u *harness.UserClient, user string, room
 		}
 	}
 	return nil
-}
-
-// after reports whether event came after sent in room's timeline, as the
-// user's client received it.
-func after(u *harness.UserClient, room id.RoomID, sent, evt id.EventID) bool {
-	seen := false
-	for _, e := range u.Events(room) {
-		switch e.ID {
-		case sent:
-			seen = true
-		case evt:
-			return seen
-		}
-	}
-	return false
 }
 
 // countReplies is how many complete bot replies a chat holds (messages
