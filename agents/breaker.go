@@ -91,14 +91,17 @@ func (b *breaker) abandoned() {
 }
 
 // CircuitsOpen reports, for every agent dialled so far, whether its circuit
-// is open now (for the operator's metrics).
+// is open (for the operator's metrics): from the failure that opened it
+// until a dial succeeds. A circuit past its cool-down whose trial has not
+// gone yet counts as open: nothing has shown the agent back, and an idle
+// bot would otherwise report a dead agent healthy after the first
+// cool-down (the alert SurfacesAgentCircuitOpen reads this).
 func (d *Dialer) CircuitsOpen() map[string]bool {
 	out := map[string]bool{}
-	now := d.now()
 	d.breakers.Range(func(k, v any) bool {
 		b := v.(*breaker)
 		b.mu.Lock()
-		out[k.(string)] = b.threshold > 0 && b.failures >= b.threshold && now.Before(b.openUntil)
+		out[k.(string)] = b.threshold > 0 && b.failures >= b.threshold
 		b.mu.Unlock()
 		return true
 	})

@@ -67,6 +67,9 @@ func TestDialerBreaker(t *testing.T) {
 	}
 
 	now = now.Add(13 * time.Second) // past the cool-down (10 s ±20%)
+	if open := d.CircuitsOpen(); !open["a"] {
+		t.Fatalf("CircuitsOpen() = %v past the cool-down, before any trial: want agent a still open", open)
+	}
 	if err := dial(); errors.Is(err, ErrBreakerOpen) || hits.Load() != 4 {
 		t.Fatalf("the trial after the cool-down: %v, %d hits, want one real dial", err, hits.Load())
 	}

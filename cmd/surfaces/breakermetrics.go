@@ -15,7 +15,7 @@ type circuitCollector struct {
 
 func newCircuitCollector(d *agents.Dialer) *circuitCollector {
 	return &circuitCollector{dialer: d, desc: prometheus.NewDesc("surfaces_agent_circuit_open",
-		"1 while the agent's circuit breaker is open (its dials fail at once after repeated failures), else 0; by agent id.",
+		"1 from the dial failure that opened the agent's circuit breaker (its dials then fail at once, but for a trial after each cool-down) until a dial succeeds, else 0; by agent id.",
 		[]string{"agent"}, nil)}
 }
 

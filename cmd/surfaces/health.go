@@ -43,6 +43,35 @@ func (h *health) announce(log *zerolog.Logger) {
 	}
 }
 
+// syncFailingFor is how long syncing has been failing, 0 while it works.
+func (h *health) syncFailingFor() time.Duration {
+	if f, ok := h.failingFor.Load().(func() time.Duration); ok {
+		return f()
+	}
+	return 0
+}
+
+// collectors exports what /readyz says, so that Prometheus, which cannot
+// read /readyz, can alert on it: surfaces_ready (1 while /readyz answers
+// 200) and surfaces_sync_failing_seconds (why it may not).
+func (h *health) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "surfaces_ready",
+			Help: "1 while /readyz answers 200 (logged in, synced, reconciled, syncing not failing past http.unready_after, record writes landing), else 0.",
+		}, func() float64 {
+			if h.ready() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "surfaces_sync_failing_seconds",
+			Help: "How long the sync loop has been failing to reach the homeserver, 0 while syncs go through.",
+		}, func() float64 { return h.syncFailingFor().Seconds() }),
+	}
+}
+
 func (h *health) ready() bool {
 	if !h.loggedIn.Load() || !h.synced.Load() || !h.reconciled.Load() {
 		return false
@@ -50,8 +79,7 @@ func (h *health) ready() bool {
 	if n, ok := h.failingWrites.Load().(func() int); ok && n() > 0 {
 		return false
 	}
-	f, ok := h.failingFor.Load().(func() time.Duration)
-	return !ok || h.unreadyAfter <= 0 || f() < h.unreadyAfter
+	return h.unreadyAfter <= 0 || h.syncFailingFor() < h.unreadyAfter
 }
 
 // serveHTTP serves /healthz (the process is up), /readyz (logged in, the

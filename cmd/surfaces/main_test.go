@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const goodRegistry = `
@@ -172,5 +174,50 @@ func TestReadyzFollowsSyncFailures(t *testing.T) {
 	failingRooms = 0
 	if !h.ready() {
 		t.Fatal("not ready once the record writes land again")
+	}
+}
+
+// surfaces_ready and surfaces_sync_failing_seconds say what /readyz says,
+// for Prometheus (the alert SurfacesNotReady reads them).
+func TestHealthGauges(t *testing.T) {
+	var failing time.Duration
+	h := &health{unreadyAfter: 2 * time.Minute}
+	h.failingFor.Store(func() time.Duration { return failing })
+	reg := prometheus.NewPedanticRegistry()
+	for _, c := range h.collectors() {
+		reg.MustRegister(c)
+	}
+	read := func() (ready, failingSeconds float64) {
+		t.Helper()
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			switch f.GetName() {
+			case "surfaces_ready":
+				ready = f.GetMetric()[0].GetGauge().GetValue()
+			case "surfaces_sync_failing_seconds":
+				failingSeconds = f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return ready, failingSeconds
+	}
+	if ready, _ := read(); ready != 0 {
+		t.Fatalf("surfaces_ready = %v before the first sync, want 0", ready)
+	}
+	h.loggedIn.Store(true)
+	h.synced.Store(true)
+	h.reconciled.Store(true)
+	for _, tc := range []struct {
+		failing time.Duration
+		ready   float64
+	}{{0, 1}, {time.Minute, 1}, {3 * time.Minute, 0}, {0, 1}} {
+		failing = tc.failing
+		ready, seconds := read()
+		if ready != tc.ready || seconds != tc.failing.Seconds() {
+			t.Fatalf("syncing failing for %v: surfaces_ready = %v, surfaces_sync_failing_seconds = %v; want %v and %v",
+				tc.failing, ready, seconds, tc.ready, tc.failing.Seconds())
+		}
 	}
 }

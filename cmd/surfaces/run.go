@@ -75,6 +75,11 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 
 	h := &health{unreadyAfter: cfg.HTTP.UnreadyAfter}
 	metrics := newMetricsRegistry()
+	for _, c := range h.collectors() {
+		if err := metrics.Register(c); err != nil {
+			return fmt.Errorf("failed to register the metrics: %w", err)
+		}
+	}
 	matrixMetrics, err := newMatrixMetrics(metrics)
 	if err != nil {
 		return fmt.Errorf("failed to register the metrics: %w", err)
