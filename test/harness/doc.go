@@ -26,7 +26,12 @@
 //     the waiters, which re-check their predicate over everything seen so far
 //     (history included, so an event that arrived before the wait began counts).
 //     Every wait ends with the context, so deadlines come from the caller.
-//   - Unencrypted rooms only: the UserClient has no E2EE yet.
+//   - A UserClient is unencrypted unless made WithCrypto, which gives it an
+//     Olm machine of its own, as Element has.
+//   - StartPrometheus runs a real Prometheus (Debian's package; the caller
+//     finds the binary, through test/needs) scraping given targets with
+//     given rules, scrape and evaluation every second; DashboardQueries,
+//     AlertRules and MetricNames read the operators' files in deploy/.
 //
 // # Dendrite quirks worth knowing (v0.15.2, checked by the tests here)
 //
