@@ -5,6 +5,7 @@
 // homeserver's own latency (the floor) in the same window. See test/load.
 //
 //	go run -tags goolm ./cmd/load [-users 10] [-rooms 1] [-turns 3] [-pace 1s] [-stream 0s] [-json FILE] [-bot-binary FILE]
+//	    [-homeserver-db sqlite|postgres] [-bot-env NAME=value,...]
 //
 // It exits 1 when a reply was lost or doubled.
 package main
@@ -34,8 +35,17 @@ func main() {
 	flag.DurationVar(&cfg.Stream, "stream", 0, "how long each reply streams (0: an instant echo)")
 	botEnv := flag.String("bot-env", "", "extra settings for the bot, comma-separated NAME=value (e.g. SURFACES_MATRIX_SEND_RATE=1000)")
 	jsonPath := flag.String("json", "", "also write the report as JSON to this file")
+	homeserverDB := flag.String("homeserver-db", "sqlite", "what Dendrite stores in: sqlite, or postgres (a PostgreSQL server of the run's own, from Debian's package postgresql)")
 	flag.StringVar(&cfg.BotBinary, "bot-binary", "", "run this bot binary instead of building ./cmd/surfaces (to compare versions)")
 	flag.Parse()
+	switch *homeserverDB {
+	case "sqlite":
+	case "postgres":
+		cfg.Postgres = true
+	default:
+		fmt.Fprintf(os.Stderr, "load: -homeserver-db is sqlite or postgres, not %q\n", *homeserverDB)
+		os.Exit(2)
+	}
 	if *botEnv != "" {
 		cfg.BotEnv = strings.Split(*botEnv, ",")
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	// (the -ci config turns it off): past 5 requests a user waits, cooling
 	// off 500 ms, and gets 429s meanwhile.
 	RateLimited bool
+	// Database is a PostgreSQL connection URL for every component (see
+	// StartPostgres); empty means SQLite files in the data directory.
+	Database string
 }
 
 func (o Options) withDefaults() Options {
@@ -148,7 +151,11 @@ func (hs *Homeserver) writeConfig(ctx context.Context, opts Options) error {
 	if _, err := keys.CombinedOutput(); err != nil {
 		return fmt.Errorf("failed to generate the Dendrite signing key: %w", err)
 	}
-	gen := runIn(ctx, hs.dir, opts.Binaries.GenerateConfig, "-ci", "-dir", hs.dir, "-server", opts.ServerName)
+	args := []string{"-ci", "-dir", hs.dir, "-server", opts.ServerName}
+	if opts.Database != "" {
+		args = append(args, "-db", opts.Database)
+	}
+	gen := runIn(ctx, hs.dir, opts.Binaries.GenerateConfig, args...)
 	out, err := gen.Output()
 	if err != nil {
 		return fmt.Errorf("failed to generate the Dendrite config: %w", err)
@@ -164,9 +171,11 @@ func (hs *Homeserver) writeConfig(ctx context.Context, opts Options) error {
 		}
 		cfg = strings.Replace(cfg, off, "rate_limiting:\n    enabled: true", 1)
 	}
-	cfg, n := sqliteWAL(cfg)
-	if n == 0 {
-		return errors.New("failed to edit the Dendrite config: no SQLite connection_string to put in WAL mode")
+	if opts.Database == "" {
+		var n int
+		if cfg, n = sqliteWAL(cfg); n == 0 {
+			return errors.New("failed to edit the Dendrite config: no SQLite connection_string to put in WAL mode")
+		}
 	}
 	if hs.sharedSecret, err = configValue(cfg, "registration_shared_secret"); err != nil {
 		return err

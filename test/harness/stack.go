@@ -45,6 +45,9 @@ type StackOptions struct {
 	BotEnv []string
 	// HomeserverRateLimited turns Dendrite's rate limiting on (Options.RateLimited).
 	HomeserverRateLimited bool
+	// HomeserverDatabase runs Dendrite on this PostgreSQL database
+	// (Options.Database) instead of SQLite.
+	HomeserverDatabase string
 }
 
 // Stack is a whole Surfaces deployment on loopback: a Dendrite, the
@@ -104,7 +107,7 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	if s.HS, err = StartHomeserver(ctx, Options{Binaries: bins, RateLimited: opts.HomeserverRateLimited}); err != nil {
+	if s.HS, err = StartHomeserver(ctx, Options{Binaries: bins, RateLimited: opts.HomeserverRateLimited, Database: opts.HomeserverDatabase}); err != nil {
 		return nil, err
 	}
 	if s.BotID, err = s.HS.RegisterUser(ctx, "surfaces", botPassword, false); err != nil {

@@ -32,6 +32,10 @@ type Config struct {
 	Progress io.Writer
 	// ReplyTimeout bounds the wait for one reply (default 2 minutes).
 	ReplyTimeout time.Duration
+	// Postgres runs Dendrite on a PostgreSQL server of the run's own
+	// (Debian's package) instead of SQLite, whose single writer would
+	// otherwise hide or inflate the bot's share under load.
+	Postgres bool
 }
 
 // chunkEvery is the reference agent's pause between streamed chunks.
@@ -73,6 +77,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	opts.Agent.SlowDelay = chunkEvery
 	opts.SurfacesBin = cfg.BotBinary
+	var db *harness.Postgres
+	if cfg.Postgres {
+		binDir, err := harness.PostgresBinDir()
+		if err != nil {
+			return nil, err
+		}
+		if db, err = harness.StartPostgres(ctx, binDir); err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		if opts.HomeserverDatabase, err = db.CreateDatabase(ctx, "dendrite"); err != nil {
+			return nil, err
+		}
+	}
 	stack, err := harness.StartStack(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -81,7 +99,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := stack.StartBot(ctx); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, stack: stack, progress: newProgress(cfg.Progress, cfg.Users*cfg.Rooms*cfg.Turns)}
+	r := &run{cfg: cfg, stack: stack, db: db, progress: newProgress(cfg.Progress, cfg.Users*cfg.Rooms*cfg.Turns)}
 
 	// Everyone logs in and onboards at once, as a crowd would.
 	clients := make([]*harness.UserClient, cfg.Users)
@@ -111,7 +129,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer floor.close()
 
-	before, err := sample(stack)
+	before, err := r.sample()
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	after, err := sample(stack)
+	after, err := r.sample()
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +168,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 type run struct {
 	cfg      Config
 	stack    *harness.Stack
+	db       *harness.Postgres // nil on SQLite
 	progress *progress
 
 	mu    sync.Mutex

@@ -13,8 +13,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
 // snapshot is what is read from the bot and the system at one moment.
@@ -24,7 +22,9 @@ type snapshot struct {
 	botPeakRSSBytes int64
 }
 
-func sample(stack *harness.Stack) (snapshot, error) {
+// sample reads the bot's metrics and the processes' CPU and memory.
+func (r *run) sample() (snapshot, error) {
+	stack := r.stack
 	var s snapshot
 	resp, err := http.Get("http://" + stack.HTTPAddr() + "/metrics")
 	if err != nil {
@@ -37,6 +37,11 @@ func sample(stack *harness.Stack) (snapshot, error) {
 	}
 	s.botCPU = cpuTime(stack.Bot.Pid())
 	s.hsCPU = cpuTime(stack.HS.Pid())
+	if r.db != nil {
+		// The homeserver's work includes its database's: every backend
+		// of the PostgreSQL server, which share its process group.
+		s.hsCPU += groupCPUTime(r.db.Pid())
+	}
 	s.botPeakRSSBytes = peakRSS(stack.Bot.Pid())
 	return s, nil
 }
@@ -123,23 +128,49 @@ func stageOf(m *dto.Metric) string {
 // cpuTime is a process's user and system CPU time (Linux /proc; 0
 // elsewhere).
 func cpuTime(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command's closing parenthesis: utime is the 12th,
-	// stime the 13th (1-based from state), in clock ticks of 1/100 s.
-	rest := string(data)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	fields := strings.Fields(rest)
+	// utime is the 12th field from state, stime the 13th, in clock ticks
+	// of 1/100 s.
+	fields := statFields(pid)
 	if len(fields) < 13 {
 		return 0
 	}
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// groupCPUTime is the CPU time of every live process in the process group
+// pgid (Linux /proc; 0 elsewhere).
+func groupCPUTime(pgid int) time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if fields := statFields(pid); len(fields) > 2 && fields[2] == strconv.Itoa(pgid) {
+			total += cpuTime(pid)
+		}
+	}
+	return total
+}
+
+// statFields are the fields of /proc/PID/stat after the command's closing
+// parenthesis (state first), nil when unreadable.
+func statFields(pid int) []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return strings.Fields(rest)
 }
 
 // peakRSS is a process's peak resident set (VmHWM), in bytes.

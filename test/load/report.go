@@ -57,8 +57,12 @@ type Quantiles struct {
 }
 
 func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time.Duration, doubled int) *Report {
+	homeserver := "Dendrite v0.15.2 on SQLite (WAL), loopback"
+	if r.db != nil {
+		homeserver = "Dendrite v0.15.2 on PostgreSQL (its CPU counted with the homeserver's), loopback"
+	}
 	rep := &Report{
-		Homeserver: "Dendrite v0.15.2 on SQLite (WAL), loopback",
+		Homeserver: homeserver,
 		Users:      r.cfg.Users, Rooms: r.cfg.Rooms, Turns: r.cfg.Turns, StreamS: r.cfg.Stream.Seconds(),
 		Seconds: elapsed.Seconds(), Floor: quantiles(floor), Doubled: doubled, TurnDetails: r.turns,
 		Stages: stageMedians(before, after),
