@@ -17,10 +17,15 @@ import (
 type retryIdempotentPUT struct{ next http.RoundTripper }
 
 // putRetries and putBackoff: a 500 on a PUT is tried again putRetries times,
-// after putBackoff, then twice that, and so on (a variable for tests).
+// after putBackoff, then twice that, up to putMaxBackoff (variables for
+// tests): 250 ms, 0.5, 1, 2, 4 and 4 s, about 12 s in all. Dendrite on
+// SQLite was seen failing every write to one room for 4 s on a busy
+// machine (a kill and restart of the bot in the crash test, both cores
+// loaded); the 1.75 s of three retries lost a reply's final text there.
 var (
-	putRetries = 3
-	putBackoff = 250 * time.Millisecond
+	putRetries    = 6
+	putBackoff    = 250 * time.Millisecond
+	putMaxBackoff = 4 * time.Second
 )
 
 // RoundTrip implements http.RoundTripper.
@@ -38,7 +43,7 @@ func (t retryIdempotentPUT) RoundTrip(req *http.Request) (*http.Response, error)
 			return resp, err
 		case <-timer.C:
 		}
-		wait *= 2
+		wait = min(2*wait, putMaxBackoff)
 		again := req.Clone(req.Context())
 		if req.GetBody != nil {
 			body, bodyErr := req.GetBody()
