@@ -56,6 +56,14 @@ type Options struct {
 	// TypingRefresh how often it is renewed while the agent works.
 	TypingTimeout time.Duration
 	TypingRefresh time.Duration
+	// TypingAfter is how long a turn runs without its reply showing
+	// before the bot marks the message read and turns typing on; 0 does
+	// both as the turn starts (PRODUCT R3.3, R3.9 as written). A reply
+	// quicker than that is its own sign that the message was taken, and
+	// the receipt follows it: a fast turn then costs the homeserver two
+	// writes fewer (a typing notice on and off) and its first message
+	// does not queue behind them.
+	TypingAfter time.Duration
 	// ConnIdleClose closes a room's agent connection after this long unused.
 	ConnIdleClose time.Duration
 	// PassivateAfter stops a room actor idle this long, and a user actor

@@ -1,9 +1,11 @@
 package actors_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
@@ -51,4 +53,83 @@ func TestReadReceiptsFollowTheTurns(t *testing.T) {
 			t.Fatalf("receipts %q: the command %s was not marked read", got, help)
 		}
 	})
+}
+
+// With streaming.typing_after, a reply quicker than it comes without a
+// typing notice, its message's receipt right after it; a slower one gets
+// the receipt and typing once the delay passes, and typing off at the end;
+// a turn that fails before it still marks its message read (PRODUCT R3.3,
+// R3.9).
+func TestTypingAfterADelay(t *testing.T) {
+	const after = 500 * time.Millisecond
+	methods := []string{"SendText", "EditText", "SendNotice", "MarkRead", "SetTyping"}
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration // before the agent answers
+		fail  bool
+		want  []string // the calls of the turn, in order
+	}{
+		{"an instant reply", 0, false, []string{"SendText", "MarkRead"}},
+		{"a reply just under the delay", after - time.Millisecond, false, []string{"SendText", "MarkRead"}},
+		{"a slow reply", 2 * after, false, []string{"MarkRead", "SetTyping on", "SendText", "SetTyping off"}},
+		{"a quick failure", 0, true, []string{"MarkRead", "SendNotice"}},
+		{"a quick first chunk of a long stream", 0, false, []string{"SendText", "MarkRead", "SetTyping on", "SetTyping off"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newTestTree(t, actors.Options{TypingAfter: after})
+				tt.addRoom(alice, "!r", "101")
+				m := tt.mark()
+				msg := tt.say(alice, "!r", "hello")
+				turn := tt.turn(tt.conn())
+				time.Sleep(tc.delay)
+				switch {
+				case tc.fail:
+					turn.Emit(actortest.Failed(errors.New("boom"), ""))
+				case len(tc.want) == 4 && tc.want[0] == "SendText":
+					// The first message lands at once and takes its receipt
+					// with it; typing comes once the stream outlasts the delay.
+					turn.Emit(actortest.Text("hi"))
+					synctest.Wait()
+					if len(tt.Matrix.CallsSince(m, "MarkRead")) != 1 {
+						t.Fatal("no receipt once the reply's first message landed")
+					}
+					time.Sleep(2 * after)
+					turn.Emit(actortest.End(1))
+				default:
+					turn.Emit(actortest.Text("hi"), actortest.End(1))
+				}
+				tt.turnEnded("!r")
+				synctest.Wait()
+				var got []string
+				for _, c := range tt.Matrix.CallsSince(m, methods...) {
+					switch c.Method {
+					case "SetTyping":
+						got = append(got, map[bool]string{true: "SetTyping on", false: "SetTyping off"}[c.Typing])
+					case "MarkRead":
+						if c.EventID != msg {
+							t.Fatalf("receipt for %s, want %s", c.EventID, msg)
+						}
+						got = append(got, c.Method)
+					case "EditText":
+					default:
+						got = append(got, c.Method)
+					}
+				}
+				// The receipt and typing go out concurrently: their order
+				// before the reply is not the actor's to keep.
+				normalize := func(calls []string) []string {
+					calls = slices.Clone(calls)
+					i := slices.IndexFunc(calls, func(c string) bool { return c == "SendText" || c == "SendNotice" })
+					if i > 0 {
+						slices.Sort(calls[:i])
+					}
+					return calls
+				}
+				if !slices.Equal(normalize(got), normalize(tc.want)) {
+					t.Fatalf("calls %q, want %q", got, tc.want)
+				}
+			})
+		})
+	}
 }

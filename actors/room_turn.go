@@ -56,6 +56,9 @@ type turn struct {
 	retired bool
 	tick    *time.Timer
 	typing  *time.Timer
+	// read: the message's receipt was sent; typingOn: typing was turned
+	// on (so it must go off at the end).
+	read, typingOn bool
 
 	ended bool
 	// confirmID is the agent's open confirmation request, answered by
@@ -130,9 +133,11 @@ func (a *roomActor) startNextTurn(c actor.Context) bool {
 
 	a.rec.TurnInFlight = &InFlightTurn{EventID: t.eventID, Text: next.Text, StartedAt: t.started}
 	t.recordTicket = a.save(c)
-	a.markRead(c, t.eventID)
-	a.setTyping(c, true)
-	t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
+	if a.opts.TypingAfter > 0 {
+		t.typing = sendLater(c, a.opts.TypingAfter, &typingTick{turnID: t.id})
+	} else {
+		a.showWorking(c, t)
+	}
 
 	t.msg = UserMessage{Text: next.Text, Attachments: stagedPaths(a.rec.Staged)}
 	a.rec.Staged = nil // the files travel with this turn (PRODUCT R4.1)
@@ -448,6 +453,9 @@ func (a *roomActor) replyOpDone(c actor.Context, m *replyOpDone) {
 		t.undelivered = true
 	}
 	t.reply.done(m.op, eventID)
+	if eventID != "" && !m.op.edit {
+		a.markTurnRead(c, t) // the reply shows: its message was taken
+	}
 	a.pump(c)
 }
 
@@ -460,8 +468,25 @@ func (a *roomActor) editTick(c actor.Context, m *editTick) {
 
 func (a *roomActor) typingTick(c actor.Context, m *typingTick) {
 	if t := a.turn; t != nil && t.id == m.turnID {
-		a.setTyping(c, true)
-		t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
+		a.showWorking(c, t)
+	}
+}
+
+// showWorking tells the user the agent is on it: the message's read
+// receipt (once), typing on, renewed every TypingRefresh (PRODUCT R3.3,
+// R3.9).
+func (a *roomActor) showWorking(c actor.Context, t *turn) {
+	a.markTurnRead(c, t)
+	a.setTyping(c, true)
+	t.typingOn = true
+	t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
+}
+
+// markTurnRead sends the read receipt of the turn's message, once.
+func (a *roomActor) markTurnRead(c actor.Context, t *turn) {
+	if !t.read {
+		t.read = true
+		a.markRead(c, t.eventID)
 	}
 }
 
@@ -478,7 +503,10 @@ func (a *roomActor) finishTurn(c actor.Context) {
 	t := a.turn
 	t.stopTimers()
 	a.turn = nil
-	a.setTyping(c, false)
+	a.markTurnRead(c, t) // a turn quicker than TypingAfter
+	if t.typingOn {
+		a.setTyping(c, false)
+	}
 	cat := a.deps.Catalog
 	switch {
 	case t.failure != nil:

@@ -167,6 +167,11 @@ type Streaming struct {
 	EditInterval time.Duration `koanf:"edit_interval"`
 	// TypingRefresh is how often the typing notification is renewed.
 	TypingRefresh time.Duration `koanf:"typing_refresh"`
+	// TypingAfter is how long a turn runs without its reply showing
+	// before the message is marked read and typing goes on (0: as the
+	// turn starts). A reply quicker than that comes without a typing
+	// notice, its receipt right after it.
+	TypingAfter time.Duration `koanf:"typing_after"`
 	// MaxMessageBytes is the body size at which a reply is split into
 	// consecutive messages; it must leave room for formatted_body within
 	// Matrix's 64 KiB event limit.

@@ -179,6 +179,7 @@ func TestSurfacesEnvOverridesNestedKeys(t *testing.T) {
 	c := mustLoad(t, LoadOptions{Env: withEnv(
 		"SURFACES_STREAMING_EDIT_INTERVAL=1500ms",
 		"SURFACES_STREAMING_TYPING_REFRESH=5s",
+		"SURFACES_STREAMING_TYPING_AFTER=300ms",
 		"SURFACES_STREAMING_MAX_MESSAGE_BYTES=8KiB",
 		"SURFACES_AGENTS_USER_SELECTABLE=true",
 		"SURFACES_AGENTS_UNASSIGNED=deny",
@@ -206,6 +207,7 @@ func TestSurfacesEnvOverridesNestedKeys(t *testing.T) {
 	}{
 		{"streaming.edit_interval", c.Streaming.EditInterval, 1500 * time.Millisecond},
 		{"streaming.typing_refresh", c.Streaming.TypingRefresh, 5 * time.Second},
+		{"streaming.typing_after", c.Streaming.TypingAfter, 300 * time.Millisecond},
 		{"streaming.max_message_bytes", c.Streaming.MaxMessageBytes, 8 * KiB},
 		{"agents.user_selectable", c.Agents.UserSelectable, true},
 		{"agents.unassigned", c.Agents.Unassigned, "deny"},

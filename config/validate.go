@@ -67,6 +67,7 @@ func (c *Config) validate(ps *problems) {
 
 	v.positive("streaming.edit_interval", c.Streaming.EditInterval)
 	v.positive("streaming.typing_refresh", c.Streaming.TypingRefresh)
+	v.check("streaming.typing_after", c.Streaming.TypingAfter < 0, func() string { return "must be 0 (at once) or a duration" })
 	v.check("streaming.max_message_bytes", true, func() string {
 		// Matrix caps a whole event at 64 KiB; the HTML rendering of the
 		// body travels in the same event, so the body gets under half.

@@ -52,6 +52,8 @@ func TestValidateNamesKey(t *testing.T) {
 			key: "streaming.edit_interval", kind: ErrInvalidValue},
 		{name: "zero typing refresh", mutate: func(c *Config) { c.Streaming.TypingRefresh = 0 },
 			key: "streaming.typing_refresh", kind: ErrInvalidValue},
+		{name: "negative typing delay", mutate: func(c *Config) { c.Streaming.TypingAfter = -1 },
+			key: "streaming.typing_after", kind: ErrInvalidValue},
 		{name: "zero grace", mutate: func(c *Config) { c.Shutdown.Grace = 0 },
 			key: "shutdown.grace", kind: ErrInvalidValue},
 		{name: "zero file size", env: withEnv("SURFACES_WORKSPACE_MAX_FILE_SIZE=0"),

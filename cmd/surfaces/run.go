@@ -160,6 +160,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		CancelGrace:          cfg.Agents.CancelGrace,
 		ConfirmTimeout:       cfg.Agents.ConfirmTimeout,
 		TypingRefresh:        cfg.Streaming.TypingRefresh,
+		TypingAfter:          cfg.Streaming.TypingAfter,
 		ConnIdleClose:        cfg.Agents.IdleClose,
 		PassivateAfter:       passivateAfter(cfg.Actors.PassivateAfter),
 		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),
