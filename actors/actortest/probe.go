@@ -176,10 +176,17 @@ func (p *Probe) Watch(pid *actor.PID) {
 
 // Subscribe forwards every EventStream event for which keep returns true
 // (all events if keep is nil) to the probe's message queue.
+//
+// It filters in the handler rather than with the EventStream's
+// SubscribeWithPredicate, which sets the predicate after releasing the
+// stream's lock: a subscription made while actors publish (a test
+// subscribing after the tree started) races with Publish reading it.
 func (p *Probe) Subscribe(keep func(any) bool) {
-	sub := p.system.EventStream.SubscribeWithPredicate(func(evt any) {
-		p.msgs.push(Envelope{Message: evt})
-	}, func(evt any) bool { return keep == nil || keep(evt) })
+	sub := p.system.EventStream.Subscribe(func(evt any) {
+		if keep == nil || keep(evt) {
+			p.msgs.push(Envelope{Message: evt})
+		}
+	})
 	p.subs = append(p.subs, sub)
 }
 

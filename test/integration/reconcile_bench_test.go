@@ -2,12 +2,9 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -26,22 +23,7 @@ import (
 func BenchmarkReconcileLostDisk(b *testing.B) {
 	const users, roomsEach = 1000, 10
 	ctx := zerolog.New(io.Discard).WithContext(context.Background())
-	matrix := actortest.NewMatrix()
-	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	for u := range users {
-		owner := fmt.Sprintf("@u%d:bench.test", u)
-		space := fmt.Sprintf("!space%d", u)
-		var children []string
-		for r := range roomsEach {
-			room := fmt.Sprintf("!room%d-%d", u, r)
-			children = append(children, room)
-			matrix.SetRoomState(room, actors.RoomState{Chat: &actors.ChatState{Owner: owner, SpaceID: space, ChatIndex: r + 1,
-				Name: "Chat " + strconv.Itoa(r+1), PlatformChatID: strconv.Itoa(u*roomsEach + r + 1), AgentID: "agent-0", UpdatedAt: at},
-				Members: map[string]string{owner: "join"}})
-		}
-		matrix.SetRoomState(space, actors.RoomState{Space: &actors.SpaceState{Owner: owner, EntryRoomID: "!dm" + strconv.Itoa(u),
-			AgentID: "agent-0", ChatCounter: roomsEach, UpdatedAt: at}, Children: children})
-	}
+	matrix := botStateFor(users, roomsEach)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		store, err := persistence.Open(ctx, filepath.Join(b.TempDir(), "state"), persistence.Options{})
