@@ -41,7 +41,7 @@ import (
 //
 // Run it alone: go test -tags goolm -run '^$' -bench KnownRooms -benchtime 1x ./test/integration/
 func BenchmarkKnownRooms(b *testing.B) {
-	for _, users := range []int{1000, 10000} {
+	for _, users := range []int{1000, 3000, 10000} {
 		b.Run(fmt.Sprintf("%dx10", users), func(b *testing.B) {
 			for b.Loop() {
 				knownRooms(b, users, 10)
