@@ -185,3 +185,19 @@ func (p *position) run(ctx context.Context) {
 		}
 	}
 }
+
+// acker hands out the Acks of one unit of input: a sync response, or an
+// appservice transaction.
+type acker interface {
+	// ack returns an Ack for one more event of the unit; handled, if not
+	// empty, is the event id to mark handled once the unit is committed.
+	ack(handled string) *actors.Ack
+}
+
+// syncAcks are the Acks of one sync response.
+type syncAcks struct {
+	pos *position
+	b   *batch
+}
+
+func (a syncAcks) ack(handled string) *actors.Ack { return a.pos.ack(a.b, handled) }

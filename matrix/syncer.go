@@ -111,10 +111,10 @@ func (s *syncer) tokenStillValid() bool {
 func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	s.c.failingSince.Store(0) // a sync went through
 	s.refusals = 0
-	log := zerolog.Ctx(ctx)
 	bot := s.c.cli.UserID
 	b := s.pos.open(resp.NextBatch)
 	defer s.pos.seal(b)
+	acks := syncAcks{s.pos, b}
 	if cs := s.c.crypto; cs != nil {
 		// Room keys, device lists and memberships first: the timeline
 		// below may need them to decrypt and to answer encrypted.
@@ -122,21 +122,9 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 	}
 	for roomID, room := range resp.Rooms.Invite {
 		for _, evt := range room.State.Events {
-			if evt.Type != event.StateMember || evt.GetStateKey() != bot.String() {
-				continue
+			if evt.Type == event.StateMember && evt.GetStateKey() == bot.String() {
+				s.invite(ctx, acks, roomID, evt)
 			}
-			if err := evt.Content.ParseRaw(evt.Type); err != nil {
-				continue
-			}
-			member := evt.Content.AsMember()
-			if member.Membership != event.MembershipInvite || evt.Sender == bot {
-				continue
-			}
-			log.Debug().Str("room_id", roomID.String()).Str("inviter", evt.Sender.String()).Msg("invite received")
-			s.sink(&actors.InviteReceived{
-				RoomID: roomID.String(), EventID: evt.ID.String(), Inviter: evt.Sender.String(), IsDirect: member.IsDirect,
-				Ack: s.pos.ack(b, ""),
-			})
 		}
 	}
 	if since != "" {
@@ -145,14 +133,14 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 			if room.Timeline.Limited && room.Timeline.PrevBatch != "" {
 				// The server left events out (the bot was away for long):
 				// fetch them, or tell the user they were not read.
-				events = append(s.gap(ctx, b, roomID, room.Timeline.PrevBatch), events...)
+				events = append(s.gap(ctx, acks, roomID, room.Timeline.PrevBatch), events...)
 			}
-			s.timeline(ctx, b, roomID, events)
+			s.timeline(ctx, acks, roomID, events)
 		}
 	}
 	s.once.Do(func() {
 		if cs := s.c.crypto; cs != nil {
-			s.announceDevice(ctx, cs, b)
+			s.announceDevice(ctx, cs, acks)
 		}
 		if s.onFirstSync != nil {
 			s.onFirstSync()
@@ -161,14 +149,41 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 	return nil
 }
 
-func (s *syncer) timeline(ctx context.Context, b *batch, roomID id.RoomID, events []*event.Event) {
+// parseContent parses an event's content once; a second call is not an
+// error (an invite's member event is looked at twice in a transaction).
+func parseContent(evt *event.Event) error {
+	if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+		return err
+	}
+	return nil
+}
+
+// invite hands an invite of the bot by someone else to the sink and
+// reports true; any other membership event of the bot it leaves alone.
+func (s *syncer) invite(ctx context.Context, acks acker, roomID id.RoomID, evt *event.Event) bool {
+	if err := parseContent(evt); err != nil {
+		return false
+	}
+	member := evt.Content.AsMember()
+	if member.Membership != event.MembershipInvite || evt.Sender == s.c.cli.UserID {
+		return false
+	}
+	zerolog.Ctx(ctx).Debug().Str("room_id", roomID.String()).Str("inviter", evt.Sender.String()).Msg("invite received")
+	s.sink(&actors.InviteReceived{
+		RoomID: roomID.String(), EventID: evt.ID.String(), Inviter: evt.Sender.String(), IsDirect: member.IsDirect,
+		Ack: acks.ack(""),
+	})
+	return true
+}
+
+func (s *syncer) timeline(ctx context.Context, acks acker, roomID id.RoomID, events []*event.Event) {
 	log := zerolog.Ctx(ctx).With().Str("room_id", roomID.String()).Logger()
 	bot := s.c.cli.UserID
 	// Events before the bot's own join in this batch predate it.
 	start := 0
 	for i, evt := range events {
 		if evt.Type == event.StateMember && evt.GetStateKey() == bot.String() {
-			if err := evt.Content.ParseRaw(evt.Type); err == nil && evt.Content.AsMember().Membership == event.MembershipJoin {
+			if err := parseContent(evt); err == nil && evt.Content.AsMember().Membership == event.MembershipJoin {
 				start = i + 1
 			}
 		}
@@ -198,11 +213,11 @@ func (s *syncer) timeline(ctx context.Context, b *batch, roomID id.RoomID, event
 			mark = evt.ID.String()
 		}
 		if cs := s.c.crypto; cs != nil && evt.Type == event.EventEncrypted {
-			s.encrypted(ctx, cs, b, mark, evt)
+			s.encrypted(ctx, cs, acks, mark, evt)
 			continue
 		}
 		if msg, ok := s.convert(evt); ok {
-			s.sink(withAck(msg, s.pos.ack(b, mark)))
+			s.sink(withAck(msg, acks.ack(mark)))
 		}
 	}
 }
@@ -329,7 +344,7 @@ const maxGapEvents = 100
 // already handled. When it reaches neither within maxGapEvents, or /messages
 // fails, the room's owner is told that messages sent while the bot was away
 // were not read (PRODUCT R7.2).
-func (s *syncer) gap(ctx context.Context, b *batch, roomID id.RoomID, prevBatch string) []*event.Event {
+func (s *syncer) gap(ctx context.Context, acks acker, roomID id.RoomID, prevBatch string) []*event.Event {
 	log := zerolog.Ctx(ctx).With().Str("room_id", roomID.String()).Logger()
 	bot := s.c.cli.UserID
 	var found []*event.Event
@@ -356,17 +371,17 @@ func (s *syncer) gap(ctx context.Context, b *batch, roomID id.RoomID, prevBatch 
 		from = resp.End
 	}
 	log.Warn().Int("events", len(found)).Msg("a limited timeline goes back further than the bound; telling the owner")
-	s.skipped(ctx, b, roomID)
+	s.skipped(ctx, acks, roomID)
 	slices.Reverse(found)
 	return found
 }
 
 // skipped tells the owner of roomID, if the bot serves one there, that
 // messages sent while it was away were not read.
-func (s *syncer) skipped(ctx context.Context, b *batch, roomID id.RoomID) {
+func (s *syncer) skipped(ctx context.Context, acks acker, roomID id.RoomID) {
 	room, err := s.c.store.GetRoom(ctx, roomID.String())
 	if err != nil {
 		return // not a chat room of the bot's: nobody to tell
 	}
-	s.sink(&actors.MessagesSkipped{RoomID: roomID.String(), Owner: room.OwnerID, Ack: s.pos.ack(b, "")})
+	s.sink(&actors.MessagesSkipped{RoomID: roomID.String(), Owner: room.OwnerID, Ack: acks.ack("")})
 }

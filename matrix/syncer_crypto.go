@@ -57,8 +57,8 @@ func (cs *cryptoState) roomState(ctx context.Context, roomID id.RoomID, events [
 // send the message again, once, and the operator gets a log line with the
 // session id (PRODUCT R10.2). The event's Ack is held meanwhile, so a
 // restart tries again rather than forget it.
-func (s *syncer) encrypted(ctx context.Context, cs *cryptoState, b *batch, mark string, evt *event.Event) {
-	ack := s.pos.ack(b, mark)
+func (s *syncer) encrypted(ctx context.Context, cs *cryptoState, acks acker, mark string, evt *event.Event) {
+	ack := acks.ack(mark)
 	if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
 		s.undecryptable(ctx, evt, ack, err)
 		return
@@ -135,7 +135,7 @@ func (s *syncer) undecryptable(ctx context.Context, evt *event.Event, ack *actor
 // is new (PRODUCT R10.2): after a lost state directory its users' clients
 // see an unknown device, and keys shared with the old one are gone. It runs
 // once, after the first sync of a start that made the device's keys.
-func (s *syncer) announceDevice(ctx context.Context, cs *cryptoState, b *batch) {
+func (s *syncer) announceDevice(ctx context.Context, cs *cryptoState, acks acker) {
 	if !cs.newDevice {
 		return
 	}
@@ -155,5 +155,5 @@ func (s *syncer) announceDevice(ctx context.Context, cs *cryptoState, b *batch) 
 		return
 	}
 	zerolog.Ctx(ctx).Info().Int("rooms", len(joined)).Str("device_id", s.c.cli.DeviceID.String()).Msg("announcing the bot's new device")
-	s.sink(&actors.DeviceChanged{RoomIDs: joined, Ack: s.pos.ack(b, "")})
+	s.sink(&actors.DeviceChanged{RoomIDs: joined, Ack: acks.ack("")})
 }
