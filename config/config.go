@@ -72,6 +72,34 @@ type Matrix struct {
 	// state directory) is verified too. The bot prints it once, when it
 	// sets cross-signing up; empty until then.
 	RecoveryKey Secret `koanf:"recovery_key" cfg:"secret"`
+	// Mode is how the bot reads the homeserver: ModeClient syncs as any
+	// client does; ModeAppservice has the homeserver push transactions to
+	// the bot, registered as an application service (`surfaces appservice
+	// register`), without rate limits.
+	Mode string `koanf:"mode"`
+	// Appservice configures ModeAppservice.
+	Appservice Appservice `koanf:"appservice"`
+}
+
+// The ways the bot reads the homeserver (Matrix.Mode).
+const (
+	ModeClient     = "client"
+	ModeAppservice = "appservice"
+)
+
+// Appservice is the application service side of the bot (ModeAppservice).
+type Appservice struct {
+	// Listen is the address the application service API is served on,
+	// where the registration's url must lead.
+	Listen string `koanf:"listen"`
+	// Registration is the registration file `surfaces appservice register`
+	// wrote; the bot takes its tokens from it unless ASToken and HSToken
+	// are set.
+	Registration string `koanf:"registration"`
+	// ASToken authenticates the bot to the homeserver (the registration's
+	// as_token); HSToken the homeserver to the bot (hs_token).
+	ASToken Secret `koanf:"as_token" cfg:"secret"`
+	HSToken Secret `koanf:"hs_token" cfg:"secret"`
 }
 
 // Encryption policies (PRODUCT R10.2).
@@ -248,7 +276,8 @@ func Defaults() *Config {
 		// Dendrite's default limit is about 40 requests a second per user;
 		// Synapse's rc_message is far lower, and bots are usually exempted
 		// there (see the README).
-		Matrix: Matrix{SendRate: 0, SendBurst: 20, Encryption: EncryptionAllowed, KeyWait: 30 * time.Second},
+		Matrix: Matrix{SendRate: 0, SendBurst: 20, Encryption: EncryptionAllowed, KeyWait: 30 * time.Second, Mode: ModeClient,
+			Appservice: Appservice{Listen: "127.0.0.1:8090"}},
 		Agents: Agents{
 			Unassigned:      UnassignedDefault,
 			ConnectTimeout:  10 * time.Second,

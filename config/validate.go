@@ -33,7 +33,10 @@ func (c *Config) validate(ps *problems) {
 	})
 	v.required("matrix.user_id", c.Matrix.UserID)
 	v.check("matrix.user_id", c.Matrix.UserID != "", func() string { return checkUserID(c.Matrix.UserID) })
-	if c.Matrix.AccessToken == "" && c.Matrix.Password == "" {
+	v.oneOf("matrix.mode", c.Matrix.Mode, ModeClient, ModeAppservice)
+	if c.Matrix.Mode == ModeAppservice {
+		c.validateAppservice(v)
+	} else if c.Matrix.AccessToken == "" && c.Matrix.Password == "" {
 		v.add("matrix.access_token", ErrMissing, "set matrix.access_token or matrix.password (%s)",
 			envHint("matrix.access_token", "matrix.password"))
 	}
@@ -296,4 +299,22 @@ func isDummyToken(token string) bool {
 		rest = strings.TrimPrefix(rest, p)
 	}
 	return strings.Trim(rest, ".…xX*") == ""
+}
+
+// validateAppservice checks what appservice mode needs: a listener, and
+// the tokens (from the registration file or set).
+func (c *Config) validateAppservice(v validator) {
+	as := c.Matrix.Appservice
+	v.required("matrix.appservice.listen", as.Listen)
+	v.check("matrix.appservice.listen", as.Listen != "", func() string { return checkListen(as.Listen) })
+	if as.Registration == "" && (as.ASToken == "" || as.HSToken == "") {
+		v.add("matrix.appservice.registration", ErrMissing,
+			"set matrix.appservice.registration to the file `surfaces appservice register` wrote, or both matrix.appservice.as_token and hs_token")
+	}
+	// The crypto machine needs to-device messages, which a transaction
+	// carries only where the homeserver implements MSC2409, and the sync
+	// loop that would fetch them otherwise is not built yet.
+	v.check("matrix.encryption", c.Matrix.Encryption != EncryptionOff, func() string {
+		return "appservice mode runs without end-to-end encryption for now: set matrix.encryption to off"
+	})
 }

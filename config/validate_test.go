@@ -20,6 +20,17 @@ func TestValidateNamesKey(t *testing.T) {
 			key: "matrix.user_id", kind: ErrMissing, fragments: []string{"MATRIX_USER_ID"}},
 		{name: "missing credentials", mutate: func(c *Config) { c.Matrix.AccessToken = "" },
 			key: "matrix.access_token", kind: ErrMissing, fragments: []string{"matrix.password", "MATRIX_PASSWORD"}},
+		{name: "unknown mode", env: withEnv("SURFACES_MATRIX_MODE=pull"),
+			key: "matrix.mode", kind: ErrInvalidValue, fragments: []string{"client, appservice"}},
+		{name: "appservice without tokens", env: withEnv("SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_ENCRYPTION=off"),
+			key: "matrix.appservice.registration", kind: ErrMissing, fragments: []string{"surfaces appservice register"}},
+		{name: "appservice with only one token", env: withEnv("SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_ENCRYPTION=off", "SURFACES_MATRIX_APPSERVICE_AS_TOKEN=a"),
+			key: "matrix.appservice.registration", kind: ErrMissing},
+		{name: "appservice with encryption", env: withEnv("SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_APPSERVICE_REGISTRATION=/r.yaml"),
+			key: "matrix.encryption", kind: ErrInvalidValue, fragments: []string{"encryption to off"}},
+		{name: "appservice bad listen", env: withEnv("SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_ENCRYPTION=off",
+			"SURFACES_MATRIX_APPSERVICE_REGISTRATION=/r.yaml", "SURFACES_MATRIX_APPSERVICE_LISTEN=nowhere"),
+			key: "matrix.appservice.listen", kind: ErrInvalidValue},
 		{name: "missing registry", mutate: func(c *Config) { c.Agents.RegistryPath = "" },
 			key: "agents.registry_path", kind: ErrMissing, fragments: []string{"MATRIX_AGENT_REGISTRY_PATH"}},
 		{name: "missing workspace", mutate: func(c *Config) { c.Workspace.Dir = " " },
@@ -196,5 +207,22 @@ func TestRecoveryKeyAsPrinted(t *testing.T) {
 	c := mustLoad(t, LoadOptions{Env: withEnv("SURFACES_MATRIX_RECOVERY_KEY=EsTc 8N9n Rs5N KjXU Z8Rg gn8D 3dPv Ju2o HQwB 5ZTn Vzqr ebCq")})
 	if c.Matrix.RecoveryKey.Reveal() == "" {
 		t.Fatal("the recovery key was not loaded")
+	}
+}
+
+// Appservice mode authenticates with the registration's tokens: no
+// password or access token is needed, and the defaults fill the listener.
+func TestAppserviceModeNeedsNoPassword(t *testing.T) {
+	var env []string
+	for _, kv := range validEnv() {
+		if !strings.HasPrefix(kv, "MATRIX_PASSWORD=") && !strings.HasPrefix(kv, "MATRIX_ACCESS_TOKEN=") {
+			env = append(env, kv)
+		}
+	}
+	c := mustLoad(t, LoadOptions{Env: append(env, "SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_ENCRYPTION=off",
+		"SURFACES_MATRIX_APPSERVICE_AS_TOKEN=as", "SURFACES_MATRIX_APPSERVICE_HS_TOKEN=hs")})
+	if c.Matrix.Mode != ModeAppservice || c.Matrix.Appservice.Listen != "127.0.0.1:8090" ||
+		c.Matrix.Appservice.ASToken.Reveal() != "as" || c.Matrix.Appservice.HSToken.Reveal() != "hs" {
+		t.Fatalf("loaded %+v", c.Matrix)
 	}
 }

@@ -23,6 +23,10 @@ type Credentials struct {
 	Password    string
 	AccessToken string
 	DeviceID    string
+	// Appservice says AccessToken is an application service's as_token:
+	// every request then names the bot's user (?user_id=, which Dendrite
+	// needs to take the token), and there is no device of the bot's own.
+	Appservice bool
 }
 
 // StateStore is what the Matrix side keeps in our Badger store: the sync
@@ -83,6 +87,7 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 
 	if creds.AccessToken != "" {
 		cli.AccessToken = creds.AccessToken
+		cli.SetAppServiceUserID = creds.Appservice
 		if err := whoami(once, cli, creds.DeviceID); err != nil {
 			return nil, err
 		}

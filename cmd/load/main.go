@@ -5,7 +5,7 @@
 // homeserver's own latency (the floor) in the same window. See test/load.
 //
 //	go run -tags goolm ./cmd/load [-users 10] [-rooms 1] [-turns 3] [-pace 1s] [-stream 0s] [-json FILE] [-bot-binary FILE]
-//	    [-homeserver-db sqlite|postgres] [-bot-env NAME=value,...]
+//	    [-homeserver-db sqlite|postgres] [-appservice] [-homeserver-rate-limited] [-bot-env NAME=value,...]
 //
 // It exits 1 when a reply was lost or doubled.
 package main
@@ -36,6 +36,8 @@ func main() {
 	botEnv := flag.String("bot-env", "", "extra settings for the bot, comma-separated NAME=value (e.g. SURFACES_MATRIX_SEND_RATE=1000)")
 	jsonPath := flag.String("json", "", "also write the report as JSON to this file")
 	homeserverDB := flag.String("homeserver-db", "sqlite", "what Dendrite stores in: sqlite, or postgres (a PostgreSQL server of the run's own, from Debian's package postgresql)")
+	flag.BoolVar(&cfg.Appservice, "appservice", false, "run the bot as an application service (Dendrite pushes events to it; encryption off)")
+	flag.BoolVar(&cfg.HomeserverRateLimited, "homeserver-rate-limited", false, "turn Dendrite's rate limiting on (the bot is exempt only as an appservice)")
 	flag.StringVar(&cfg.BotBinary, "bot-binary", "", "run this bot binary instead of building ./cmd/surfaces (to compare versions)")
 	flag.Parse()
 	switch *homeserverDB {

@@ -83,11 +83,36 @@ func openStoreIfExists(ctx context.Context, path string) (store *persistence.Sto
 
 // connect logs the bot in, keeping its session in store.
 func connect(ctx context.Context, cfg *config.Config, store matrix.StateStore) (*matrix.Client, error) {
-	return matrix.Connect(ctx, matrix.Credentials{
+	creds := matrix.Credentials{
 		Homeserver:  cfg.Matrix.Homeserver,
 		UserID:      cfg.Matrix.UserID,
 		Password:    cfg.Matrix.Password.Reveal(),
 		AccessToken: cfg.Matrix.AccessToken.Reveal(),
 		DeviceID:    cfg.Matrix.DeviceID,
-	}, store)
+	}
+	if cfg.Matrix.Mode == config.ModeAppservice {
+		tokens, err := appserviceTokens(cfg)
+		if err != nil {
+			return nil, err
+		}
+		creds.AccessToken, creds.Password, creds.Appservice = tokens.as, "", true
+	}
+	return matrix.Connect(ctx, creds, store)
+}
+
+// asTokens are appservice mode's two tokens.
+type asTokens struct{ as, hs string }
+
+// appserviceTokens takes the tokens from the configuration, else from the
+// registration file.
+func appserviceTokens(cfg *config.Config) (asTokens, error) {
+	as := cfg.Matrix.Appservice
+	if as.ASToken != "" && as.HSToken != "" {
+		return asTokens{as.ASToken.Reveal(), as.HSToken.Reveal()}, nil
+	}
+	reg, err := matrix.LoadRegistration(as.Registration)
+	if err != nil {
+		return asTokens{}, fmt.Errorf("%w: matrix.appservice.registration: %w", errConfig, err)
+	}
+	return asTokens{reg.ASToken, reg.HSToken}, nil
 }

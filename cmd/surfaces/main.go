@@ -10,6 +10,8 @@
 //	                                         (and with --message one turn); exit 0 if all pass
 //	surfaces healthcheck [-config FILE] [--url URL]
 //	                                         exit 0 if the running bot's /readyz answers 200
+//	surfaces appservice register [-config FILE] [--url URL] [--out FILE] [--force]
+//	                                         write the bot's appservice registration
 //	surfaces config validate [-config FILE]  check the configuration and exit
 //	surfaces version                         print the version
 //
@@ -71,6 +73,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 		return cmdCheckAgents(ctx, args[1:], env, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, args[1:], env, stdout, stderr)
+	case "appservice":
+		return cmdAppservice(args[1:], env, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "validate" {
 			usage(stderr)
@@ -109,6 +113,10 @@ func usage(w io.Writer) {
   surfaces healthcheck [-config FILE] [--url URL]
                                            GET the running bot's /readyz (http.listen, 127.0.0.1
                                            for a wildcard host); exit 0 on 200, else 1
+  surfaces appservice register [-config FILE] [--url URL] [--out FILE] [--force]
+                                           write the bot's application service registration
+                                           (random tokens, the bot's user only, no rate limit)
+                                           and print how to load it into the homeserver
   surfaces config validate [-config FILE]  check the configuration and exit
   surfaces version                         print the version
 reconcile and reset need the bot stopped.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/surfaces-bot/surfaces/matrix"
 )
 
 const goodRegistry = `
@@ -219,5 +221,46 @@ func TestHealthGauges(t *testing.T) {
 			t.Fatalf("syncing failing for %v: surfaces_ready = %v, surfaces_sync_failing_seconds = %v; want %v and %v",
 				tc.failing, ready, seconds, tc.ready, tc.failing.Seconds())
 		}
+	}
+}
+
+// `surfaces appservice register` writes a registration for the configured
+// bot that the bot then loads, refuses to replace one, and says why when
+// it cannot tell the homeserver where the bot is.
+func TestAppserviceRegister(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "registration.yaml")
+	env := testEnv(t, goodRegistry)
+	code, stdout, stderr := runCLI(t, env, "appservice", "register", "--url", "http://bot.internal:8090", "--out", out)
+	if code != exitOK || !strings.Contains(stdout, "app_service_config_files") || !strings.Contains(stdout, "app_service_api") {
+		t.Fatalf("register: %d %q %q", code, stdout, stderr)
+	}
+	reg, err := matrix.LoadRegistration(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.URL != "http://bot.internal:8090" || reg.SenderLocalpart != "bot" || reg.RateLimited {
+		t.Fatalf("registration %+v", reg)
+	}
+	if strings.Contains(stdout, reg.ASToken) || strings.Contains(stdout, reg.HSToken) {
+		t.Fatal("the tokens were printed")
+	}
+	if code, _, stderr := runCLI(t, env, "appservice", "register", "--url", "http://bot.internal:8090", "--out", out); code != exitFailed || !strings.Contains(stderr, "--force") {
+		t.Fatalf("a second register over the file: %d %q, want a refusal naming --force", code, stderr)
+	}
+	if again, _ := matrix.LoadRegistration(out); again.ASToken != reg.ASToken {
+		t.Fatal("the refused register replaced the tokens")
+	}
+	// The URL from matrix.appservice.listen, unless it names no host.
+	defaultOut := filepath.Join(t.TempDir(), "r.yaml")
+	if code, _, stderr := runCLI(t, append(env, "SURFACES_MATRIX_APPSERVICE_LISTEN=10.0.0.5:8090"), "appservice", "register", "--out", defaultOut); code != exitOK {
+		t.Fatalf("register with the listen address: %d %q", code, stderr)
+	} else if r, _ := matrix.LoadRegistration(defaultOut); r.URL != "http://10.0.0.5:8090" {
+		t.Fatalf("url %q, want the listen address", r.URL)
+	}
+	if code, _, stderr := runCLI(t, append(env, "SURFACES_MATRIX_APPSERVICE_LISTEN=0.0.0.0:8090"), "appservice", "register", "--out", filepath.Join(t.TempDir(), "x.yaml")); code != exitUsage || !strings.Contains(stderr, "--url") {
+		t.Fatalf("a wildcard listen address: %d %q, want to be asked for --url", code, stderr)
+	}
+	if code, _, _ := runCLI(t, env, "appservice"); code != exitUsage {
+		t.Fatalf("appservice without a verb: %d", code)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -215,15 +217,29 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		}
 	}()
 
-	log.Info().Msg("syncing")
-	syncErr := mx.Run(ctx, func(msg any) {
+	sink := func(msg any) {
 		matrixMetrics.receivedEvent(msg)
 		system.Root.Send(root, msg)
-	}, func() {
-		h.synced.Store(true)
-		log.Info().Msg("first sync done")
-		h.announce(log)
-	})
+	}
+	var syncErr error
+	if cfg.Matrix.Mode == config.ModeAppservice {
+		tokens, err := appserviceTokens(cfg)
+		if err != nil {
+			return err
+		}
+		as := mx.Appservice(ctx, sink, matrix.AppserviceOptions{HSToken: tokens.hs})
+		syncErr = serveAppservice(ctx, cfg.Matrix.Appservice.Listen, as.Handler(), func() {
+			h.synced.Store(true) // nothing to sync: the homeserver pushes
+			h.announce(log)
+		})
+	} else {
+		log.Info().Msg("syncing")
+		syncErr = mx.Run(ctx, sink, func() {
+			h.synced.Store(true)
+			log.Info().Msg("first sync done")
+			h.announce(log)
+		})
+	}
 	stopHTTP()
 	if err := <-httpDone; err != nil {
 		log.Warn().Err(err).Msg("http server stopped")
@@ -232,6 +248,34 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		return syncErr
 	}
 	log.Info().Msg("shutting down")
+	return nil
+}
+
+// serveAppservice serves the application service API on addr until ctx
+// ends; listening calls once the homeserver can reach it. Transactions
+// still waiting for their acks get a few seconds to be answered; one not
+// answered is sent again by the homeserver after the next start.
+func serveAppservice(ctx context.Context, addr string, h http.Handler, listening func()) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%w: matrix.appservice.listen: %w", errConfig, err)
+	}
+	log := zerolog.Ctx(ctx)
+	log.Info().Str("addr", ln.Addr().String()).Msg("appservice API listening")
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	listening()
+	select {
+	case err := <-done:
+		return fmt.Errorf("appservice API stopped: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		log.Warn().Err(err).Msg("appservice API shutdown")
+	}
 	return nil
 }
 

@@ -20,8 +20,21 @@ import (
 // left outside its Space.
 // The kill points come from a fixed list of delays after the user's
 // message, so a failure is reproducible in kind if not to the millisecond.
+// It runs in both modes: syncing, and as an application service, whose
+// transactions a kill leaves unanswered for the homeserver to send again
+// (issue 23).
 func TestCrashInjection(t *testing.T) {
-	w := newWorld(t)
+	for _, mode := range []struct {
+		name       string
+		appservice bool
+	}{{"client", false}, {"appservice", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			crashInjection(t, newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: mode.appservice}, "alice"))
+		})
+	}
+}
+
+func crashInjection(t *testing.T, w *world) {
 	w.onboard()
 	ctx, cancel := w.wait()
 	defer cancel()

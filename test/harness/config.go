@@ -20,12 +20,20 @@ type configEdit struct {
 // readable log level, an absolute key path (the working directory is only a
 // convenience) and a higher upload limit for tests of files.
 func configEdits(dir string, opts Options) []configEdit {
-	return []configEdit{
+	edits := []configEdit{
 		{key: "disable_federation", value: "true"},
 		{key: "level", value: opts.LogLevel},
 		{key: "private_key", value: yamlQuote(dir + "/matrix_key.pem")},
 		{key: "max_file_size_bytes", value: fmt.Sprint(opts.MaxUploadBytes)},
 	}
+	if len(opts.Appservices) > 0 {
+		files := make([]string, len(opts.Appservices))
+		for i, f := range opts.Appservices {
+			files[i] = yamlQuote(f)
+		}
+		edits = append(edits, configEdit{key: "config_files", value: "[" + strings.Join(files, ", ") + "]"})
+	}
+	return edits
 }
 
 // applyConfigEdits applies edits to the YAML text; each key must occur exactly

@@ -35,6 +35,9 @@ type Options struct {
 	// Database is a PostgreSQL connection URL for every component (see
 	// StartPostgres); empty means SQLite files in the data directory.
 	Database string
+	// Appservices are application service registration files Dendrite
+	// loads as they are (app_service_api.config_files).
+	Appservices []string
 }
 
 func (o Options) withDefaults() Options {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -48,6 +49,11 @@ type StackOptions struct {
 	// HomeserverDatabase runs Dendrite on this PostgreSQL database
 	// (Options.Database) instead of SQLite.
 	HomeserverDatabase string
+	// Appservice runs the bot in appservice mode: the bot's own `surfaces
+	// appservice register` writes the registration, Dendrite loads it as
+	// it is, and the bot runs without encryption (appservice mode has
+	// none yet).
+	Appservice bool
 }
 
 // Stack is a whole Surfaces deployment on loopback: a Dendrite, the
@@ -65,6 +71,7 @@ type Stack struct {
 	BotLogs []string // log paths of every bot run, oldest first
 
 	dir, botBin, httpAddr string
+	registration          string
 	env                   []string
 	registry              string
 	agentsBlock           string
@@ -107,10 +114,21 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	if s.HS, err = StartHomeserver(ctx, Options{Binaries: bins, RateLimited: opts.HomeserverRateLimited, Database: opts.HomeserverDatabase}); err != nil {
+	hsOpts := Options{Binaries: bins, RateLimited: opts.HomeserverRateLimited, Database: opts.HomeserverDatabase}
+	var asEnv []string
+	if opts.Appservice {
+		if asEnv, err = s.register(ctx); err != nil {
+			return nil, err
+		}
+		hsOpts.Appservices = []string{s.registration}
+	}
+	if s.HS, err = StartHomeserver(ctx, hsOpts); err != nil {
 		return nil, err
 	}
-	if s.BotID, err = s.HS.RegisterUser(ctx, "surfaces", botPassword, false); err != nil {
+	if opts.Appservice {
+		// Dendrite makes the appservice's user from the registration.
+		s.BotID = id.NewUserID("surfaces", s.HS.ServerName())
+	} else if s.BotID, err = s.HS.RegisterUser(ctx, "surfaces", botPassword, false); err != nil {
 		return nil, err
 	}
 
@@ -180,9 +198,42 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 		"SURFACES_LOG_FORMAT=json",
 		"SURFACES_LOG_LEVEL=debug",
 		"SURFACES_MATRIX_PICKLE_KEY=" + botPickleKey,
-	}, opts.BotEnv...)
+	}, append(asEnv, opts.BotEnv...)...)
 	return s, nil
 }
+
+// register writes the bot's appservice registration with the bot's own
+// command, on a free port for its appservice API, and returns the bot's
+// settings for appservice mode.
+func (s *Stack) register(ctx context.Context) ([]string, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s.registration = filepath.Join(s.dir, "registration.yaml")
+	env := []string{
+		"SURFACES_MATRIX_MODE=appservice",
+		"SURFACES_MATRIX_ENCRYPTION=off",
+		"SURFACES_MATRIX_APPSERVICE_REGISTRATION=" + s.registration,
+		fmt.Sprintf("SURFACES_MATRIX_APPSERVICE_LISTEN=127.0.0.1:%d", port),
+	}
+	cmd := exec.CommandContext(ctx, s.botBin, "appservice", "register")
+	// The homeserver is not up yet: register needs only the bot's id and
+	// a configuration that loads.
+	cmd.Env = append(os.Environ(), append([]string{
+		"MATRIX_HOMESERVER=http://127.0.0.1:1",
+		"MATRIX_USER_ID=@surfaces:localhost",
+		"MATRIX_AGENT_REGISTRY_PATH=" + filepath.Join(s.dir, "matrix-agents.yaml"),
+		"SURFACES_WORKSPACE_DIR=" + filepath.Join(s.dir, "agents"),
+	}, env...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("surfaces appservice register failed: %w\n%s", err, out)
+	}
+	return env, nil
+}
+
+// Registration is the bot's appservice registration file (appservice mode).
+func (s *Stack) Registration() string { return s.registration }
 
 // botPickleKey encrypts the test bot's keys at rest.
 const botPickleKey = "surfaces-test-pickle-key"

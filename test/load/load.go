@@ -36,6 +36,10 @@ type Config struct {
 	// (Debian's package) instead of SQLite, whose single writer would
 	// otherwise hide or inflate the bot's share under load.
 	Postgres bool
+	// Appservice runs the bot as an application service
+	// (harness.StackOptions.Appservice); HomeserverRateLimited turns
+	// Dendrite's rate limiting on.
+	Appservice, HomeserverRateLimited bool
 }
 
 // chunkEvery is the reference agent's pause between streamed chunks.
@@ -77,6 +81,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	opts.Agent.SlowDelay = chunkEvery
 	opts.SurfacesBin = cfg.BotBinary
+	opts.Appservice, opts.HomeserverRateLimited = cfg.Appservice, cfg.HomeserverRateLimited
 	var db *harness.Postgres
 	if cfg.Postgres {
 		binDir, err := harness.PostgresBinDir()

@@ -61,6 +61,12 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	if r.db != nil {
 		homeserver = "Dendrite v0.15.2 on PostgreSQL (its CPU counted with the homeserver's), loopback"
 	}
+	if r.cfg.HomeserverRateLimited {
+		homeserver += ", rate limiting on"
+	}
+	if r.cfg.Appservice {
+		homeserver += "; the bot as an application service"
+	}
 	rep := &Report{
 		Homeserver: homeserver,
 		Users:      r.cfg.Users, Rooms: r.cfg.Rooms, Turns: r.cfg.Turns, StreamS: r.cfg.Stream.Seconds(),

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// The bot as an application service (issue 23): Dendrite loads the
+// registration `surfaces appservice register` wrote, as it is, and pushes
+// events to the bot, which onboards a user and answers, streaming, as in
+// client mode, and again after a restart.
+func TestAppserviceMode(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: true}, "alice")
+	w.onboard()
+	w.ask("hello, appservice", func(m harness.Message) bool { return m.FinalBody == "echo: hello, appservice" })
+	reply := w.ask("/slow 3", func(m harness.Message) bool { return strings.TrimSpace(m.FinalBody) == "chunk 1 chunk 2 chunk 3" })
+	if reply.Edits == 0 {
+		t.Error("the streamed reply came without edits")
+	}
+	if err := w.stack.StopBot(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stack.StartBot(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.ask("after the restart", func(m harness.Message) bool { return m.FinalBody == "echo: after the restart" })
+
+	t.Run("its API refuses a wrong token and bad bodies, and a replayed transaction changes nothing", func(t *testing.T) {
+		raw, err := os.ReadFile(w.stack.Registration())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reg struct {
+			URL     string `yaml:"url"`
+			HSToken string `yaml:"hs_token"`
+		}
+		if err := yaml.Unmarshal(raw, &reg); err != nil {
+			t.Fatal(err)
+		}
+		put := func(txn, token, body string) int {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodPut, reg.URL+"/_matrix/app/v1/transactions/"+txn, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		// A message from alice as the homeserver would push it, sent by
+		// the test with the registration's token.
+		msg := fmt.Sprintf(`{"events":[{"type":"m.room.message","room_id":%q,"event_id":"$pushed-by-the-test","sender":%q,"origin_server_ts":%d,"content":{"msgtype":"m.text","body":"pushed"}}]}`,
+			w.chat, w.alice.UserID(), time.Now().UnixMilli())
+		if code := put("test-wrong", "not-the-token", msg); code != http.StatusForbidden {
+			t.Fatalf("a wrong token: %d, want 403", code)
+		}
+		if code := put("test-bad", reg.HSToken, `{"events":`); code != http.StatusBadRequest {
+			t.Fatalf("malformed JSON: %d, want 400", code)
+		}
+		for range 2 {
+			if code := put("test-1", reg.HSToken, msg); code != http.StatusOK {
+				t.Fatalf("the transaction: %d, want 200", code)
+			}
+		}
+		w.ask("after the pushed one", func(m harness.Message) bool { return m.FinalBody == "echo: after the pushed one" })
+		var got []string
+		for _, r := range w.stack.Agent.Received() {
+			if r.Text == "pushed" || r.Text == "not-the-token" {
+				got = append(got, r.Text)
+			}
+		}
+		if len(got) != 1 {
+			t.Fatalf("the agent got the pushed message %d times, want once (the replay changes nothing, the refused ones nothing)", len(got))
+		}
+	})
+
+	// It was pushed to, not syncing: no /sync request at all.
+	lines := w.stack.Bot.StdoutLines()
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, `"message":"appservice API listening"`) }) {
+		t.Error("the bot did not serve the appservice API")
+	}
+	if i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "/_matrix/client/v3/sync") }); i >= 0 {
+		t.Errorf("the bot synced in appservice mode: %s", lines[i])
+	}
+}
