@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
@@ -125,6 +126,15 @@ func (hs *Homeserver) Login(ctx context.Context, userID id.UserID, password stri
 	// A rate-limited homeserver (StackOptions.HomeserverRateLimited)
 	// answers a busy test user 429 too: wait and retry, as a client does.
 	cli.DefaultHTTPRetries = 5
+	// Dendrite on SQLite answers 500 ("database is locked (517)") to some
+	// writes while it is busy; a client such as Element sends a message
+	// again. Every PUT here is idempotent (a send carries its
+	// transaction id), so it is tried again.
+	transport := cli.Client.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	cli.Client.Transport = retryPut500{next: transport}
 	_, err = cli.Login(ctx, &mautrix.ReqLogin{
 		Type:                     mautrix.AuthTypePassword,
 		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: userID.String()},
@@ -163,4 +173,33 @@ func randomPassword() (string, error) {
 		return "", fmt.Errorf("failed to make a password: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// retryPut500 tries a PUT that got 500 again, up to 5 times, 200 ms apart
+// and doubling.
+type retryPut500 struct{ next http.RoundTripper }
+
+func (t retryPut500) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	wait := 200 * time.Millisecond
+	for i := 0; i < 5 && err == nil && req.Method == http.MethodPut && resp.StatusCode == http.StatusInternalServerError &&
+		(req.Body == nil || req.GetBody != nil); i++ {
+		select {
+		case <-req.Context().Done():
+			return resp, err
+		case <-time.After(wait):
+		}
+		wait *= 2
+		again := req.Clone(req.Context())
+		if req.GetBody != nil {
+			body, bodyErr := req.GetBody()
+			if bodyErr != nil {
+				return resp, err
+			}
+			again.Body = body
+		}
+		_ = resp.Body.Close()
+		resp, err = t.next.RoundTrip(again)
+	}
+	return resp, err
 }
