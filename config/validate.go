@@ -311,10 +311,4 @@ func (c *Config) validateAppservice(v validator) {
 		v.add("matrix.appservice.registration", ErrMissing,
 			"set matrix.appservice.registration to the file `surfaces appservice register` wrote, or both matrix.appservice.as_token and hs_token")
 	}
-	// The crypto machine needs to-device messages, which a transaction
-	// carries only where the homeserver implements MSC2409, and the sync
-	// loop that would fetch them otherwise is not built yet.
-	v.check("matrix.encryption", c.Matrix.Encryption != EncryptionOff, func() string {
-		return "appservice mode runs without end-to-end encryption for now: set matrix.encryption to off"
-	})
 }

@@ -26,8 +26,6 @@ func TestValidateNamesKey(t *testing.T) {
 			key: "matrix.appservice.registration", kind: ErrMissing, fragments: []string{"surfaces appservice register"}},
 		{name: "appservice with only one token", env: withEnv("SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_ENCRYPTION=off", "SURFACES_MATRIX_APPSERVICE_AS_TOKEN=a"),
 			key: "matrix.appservice.registration", kind: ErrMissing},
-		{name: "appservice with encryption", env: withEnv("SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_APPSERVICE_REGISTRATION=/r.yaml"),
-			key: "matrix.encryption", kind: ErrInvalidValue, fragments: []string{"encryption to off"}},
 		{name: "appservice bad listen", env: withEnv("SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_ENCRYPTION=off",
 			"SURFACES_MATRIX_APPSERVICE_REGISTRATION=/r.yaml", "SURFACES_MATRIX_APPSERVICE_LISTEN=nowhere"),
 			key: "matrix.appservice.listen", kind: ErrInvalidValue},

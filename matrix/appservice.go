@@ -216,10 +216,31 @@ func (s *syncer) pushed(ctx context.Context, acks acker, events []*event.Event) 
 		}
 		byRoom[evt.RoomID] = append(byRoom[evt.RoomID], evt)
 	}
+	if cs := s.c.crypto; cs != nil {
+		// Memberships and encryption settings first, as a sync response's
+		// state: the timeline below may need them to answer encrypted.
+		for _, roomID := range order {
+			cs.roomState(ctx, roomID, byRoom[roomID])
+		}
+	}
 	for _, roomID := range order {
 		s.timeline(ctx, acks, roomID, byRoom[roomID])
 	}
 }
+
+// DeviceReady tells the rooms the bot serves encrypted that its device is
+// new, when it is (PRODUCT R10.2): appservice mode's counterpart of the
+// sync loop's first response. Call it once the to-device sync has run.
+func (a *Appservice) DeviceReady(ctx context.Context) {
+	if cs := a.c.crypto; cs != nil {
+		a.s.announceDevice(ctx, cs, noAcks{})
+	}
+}
+
+// noAcks hands out Acks nobody waits for.
+type noAcks struct{}
+
+func (noAcks) ack(string) *actors.Ack { return actors.NewAck(func() {}) }
 
 // txnAcks are the Acks of one appservice transaction: done closes once
 // every event handed over was acked and the transaction sealed.

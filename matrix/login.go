@@ -23,9 +23,10 @@ type Credentials struct {
 	Password    string
 	AccessToken string
 	DeviceID    string
-	// Appservice says AccessToken is an application service's as_token:
-	// every request then names the bot's user (?user_id=, which Dendrite
-	// needs to take the token), and there is no device of the bot's own.
+	// Appservice says AccessToken is an application service's as_token.
+	// It acts as the registration's sender (the bot): on Dendrite, through
+	// the device Dendrite made for it at start, whose id whoami tells and
+	// whose keys the crypto machine keeps.
 	Appservice bool
 }
 
@@ -87,7 +88,6 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 
 	if creds.AccessToken != "" {
 		cli.AccessToken = creds.AccessToken
-		cli.SetAppServiceUserID = creds.Appservice
 		if err := whoami(once, cli, creds.DeviceID); err != nil {
 			return nil, err
 		}

@@ -55,9 +55,9 @@ func cmdAppservice(args, env []string, stdout, stderr io.Writer) int {
 Load it into the homeserver and restart it:
   Synapse:  homeserver.yaml  app_service_config_files: ["%s"]
   Dendrite: dendrite.yaml    app_service_api: {config_files: ["%s"]}
-Then run the bot with matrix.mode: appservice, matrix.encryption: off and
-matrix.appservice.registration: %s (SURFACES_MATRIX_MODE, SURFACES_MATRIX_ENCRYPTION,
-SURFACES_MATRIX_APPSERVICE_REGISTRATION). The file holds secrets: keep it readable by
+Then run the bot with matrix.mode: appservice and matrix.appservice.registration: %s
+(SURFACES_MATRIX_MODE, SURFACES_MATRIX_APPSERVICE_REGISTRATION); on Synapse also with
+matrix.encryption: off (an appservice's token has no device there). The file holds secrets: keep it readable by
 the bot and the homeserver only.
 `, file, reg.ID, cfg.Matrix.UserID, target, file, file, file)
 	return exitOK

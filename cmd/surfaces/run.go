@@ -228,10 +228,41 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 			return err
 		}
 		as := mx.Appservice(ctx, sink, matrix.AppserviceOptions{HSToken: tokens.hs})
-		syncErr = serveAppservice(ctx, cfg.Matrix.Appservice.Listen, as.Handler(), func() {
-			h.synced.Store(true) // nothing to sync: the homeserver pushes
+		listening := func() {
+			h.synced.Store(true) // the homeserver pushes
 			h.announce(log)
-		})
+		}
+		if cfg.Matrix.Encryption != config.EncryptionOff {
+			// Keys travel to-device, which the transactions do not carry on
+			// every homeserver: the bot's device syncs for them alone, and
+			// the bot is ready once it has.
+			deviceSynced := make(chan struct{})
+			toDeviceCtx, stopToDevice := context.WithCancel(ctx)
+			toDeviceDone := make(chan error, 1)
+			go func() {
+				toDeviceDone <- mx.RunToDevice(toDeviceCtx, func() {
+					as.DeviceReady(toDeviceCtx)
+					close(deviceSynced)
+				})
+			}()
+			defer func() {
+				stopToDevice()
+				if err := <-toDeviceDone; err != nil {
+					log.Error().Err(err).Msg("to-device sync stopped")
+				}
+			}()
+			ready := listening
+			listening = func() {
+				go func() {
+					select {
+					case <-deviceSynced:
+						ready()
+					case <-ctx.Done():
+					}
+				}()
+			}
+		}
+		syncErr = serveAppservice(ctx, cfg.Matrix.Appservice.Listen, as.Handler(), listening)
 	} else {
 		log.Info().Msg("syncing")
 		syncErr = mx.Run(ctx, sink, func() {

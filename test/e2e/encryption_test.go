@@ -56,11 +56,24 @@ func TestEncryptedDM(t *testing.T) {
 // comes gets one key request and one notice, and the room keeps working;
 // after a wiped state directory the user is told the bot's device changed,
 // and the new device reads the room.
+//
+// It runs in both modes: syncing, and as an application service whose
+// device syncs for its to-device events alone (issue 23).
 func TestEncryptedChatsByDefault(t *testing.T) {
-	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, BotEnv: []string{
-		"SURFACES_MATRIX_ENCRYPTION=default",
-		"SURFACES_MATRIX_KEY_WAIT=4s",
-	}}, "alice", harness.WithCrypto())
+	for _, mode := range []struct {
+		name       string
+		appservice bool
+	}{{"client", false}, {"appservice", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			encryptedChatsByDefault(t, newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: mode.appservice, BotEnv: []string{
+				"SURFACES_MATRIX_ENCRYPTION=default",
+				"SURFACES_MATRIX_KEY_WAIT=4s",
+			}}, "alice", harness.WithCrypto()), mode.appservice)
+		})
+	}
+}
+
+func encryptedChatsByDefault(t *testing.T, w *world, appservice bool) {
 	w.onboard()
 	if !roomEncrypted(t, w, w.chat) {
 		t.Fatal("Chat 1 is not encrypted under the default policy")
@@ -184,6 +197,13 @@ func TestEncryptedChatsByDefault(t *testing.T) {
 	})
 
 	t.Run("a wiped state directory means a new device, announced", func(t *testing.T) {
+		if appservice {
+			// The appservice's device is the one the homeserver made for its
+			// token: the same device id after a wipe, with keys on the
+			// server that no store holds. The bot refuses to start then
+			// (ErrCryptoStore) rather than be unreadable; not a new device.
+			t.Skip("appservice mode keeps one device, made by the homeserver: a wiped state directory stops the bot instead")
+		}
 		if err := w.stack.StopBot(); err != nil {
 			t.Fatal(err)
 		}

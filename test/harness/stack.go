@@ -50,9 +50,8 @@ type StackOptions struct {
 	// (Options.Database) instead of SQLite.
 	HomeserverDatabase string
 	// Appservice runs the bot in appservice mode: the bot's own `surfaces
-	// appservice register` writes the registration, Dendrite loads it as
-	// it is, and the bot runs without encryption (appservice mode has
-	// none yet).
+	// appservice register` writes the registration and Dendrite loads it
+	// as it is.
 	Appservice bool
 }
 
@@ -213,7 +212,6 @@ func (s *Stack) register(ctx context.Context) ([]string, error) {
 	s.registration = filepath.Join(s.dir, "registration.yaml")
 	env := []string{
 		"SURFACES_MATRIX_MODE=appservice",
-		"SURFACES_MATRIX_ENCRYPTION=off",
 		"SURFACES_MATRIX_APPSERVICE_REGISTRATION=" + s.registration,
 		fmt.Sprintf("SURFACES_MATRIX_APPSERVICE_LISTEN=127.0.0.1:%d", port),
 	}
@@ -225,6 +223,7 @@ func (s *Stack) register(ctx context.Context) ([]string, error) {
 		"MATRIX_USER_ID=@surfaces:localhost",
 		"MATRIX_AGENT_REGISTRY_PATH=" + filepath.Join(s.dir, "matrix-agents.yaml"),
 		"SURFACES_WORKSPACE_DIR=" + filepath.Join(s.dir, "agents"),
+		"SURFACES_MATRIX_PICKLE_KEY=" + botPickleKey,
 	}, env...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("surfaces appservice register failed: %w\n%s", err, out)
