@@ -33,11 +33,32 @@ func PostgresBinDir() (string, error) {
 	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	slices.SortFunc(debian, func(a, b string) int { return versionOf(b) - versionOf(a) })
 	for _, dir := range append(dirs, debian...) {
-		if hasPrograms(dir, postgresPrograms...) {
-			return dir, nil
+		if !hasPrograms(dir, postgresPrograms...) {
+			continue
 		}
+		if os.Geteuid() == 0 {
+			if _, err := runuserPath(); err != nil {
+				return "", err
+			}
+		}
+		return dir, nil
 	}
 	return "", ErrNoPostgres
+}
+
+// runuserPath finds runuser, which runs PostgreSQL as the postgres user
+// when the tests run as root: on PATH, else where Debian keeps it (a
+// PATH holding only Go's directory has no sbin).
+func runuserPath() (string, error) {
+	if path, err := exec.LookPath("runuser"); err == nil {
+		return path, nil
+	}
+	for _, path := range []string{"/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"} {
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
+		}
+	}
+	return "", errors.New("PostgreSQL refuses to run as root and runuser, which would run it as postgres, is not found")
 }
 
 // postgresPrograms are the programs Postgres runs.
@@ -67,6 +88,8 @@ type Postgres struct {
 	binDir string
 	port   int
 	asUser string // run the programs as this user ("" for the current one)
+	// runuser is the path of runuser when asUser is set.
+	runuser string
 }
 
 // postgresSuperuser is the cluster's superuser; no password (trust).
@@ -95,6 +118,9 @@ func StartPostgres(ctx context.Context, binDir string) (*Postgres, error) {
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
 			return nil, fmt.Errorf("failed to give the PostgreSQL directory to postgres: %w", err)
+		}
+		if p.runuser, err = runuserPath(); err != nil {
+			return nil, err
 		}
 		p.asUser = "postgres"
 	}
@@ -128,7 +154,7 @@ func (p *Postgres) argv(name string, args ...string) (string, []string) {
 	if p.asUser == "" {
 		return path, args
 	}
-	return "runuser", append([]string{"-u", p.asUser, "--", path}, args...)
+	return p.runuser, append([]string{"-u", p.asUser, "--", path}, args...)
 }
 
 func (p *Postgres) command(ctx context.Context, name string, args ...string) *exec.Cmd {
