@@ -175,21 +175,22 @@ func randomPassword() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// retryPut500 tries a PUT that got 500 again, up to 5 times, 200 ms apart
-// and doubling.
+// retryPut500 tries a PUT that got 500 again, up to 8 times, 200 ms apart
+// and doubling up to 2 s (about 11 s in all: Dendrite on SQLite was seen
+// refusing every write to a room for more than 6 s on a loaded machine).
 type retryPut500 struct{ next http.RoundTripper }
 
 func (t retryPut500) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	wait := 200 * time.Millisecond
-	for i := 0; i < 5 && err == nil && req.Method == http.MethodPut && resp.StatusCode == http.StatusInternalServerError &&
+	for i := 0; i < 8 && err == nil && req.Method == http.MethodPut && resp.StatusCode == http.StatusInternalServerError &&
 		(req.Body == nil || req.GetBody != nil); i++ {
 		select {
 		case <-req.Context().Done():
 			return resp, err
 		case <-time.After(wait):
 		}
-		wait *= 2
+		wait = min(2*wait, 2*time.Second)
 		again := req.Clone(req.Context())
 		if req.GetBody != nil {
 			body, bodyErr := req.GetBody()
