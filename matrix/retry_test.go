@@ -28,8 +28,8 @@ var (
 // waiting Retry-After ("0" here, so the test does not wait; without the
 // header it waits the body's retry_after_ms, see retryAfterBody, or backs
 // off 4 s, doubling), up to 1+DefaultHTTPRetries (5) attempts in all, with
-// the same transaction id. A 500 on a PUT is tried again 3 times (see
-// retryIdempotentPUT); other errors are final at once.
+// the same transaction id. A 500 on a PUT is tried again 6 times (see
+// BotPUTRetry); other errors are final at once.
 func TestSendRetries(t *testing.T) {
 	always := func(a answer) []answer { return []answer{a, a, a, a, a, a, a} }
 	tests := []struct {
@@ -53,9 +53,9 @@ func TestSendRetries(t *testing.T) {
 		{"500 on a PUT forever gives up after 7 attempts", always(answer{500, "0", `{"errcode":"M_UNKNOWN","error":"boom"}`}), 7, 500, "M_UNKNOWN"},
 		{"400 is not retried", always(answer{400, "", `{"errcode":"M_BAD_JSON","error":"bad"}`}), 1, 400, "M_BAD_JSON"},
 	}
-	backoff := putBackoff
-	putBackoff = time.Millisecond
-	t.Cleanup(func() { putBackoff = backoff })
+	schedule := BotPUTRetry
+	BotPUTRetry.Backoff = time.Millisecond
+	t.Cleanup(func() { BotPUTRetry = schedule })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := newTestHomeserver(t)

@@ -46,13 +46,13 @@ func (t retryAfterBody) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // withRetries wraps c's transport (the default one if unset) in
-// retryAfterBody and retryIdempotentPUT.
+// retryAfterBody and BotPUTRetry.
 func withRetries(c *http.Client) {
 	next := c.Transport
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	c.Transport = retryAfterBody{next: retryIdempotentPUT{next: next}}
+	c.Transport = retryAfterBody{next: BotPUTRetry.Transport(next)}
 }
 
 // ObserveRateLimits returns a transport wrapper (for Client.WrapTransport)

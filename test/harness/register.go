@@ -17,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/matrix"
 )
 
 // adminRegisterPath is Synapse's shared-secret registration API, which
@@ -134,7 +136,7 @@ func (hs *Homeserver) Login(ctx context.Context, userID id.UserID, password stri
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	cli.Client.Transport = retryPut500{next: transport}
+	cli.Client.Transport = testUserPUTRetry.Transport(transport)
 	_, err = cli.Login(ctx, &mautrix.ReqLogin{
 		Type:                     mautrix.AuthTypePassword,
 		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: userID.String()},
@@ -175,32 +177,8 @@ func randomPassword() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// retryPut500 tries a PUT that got 500 again, up to 8 times, 200 ms apart
-// and doubling up to 2 s (about 11 s in all: Dendrite on SQLite was seen
-// refusing every write to a room for more than 6 s on a loaded machine).
-type retryPut500 struct{ next http.RoundTripper }
-
-func (t retryPut500) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	wait := 200 * time.Millisecond
-	for i := 0; i < 8 && err == nil && req.Method == http.MethodPut && resp.StatusCode == http.StatusInternalServerError &&
-		(req.Body == nil || req.GetBody != nil); i++ {
-		select {
-		case <-req.Context().Done():
-			return resp, err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 2*time.Second)
-		again := req.Clone(req.Context())
-		if req.GetBody != nil {
-			body, bodyErr := req.GetBody()
-			if bodyErr != nil {
-				return resp, err
-			}
-			again.Body = body
-		}
-		_ = resp.Body.Close()
-		resp, err = t.next.RoundTrip(again)
-	}
-	return resp, err
-}
+// testUserPUTRetry is the test users' schedule for a PUT that got 500: up
+// to 8 more tries, 200 ms apart and doubling up to 2 s (about 11 s in all:
+// Dendrite on SQLite was seen refusing every write to a room for more than
+// 6 s on a loaded machine).
+var testUserPUTRetry = matrix.PUTRetry{Retries: 8, Backoff: 200 * time.Millisecond, MaxBackoff: 2 * time.Second}
