@@ -5,12 +5,22 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
+	"github.com/surfaces-bot/surfaces/persistence/storetest"
 )
 
 // TestStoreContract runs the actors.Store contract, which the in-memory fake
 // of actortest also passes, against Badger on disk.
 func TestStoreContract(t *testing.T) {
 	actortest.RunStoreContract(t, func(t *testing.T) actors.Store {
+		s, _ := newTestStore(t)
+		return s
+	})
+}
+
+// TestStateContract runs the Matrix side's contract, which the PostgreSQL
+// store passes too, against Badger on disk.
+func TestStateContract(t *testing.T) {
+	storetest.RunStateContract(t, func(t *testing.T) storetest.State {
 		s, _ := newTestStore(t)
 		return s
 	})
