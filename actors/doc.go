@@ -87,7 +87,9 @@
 //   - Onboarding and new chats: user_provision.go (provision, provisioner,
 //     createChat, reopen).
 //   - Reconciliation: reconcile.go (Reconcile, applyPlan) runs
-//     reconcile_plan.go (PlanReconcile) over what the homeserver holds.
+//     reconcile_plan.go (PlanReconcile) over what the homeserver holds;
+//     then reconcile.go (loadedAfter, loadUsers) tells the root whose
+//     events deserve an actor and which rooms a stop left mid-turn.
 //   - Passivation: passivate.go (idleClock, children); user.go and room.go
 //     (idle).
 //   - Graceful stop: running_turns.go (WatchTurns, RunningTurns); room.go

@@ -21,6 +21,10 @@ import (
 type Store interface {
 	GetUser(ctx context.Context, userID string) (UserRecord, error)
 	PutUser(ctx context.Context, u UserRecord) error
+	// PutUsers stores many users, each as PutUser would, with one durable
+	// write per batch (reconciliation after a lost disk recovers
+	// thousands). On an error some batches may have landed.
+	PutUsers(ctx context.Context, users []UserRecord) error
 	// ListUsers returns every user, ordered by user id.
 	ListUsers(ctx context.Context) ([]UserRecord, error)
 

@@ -1,9 +1,12 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,10 +51,17 @@ func (a *reconcileActor) Receive(c actor.Context) {
 		deps := a.deps
 		runTask(c, a.base, func(ctx context.Context) any {
 			start := time.Now()
-			plan, err := reconcile(ctx, deps, false)
+			found, plan, err := reconcile(ctx, deps, false)
 			done := &Reconciled{Report: plan.Report, Err: err, Duration: time.Since(start)}
 			logReport(ctx, done)
-			return &reconcileDone{loaded: loadUsers(ctx, deps.Store), done: done}
+			var loaded *usersLoaded
+			if err == nil {
+				loaded = loadedAfter(ctx, deps.Store, found, plan)
+			} else {
+				// What landed of the plan is unknown: read it back.
+				loaded = loadUsers(ctx, deps.Store)
+			}
+			return &reconcileDone{loaded: loaded, done: done}
 		})
 	case *reconcileDone:
 		c.Send(c.Parent(), m.loaded)
@@ -70,21 +80,23 @@ func Reconcile(ctx context.Context, deps Deps, dryRun bool) (Plan, error) {
 		return Plan{}, err
 	}
 	deps.prepare()
-	return reconcile(ctx, &deps, dryRun)
+	_, plan, err := reconcile(ctx, &deps, dryRun)
+	return plan, err
 }
 
-// reconcile is Reconcile on prepared deps. When the homeserver cannot be
-// read it plans from the local records alone and returns the error too.
-func reconcile(ctx context.Context, deps *Deps, dryRun bool) (Plan, error) {
+// reconcile is Reconcile on prepared deps, returning what it read too.
+// When the homeserver cannot be read it plans from the local records alone
+// and returns the error too.
+func reconcile(ctx context.Context, deps *Deps, dryRun bool) (Found, Plan, error) {
 	found, readErr := readFound(ctx, deps)
 	if found.Users == nil && readErr != nil {
-		return Plan{}, readErr
+		return found, Plan{}, readErr
 	}
 	plan := PlanReconcile(found, time.Now())
 	if dryRun {
-		return plan, readErr
+		return found, plan, readErr
 	}
-	return plan, errors.Join(readErr, applyPlan(ctx, deps, plan))
+	return found, plan, errors.Join(readErr, applyPlan(ctx, deps, plan))
 }
 
 // reconcileWorkers bounds the concurrent /state reads.
@@ -148,13 +160,11 @@ func readFound(ctx context.Context, deps *Deps) (Found, error) {
 // left to the next start.
 func applyPlan(ctx context.Context, deps *Deps, p Plan) error {
 	log := zerolog.Ctx(ctx)
-	for _, u := range p.PutUsers {
-		if err := deps.Store.PutUser(ctx, u); err != nil {
-			return fmt.Errorf("failed to store recovered user %s: %w", u.UserID, err)
-		}
+	// Thousands of users and rooms after a lost disk: batched, one durable
+	// write per batch instead of one per record.
+	if err := deps.Store.PutUsers(ctx, p.PutUsers); err != nil {
+		return fmt.Errorf("failed to store the recovered users: %w", err)
 	}
-	// Thousands of rooms after a lost disk: batched, one durable write per
-	// batch instead of one per room.
 	if err := deps.Store.PutRooms(ctx, p.PutRooms); err != nil {
 		return fmt.Errorf("failed to store the recovered rooms: %w", err)
 	}
@@ -198,6 +208,54 @@ func logReport(ctx context.Context, done *Reconciled) {
 	for _, s := range append(r.Skipped, r.ExtraSpaces...) {
 		zerolog.Ctx(ctx).Info().Str("room_id", s.RoomID).Str("reason", s.Reason).Msg("reconciliation skipped a room")
 	}
+}
+
+// loadedAfter is loadUsers without reading the store again: after a plan
+// applied in full, the store holds what reconciliation read with the
+// plan's records written over it (nothing else writes before the users
+// start). Listing every room a second time was half of a cold start with
+// 100,000 rooms. Only a user the plan recovered is read back, for rooms of
+// theirs that no user listed.
+func loadedAfter(ctx context.Context, store Store, found Found, plan Plan) *usersLoaded {
+	users := make(map[string]bool, len(found.Users)+len(plan.PutUsers))
+	for _, u := range found.Users {
+		users[u.UserID] = true
+	}
+	rooms := make(map[string]RoomRecord, len(found.Records)+len(plan.PutRooms))
+	for _, r := range found.Records {
+		rooms[r.RoomID] = r
+	}
+	for _, u := range plan.PutUsers {
+		if users[u.UserID] {
+			continue
+		}
+		users[u.UserID] = true
+		listed, err := store.ListRooms(ctx, u.UserID)
+		if err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("user_id", u.UserID).Msg("failed to list rooms for interrupted turns")
+			continue
+		}
+		for _, r := range listed {
+			rooms[r.RoomID] = r
+		}
+	}
+	for _, r := range plan.PutRooms {
+		rooms[r.RoomID] = r
+	}
+	loaded := &usersLoaded{users: slices.Sorted(maps.Keys(users))}
+	for _, r := range rooms {
+		if users[r.OwnerID] && (r.TurnInFlight != nil || len(r.Queue) > 0) && !r.Archived {
+			loaded.interrupted = append(loaded.interrupted, r)
+		}
+	}
+	// In loadUsers's order: by user, then as ListRooms lists them.
+	slices.SortFunc(loaded.interrupted, func(a, b RoomRecord) int {
+		return cmp.Or(cmp.Compare(a.OwnerID, b.OwnerID), cmp.Compare(a.ChatIndex, b.ChatIndex), cmp.Compare(a.RoomID, b.RoomID))
+	})
+	if len(loaded.interrupted) > 0 {
+		zerolog.Ctx(ctx).Info().Int("rooms", len(loaded.interrupted)).Msg("found rooms with a turn cut off or messages waiting")
+	}
+	return loaded
 }
 
 // loadUsers lists the users who have a record, so the root knows whose

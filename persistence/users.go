@@ -39,6 +39,33 @@ func (s *Store) PutUser(ctx context.Context, u actors.UserRecord) error {
 	return nil
 }
 
+// putUsersBatch is how many users PutUsers writes in one transaction.
+const putUsersBatch = 500
+
+// PutUsers implements actors.Store: the users in transactions of
+// putUsersBatch, each durable when it returns.
+func (s *Store) PutUsers(ctx context.Context, users []actors.UserRecord) error {
+	for _, u := range users {
+		if u.UserID == "" {
+			return fmt.Errorf("failed to put users: empty user id: %w", ErrInvalidRecord)
+		}
+	}
+	for batch := range slices.Chunk(users, putUsersBatch) {
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			for _, u := range batch {
+				if err := setValue(txn, userKey(u.UserID), versionUser, u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("failed to put %d users from %q: %w", len(batch), batch[0].UserID, err)
+		}
+	}
+	return nil
+}
+
 // ListUsers returns every user record ordered by user id.
 func (s *Store) ListUsers(ctx context.Context) ([]actors.UserRecord, error) {
 	var users []actors.UserRecord

@@ -245,6 +245,22 @@ func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
 	return nil
 }
 
+// PutUsers implements actors.Store, one PutUser after another once every
+// user has an id.
+func (s *Store) PutUsers(ctx context.Context, users []actors.UserRecord) error {
+	for _, u := range users {
+		if u.UserID == "" {
+			return errors.New("failed to put users: empty user id")
+		}
+	}
+	for _, u := range users {
+		if err := s.PutUser(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // PutRooms implements actors.Store, one PutRoom after another.
 func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
 	for _, r := range rooms {

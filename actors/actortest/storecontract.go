@@ -48,6 +48,7 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) actors.Store) {
 	t.Run("ListUsers", c.listUsers)
 	t.Run("ListRooms", c.listRooms)
 	t.Run("PutRooms", c.putRooms)
+	t.Run("PutUsers", c.putUsers)
 	t.Run("ReturnedRecordsAreCopies", c.returnedRecordsAreCopies)
 	t.Run("NextPlatformChatIDSequential", c.nextIDSequential)
 	t.Run("NextPlatformChatIDConcurrent", c.nextIDConcurrent)

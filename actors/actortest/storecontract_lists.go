@@ -1,6 +1,7 @@
 package actortest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -189,6 +190,37 @@ func (c contract) savedContexts(t *testing.T) {
 		}
 		checkSameRecord(t, `ListSavedContexts("@b:x")`, gotB, []actors.SavedContext{elsewhere})
 	})
+}
+
+// putUsers: PutUsers stores many users as PutUser would (more than one
+// batch of the Badger store), replacing the ones there, and refuses a
+// batch holding a user without an id.
+func (c contract) putUsers(t *testing.T) {
+	s, ctx := c.store(t), t.Context()
+	mustPutUser(t, ctx, s, contractUser("@u0007:x"))
+	var users []actors.UserRecord
+	for i := range 1201 {
+		u := contractUser(fmt.Sprintf("@u%04d:x", i))
+		u.ChatCounter = i
+		users = append(users, u)
+	}
+	if err := s.PutUsers(ctx, users); err != nil {
+		t.Fatalf("PutUsers(1201 users): %v", err)
+	}
+	listed, err := s.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 1201 || listed[7].ChatCounter != 7 || listed[1200].UserID != "@u1200:x" {
+		t.Fatalf("after PutUsers ListUsers has %d users (the 8th with chat counter %d), want 1201, the 8th replaced with 7",
+			len(listed), listed[min(7, len(listed)-1)].ChatCounter)
+	}
+	if err := s.PutUsers(ctx, []actors.UserRecord{{UserID: "@fine:x"}, {UserID: ""}}); err == nil {
+		t.Fatal("PutUsers stored a batch with a user without an id")
+	}
+	if _, err := s.GetUser(ctx, "@fine:x"); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("a refused batch left its valid user behind: %v", err)
+	}
 }
 
 // putRooms: PutRooms stores many rooms as PutRoom would (more than one

@@ -1,0 +1,98 @@
+package actors
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+// TestLoadedAfterIsWhatTheStoreHolds: the users and interrupted rooms
+// worked out from what reconciliation read and wrote are the ones a second
+// listing of the store finds (loadUsers), repaired owners, recovered users
+// with rooms of their own and archived rooms included.
+func TestLoadedAfterIsWhatTheStoreHolds(t *testing.T) {
+	turn := &InFlightTurn{EventID: "$cut"}
+	queue := []QueuedMessage{{EventID: "$q", Text: "waiting"}}
+	found := Found{
+		Users: []UserRecord{{UserID: "@a:x"}, {UserID: "@c:x"}},
+		Records: []RoomRecord{
+			{RoomID: "!r1", OwnerID: "@a:x", ChatIndex: 1, TurnInFlight: turn},
+			{RoomID: "!r2", OwnerID: "@a:x", ChatIndex: 2},
+			{RoomID: "!r3", OwnerID: "@a:x", ChatIndex: 3, Queue: queue, Archived: true},
+			{RoomID: "!r5", OwnerID: "@c:x", ChatIndex: 1, Queue: queue},
+		},
+	}
+	plan := Plan{
+		PutUsers: []UserRecord{{UserID: "@b:x"}, {UserID: "@a:x"}},
+		PutRooms: []RoomRecord{
+			{RoomID: "!r2", OwnerID: "@b:x", ChatIndex: 7, Queue: queue}, // moved to b
+			{RoomID: "!r5", OwnerID: "@c:x", ChatIndex: 1},               // repaired: nothing waits
+		},
+	}
+	store := &mapStore{users: map[string]UserRecord{}, rooms: map[string]RoomRecord{}}
+	for _, u := range found.Users {
+		store.users[u.UserID] = u
+	}
+	for _, r := range found.Records {
+		store.rooms[r.RoomID] = r
+	}
+	// b's own room, which no user listed before the plan recovered b.
+	store.rooms["!r4"] = RoomRecord{RoomID: "!r4", OwnerID: "@b:x", ChatIndex: 1, TurnInFlight: turn}
+	for _, u := range plan.PutUsers {
+		store.users[u.UserID] = u
+	}
+	for _, r := range plan.PutRooms {
+		store.rooms[r.RoomID] = r
+	}
+
+	ctx := context.Background()
+	want, got := loadUsers(ctx, store), loadedAfter(ctx, store, found, plan)
+	if want.err != nil {
+		t.Fatal(want.err)
+	}
+	ids := func(rs []RoomRecord) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.RoomID)
+		}
+		return out
+	}
+	if !reflect.DeepEqual(got.users, want.users) || !reflect.DeepEqual(ids(got.interrupted), ids(want.interrupted)) {
+		t.Fatalf("loadedAfter: users %v, interrupted %v; the store lists users %v, interrupted %v",
+			got.users, ids(got.interrupted), want.users, ids(want.interrupted))
+	}
+	if len(want.interrupted) != 3 {
+		t.Fatalf("the fixture has %d interrupted rooms (%v), want 3: it no longer tests what it says", len(want.interrupted), ids(want.interrupted))
+	}
+}
+
+// mapStore is the part of Store that loadUsers and loadedAfter read.
+type mapStore struct {
+	Store // nil: any other method panics
+	users map[string]UserRecord
+	rooms map[string]RoomRecord
+}
+
+func (s *mapStore) ListUsers(context.Context) ([]UserRecord, error) {
+	var out []UserRecord
+	for _, id := range slices.Sorted(maps.Keys(s.users)) {
+		out = append(out, s.users[id])
+	}
+	return out, nil
+}
+
+func (s *mapStore) ListRooms(_ context.Context, userID string) ([]RoomRecord, error) {
+	var out []RoomRecord
+	for _, r := range s.rooms {
+		if r.OwnerID == userID {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b RoomRecord) int {
+		return cmp.Or(cmp.Compare(a.ChatIndex, b.ChatIndex), cmp.Compare(a.RoomID, b.RoomID))
+	})
+	return out, nil
+}
