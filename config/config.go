@@ -10,20 +10,23 @@ import (
 // cfg tag marks secrets (never printed) and free text (exempt from the
 // identifier-only placeholder rules).
 type Config struct {
-	Matrix     Matrix     `koanf:"matrix"`
-	Agents     Agents     `koanf:"agents"`
-	Workspace  Workspace  `koanf:"workspace"`
-	State      State      `koanf:"state"`
-	HTTP       HTTP       `koanf:"http"`
-	Locale     string     `koanf:"locale"`
-	Log        Log        `koanf:"log"`
-	Streaming  Streaming  `koanf:"streaming"`
-	Queue      Queue      `koanf:"queue"`
-	RateLimit  RateLimit  `koanf:"rate_limit"`
-	Quota      Quota      `koanf:"quota"`
-	Onboarding Onboarding `koanf:"onboarding"`
-	Shutdown   Shutdown   `koanf:"shutdown"`
-	Actors     Actors     `koanf:"actors"`
+	Matrix    Matrix    `koanf:"matrix"`
+	Agents    Agents    `koanf:"agents"`
+	Workspace Workspace `koanf:"workspace"`
+	State     State     `koanf:"state"`
+	// Persistence chooses where the records live: the Badger database in
+	// State.Path (the default) or PostgreSQL.
+	Persistence Persistence `koanf:"persistence"`
+	HTTP        HTTP        `koanf:"http"`
+	Locale      string      `koanf:"locale"`
+	Log         Log         `koanf:"log"`
+	Streaming   Streaming   `koanf:"streaming"`
+	Queue       Queue       `koanf:"queue"`
+	RateLimit   RateLimit   `koanf:"rate_limit"`
+	Quota       Quota       `koanf:"quota"`
+	Onboarding  Onboarding  `koanf:"onboarding"`
+	Shutdown    Shutdown    `koanf:"shutdown"`
+	Actors      Actors      `koanf:"actors"`
 
 	// meta records where the values came from, for error messages and
 	// String; nil for a Config built by hand.
@@ -163,6 +166,23 @@ type State struct {
 	Path string `koanf:"path"`
 }
 
+// Persistence is the backend of the durable state (PRODUCT R7.1).
+type Persistence struct {
+	// Backend is BackendBadger (one process, state in State.Path) or
+	// BackendPostgres (the records in PostgreSQL, which several processes
+	// can share).
+	Backend string `koanf:"backend"`
+	// PostgresDSN is the database's connection URL or key=value DSN
+	// (BackendPostgres); it may carry a password.
+	PostgresDSN Secret `koanf:"postgres_dsn" cfg:"secret"`
+}
+
+// Persistence backends (Persistence.Backend).
+const (
+	BackendBadger   = "badger"
+	BackendPostgres = "postgres"
+)
+
 // HTTP serves /healthz, /readyz and /metrics (PRODUCT R8.2).
 type HTTP struct {
 	// Listen is a host:port; the default binds loopback only, so exposing
@@ -287,11 +307,12 @@ func Defaults() *Config {
 			CancelGrace:     5 * time.Second,
 			ConfirmTimeout:  10 * time.Minute,
 		},
-		Workspace: Workspace{MaxFileSize: 50 * MiB},
-		State:     State{Path: "./data"},
-		HTTP:      HTTP{Listen: "127.0.0.1:8080", UnreadyAfter: 2 * time.Minute},
-		Locale:    LocaleEN,
-		Log:       Log{Level: "info", Format: LogFormatAuto},
+		Workspace:   Workspace{MaxFileSize: 50 * MiB},
+		State:       State{Path: "./data"},
+		Persistence: Persistence{Backend: BackendBadger},
+		HTTP:        HTTP{Listen: "127.0.0.1:8080", UnreadyAfter: 2 * time.Minute},
+		Locale:      LocaleEN,
+		Log:         Log{Level: "info", Format: LogFormatAuto},
 		Streaming: Streaming{
 			EditInterval: time.Second,
 			// Matrix clients drop a typing notification after its timeout

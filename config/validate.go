@@ -61,6 +61,10 @@ func (c *Config) validate(ps *problems) {
 	v.required("workspace.dir", c.Workspace.Dir)
 	v.check("workspace.max_file_size", c.Workspace.MaxFileSize <= 0, func() string { return "must be more than 0 bytes" })
 	v.required("state.path", c.State.Path)
+	v.oneOf("persistence.backend", c.Persistence.Backend, BackendBadger, BackendPostgres)
+	if c.Persistence.Backend == BackendPostgres {
+		v.required("persistence.postgres_dsn", string(c.Persistence.PostgresDSN))
+	}
 	v.required("http.listen", c.HTTP.Listen)
 	v.positive("http.unready_after", c.HTTP.UnreadyAfter)
 	v.check("http.listen", c.HTTP.Listen != "", func() string { return checkListen(c.HTTP.Listen) })

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // pgx's database/sql driver, registered as "pgx"
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix"
@@ -44,6 +45,10 @@ type CryptoOptions struct {
 	// Path is the SQLite file holding the crypto and room-state stores,
 	// next to the Badger directory; it is created when missing.
 	Path string
+	// PostgresDSN, when set, keeps those stores in this PostgreSQL
+	// database instead of Path (persistence.backend postgres: the
+	// records' database; the stores' tables are prefixed crypto_ and mx_).
+	PostgresDSN string
 	// PickleKey encrypts the Olm account and sessions in the store.
 	PickleKey string
 	// KeyWait is how long a message that cannot be decrypted waits for its
@@ -108,6 +113,23 @@ func openCryptoDB(path string) (*dbutil.Database, error) {
 	return db, nil
 }
 
+// openCryptoPostgres opens the PostgreSQL database dsn names for the
+// crypto and room-state stores, through pgx's database/sql driver.
+func openCryptoPostgres(dsn string) (*dbutil.Database, error) {
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		// The driver's message may quote the DSN, password included.
+		return nil, errors.New("failed to open the crypto store in PostgreSQL: the DSN does not parse")
+	}
+	raw.SetMaxOpenConns(4)
+	db, err := dbutil.NewWithDB(raw, "postgres")
+	if err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("failed to open the crypto store in PostgreSQL: %w", err)
+	}
+	return db, nil
+}
+
 // EnableCrypto turns end-to-end encryption on (PRODUCT R10): it opens or
 // creates the stores at opts.Path, loads or creates the device's Olm
 // account and makes sure its keys are on the homeserver. Call it after
@@ -118,7 +140,11 @@ func (c *Client) EnableCrypto(ctx context.Context, opts CryptoOptions) error {
 	if opts.PickleKey == "" {
 		return errors.New("failed to enable encryption: no pickle key")
 	}
-	db, err := openCryptoDB(opts.Path)
+	open := func() (*dbutil.Database, error) { return openCryptoDB(opts.Path) }
+	if opts.PostgresDSN != "" {
+		open = func() (*dbutil.Database, error) { return openCryptoPostgres(opts.PostgresDSN) }
+	}
+	db, err := open()
 	if err != nil {
 		return err
 	}

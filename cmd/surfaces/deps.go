@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
@@ -12,6 +13,7 @@ import (
 	"github.com/surfaces-bot/surfaces/config"
 	"github.com/surfaces-bot/surfaces/matrix"
 	"github.com/surfaces-bot/surfaces/persistence"
+	"github.com/surfaces-bot/surfaces/persistence/pgstore"
 	"github.com/surfaces-bot/surfaces/workspace"
 )
 
@@ -57,7 +59,75 @@ func (w wiring) deps(store actors.Store, mx *matrix.Client) actors.Deps {
 	return actors.Deps{Store: store, Matrix: mx, Agents: w.dialer, Registry: w.registry, Catalog: w.catalog, Files: w.files}
 }
 
-// openStore opens the state directory at path.
+// stateStore is what the bot and the operator tools need of a backend:
+// the actors' records, the Matrix side's state, a local reset.
+// persistence.Store (Badger) and pgstore.Store (PostgreSQL) implement it.
+type stateStore interface {
+	actors.Store
+	matrix.StateStore
+	DeleteMeta(ctx context.Context, name string) error
+	Wipe(ctx context.Context) error
+	Close() error
+}
+
+var (
+	_ stateStore = (*persistence.Store)(nil)
+	_ stateStore = (*pgstore.Store)(nil)
+)
+
+// openState opens the configured backend: the Badger database in
+// state.path, or the PostgreSQL database of persistence.postgres_dsn.
+func openState(ctx context.Context, cfg *config.Config) (stateStore, error) {
+	if cfg.Persistence.Backend == config.BackendPostgres {
+		return openPostgres(ctx, cfg.Persistence.PostgresDSN.Reveal())
+	}
+	return openStore(ctx, cfg.State.Path)
+}
+
+// openStateIfExists is openState for the tools that must not create a
+// Badger state directory; absent says the directory did not exist and the
+// store is an empty one in memory. A PostgreSQL database always exists.
+func openStateIfExists(ctx context.Context, cfg *config.Config) (store stateStore, absent bool, err error) {
+	if cfg.Persistence.Backend == config.BackendPostgres {
+		store, err := openPostgres(ctx, cfg.Persistence.PostgresDSN.Reveal())
+		return store, false, err
+	}
+	return openStoreIfExists(ctx, cfg.State.Path)
+}
+
+// postgresCryptoDSN is where the crypto store lives: the records' database
+// on PostgreSQL, else "" (the SQLite file in state.path).
+func postgresCryptoDSN(cfg *config.Config) string {
+	if cfg.Persistence.Backend == config.BackendPostgres {
+		return cfg.Persistence.PostgresDSN.Reveal()
+	}
+	return ""
+}
+
+// postgresConnectTimeout bounds the first connection: a wrong host should
+// stop the start with a message, not hang it.
+const postgresConnectTimeout = 15 * time.Second
+
+// openPostgres opens the PostgreSQL store, turning each way the start can
+// be wrong into one line saying what to do.
+func openPostgres(ctx context.Context, dsn string) (*pgstore.Store, error) {
+	openCtx, cancel := context.WithTimeout(ctx, postgresConnectTimeout)
+	defer cancel()
+	store, err := pgstore.Open(openCtx, dsn, pgstore.Options{})
+	switch {
+	case errors.Is(err, pgstore.ErrLocked):
+		return nil, errors.New("the PostgreSQL database is in use by another process: stop the bot first")
+	case errors.Is(err, pgstore.ErrUnreachable):
+		return nil, fmt.Errorf("%w: persistence.postgres_dsn: %w; check the host and port, and that the server is running", errConfig, err)
+	case errors.Is(err, pgstore.ErrSchemaNewer):
+		return nil, fmt.Errorf("%w; run the newer binary, or restore a backup taken before it migrated the database", err)
+	case err != nil:
+		return nil, fmt.Errorf("failed to open the PostgreSQL state (persistence.postgres_dsn): %w", err)
+	}
+	return store, nil
+}
+
+// openStore opens the Badger state directory at path.
 func openStore(ctx context.Context, path string) (*persistence.Store, error) {
 	store, err := persistence.Open(ctx, path, persistence.Options{})
 	if errors.Is(err, persistence.ErrLocked) {
@@ -72,7 +142,7 @@ func openStore(ctx context.Context, path string) (*persistence.Store, error) {
 // openStoreIfExists opens the state directory at path when it exists, and
 // otherwise an empty store in memory, so that a dry run or a reset does not
 // create the directory. absent says which.
-func openStoreIfExists(ctx context.Context, path string) (store *persistence.Store, absent bool, err error) {
+func openStoreIfExists(ctx context.Context, path string) (store stateStore, absent bool, err error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		store, err := persistence.Open(ctx, "", persistence.Options{InMemory: true})
 		return store, true, err

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/surfaces-bot/surfaces/actors"
-	"github.com/surfaces-bot/surfaces/persistence"
 )
 
 // cmdReconcile runs start-up reconciliation on its own (PRODUCT R7.3,
@@ -32,11 +31,11 @@ func cmdReconcile(ctx context.Context, args, env []string, stdout, stderr io.Wri
 	}
 	// A dry run does not create a missing state directory: it plans
 	// against an empty store, which is what the next start would find.
-	var store *persistence.Store
+	var store stateStore
 	if *dryRun {
-		store, _, err = openStoreIfExists(ctx, cfg.State.Path)
+		store, _, err = openStateIfExists(ctx, cfg)
 	} else {
-		store, err = openStore(ctx, cfg.State.Path)
+		store, err = openState(ctx, cfg)
 	}
 	if err != nil {
 		return failed(stderr, err)

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/config"
 	"github.com/surfaces-bot/surfaces/matrix"
-	"github.com/surfaces-bot/surfaces/persistence"
 )
 
 // The modes of `surfaces reset` (PRODUCT R7.4).
@@ -50,11 +50,11 @@ func cmdReset(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		return exitUsage
 	}
 	ctx = toolContext(ctx, cfg, stderr)
-	r := &resetter{dir: cfg.State.Path, out: stdout, errOut: stderr}
+	r := &resetter{dir: cfg.State.Path, out: stdout, errOut: stderr, postgres: cfg.Persistence.Backend == config.BackendPostgres}
 	if err := r.checkDir(); err != nil {
 		return failed(stderr, err)
 	}
-	store, absent, err := openStoreIfExists(ctx, r.dir)
+	store, absent, err := openStateIfExists(ctx, cfg)
 	if err != nil {
 		return failed(stderr, err)
 	}
@@ -90,7 +90,7 @@ func cmdReset(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 			return failed(stderr, err)
 		}
 	}
-	if err := r.deleteDir(); err != nil {
+	if err := r.deleteState(ctx); err != nil {
 		return failed(stderr, err)
 	}
 	return exitOK
@@ -100,9 +100,12 @@ func cmdReset(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 type resetter struct {
 	dir         string
 	out, errOut io.Writer
-	store       *persistence.Store
+	store       stateStore
 	absent      bool // dir does not exist (store is an empty one in memory)
-	mx          *matrix.Client
+	// postgres: the records are in PostgreSQL; the directory holds only
+	// the encryption keys.
+	postgres bool
+	mx       *matrix.Client
 	// users and rooms count the records in the state directory.
 	users, rooms int
 }
@@ -129,6 +132,9 @@ func (r *resetter) checkDir() error {
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return fmt.Errorf("failed to read the state directory: %w", err)
+	}
+	if r.postgres && !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return !strings.HasPrefix(e.Name(), cryptoFile) }) {
+		return nil // only the crypto store (and its journal files)
 	}
 	if len(entries) > 0 && !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == "MANIFEST" }) {
 		return fmt.Errorf("%w: state.path %s does not hold a Surfaces state (no Badger MANIFEST); not touching it", errConfig, r.dir)
@@ -212,9 +218,13 @@ func (r *resetter) describe(mode string, rooms []resetRoom) {
 			fmt.Fprintf(r.out, "  %s: %s\n", room.id, room.what)
 		}
 	}
-	if r.absent {
+	switch {
+	case r.postgres:
+		fmt.Fprintf(r.out, "would delete every record in PostgreSQL (%s, %s) and the state directory %s\n",
+			plural(r.users, "user"), plural(r.rooms, "room"), r.dir)
+	case r.absent:
 		fmt.Fprintf(r.out, "state directory %s does not exist: nothing to delete\n", r.dir)
-	} else {
+	default:
 		fmt.Fprintf(r.out, "would delete %s (%s, %s)\n", r.dir, plural(r.users, "user"), plural(r.rooms, "room"))
 	}
 	if mode == resetLocalOnly {
@@ -244,8 +254,15 @@ func (r *resetter) leaveAll(ctx context.Context, rooms []resetRoom) error {
 	return nil
 }
 
-// deleteDir closes the state and deletes its directory.
-func (r *resetter) deleteDir() error {
+// deleteState deletes the records (PostgreSQL's rows), closes the state
+// and deletes its directory.
+func (r *resetter) deleteState(ctx context.Context) error {
+	if r.postgres {
+		if err := r.store.Wipe(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.out, "deleted every record in PostgreSQL (%s, %s)\n", plural(r.users, "user"), plural(r.rooms, "room"))
+	}
 	if err := r.store.Close(); err != nil {
 		return err
 	}

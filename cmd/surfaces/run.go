@@ -65,7 +65,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go wired.registry.Watch(watchCtx, agents.DefaultWatchInterval)
-	store, err := openStore(ctx, cfg.State.Path)
+	store, err := openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -111,10 +111,13 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	log.Info().Str("user_id", mx.UserID()).Str("device_id", mx.DeviceID()).Msg("logged in")
 	if cfg.Matrix.Encryption != config.EncryptionOff {
 		if err := mx.EnableCrypto(ctx, matrix.CryptoOptions{
-			Policy:    cfg.Matrix.Encryption,
-			Path:      filepath.Join(cfg.State.Path, cryptoFile),
-			PickleKey: cfg.Matrix.PickleKey.Reveal(),
-			KeyWait:   cfg.Matrix.KeyWait,
+			Policy: cfg.Matrix.Encryption,
+			Path:   filepath.Join(cfg.State.Path, cryptoFile),
+			// On PostgreSQL the keys live with the records: a member of
+			// a cluster needs no directory of its own.
+			PostgresDSN: postgresCryptoDSN(cfg),
+			PickleKey:   cfg.Matrix.PickleKey.Reveal(),
+			KeyWait:     cfg.Matrix.KeyWait,
 		}); err != nil {
 			return fmt.Errorf("failed to enable end-to-end encryption: %w", err)
 		}

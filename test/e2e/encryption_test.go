@@ -63,17 +63,27 @@ func TestEncryptedChatsByDefault(t *testing.T) {
 	for _, mode := range []struct {
 		name       string
 		appservice bool
-	}{{"client", false}, {"appservice", true}} {
+		// postgres keeps the records and the keys in PostgreSQL
+		// (persistence.backend postgres, issue 24).
+		postgres bool
+	}{{"client", false, false}, {"appservice", true, false}, {"client on PostgreSQL", false, true}} {
 		t.Run(mode.name, func(t *testing.T) {
-			encryptedChatsByDefault(t, newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: mode.appservice, BotEnv: []string{
-				"SURFACES_MATRIX_ENCRYPTION=default",
-				"SURFACES_MATRIX_KEY_WAIT=4s",
-			}}, "alice", harness.WithCrypto()), mode.appservice)
+			env := []string{"SURFACES_MATRIX_ENCRYPTION=default", "SURFACES_MATRIX_KEY_WAIT=4s"}
+			dsn := ""
+			if mode.postgres {
+				var pgEnv []string
+				dsn, pgEnv = postgresState(t)
+				env = append(env, pgEnv...)
+			}
+			w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: mode.appservice, BotEnv: env}, "alice", harness.WithCrypto())
+			encryptedChatsByDefault(t, w, mode.appservice, dsn)
 		})
 	}
 }
 
-func encryptedChatsByDefault(t *testing.T, w *world, appservice bool) {
+// encryptedChatsByDefault runs the encrypted-chat checks on w; dsn is the
+// bot's PostgreSQL database, "" when its state is in the state directory.
+func encryptedChatsByDefault(t *testing.T, w *world, appservice bool, dsn string) {
 	w.onboard()
 	if !roomEncrypted(t, w, w.chat) {
 		t.Fatal("Chat 1 is not encrypted under the default policy")
@@ -209,6 +219,11 @@ func encryptedChatsByDefault(t *testing.T, w *world, appservice bool) {
 		}
 		if err := os.RemoveAll(filepath.Join(w.stack.Dir(), "state")); err != nil {
 			t.Fatal(err)
+		}
+		if dsn != "" {
+			// The keys are in the database: wipe it as `surfaces reset
+			// --mode local-only` does.
+			wipePostgres(t, dsn)
 		}
 		if err := w.stack.StartBot(w.ctx); err != nil {
 			t.Fatal(err)

@@ -95,9 +95,22 @@ type Postgres struct {
 // postgresSuperuser is the cluster's superuser; no password (trust).
 const postgresSuperuser = "surfaces"
 
+// PostgresOptions tunes StartPostgresWith.
+type PostgresOptions struct {
+	// Durable keeps PostgreSQL's defaults of fsync and synchronous commit,
+	// for benchmarks that compare stores on durable writes. Otherwise the
+	// test server skips them: durability is not what a test checks.
+	Durable bool
+}
+
 // StartPostgres initialises a cluster in a new temp directory and starts
 // it. ctx bounds the start; the server runs until Close.
 func StartPostgres(ctx context.Context, binDir string) (*Postgres, error) {
+	return StartPostgresWith(ctx, binDir, PostgresOptions{})
+}
+
+// StartPostgresWith is StartPostgres with options.
+func StartPostgresWith(ctx context.Context, binDir string, opts PostgresOptions) (*Postgres, error) {
 	dir, err := os.MkdirTemp("", "surfaces-postgres-*")
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the PostgreSQL directory: %w", err)
@@ -132,11 +145,13 @@ func StartPostgres(ctx context.Context, binDir string) (*Postgres, error) {
 	if p.port, err = FreePort(); err != nil {
 		return nil, err
 	}
-	bin, args := p.argv("postgres", "-D", data, "-k", dir, "-p", strconv.Itoa(p.port),
-		"-c", "listen_addresses=127.0.0.1",
-		// A test database: durability is not what is measured.
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=300")
+	args := []string{"-D", data, "-k", dir, "-p", strconv.Itoa(p.port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300"}
+	if !opts.Durable {
+		// A test database: durability is not what is checked.
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	bin, args := p.argv("postgres", args...)
 	if p.proc, err = StartProcess(ctx, bin, args, nil, filepath.Join(dir, "postgres.log")); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,117 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The schema and its migrations. A migration is appended, never edited: a
+// database records the number of migrations applied (surfaces_schema), and
+// Open applies the ones after it.
+
+// migrations are the schema's steps; the schema version is how many of them
+// a database has applied.
+var migrations = []string{
+	// 1: the records of persistence's Badger key space, as tables.
+	`CREATE TABLE users (
+		user_id text COLLATE "C" PRIMARY KEY,
+		version integer NOT NULL,
+		data    json NOT NULL
+	);
+	CREATE TABLE rooms (
+		room_id    text COLLATE "C" PRIMARY KEY,
+		owner_id   text COLLATE "C" NOT NULL,
+		chat_index bigint NOT NULL,
+		version    integer NOT NULL,
+		data       json NOT NULL
+	);
+	CREATE INDEX rooms_by_owner ON rooms (owner_id, chat_index, room_id);
+	CREATE TABLE saved_contexts (
+		user_id       text COLLATE "C" NOT NULL,
+		name          text COLLATE "C" NOT NULL,
+		saved_at_sec  bigint NOT NULL,
+		saved_at_nsec integer NOT NULL,
+		version       integer NOT NULL,
+		data          json NOT NULL,
+		PRIMARY KEY (user_id, name)
+	);
+	CREATE SEQUENCE platform_chat_id AS bigint MINVALUE 1 START WITH 1 NO CYCLE;
+	CREATE TABLE sync_state (
+		user_id text COLLATE "C" NOT NULL,
+		name    text COLLATE "C" NOT NULL,
+		value   text NOT NULL,
+		PRIMARY KEY (user_id, name)
+	);
+	CREATE TABLE handled_events (
+		event_id   text COLLATE "C" PRIMARY KEY,
+		handled_at timestamptz NOT NULL
+	);
+	CREATE INDEX handled_events_by_age ON handled_events (handled_at);
+	CREATE TABLE meta (
+		name  text COLLATE "C" PRIMARY KEY,
+		value text NOT NULL
+	);`,
+}
+
+// SchemaVersion is the schema this binary writes: the number of migrations
+// it knows.
+var SchemaVersion = len(migrations)
+
+// Advisory lock keys (pg_advisory_lock's one bigint space, shared with
+// whatever else uses the database: hence large, arbitrary values).
+const (
+	// lockMigrate serialises migrations between processes starting together.
+	lockMigrate int64 = 0x5375_7266_0001
+	// lockSequence is taken shared by NextPlatformChatID and exclusive by
+	// RaisePlatformChatID, so that a raise never interleaves with a take.
+	lockSequence int64 = 0x5375_7266_0002
+	// lockExclusiveUse is held for a Store's lifetime unless
+	// Options.Shared.
+	lockExclusiveUse int64 = 0x5375_7266_0003
+)
+
+// migrate brings the database to SchemaVersion, or refuses one newer.
+func migrate(ctx context.Context, conn *pgx.Conn) (from int, err error) {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockMigrate); err != nil {
+		return 0, fmt.Errorf("failed to take the migration lock: %w", err)
+	}
+	defer func() {
+		// The session lock goes with the connection if this fails.
+		if _, uerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockMigrate); uerr != nil && err == nil {
+			err = fmt.Errorf("failed to release the migration lock: %w", uerr)
+		}
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS surfaces_schema (
+		one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+		version integer NOT NULL
+	)`); err != nil {
+		return 0, fmt.Errorf("failed to create the schema version table: %w", err)
+	}
+	err = conn.QueryRow(ctx, `SELECT version FROM surfaces_schema`).Scan(&from)
+	if errors.Is(err, pgx.ErrNoRows) {
+		from, err = 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("failed to read the schema version: %w", err)
+	}
+	if from > SchemaVersion {
+		return from, fmt.Errorf("the database's schema is version %d, this binary knows up to %d: %w", from, SchemaVersion, ErrSchemaNewer)
+	}
+	for v := from; v < SchemaVersion; v++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO surfaces_schema (version) VALUES ($1)
+				ON CONFLICT (one) DO UPDATE SET version = excluded.version`, v+1)
+			return err
+		})
+		if err != nil {
+			return from, fmt.Errorf("failed to migrate the schema to version %d: %w", v+1, err)
+		}
+	}
+	return from, nil
+}
