@@ -28,7 +28,7 @@ var (
 // waiting Retry-After ("0" here, so the test does not wait; without the
 // header it waits the body's retry_after_ms, see retryAfterBody, or backs
 // off 4 s, doubling), up to 1+DefaultHTTPRetries (5) attempts in all, with
-// the same transaction id. A 500 on a PUT is tried again 6 times (see
+// the same transaction id. A 500 on a PUT is tried again 10 times (see
 // BotPUTRetry); other errors are final at once.
 func TestSendRetries(t *testing.T) {
 	always := func(a answer) []answer { return []answer{a, a, a, a, a, a, a} }
@@ -50,7 +50,7 @@ func TestSendRetries(t *testing.T) {
 		{"429 forever gives up after 5 attempts", always(answer{429, "0", rateLimited}), 5, 429, "M_LIMIT_EXCEEDED"},
 		{"502 forever gives up after 5 attempts", always(answer{502, "0", "Bad Gateway"}), 5, 502, ""},
 		{"500 on a PUT then success", []answer{{500, "", `{"errcode":"M_UNKNOWN","error":"database is locked"}`}, sent}, 2, 0, ""},
-		{"500 on a PUT forever gives up after 7 attempts", always(answer{500, "0", `{"errcode":"M_UNKNOWN","error":"boom"}`}), 7, 500, "M_UNKNOWN"},
+		{"500 on a PUT forever gives up after 11 attempts", always(answer{500, "0", `{"errcode":"M_UNKNOWN","error":"boom"}`}), 11, 500, "M_UNKNOWN"},
 		{"400 is not retried", always(answer{400, "", `{"errcode":"M_BAD_JSON","error":"bad"}`}), 1, 400, "M_BAD_JSON"},
 	}
 	schedule := BotPUTRetry
