@@ -28,6 +28,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if dsn := os.Getenv(takerEnv); dsn != "" {
+		runTaker(dsn) // a member of TestIDsAcrossKilledMembers
+	}
 	code := m.Run()
 	if server != nil {
 		if err := server.Close(); err != nil {
@@ -100,8 +103,8 @@ func testContext(t testing.TB) context.Context {
 	return log.WithContext(context.Background())
 }
 
-// exec runs sql on dsn directly, as an operator (or a test) would.
-func exec(t testing.TB, dsn, sql string, args ...any) {
+// execSQL runs sql on dsn directly, as an operator (or a test) would.
+func execSQL(t testing.TB, dsn, sql string, args ...any) {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), dsn)
 	if err != nil {

@@ -88,7 +88,7 @@ func TestOpenRefusesBadInput(t *testing.T) {
 	dsn := newDatabase(t)
 	newer := newDatabase(t)
 	openTestStore(t, newer, pgstore.Options{}).Close()
-	exec(t, newer, `UPDATE surfaces_schema SET version = version + 1`)
+	execSQL(t, newer, `UPDATE surfaces_schema SET version = version + 1`)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -196,7 +196,7 @@ func TestEventMarksExpire(t *testing.T) {
 			t.Fatalf("MarkEventHandled(%s) = %v, %v", id, first, err)
 		}
 	}
-	exec(t, dsn, `UPDATE handled_events SET handled_at = now() - interval '8 days'`)
+	execSQL(t, dsn, `UPDATE handled_events SET handled_at = now() - interval '8 days'`)
 	if handled, err := s.EventHandled(ctx, "$old"); handled || err != nil {
 		t.Fatalf("EventHandled of a mark past the TTL = %v, %v; want false", handled, err)
 	}
