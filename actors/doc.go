@@ -92,6 +92,10 @@
 //     events deserve an actor and which rooms a stop left mid-turn.
 //   - Passivation: passivate.go (idleClock, children); user.go and room.go
 //     (idle).
+//   - Fencing, one activation per room: room.go (start) takes a new epoch
+//     (Store.ActivateRoom, records.go RoomRecord); a write refused as
+//     stale stops the older activation without a word, room_writefail.go
+//     (fenced).
 //   - Graceful stop: running_turns.go (WatchTurns, RunningTurns); room.go
 //     (stopped).
 //   - Sending, paced by the homeserver: sendpacer.go (SendPacer,

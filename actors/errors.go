@@ -8,6 +8,9 @@ import "errors"
 var (
 	// ErrNotFound is returned by a Store when a record does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrStaleEpoch is returned by Store.PutRoom for a record written by
+	// an activation that another has replaced (RoomRecord.Epoch).
+	ErrStaleEpoch = errors.New("the room was activated again elsewhere (stale epoch)")
 
 	// ErrAgentUnavailable: the agent could not be reached (dial failed,
 	// upgrade refused) or did not send STATUS in time.

@@ -248,6 +248,14 @@ type RecordWriteFailed struct {
 	Err     error
 }
 
+// RoomFenced: a room actor found its record taken by a newer activation
+// (a write refused with ErrStaleEpoch) and stopped without sending
+// anything more; Epoch is its own, now stale.
+type RoomFenced struct {
+	RoomID string
+	Epoch  uint64
+}
+
 // RecordWritesRecovered: a room's record was written after Failures failed
 // attempts in a row.
 type RecordWritesRecovered struct {

@@ -29,6 +29,13 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]UserRecord, error)
 
 	GetRoom(ctx context.Context, roomID string) (RoomRecord, error)
+	// ActivateRoom takes the room for a new activation: it raises the
+	// stored record's Epoch by one and returns the record with it (a
+	// missing record is ErrNotFound, and nothing is raised).
+	ActivateRoom(ctx context.Context, roomID string) (RoomRecord, error)
+	// PutRoom creates or replaces r. It refuses, with ErrStaleEpoch, a
+	// record whose Epoch is below the stored one: the activation that
+	// wrote it has been replaced.
 	PutRoom(ctx context.Context, r RoomRecord) error
 	// PutRooms stores many rooms, each as PutRoom would, with one durable
 	// write per batch instead of one per room (start-up reconciliation

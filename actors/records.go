@@ -69,6 +69,12 @@ type RoomRecord struct {
 	// a crash (the sync position is stored only once events are acked, see
 	// Ack) is not taken twice.
 	Taken []string `json:"taken,omitempty"`
+	// Epoch is the fencing epoch of the activation that holds the room:
+	// Store.ActivateRoom raises it each time a room actor starts, and
+	// PutRoom refuses a record whose Epoch is below the stored one, so an
+	// activation that another has replaced (around a crash, or on another
+	// member of a cluster) can no longer write (issue 24).
+	Epoch uint64 `json:"epoch,omitempty"`
 	// CreatedBy is the event that made the room (a !new, an invite), so a
 	// second delivery of it after a crash finds this room instead of
 	// making another.

@@ -93,6 +93,9 @@ type roomActor struct {
 	// writeFailed); retryWrite is the timer of the next attempt.
 	failedWrites int
 	retryWrite   *time.Timer
+	// fencedOut is set once a newer activation took the room (see
+	// fenced): from then on the actor only stops.
+	fencedOut bool
 }
 
 // Messages a room actor sends itself.
@@ -131,6 +134,13 @@ func newRoomProps(base context.Context, deps *Deps, opts *Options, rec RoomRecor
 
 // Receive implements actor.Actor.
 func (a *roomActor) Receive(c actor.Context) {
+	if a.fencedOut {
+		switch c.Message().(type) {
+		case *actor.Stopping, *actor.Stopped:
+		default:
+			return // a fenced activation handles nothing more (see fenced)
+		}
+	}
 	switch c.Message().(type) {
 	case *passivateTick:
 		a.clock.tick(c, a.roomID, a.idle())
@@ -268,7 +278,9 @@ func (a *roomActor) start(c actor.Context) {
 	a.clock = idleClock{after: a.opts.PassivateAfter}
 	store, roomID, inc := a.deps.Store, a.roomID, a.inc
 	runTask(c, a.ctx, func(ctx context.Context) any {
-		rec, err := store.GetRoom(ctx, roomID)
+		// Taking a new epoch fences any other activation of the room: its
+		// writes are refused from now on (see fenced).
+		rec, err := store.ActivateRoom(ctx, roomID)
 		return &roomLoaded{inc: inc, rec: rec, err: err}
 	})
 }
@@ -481,6 +493,10 @@ func (a *roomActor) publish(c actor.Context, st ChatState) {
 }
 
 func (a *roomActor) saved(c actor.Context, m *roomSaved) {
+	if errors.Is(m.err, ErrStaleEpoch) {
+		a.fenced(c, m.err)
+		return
+	}
 	if m.err != nil {
 		a.writeFailed(c, m)
 		return

@@ -43,6 +43,28 @@ func (a *roomActor) writeFailed(c actor.Context, m *roomSaved) {
 	a.retryWrite = sendLater(c, min(backoff, maxWriteRetry), &retrySave{inc: a.inc})
 }
 
+// fenced stops an activation that a newer one replaced (its record write
+// was refused with ErrStaleEpoch: the room actor started again, on this
+// process or another member of a cluster, issue 24). Two activations must
+// never both answer: this one cuts its turn and drops its queue without a
+// word to Matrix or the agent, and stops. What it held is the newer
+// activation's: its events stay unacked, so they are delivered again
+// rather than lost, and the newer one's record has the turn in flight.
+func (a *roomActor) fenced(c actor.Context, err error) {
+	a.log.Warn().Err(err).Uint64("epoch", a.rec.Epoch).Bool("turn", a.turn != nil).
+		Msg("another activation took this room; this one stops without sending")
+	c.ActorSystem().EventStream.Publish(&RoomFenced{RoomID: a.roomID, Epoch: a.rec.Epoch})
+	if t := a.turn; t != nil {
+		// Observers must not wait for a turn this activation will not end.
+		c.ActorSystem().EventStream.Publish(&TurnEnded{RoomID: a.roomID, EventID: t.eventID, AgentID: t.agentID,
+			Err: ErrStaleEpoch, Chunks: t.chunks, Duration: time.Since(t.started), FirstChunk: t.firstChunk()})
+	}
+	a.stop(ErrStaleEpoch) // the agent's connection and every timer
+	a.turn, a.queue, a.pending, a.acks = nil, nil, nil, nil
+	a.fencedOut = true
+	c.Stop(c.Self())
+}
+
 // writeLanded ends a run of failed writes.
 func (a *roomActor) writeLanded(c actor.Context) {
 	if a.failedWrites == 0 {

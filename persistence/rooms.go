@@ -24,6 +24,25 @@ func (s *Store) GetRoom(ctx context.Context, roomID string) (actors.RoomRecord, 
 	return r, nil
 }
 
+// ActivateRoom implements actors.Store: the stored record's Epoch goes up
+// by one in one transaction (retried on conflict, so two activations never
+// get the same epoch).
+func (s *Store) ActivateRoom(ctx context.Context, roomID string) (actors.RoomRecord, error) {
+	var r actors.RoomRecord
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		var err error
+		if r, err = getValue[actors.RoomRecord](txn, roomKey(roomID), versionRoom); err != nil {
+			return err
+		}
+		r.Epoch++
+		return setValue(txn, roomKey(roomID), versionRoom, r)
+	})
+	if err != nil {
+		return actors.RoomRecord{}, fmt.Errorf("failed to activate room %q: %w", roomID, err)
+	}
+	return r, nil
+}
+
 // PutRoom creates or replaces the record of r.RoomID and keeps the owner
 // index in step, in one transaction: when the owner or the chat index
 // changed, the old index entry is removed with the write of the new one.
@@ -89,6 +108,8 @@ func putRoomTxn(txn *badger.Txn, r actors.RoomRecord) error {
 		// A new room: nothing to move.
 	case err != nil:
 		return err
+	case old.Epoch > r.Epoch:
+		return fmt.Errorf("the record is of epoch %d, the stored one of %d: %w", r.Epoch, old.Epoch, actors.ErrStaleEpoch)
 	default:
 		oldIndex := roomOwnerKey(old.OwnerID, old.ChatIndex, old.RoomID)
 		if string(oldIndex) != string(newIndex) {

@@ -241,8 +241,27 @@ func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
 	if err := s.writable(ctx); err != nil {
 		return fmt.Errorf("failed to put room %q: %w", r.RoomID, err)
 	}
+	if old, ok := s.rooms[r.RoomID]; ok && old.Epoch > r.Epoch {
+		return fmt.Errorf("failed to put room %q of epoch %d, stored at %d: %w", r.RoomID, r.Epoch, old.Epoch, actors.ErrStaleEpoch)
+	}
 	s.rooms[r.RoomID] = copyRoom(r)
 	return nil
+}
+
+// ActivateRoom implements actors.Store.
+func (s *Store) ActivateRoom(ctx context.Context, id string) (actors.RoomRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writable(ctx); err != nil {
+		return actors.RoomRecord{}, fmt.Errorf("failed to activate room %q: %w", id, err)
+	}
+	r, ok := s.rooms[id]
+	if !ok {
+		return actors.RoomRecord{}, fmt.Errorf("room %s: %w", id, actors.ErrNotFound)
+	}
+	r.Epoch++
+	s.rooms[id] = r
+	return copyRoom(r), nil
 }
 
 // PutUsers implements actors.Store, one PutUser after another once every

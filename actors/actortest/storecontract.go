@@ -28,6 +28,9 @@ import (
 //     ListSavedContexts by SavedAt, oldest first, then name (the numbers
 //     !load shows must stay stable as contexts are added).
 //   - PutSavedContext under an existing (user, name) replaces that context.
+//   - ActivateRoom raises a room's Epoch by one; PutRoom and PutRooms then
+//     refuse a record of a lower epoch with actors.ErrStaleEpoch and keep
+//     the stored one; a record of the stored epoch or above is written.
 //   - NextPlatformChatID on a fresh store returns "1", "2", ... with no gap
 //     and no repeat, under concurrent callers too.
 //   - Records without their identity (an empty user or room id, an empty
@@ -49,6 +52,7 @@ func RunStoreContract(t *testing.T, open func(t *testing.T) actors.Store) {
 	t.Run("ListRooms", c.listRooms)
 	t.Run("PutRooms", c.putRooms)
 	t.Run("PutUsers", c.putUsers)
+	t.Run("ActivateRoomFences", c.activateRoomFences)
 	t.Run("ReturnedRecordsAreCopies", c.returnedRecordsAreCopies)
 	t.Run("NextPlatformChatIDSequential", c.nextIDSequential)
 	t.Run("NextPlatformChatIDConcurrent", c.nextIDConcurrent)
@@ -114,6 +118,7 @@ func contractRoom(id, owner string) actors.RoomRecord {
 		},
 		Taken:           []string{"$q1", "$q2"},
 		CommandsVersion: "v1",
+		Epoch:           4,
 		CreatedBy:       "$new",
 		CreatedAt:       contractAt(7),
 		UpdatedAt:       contractAt(8),

@@ -301,3 +301,40 @@ func checkStoredRoom(t *testing.T, ctx context.Context, s actors.Store, want act
 	}
 	checkSameRecord(t, fmt.Sprintf("ListRooms(%q)[0] after changing an earlier result", want.OwnerID), listed[0], want)
 }
+
+// activateRoomFences: of two activations of one room, the older can no
+// longer write, by PutRoom or PutRooms; the newer can; GetRoom and
+// ListRooms tell the stored epoch; a missing room cannot be activated.
+func (c contract) activateRoomFences(t *testing.T) {
+	s, ctx := c.store(t), t.Context()
+	if _, err := s.ActivateRoom(ctx, "!missing:x"); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("ActivateRoom of a missing room: %v, want ErrNotFound", err)
+	}
+	base := contractRoom("!fenced:x", "@owner:x")
+	base.Epoch = 0
+	mustPutRoom(t, ctx, s, base)
+	older, err := s.ActivateRoom(ctx, base.RoomID)
+	if err != nil || older.Epoch != 1 || older.Name != base.Name {
+		t.Fatalf("first ActivateRoom = epoch %d, name %q, %v; want epoch 1 and the record", older.Epoch, older.Name, err)
+	}
+	newer, err := s.ActivateRoom(ctx, base.RoomID)
+	if err != nil || newer.Epoch != 2 {
+		t.Fatalf("second ActivateRoom = epoch %d, %v; want 2", newer.Epoch, err)
+	}
+	older.Name = "written by the older activation"
+	if err := s.PutRoom(ctx, older); !errors.Is(err, actors.ErrStaleEpoch) {
+		t.Fatalf("PutRoom by the older activation: %v, want ErrStaleEpoch", err)
+	}
+	if err := s.PutRooms(ctx, []actors.RoomRecord{older}); !errors.Is(err, actors.ErrStaleEpoch) {
+		t.Fatalf("PutRooms by the older activation: %v, want ErrStaleEpoch", err)
+	}
+	if got, err := s.GetRoom(ctx, base.RoomID); err != nil || got.Name != base.Name || got.Epoch != 2 {
+		t.Fatalf("after the refused writes GetRoom = name %q, epoch %d, %v; want the stored record at epoch 2", got.Name, got.Epoch, err)
+	}
+	newer.Name = "written by the newer activation"
+	mustPutRoom(t, ctx, s, newer)
+	listed, err := s.ListRooms(ctx, base.OwnerID)
+	if err != nil || len(listed) != 1 || listed[0].Name != newer.Name || listed[0].Epoch != 2 {
+		t.Fatalf("ListRooms after the newer write = %+v, %v", listed, err)
+	}
+}

@@ -11,7 +11,9 @@
 // database sequence, whose values are never handed out twice (nextval is
 // not rolled back, and its WAL record is flushed with the commit); a
 // handled-event mark is an INSERT … ON CONFLICT, so of two members that see
-// one event exactly one handles it.
+// one event exactly one handles it; a room's fencing epoch is a column that
+// ActivateRoom raises and PutRoom compares in the statement that writes, so
+// an activation that another replaced cannot write.
 //
 // Records are stored as the same versioned JSON the Badger store writes
 // (one version column and a json column per row), beside the few columns

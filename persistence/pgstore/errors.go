@@ -3,6 +3,7 @@ package pgstore
 import (
 	"errors"
 
+	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/persistence"
 )
 
@@ -21,6 +22,9 @@ var (
 	// ErrLocked is returned by Open when another process holds the
 	// database exclusively (a running bot).
 	ErrLocked = persistence.ErrLocked
+	// ErrStaleEpoch is actors.ErrStaleEpoch: a room record written by an
+	// activation that another has replaced.
+	ErrStaleEpoch = actors.ErrStaleEpoch
 	// ErrUnsupportedVersion is returned when a record was written by a
 	// newer binary.
 	ErrUnsupportedVersion = persistence.ErrUnsupportedVersion

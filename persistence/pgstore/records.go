@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/surfaces-bot/surfaces/actors"
 )
@@ -79,35 +80,74 @@ func (s *Store) ListUsers(ctx context.Context) ([]actors.UserRecord, error) {
 	return users, nil
 }
 
+// A room's epoch is its own column, the one ActivateRoom raises and PutRoom
+// compares; the epoch inside the record's JSON is the writer's, and reads
+// return the column's.
+
 // GetRoom reads the record of roomID; a missing one is ErrNotFound.
 func (s *Store) GetRoom(ctx context.Context, roomID string) (actors.RoomRecord, error) {
-	r, err := getRecord[actors.RoomRecord](ctx, s, "room "+roomID, versionRoom,
-		`SELECT version, data FROM rooms WHERE room_id = $1`, roomID)
+	r, err := getRecord[epochRoom](ctx, s, "room "+roomID, versionRoom,
+		`SELECT version, data, epoch FROM rooms WHERE room_id = $1`, roomID)
 	if err != nil {
 		return actors.RoomRecord{}, fmt.Errorf("failed to get room %q: %w", roomID, err)
 	}
-	return r, nil
+	return r.RoomRecord, nil
+}
+
+// ActivateRoom implements actors.Store: the epoch column goes up by one in
+// the statement that reads the record back, so two activations, on any
+// members, never get the same epoch.
+func (s *Store) ActivateRoom(ctx context.Context, roomID string) (actors.RoomRecord, error) {
+	r, err := getRecord[epochRoom](ctx, s, "room "+roomID, versionRoom,
+		`UPDATE rooms SET epoch = epoch + 1 WHERE room_id = $1 RETURNING version, data, epoch`, roomID)
+	if err != nil {
+		return actors.RoomRecord{}, fmt.Errorf("failed to activate room %q: %w", roomID, err)
+	}
+	return r.RoomRecord, nil
 }
 
 // putRoomSQL writes one room; the owner and chat index columns are the
-// index ListRooms reads, so they move with the record in one statement.
-const putRoomSQL = `INSERT INTO rooms (room_id, owner_id, chat_index, version, data) VALUES ($1, $2, $3, $4, $5)
+// index ListRooms reads, so they move with the record in one statement. A
+// record of an older epoch than the stored one changes nothing (no row
+// affected: ErrStaleEpoch).
+const putRoomSQL = `INSERT INTO rooms (room_id, owner_id, chat_index, version, data, epoch) VALUES ($1, $2, $3, $4, $5, $6)
 	ON CONFLICT (room_id) DO UPDATE SET owner_id = excluded.owner_id, chat_index = excluded.chat_index,
-		version = excluded.version, data = excluded.data`
+		version = excluded.version, data = excluded.data, epoch = excluded.epoch
+	WHERE rooms.epoch <= excluded.epoch`
 
-// PutRoom creates or replaces the record of r.RoomID.
+// PutRoom creates or replaces the record of r.RoomID, unless the stored one
+// is of a newer epoch.
 func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
 	if err := validRoom(r); err != nil {
 		return err
 	}
-	err := s.put(ctx, "room "+r.RoomID, r, func(raw []byte) (string, []any) {
-		return putRoomSQL, []any{r.RoomID, r.OwnerID, r.ChatIndex, versionRoom, raw}
+	raw, err := encodeRecord("room "+r.RoomID, r)
+	if err != nil {
+		return err
+	}
+	err = s.do(ctx, func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, putRoomSQL, putRoomArgs(r, raw)...)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = staleRoom(r)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("failed to put room %q: %w", r.RoomID, err)
 	}
 	return nil
 }
+
+func putRoomArgs(r actors.RoomRecord, raw []byte) []any {
+	return []any{r.RoomID, r.OwnerID, r.ChatIndex, versionRoom, raw, int64(r.Epoch)}
+}
+
+func staleRoom(r actors.RoomRecord) error {
+	return fmt.Errorf("the record of room %q is of epoch %d, older than the stored one: %w", r.RoomID, r.Epoch, ErrStaleEpoch)
+}
+
+// epochRoom is a room row read with its epoch column.
+type epochRoom struct{ actors.RoomRecord }
 
 // putRoomsBatch is how many rooms PutRooms writes in one transaction (one
 // commit, one WAL flush, for all of them).
@@ -134,7 +174,12 @@ func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
 			b := &pgx.Batch{}
 			for i := start; i < end; i++ {
 				r := rooms[i]
-				b.Queue(putRoomSQL, r.RoomID, r.OwnerID, r.ChatIndex, versionRoom, raws[i])
+				b.Queue(putRoomSQL, putRoomArgs(r, raws[i])...).Exec(func(tag pgconn.CommandTag) error {
+					if tag.RowsAffected() == 0 {
+						return staleRoom(r)
+					}
+					return nil
+				})
 			}
 			return tx.SendBatch(ctx, b).Close()
 		})
@@ -161,10 +206,14 @@ func validRoom(r actors.RoomRecord) error {
 // ListRooms returns the rooms owned by userID, archived ones included,
 // ordered by ChatIndex, then room id.
 func (s *Store) ListRooms(ctx context.Context, userID string) ([]actors.RoomRecord, error) {
-	rooms, err := listRecords[actors.RoomRecord](ctx, s, "room", versionRoom,
-		`SELECT version, data FROM rooms WHERE owner_id = $1 ORDER BY chat_index, room_id`, userID)
+	rows, err := listRecords[epochRoom](ctx, s, "room", versionRoom,
+		`SELECT version, data, epoch FROM rooms WHERE owner_id = $1 ORDER BY chat_index, room_id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list rooms of %q: %w", userID, err)
+	}
+	var rooms []actors.RoomRecord
+	for _, r := range rows {
+		rooms = append(rooms, r.RoomRecord)
 	}
 	return rooms, nil
 }
@@ -212,26 +261,55 @@ func (s *Store) put(ctx context.Context, what string, v any, stmt func(raw []byt
 	})
 }
 
-// getRecord reads the one row sql selects as (version, data).
-func getRecord[T any](ctx context.Context, s *Store, what string, current int, sql string, args ...any) (T, error) {
-	var (
-		v       T
-		version int
-		raw     []byte
-	)
-	err := s.do(ctx, func(ctx context.Context) error {
-		return s.pool.QueryRow(ctx, sql, args...).Scan(&version, &raw)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return v, fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	if err != nil {
-		return v, err
-	}
-	return decodeRecord[T](what, version, raw, current)
+// epochSetter is a record read with an epoch column after its data
+// (epochRoom).
+type epochSetter interface{ setEpoch(int64) }
+
+func (r *epochRoom) setEpoch(e int64) { r.Epoch = uint64(e) }
+
+// rowScan is where one row's columns go: (version, data), and the epoch
+// when T takes one.
+type rowScan[T any] struct {
+	version int
+	raw     []byte
+	epoch   int64
 }
 
-// listRecords reads every row sql selects as (version, data), in its order.
+func (r *rowScan[T]) dest() []any {
+	var v T
+	if _, ok := any(&v).(epochSetter); ok {
+		return []any{&r.version, &r.raw, &r.epoch}
+	}
+	return []any{&r.version, &r.raw}
+}
+
+func (r *rowScan[T]) decode(what string, current int) (T, error) {
+	v, err := decodeRecord[T](what, r.version, r.raw, current)
+	if es, ok := any(&v).(epochSetter); ok && err == nil {
+		es.setEpoch(r.epoch)
+	}
+	return v, err
+}
+
+// getRecord reads the one row sql selects as (version, data[, epoch]).
+func getRecord[T any](ctx context.Context, s *Store, what string, current int, sql string, args ...any) (T, error) {
+	var row rowScan[T]
+	err := s.do(ctx, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, sql, args...).Scan(row.dest()...)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		var zero T
+		return zero, fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return row.decode(what, current)
+}
+
+// listRecords reads every row sql selects as (version, data[, epoch]), in
+// its order.
 func listRecords[T any](ctx context.Context, s *Store, what string, current int, sql string, args ...any) ([]T, error) {
 	var out []T
 	err := s.do(ctx, func(ctx context.Context) error {
@@ -239,12 +317,9 @@ func listRecords[T any](ctx context.Context, s *Store, what string, current int,
 		if err != nil {
 			return err
 		}
-		var (
-			version int
-			raw     []byte
-		)
-		_, err = pgx.ForEachRow(rows, []any{&version, &raw}, func() error {
-			v, err := decodeRecord[T](what, version, raw, current)
+		var row rowScan[T]
+		_, err = pgx.ForEachRow(rows, row.dest(), func() error {
+			v, err := row.decode(what, current)
 			if err != nil {
 				return err
 			}

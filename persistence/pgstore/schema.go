@@ -54,6 +54,9 @@ var migrations = []string{
 		name  text COLLATE "C" PRIMARY KEY,
 		value text NOT NULL
 	);`,
+	// 2: the fencing epoch of each room's activation (actors.RoomRecord.Epoch),
+	// a column so that a write can be refused in the statement that makes it.
+	`ALTER TABLE rooms ADD COLUMN epoch bigint NOT NULL DEFAULT 0;`,
 }
 
 // SchemaVersion is the schema this binary writes: the number of migrations
