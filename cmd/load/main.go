@@ -4,7 +4,7 @@
 // them, while two more users message each other to measure the
 // homeserver's own latency (the floor) in the same window. See test/load.
 //
-//	go run -tags goolm ./cmd/load [-users 10] [-rooms 1] [-turns 3] [-pace 1s] [-stream 0s] [-json FILE] [-bot-binary FILE]
+//	go run -tags goolm ./cmd/load [-users 10] [-rooms 1] [-turns 3] [-pace 1s] [-stream 0s] [-burst] [-json FILE] [-bot-binary FILE]
 //	    [-homeserver-db sqlite|postgres] [-appservice] [-homeserver-rate-limited] [-bot-env NAME=value,...]
 //
 // It exits 1 when a reply was lost or doubled.
@@ -33,6 +33,7 @@ func main() {
 	flag.IntVar(&cfg.Turns, "turns", 3, "messages per chat, each after the reply to the one before")
 	flag.DurationVar(&cfg.Pace, "pace", time.Second, "pause between a user's messages in one chat")
 	flag.DurationVar(&cfg.Stream, "stream", 0, "how long each reply streams (0: an instant echo)")
+	flag.BoolVar(&cfg.Burst, "burst", false, "each turn a burst: a message in every chat of a user at once, measured to the last first reply against the same burst between two users")
 	botEnv := flag.String("bot-env", "", "extra settings for the bot, comma-separated NAME=value (e.g. SURFACES_MATRIX_SEND_RATE=1000)")
 	jsonPath := flag.String("json", "", "also write the report as JSON to this file")
 	homeserverDB := flag.String("homeserver-db", "sqlite", "what Dendrite stores in: sqlite, or postgres (a PostgreSQL server of the run's own, from Debian's package postgresql)")

@@ -18,6 +18,8 @@ import (
 type floor struct {
 	a, b *harness.UserClient
 	room id.RoomID
+	// rooms are the rooms of bursts (addRooms), room first.
+	rooms []id.RoomID
 
 	mu   sync.Mutex
 	took []time.Duration

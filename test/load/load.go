@@ -36,6 +36,10 @@ type Config struct {
 	// (Debian's package) instead of SQLite, whose single writer would
 	// otherwise hide or inflate the bot's share under load.
 	Postgres bool
+	// Burst makes each turn a burst: every user sends a message in each of
+	// their chats at once, and the report gives the last first reply of
+	// each burst against the same burst between two users (burst.go).
+	Burst bool
 	// Appservice runs the bot as an application service
 	// (harness.StackOptions.Appservice); HomeserverRateLimited turns
 	// Dendrite's rate limiting on.
@@ -139,15 +143,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	start := time.Now()
-	floorCtx, stopFloor := context.WithCancel(ctx)
-	floorDone := make(chan struct{})
-	go func() { defer close(floorDone); floor.run(floorCtx, max(cfg.Pace, 200*time.Millisecond)) }()
-	err = r.each(ctx, cfg.Users*cfg.Rooms, func(ctx context.Context, n int) error {
-		i, j := n/cfg.Rooms, n%cfg.Rooms
-		return r.talk(ctx, clients[i], users[i], chats[i][j], j)
-	})
-	stopFloor()
-	<-floorDone
+	if cfg.Burst {
+		if err = floor.addRooms(ctx, cfg.Rooms); err == nil {
+			err = r.bursts(ctx, clients, users, chats, floor)
+		}
+	} else {
+		floorCtx, stopFloor := context.WithCancel(ctx)
+		floorDone := make(chan struct{})
+		go func() { defer close(floorDone); floor.run(floorCtx, max(cfg.Pace, 200*time.Millisecond)) }()
+		err = r.each(ctx, cfg.Users*cfg.Rooms, func(ctx context.Context, n int) error {
+			i, j := n/cfg.Rooms, n%cfg.Rooms
+			return r.talk(ctx, clients[i], users[i], chats[i][j], j)
+		})
+		stopFloor()
+		<-floorDone
+	}
 	elapsed := time.Since(start)
 	r.progress.finish()
 	if err != nil {
@@ -178,6 +188,10 @@ type run struct {
 
 	mu    sync.Mutex
 	turns []Turn
+	// burstLast and floorBursts are the bursts' times (Config.Burst): each
+	// user's last first reply of a bot burst; each floor burst's last
+	// message.
+	burstLast, floorBursts []time.Duration
 }
 
 // each runs f for 0..n-1 at once and returns the first error.

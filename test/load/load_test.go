@@ -44,6 +44,17 @@ func TestSmokeAppservice(t *testing.T) {
 	}
 }
 
+// TestSmokeBurst: one user with three chats sends a message in each at
+// once, twice; each burst's last first reply is reported beside the same
+// burst between two users.
+func TestSmokeBurst(t *testing.T) {
+	rep := smoke(t, load.Config{Users: 1, Rooms: 3, Turns: 2, Burst: true})
+	if rep.BurstLast.N != 2 || rep.FloorBurst.N != 2 || rep.BurstRatioP50 <= 0 {
+		t.Fatalf("bursts reported: %d of the bot's, %d user to user, ratio %.2f; want 2, 2 and a ratio",
+			rep.BurstLast.N, rep.FloorBurst.N, rep.BurstRatioP50)
+	}
+}
+
 // smoke runs cfg with replies streaming for a second, 200 ms between a
 // user's messages, logs the report and fails on a reply lost or doubled.
 func smoke(t *testing.T, cfg load.Config) *load.Report {

@@ -29,6 +29,12 @@ type Report struct {
 	// RatioP50 and RatioP95 are FirstVisible over Floor.
 	RatioP50 float64 `json:"ratio_p50"`
 	RatioP95 float64 `json:"ratio_p95"`
+	// BurstLast and FloorBurst are the bursts (Config.Burst): the last
+	// first reply of each user's burst, and the last message of each same
+	// burst between two users; BurstRatioP50 is the one over the other.
+	BurstLast     Quantiles `json:"burst_last_first_visible_ms,omitzero"`
+	FloorBurst    Quantiles `json:"floor_burst_ms,omitzero"`
+	BurstRatioP50 float64   `json:"burst_ratio_p50,omitempty"`
 
 	Sent         int     `json:"turns_sent"`
 	Lost         int     `json:"replies_lost"`
@@ -94,6 +100,12 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	if rep.Floor.P50 > 0 {
 		rep.RatioP50, rep.RatioP95 = rep.FirstVisible.P50/rep.Floor.P50, rep.FirstVisible.P95/rep.Floor.P95
 	}
+	if r.cfg.Burst {
+		rep.BurstLast, rep.FloorBurst = quantiles(r.burstLast), quantiles(r.floorBursts)
+		if rep.FloorBurst.P50 > 0 {
+			rep.BurstRatioP50 = rep.BurstLast.P50 / rep.FloorBurst.P50
+		}
+	}
 	posts := after.sum("surfaces_matrix_events_sent_total", nil) - before.sum("surfaces_matrix_events_sent_total", nil)
 	rep.PostsPerSec = posts / elapsed.Seconds()
 	limited := map[string]string{"outcome": "rate_limited"}
@@ -130,6 +142,11 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintf(tw, "first visible reply\t%s\n", q(rep.FirstVisible))
 	fmt.Fprintf(tw, "floor (user to user)\t%s\n", q(rep.Floor))
 	fmt.Fprintf(tw, "ratio to the floor\tp50 %.2f ×, p95 %.2f ×\n", rep.RatioP50, rep.RatioP95)
+	if rep.BurstLast.N > 0 {
+		fmt.Fprintf(tw, "last first reply of a burst\t%s\n", q(rep.BurstLast))
+		fmt.Fprintf(tw, "the same burst user to user\t%s\n", q(rep.FloorBurst))
+		fmt.Fprintf(tw, "burst ratio\tp50 %.2f ×\n", rep.BurstRatioP50)
+	}
 	fmt.Fprintf(tw, "complete reply\t%s\n", q(rep.Complete))
 	fmt.Fprintf(tw, "replies\t%d sent, %d lost, %d doubled, %.1f edits a reply\n", rep.Sent, rep.Lost, rep.Doubled, rep.EditsPerTurn)
 	fmt.Fprintf(tw, "bot's posts\t%.1f/s, %.0f answered 429\n", rep.PostsPerSec, rep.RateLimited)

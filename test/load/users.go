@@ -68,52 +68,60 @@ func welcomed(ctx context.Context, bot id.UserID, u *harness.UserClient, room id
 // talk sends the run's turns in one chat, one after the other, each once
 // the reply to the one before is complete, and records what the user saw.
 func (r *run) talk(ctx context.Context, u *harness.UserClient, user string, room id.RoomID, j int) error {
-	bot := r.stack.BotID
 	for k := range r.cfg.Turns {
-		text := fmt.Sprintf("%s chat %d turn %d", user, j+1, k+1)
-		msg, want := text, "echo: "+text
-		if r.cfg.Stream > 0 {
-			n := max(1, int(r.cfg.Stream/chunkEvery))
-			msg = fmt.Sprintf("/slow %d", n)
-			parts := make([]string, n)
-			for i := range parts {
-				parts[i] = fmt.Sprintf("chunk %d", i+1)
-			}
-			want = strings.Join(parts, " ")
-		}
-		turn := Turn{User: user, Room: room.String(), Text: text, want: want}
-		start := time.Now()
-		sent, err := u.SendText(ctx, room, msg)
+		turn, err := r.oneTurn(ctx, u, user, room, j, k)
 		if err != nil {
 			return err
 		}
-		waitCtx, cancel := context.WithTimeout(ctx, r.cfg.ReplyTimeout)
-		reply := func(final bool) func(harness.Message) bool {
-			return func(m harness.Message) bool {
-				return m.Sender == bot && m.MsgType == event.MsgText && u.ArrivedAfter(room, sent, m.EventID) &&
-					(!final || strings.TrimSpace(m.FinalBody) == want)
-			}
-		}
-		if _, err := u.WaitMessage(waitCtx, room, reply(false)); err == nil {
-			turn.FirstVisible = time.Since(start)
-			if m, err := u.WaitMessage(waitCtx, room, reply(true)); err == nil {
-				turn.Complete, turn.Edits, turn.Replies = time.Since(start), m.Edits, 1
-			}
-		}
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		r.add(turn)
 		if k < r.cfg.Turns-1 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(r.cfg.Pace):
+			if err := pause(ctx, r.cfg.Pace); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// oneTurn sends turn k of chat j and waits for its reply, first visible
+// then complete; a reply that never comes is a Turn without them.
+func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, room id.RoomID, j, k int) (Turn, error) {
+	bot := r.stack.BotID
+	text := fmt.Sprintf("%s chat %d turn %d", user, j+1, k+1)
+	msg, want := text, "echo: "+text
+	if r.cfg.Stream > 0 {
+		n := max(1, int(r.cfg.Stream/chunkEvery))
+		msg = fmt.Sprintf("/slow %d", n)
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf("chunk %d", i+1)
+		}
+		want = strings.Join(parts, " ")
+	}
+	turn := Turn{User: user, Room: room.String(), Text: text, want: want}
+	start := time.Now()
+	sent, err := u.SendText(ctx, room, msg)
+	if err != nil {
+		return Turn{}, err
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, r.cfg.ReplyTimeout)
+	reply := func(final bool) func(harness.Message) bool {
+		return func(m harness.Message) bool {
+			return m.Sender == bot && m.MsgType == event.MsgText && u.ArrivedAfter(room, sent, m.EventID) &&
+				(!final || strings.TrimSpace(m.FinalBody) == want)
+		}
+	}
+	if _, err := u.WaitMessage(waitCtx, room, reply(false)); err == nil {
+		turn.FirstVisible = time.Since(start)
+		if m, err := u.WaitMessage(waitCtx, room, reply(true)); err == nil {
+			turn.Complete, turn.Edits, turn.Replies = time.Since(start), m.Edits, 1
+		}
+	}
+	cancel()
+	if ctx.Err() != nil {
+		return Turn{}, ctx.Err()
+	}
+	return turn, nil
 }
 
 // countReplies is how many complete bot replies a chat holds (messages

@@ -1,0 +1,130 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// Bursts (Config.Burst): each user sends a message in every one of their
+// chats at once, the user with many concurrent rooms, and what counts is
+// the last of the first replies. Its floor is the same burst between two
+// people: the floor users, in as many rooms of their own, one message in
+// each at once, until the last one is seen. Bot bursts and floor bursts
+// take turns, so both meet the same homeserver.
+
+// addRooms gives the floor users n rooms in all.
+func (f *floor) addRooms(ctx context.Context, n int) error {
+	f.rooms = []id.RoomID{f.room}
+	for len(f.rooms) < n {
+		room, err := f.a.CreateDM(ctx, f.b.UserID())
+		if err != nil {
+			return err
+		}
+		if err := f.b.WaitJoined(ctx, room); err != nil {
+			return err
+		}
+		f.rooms = append(f.rooms, room)
+	}
+	return nil
+}
+
+// burst sends one message in each of the floor's rooms at once and returns
+// how long until b had seen them all; each message's own time goes to the
+// floor's latencies.
+func (f *floor) burst(ctx context.Context, k int) (time.Duration, error) {
+	start := time.Now()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for i, room := range f.rooms {
+		wg.Go(func() {
+			text := fmt.Sprintf("floor burst %d room %d", k, i)
+			err := func() error {
+				if _, err := f.a.SendText(ctx, room, text); err != nil {
+					return err
+				}
+				wait, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				_, err := f.b.WaitMessage(wait, room, func(m harness.Message) bool {
+					return m.MsgType == event.MsgText && m.Body == text
+				})
+				return err
+			}()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			f.took = append(f.took, time.Since(start))
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("a floor burst was not seen whole: %w", errs[0])
+	}
+	return time.Since(start), nil
+}
+
+// bursts runs cfg.Turns bot bursts, each followed by a floor burst, and
+// records each user's last first reply of each bot burst.
+func (r *run) bursts(ctx context.Context, clients []*harness.UserClient, users []string, chats [][]id.RoomID, f *floor) error {
+	for k := range r.cfg.Turns {
+		last := make([]time.Duration, len(clients))
+		err := r.each(ctx, len(clients)*r.cfg.Rooms, func(ctx context.Context, n int) error {
+			i, j := n/r.cfg.Rooms, n%r.cfg.Rooms
+			turn, err := r.oneTurn(ctx, clients[i], users[i], chats[i][j], j, k)
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			if turn.FirstVisible == 0 {
+				last[i] = -1 // a first reply never came: no last one to report
+			} else if last[i] >= 0 {
+				last[i] = max(last[i], turn.FirstVisible)
+			}
+			r.mu.Unlock()
+			r.add(turn)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, d := range last {
+			if d > 0 {
+				r.burstLast = append(r.burstLast, d)
+			}
+		}
+		if err := pause(ctx, r.cfg.Pace); err != nil {
+			return err
+		}
+		d, err := f.burst(ctx, k)
+		if err != nil {
+			return err
+		}
+		r.floorBursts = append(r.floorBursts, d)
+		if err := pause(ctx, r.cfg.Pace); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pause waits d unless ctx ends first.
+func pause(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
