@@ -8,6 +8,9 @@ import "errors"
 var (
 	// ErrNotFound is returned by a Store when a record does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrInvalidRecord is returned by a Store when a write is refused
+	// because the record lacks its identity or holds an impossible value.
+	ErrInvalidRecord = errors.New("invalid record")
 	// ErrStaleEpoch is returned by Store.PutRoom for a record written by
 	// an activation that another has replaced (RoomRecord.Epoch).
 	ErrStaleEpoch = errors.New("the room was activated again elsewhere (stale epoch)")

@@ -1,6 +1,9 @@
 package actors
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // The records below are the durable state of the bot (PRODUCT R7.1). They are
 // declared here, in the domain package, so that actors can use them without
@@ -25,6 +28,21 @@ type UserRecord struct {
 	DefaultAgentNoticed bool      `json:"default_agent_noticed,omitempty"`
 	CreatedAt           time.Time `json:"created_at"`
 	UpdatedAt           time.Time `json:"updated_at"`
+}
+
+// Validate refuses a room a Store must not write: one without its identity
+// (room id, owner) or with a negative chat index. Every Store calls it, so
+// they refuse the same records with the same words.
+func (r RoomRecord) Validate() error {
+	switch {
+	case r.RoomID == "":
+		return fmt.Errorf("failed to put room: empty room id: %w", ErrInvalidRecord)
+	case r.OwnerID == "":
+		return fmt.Errorf("failed to put room %q: empty owner id: %w", r.RoomID, ErrInvalidRecord)
+	case r.ChatIndex < 0:
+		return fmt.Errorf("failed to put room %q: negative chat index %d: %w", r.RoomID, r.ChatIndex, ErrInvalidRecord)
+	}
+	return nil
 }
 
 // RoomRecord is one conversation room: one agent context.

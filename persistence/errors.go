@@ -30,7 +30,8 @@ var (
 
 	// ErrInvalidRecord is returned when a write is refused because the
 	// record lacks its identity (an empty id) or holds an impossible value.
-	ErrInvalidRecord = errors.New("invalid record")
+	// It is actors.ErrInvalidRecord, which RoomRecord.Validate wraps.
+	ErrInvalidRecord = actors.ErrInvalidRecord
 
 	// ErrTooManyConflicts is returned when a read-modify-write transaction
 	// kept conflicting with concurrent writers and was given up.

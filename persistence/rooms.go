@@ -47,7 +47,7 @@ func (s *Store) ActivateRoom(ctx context.Context, roomID string) (actors.RoomRec
 // index in step, in one transaction: when the owner or the chat index
 // changed, the old index entry is removed with the write of the new one.
 func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
-	if err := validRoom(r); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	if err := s.update(ctx, func(txn *badger.Txn) error { return putRoomTxn(txn, r) }); err != nil {
@@ -64,7 +64,7 @@ const putRoomsBatch = 500
 // putRoomsBatch, each durable when it returns.
 func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
 	for _, r := range rooms {
-		if err := validRoom(r); err != nil {
+		if err := r.Validate(); err != nil {
 			return err
 		}
 	}
@@ -81,18 +81,6 @@ func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
 		if err != nil {
 			return fmt.Errorf("failed to put %d rooms: %w", len(batch), err)
 		}
-	}
-	return nil
-}
-
-func validRoom(r actors.RoomRecord) error {
-	switch {
-	case r.RoomID == "":
-		return fmt.Errorf("failed to put room: empty room id: %w", ErrInvalidRecord)
-	case r.OwnerID == "":
-		return fmt.Errorf("failed to put room %q: empty owner id: %w", r.RoomID, ErrInvalidRecord)
-	case r.ChatIndex < 0:
-		return fmt.Errorf("failed to put room %q: negative chat index %d: %w", r.RoomID, r.ChatIndex, ErrInvalidRecord)
 	}
 	return nil
 }

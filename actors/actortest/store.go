@@ -219,13 +219,8 @@ func (s *Store) GetRoom(ctx context.Context, id string) (actors.RoomRecord, erro
 
 // PutRoom implements actors.Store.
 func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
-	switch {
-	case r.RoomID == "":
-		return errors.New("failed to put room: empty room id")
-	case r.OwnerID == "":
-		return fmt.Errorf("failed to put room %q: empty owner id", r.RoomID)
-	case r.ChatIndex < 0:
-		return fmt.Errorf("failed to put room %q: negative chat index %d", r.RoomID, r.ChatIndex)
+	if err := r.Validate(); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	if held := s.held; held != nil {

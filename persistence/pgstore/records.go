@@ -41,7 +41,7 @@ func (s *Store) PutUser(ctx context.Context, u actors.UserRecord) error {
 }
 
 // PutUsers implements actors.Store: the users in transactions of
-// putRoomsBatch, each durable when it returns.
+// putBatch, each durable when it returns.
 func (s *Store) PutUsers(ctx context.Context, users []actors.UserRecord) error {
 	raws := make([][]byte, len(users))
 	for i, u := range users {
@@ -54,8 +54,8 @@ func (s *Store) PutUsers(ctx context.Context, users []actors.UserRecord) error {
 		}
 		raws[i] = raw
 	}
-	for start := 0; start < len(users); start += putRoomsBatch {
-		end := min(start+putRoomsBatch, len(users))
+	for start := 0; start < len(users); start += putBatch {
+		end := min(start+putBatch, len(users))
 		err := s.tx(ctx, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
 			for i := start; i < end; i++ {
@@ -118,7 +118,7 @@ const putRoomSQL = `INSERT INTO rooms (room_id, owner_id, chat_index, version, d
 // PutRoom creates or replaces the record of r.RoomID, unless the stored one
 // is of a newer epoch.
 func (s *Store) PutRoom(ctx context.Context, r actors.RoomRecord) error {
-	if err := validRoom(r); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	raw, err := encodeRecord("room "+r.RoomID, r)
@@ -149,17 +149,17 @@ func staleRoom(r actors.RoomRecord) error {
 // epochRoom is a room row read with its epoch column.
 type epochRoom struct{ actors.RoomRecord }
 
-// putRoomsBatch is how many rooms PutRooms writes in one transaction (one
+// putBatch is how many records PutRooms and PutUsers write in one transaction (one
 // commit, one WAL flush, for all of them).
-const putRoomsBatch = 500
+const putBatch = 500
 
 // PutRooms implements actors.Store: the rooms in transactions of
-// putRoomsBatch, each durable when it returns. A room given twice ends as
+// putBatch, each durable when it returns. A room given twice ends as
 // its last copy, as with one PutRoom after another.
 func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
 	raws := make([][]byte, len(rooms))
 	for i, r := range rooms {
-		if err := validRoom(r); err != nil {
+		if err := r.Validate(); err != nil {
 			return err
 		}
 		raw, err := encodeRecord("room "+r.RoomID, r)
@@ -168,8 +168,8 @@ func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
 		}
 		raws[i] = raw
 	}
-	for start := 0; start < len(rooms); start += putRoomsBatch {
-		end := min(start+putRoomsBatch, len(rooms))
+	for start := 0; start < len(rooms); start += putBatch {
+		end := min(start+putBatch, len(rooms))
 		err := s.tx(ctx, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
 			for i := start; i < end; i++ {
@@ -186,19 +186,6 @@ func (s *Store) PutRooms(ctx context.Context, rooms []actors.RoomRecord) error {
 		if err != nil {
 			return fmt.Errorf("failed to put rooms %d to %d of %d: %w", start+1, end, len(rooms), err)
 		}
-	}
-	return nil
-}
-
-// validRoom refuses a room without its identity, as persistence does.
-func validRoom(r actors.RoomRecord) error {
-	switch {
-	case r.RoomID == "":
-		return fmt.Errorf("failed to put room: empty room id: %w", ErrInvalidRecord)
-	case r.OwnerID == "":
-		return fmt.Errorf("failed to put room %q: empty owner id: %w", r.RoomID, ErrInvalidRecord)
-	case r.ChatIndex < 0:
-		return fmt.Errorf("failed to put room %q: negative chat index %d: %w", r.RoomID, r.ChatIndex, ErrInvalidRecord)
 	}
 	return nil
 }
