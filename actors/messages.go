@@ -123,6 +123,10 @@ type StartTurn struct {
 	// handedOver marks a message a crashed room actor had queued, handed to
 	// its successor: taken already, and not a second delivery.
 	handedOver bool
+	// arrival orders the queue: the room numbers what it takes as it takes
+	// it, so a caption whose file finished late keeps its place (0: before
+	// anything this incarnation took, as a restored queue is).
+	arrival uint64
 }
 
 // StageFile asks a room actor to receive a file the user sent and stage it
@@ -139,6 +143,8 @@ type StageFile struct {
 	// limit, when above 0, is how many bytes the file may have before the
 	// user's staged-files quota refuses it (set by the user actor).
 	limit int64
+	// arrival is the caption's place in the queue (StartTurn.arrival).
+	arrival uint64
 }
 
 // RunCommand asks a room actor to run a room-scoped command.

@@ -73,6 +73,9 @@ type roomActor struct {
 	// conversation (!clear, !load, !agent): a message sent after one of them
 	// must go to the new conversation, so turns wait until they are done.
 	holdTurns int
+	// arrivals numbers the messages and files the room takes, in order
+	// (StartTurn.arrival).
+	arrivals uint64
 	// skipMove lets one turn go ahead on the default agent after a move to
 	// the assigned one failed, instead of retrying in a loop.
 	skipMove bool
@@ -569,13 +572,28 @@ func (a *roomActor) enqueue(c actor.Context, m *StartTurn) (accepted bool) {
 	if m.takenAt.IsZero() {
 		m.takenAt = m.queuedAt // where the turn's stages start (TurnStages)
 	}
-	a.queue = append(a.queue, m)
+	if m.arrival == 0 {
+		m.arrival = a.nextArrival()
+	}
+	// A caption whose file took longer to receive than a later message goes
+	// before it, where the user sent it.
+	if i := slices.IndexFunc(a.queue, func(q *StartTurn) bool { return q.arrival > m.arrival }); i >= 0 {
+		a.queue = slices.Insert(a.queue, i, m)
+	} else {
+		a.queue = append(a.queue, m)
+	}
 	if !a.startNextTurn(c) {
 		// It waits: written now, so a restart runs it (PRODUCT R7.2).
 		a.log.Debug().Str("event_id", m.EventID).Int("queued", len(a.queue)).Msg("message queued")
 		a.save(c)
 	}
 	return true
+}
+
+// nextArrival numbers the next message or file the room takes.
+func (a *roomActor) nextArrival() uint64 {
+	a.arrivals++
+	return a.arrivals
 }
 
 // dropConn forgets the room's agent connection and closes it in the

@@ -17,7 +17,8 @@ import (
 
 // Files the user sends wait in the room's record (Staged) until the next
 // turn carries them as attachments (PRODUCT R4.1). Receiving one holds the
-// turns (holdTurns), so a message sent right after a file goes with it.
+// turns (holdTurns), so a message sent right after a file goes with it, and
+// a caption keeps its place before messages sent after it (arrival).
 
 // fileStaged reports the end of receiving a file.
 type fileStaged struct {
@@ -29,6 +30,7 @@ type fileStaged struct {
 	caption string
 	eventID string
 	sender  string
+	arrival uint64
 	ack     *Ack
 	err     error
 }
@@ -53,6 +55,7 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 		return
 	}
 	a.holdTurns++
+	m.arrival = a.nextArrival()
 	if a.staging == nil {
 		a.staging = map[string]*StageFile{}
 	}
@@ -66,7 +69,7 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 			return matrix.Download(ctx, media, w)
 		})
 		att.EventID, att.MIME = m.EventID, cmp.Or(media.MIME, att.MIME)
-		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, limit: limit, caption: m.Caption, eventID: m.EventID, sender: m.Sender, ack: m.ack, err: err}
+		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, limit: limit, caption: m.Caption, eventID: m.EventID, sender: m.Sender, arrival: m.arrival, ack: m.ack, err: err}
 	})
 }
 
@@ -100,7 +103,7 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 	a.log.Info().Str("event_id", m.eventID).Str("path", m.att.Path).Int64("size", m.att.Size).Msg("file staged")
 	if m.caption != "" {
 		// The caption is the message the file goes with (PRODUCT R4.1).
-		if !a.enqueue(c, &StartTurn{EventID: m.eventID, Sender: m.sender, Text: m.caption}) {
+		if !a.enqueue(c, &StartTurn{EventID: m.eventID, Sender: m.sender, Text: m.caption, arrival: m.arrival}) {
 			a.save(c) // the file stays staged for the next message
 		}
 		return

@@ -214,3 +214,31 @@ func TestAgentFilesArriveInPlace(t *testing.T) {
 		tt.turnEnded("!r")
 	})
 }
+
+// A message sent after a captioned file, while the file is still being
+// received, waits for the caption's turn: the caption goes first and takes
+// the file, the message after it goes second and takes nothing. (The file
+// arrives at the room before the message, but finishes after it.)
+func TestCaptionKeepsItsPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "101")
+		release := tt.Matrix.Block("Download")
+		tt.sendFile("!r", "notes.txt", []byte("notes"), "what is in it?")
+		synctest.Wait()
+		tt.say(alice, "!r", "then this")
+		synctest.Wait()
+		release()
+		conn := tt.conn()
+		first := tt.turn(conn)
+		if first.Msg.Text != "what is in it?" || len(first.Msg.Attachments) != 1 {
+			t.Fatalf("the first turn was %q with %v, want the caption with the file", first.Msg.Text, first.Msg.Attachments)
+		}
+		first.Emit(actortest.End(0))
+		second := tt.turn(conn)
+		if second.Msg.Text != "then this" || len(second.Msg.Attachments) != 0 {
+			t.Fatalf("the second turn was %q with %v, want the later message alone", second.Msg.Text, second.Msg.Attachments)
+		}
+		second.Emit(actortest.End(0))
+	})
+}
