@@ -27,6 +27,9 @@ type Config struct {
 	Onboarding  Onboarding  `koanf:"onboarding"`
 	Shutdown    Shutdown    `koanf:"shutdown"`
 	Actors      Actors      `koanf:"actors"`
+	// Cluster runs the binary as one member of several sharing a
+	// PostgreSQL database (issue 24); off by default.
+	Cluster Cluster `koanf:"cluster"`
 
 	// meta records where the values came from, for error messages and
 	// String; nil for a Config built by hand.
@@ -280,6 +283,17 @@ type Actors struct {
 	// (and a user's once their rooms' are stopped); the next message starts
 	// it again from the state directory. 0 keeps every actor resident.
 	PassivateAfter time.Duration `koanf:"passivate_after"`
+}
+
+// Cluster makes this process a member of a cluster: several copies of the
+// binary on one PostgreSQL database (persistence.backend: postgres), one of
+// which at a time, the ingress holder, reads the homeserver and runs the
+// conversations; the others stand by and take over when it dies.
+type Cluster struct {
+	Enabled bool `koanf:"enabled"`
+	// MemberID names this member, unique among the running ones; empty
+	// means the host name.
+	MemberID string `koanf:"member_id"`
 }
 
 // Locales with a message catalogue (PRODUCT R2.11).

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Validate checks the whole configuration and returns one *ValidationError
@@ -64,6 +65,12 @@ func (c *Config) validate(ps *problems) {
 	v.oneOf("persistence.backend", c.Persistence.Backend, BackendBadger, BackendPostgres)
 	if c.Persistence.Backend == BackendPostgres {
 		v.required("persistence.postgres_dsn", string(c.Persistence.PostgresDSN))
+	}
+	if c.Cluster.Enabled {
+		v.check("cluster.enabled", c.Persistence.Backend != BackendPostgres, func() string {
+			return "needs persistence.backend: postgres (the members share its database)"
+		})
+		v.check("cluster.member_id", c.Cluster.MemberID != "", func() string { return checkMemberID(c.Cluster.MemberID) })
 	}
 	v.required("http.listen", c.HTTP.Listen)
 	v.positive("http.unready_after", c.HTTP.UnreadyAfter)
@@ -215,6 +222,15 @@ func checkUserID(id string) string {
 	local, server, ok := strings.Cut(strings.TrimPrefix(id, "@"), ":")
 	if !strings.HasPrefix(id, "@") || !ok || local == "" || server == "" || strings.ContainsAny(id, " \t\n") {
 		return fmt.Sprintf("%q is not a Matrix user id such as \"@surfaces:matrix.org\"", id)
+	}
+	return ""
+}
+
+// checkMemberID accepts what logs and metric labels show plainly: up to
+// 64 printable bytes without spaces.
+func checkMemberID(id string) string {
+	if len(id) > 64 || strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
+		return fmt.Sprintf("%q is not a member id: up to 64 printable characters without spaces, such as \"member-1\"", id)
 	}
 	return ""
 }

@@ -79,7 +79,9 @@ var (
 // state.path, or the PostgreSQL database of persistence.postgres_dsn.
 func openState(ctx context.Context, cfg *config.Config) (stateStore, error) {
 	if cfg.Persistence.Backend == config.BackendPostgres {
-		return openPostgres(ctx, cfg.Persistence.PostgresDSN.Reveal())
+		// The members of a cluster share the database; a single bot holds
+		// it, as it holds a Badger directory.
+		return openPostgres(ctx, cfg.Persistence.PostgresDSN.Reveal(), pgstore.Options{Shared: cfg.Cluster.Enabled})
 	}
 	return openStore(ctx, cfg.State.Path)
 }
@@ -89,7 +91,7 @@ func openState(ctx context.Context, cfg *config.Config) (stateStore, error) {
 // store is an empty one in memory. A PostgreSQL database always exists.
 func openStateIfExists(ctx context.Context, cfg *config.Config) (store stateStore, absent bool, err error) {
 	if cfg.Persistence.Backend == config.BackendPostgres {
-		store, err := openPostgres(ctx, cfg.Persistence.PostgresDSN.Reveal())
+		store, err := openPostgres(ctx, cfg.Persistence.PostgresDSN.Reveal(), pgstore.Options{})
 		return store, false, err
 	}
 	return openStoreIfExists(ctx, cfg.State.Path)
@@ -110,13 +112,13 @@ const postgresConnectTimeout = 15 * time.Second
 
 // openPostgres opens the PostgreSQL store, turning each way the start can
 // be wrong into one line saying what to do.
-func openPostgres(ctx context.Context, dsn string) (*pgstore.Store, error) {
+func openPostgres(ctx context.Context, dsn string, opts pgstore.Options) (*pgstore.Store, error) {
 	openCtx, cancel := context.WithTimeout(ctx, postgresConnectTimeout)
 	defer cancel()
-	store, err := pgstore.Open(openCtx, dsn, pgstore.Options{})
+	store, err := pgstore.Open(openCtx, dsn, opts)
 	switch {
 	case errors.Is(err, pgstore.ErrLocked):
-		return nil, errors.New("the PostgreSQL database is in use by another process: stop the bot first")
+		return nil, errors.New("the PostgreSQL database is in use by another process: stop the bot first (in a cluster, every member)")
 	case errors.Is(err, pgstore.ErrUnreachable):
 		return nil, fmt.Errorf("%w: persistence.postgres_dsn: %w; check the host and port, and that the server is running", errConfig, err)
 	case errors.Is(err, pgstore.ErrSchemaNewer):

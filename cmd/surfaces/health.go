@@ -33,6 +33,9 @@ type health struct {
 	// events stay unacked, so the bot is not ready while any fails.
 	failingWrites atomic.Value
 	announced     sync.Once
+	// standby is set while this member of a cluster waits for the ingress
+	// (cluster.go): alive, not serving.
+	standby atomic.Bool
 }
 
 // announce logs the one "ready" line, the first time the bot is both synced
@@ -85,12 +88,16 @@ func (h *health) ready() bool {
 // serveHTTP serves /healthz (the process is up), /readyz (logged in, the
 // first sync processed and start-up reconciliation done) and /metrics on addr until ctx ends. It returns
 // the bound address, so ":0" works in tests.
-func serveHTTP(ctx context.Context, addr string, h *health, reg *prometheus.Registry) (string, <-chan error, error) {
+func serveHTTP(ctx context.Context, addr string, h *health, reg prometheus.Gatherer) (string, <-chan error, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if h.standby.Load() {
+			http.Error(w, "standby: another member of the cluster holds the ingress; this one takes over if it dies", http.StatusServiceUnavailable)
+			return
+		}
 		if !h.ready() {
 			http.Error(w, "not ready: not logged in, first sync or reconciliation not done, syncing has been failing, or record writes are failing", http.StatusServiceUnavailable)
 			return
@@ -123,9 +130,16 @@ func serveHTTP(ctx context.Context, addr string, h *health, reg *prometheus.Regi
 }
 
 // newMetricsRegistry holds the process metrics; the bot's own metrics are
-// registered by the packages that own them.
-func newMetricsRegistry() *prometheus.Registry {
+// registered by the packages that own them, through the returned
+// Registerer, which labels every series with member when it is not empty
+// (a member of a cluster: the members' series stay apart once scraped
+// together).
+func newMetricsRegistry(member string) (*prometheus.Registry, prometheus.Registerer) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
+	var r prometheus.Registerer = reg
+	if member != "" {
+		r = prometheus.WrapRegistererWith(prometheus.Labels{"member": member}, reg)
+	}
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg, r
 }

@@ -12,6 +12,7 @@
 //	                                         exit 0 if the running bot's /readyz answers 200
 //	surfaces appservice register [-config FILE] [--url URL] [--out FILE] [--force]
 //	                                         write the bot's appservice registration
+//	surfaces cluster status [-config FILE]   list the members of a cluster (cluster.enabled)
 //	surfaces config validate [-config FILE]  check the configuration and exit
 //	surfaces version                         print the version
 //
@@ -75,6 +76,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 		return cmdHealthcheck(ctx, args[1:], env, stdout, stderr)
 	case "appservice":
 		return cmdAppservice(args[1:], env, stdout, stderr)
+	case "cluster":
+		return cmdCluster(ctx, args[1:], env, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "validate" {
 			usage(stderr)
@@ -117,6 +120,8 @@ func usage(w io.Writer) {
                                            write the bot's application service registration
                                            (random tokens, the bot's user only, no rate limit)
                                            and print how to load it into the homeserver
+  surfaces cluster status [-config FILE]   list the members of the cluster on the PostgreSQL
+                                           database, which holds the ingress, which are gone
   surfaces config validate [-config FILE]  check the configuration and exit
   surfaces version                         print the version
 reconcile and reset need the bot stopped.

@@ -301,7 +301,8 @@ func TestHealthcheck(t *testing.T) {
 func TestHealthcheckFollowsReadyz(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &health{}
-	addr, done, err := serveHTTP(ctx, "127.0.0.1:0", h, newMetricsRegistry())
+	reg, _ := newMetricsRegistry("")
+	addr, done, err := serveHTTP(ctx, "127.0.0.1:0", h, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

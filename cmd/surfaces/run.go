@@ -18,6 +18,7 @@ import (
 	"github.com/surfaces-bot/surfaces/agents"
 	"github.com/surfaces-bot/surfaces/config"
 	"github.com/surfaces-bot/surfaces/matrix"
+	"github.com/surfaces-bot/surfaces/persistence/pgstore"
 )
 
 func loadRegistry(cfg *config.Config) (*agents.Registry, error) {
@@ -76,7 +77,29 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	}()
 
 	h := &health{unreadyAfter: cfg.HTTP.UnreadyAfter}
-	metrics := newMetricsRegistry()
+	var member *pgstore.Member
+	memberLabel := ""
+	if cfg.Cluster.Enabled {
+		if memberLabel, err = memberID(cfg); err != nil {
+			return err
+		}
+		if member, err = joinCluster(ctx, memberLabel, store); err != nil {
+			return err
+		}
+		defer func() {
+			if err := member.Leave(context.WithoutCancel(ctx)); err != nil {
+				log.Warn().Err(err).Msg("failed to leave the cluster")
+			}
+		}()
+		withMember := log.With().Str("member_id", memberLabel).Logger()
+		log, ctx = &withMember, withMember.WithContext(ctx)
+	}
+	gatherer, metrics := newMetricsRegistry(memberLabel)
+	if member != nil {
+		if err := metrics.Register(ingressGauge(h)); err != nil {
+			return fmt.Errorf("failed to register the metrics: %w", err)
+		}
+	}
 	for _, c := range h.collectors() {
 		if err := metrics.Register(c); err != nil {
 			return fmt.Errorf("failed to register the metrics: %w", err)
@@ -91,11 +114,23 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	}
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
-	addr, httpDone, err := serveHTTP(httpCtx, cfg.HTTP.Listen, h, metrics)
+	addr, httpDone, err := serveHTTP(httpCtx, cfg.HTTP.Listen, h, gatherer)
 	if err != nil {
 		return err
 	}
 	log.Info().Str("addr", addr).Msg("http listening")
+	if member != nil {
+		if err := awaitIngress(ctx, member, h); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			stopHTTP()
+			<-httpDone
+			log.Info().Msg("stopped while standing by")
+			return nil
+		}
+		stopWhenLost(ctx, member)
+	}
 
 	mx, err := connect(ctx, cfg, store)
 	if err != nil {

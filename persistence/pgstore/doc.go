@@ -26,6 +26,12 @@
 // in order, under an advisory lock (members starting together migrate
 // once), and refuses a database whose schema is newer than the binary.
 //
+// The members of a cluster share the database (Store.Join, members.go):
+// each holds session advisory locks on a connection of its own, for its id
+// and, on one member at a time, for the ingress; PostgreSQL releases them
+// when the session ends, however its process ended, which is what lets a
+// standing-by member take the ingress over.
+//
 // Concurrency contract: a *Store is safe for concurrent use by any number of
 // goroutines (and processes). Each method is one statement or one
 // transaction on a connection of its pool, so each is atomic on its own;

@@ -35,4 +35,10 @@ var (
 	// ErrUnreachable is returned by Open when no connection to the server
 	// could be made.
 	ErrUnreachable = errors.New("PostgreSQL cannot be reached")
+	// ErrMemberTaken is returned by Join when a running process is the
+	// member of that id already.
+	ErrMemberTaken = errors.New("another running member has this member id")
+	// ErrMemberLost says a member's database session ended: its locks are
+	// released, so it holds no ingress any more.
+	ErrMemberLost = errors.New("the member's database session was lost")
 )

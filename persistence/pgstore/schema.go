@@ -57,6 +57,14 @@ var migrations = []string{
 	// 2: the fencing epoch of each room's activation (actors.RoomRecord.Epoch),
 	// a column so that a write can be refused in the statement that makes it.
 	`ALTER TABLE rooms ADD COLUMN epoch bigint NOT NULL DEFAULT 0;`,
+	// 3: the members of a cluster sharing the database (members.go): who
+	// they are; whether they live is read from their locks.
+	`CREATE TABLE members (
+		member_id text COLLATE "C" PRIMARY KEY,
+		host      text NOT NULL,
+		pid       integer NOT NULL,
+		joined_at timestamptz NOT NULL
+	);`,
 }
 
 // SchemaVersion is the schema this binary writes: the number of migrations
@@ -72,9 +80,16 @@ const (
 	// RaisePlatformChatID, so that a raise never interleaves with a take.
 	lockSequence int64 = 0x5375_7266_0002
 	// lockExclusiveUse is held for a Store's lifetime unless
-	// Options.Shared.
+	// Options.Shared, and held shared by every member of a cluster
+	// (members.go).
 	lockExclusiveUse int64 = 0x5375_7266_0003
+	// lockIngress is held by the one member that reads the homeserver.
+	lockIngress int64 = 0x5375_7266_0004
 )
+
+// lockMembers is the first key of a member's lock (pg_advisory_lock's
+// two-int4 form), the second being hashtext of its id.
+const lockMembers int32 = 0x5375_726d
 
 // migrate brings the database to SchemaVersion, or refuses one newer.
 func migrate(ctx context.Context, conn *pgx.Conn) (from int, err error) {

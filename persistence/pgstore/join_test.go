@@ -1,0 +1,136 @@
+package pgstore_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/surfaces-bot/surfaces/persistence/pgstore"
+)
+
+// join makes s's process the member id, left by t.Cleanup.
+func join(t *testing.T, s *pgstore.Store, id string) *pgstore.Member {
+	t.Helper()
+	m, err := s.Join(testContext(t), id, pgstore.MemberInfo{Host: "test", PID: os.Getpid()})
+	if err != nil {
+		t.Fatalf("join %s: %v", id, err)
+	}
+	t.Cleanup(func() {
+		if err := m.Leave(testContext(t)); err != nil {
+			t.Error(err)
+		}
+	})
+	return m
+}
+
+// statuses is Members as "id live ingress" lines.
+func statuses(t *testing.T, s *pgstore.Store) []string {
+	t.Helper()
+	ms, err := s.Members(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		out = append(out, fmt.Sprintf("%s live=%t ingress=%t", m.ID, m.Live, m.Ingress))
+	}
+	return out
+}
+
+// killSession ends the database session holding member id's lock, as the
+// death of its process would.
+func killSession(t *testing.T, dsn, id string) {
+	t.Helper()
+	execSQL(t, dsn, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid::bigint = (hashtext($1)::bigint & 4294967295)`, id)
+}
+
+// TestJoinRefusesATakenID: two running processes cannot be the same
+// member; once the first leaves, its id is free again (issue 24's "a member
+// started with another member's id").
+func TestJoinRefusesATakenID(t *testing.T) {
+	dsn := newDatabase(t)
+	s1 := openTestStore(t, dsn, pgstore.Options{Shared: true})
+	s2 := openTestStore(t, dsn, pgstore.Options{Shared: true})
+	a := join(t, s1, "a")
+	if m, err := s2.Join(testContext(t), "a", pgstore.MemberInfo{}); !errors.Is(err, pgstore.ErrMemberTaken) {
+		if m != nil {
+			m.Leave(testContext(t))
+		}
+		t.Fatalf("a second member a: %v, want ErrMemberTaken", err)
+	}
+	join(t, s2, "b")
+	if err := a.Leave(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	join(t, s2, "a")
+	if got, want := statuses(t, s1), []string{"a live=true ingress=false", "b live=true ingress=false"}; !slices.Equal(got, want) {
+		t.Fatalf("members %q, want %q", got, want)
+	}
+}
+
+// TestMembersShareTheDatabaseToolsDoNot: a tool that opens the database
+// exclusively (reset) is refused while a member runs, and a member cannot
+// join while such a tool holds it.
+func TestMembersShareTheDatabaseToolsDoNot(t *testing.T) {
+	dsn := newDatabase(t)
+	s := openTestStore(t, dsn, pgstore.Options{Shared: true})
+	a := join(t, s, "a")
+	if tool, err := pgstore.Open(testContext(t), dsn, pgstore.Options{}); !errors.Is(err, pgstore.ErrLocked) {
+		if tool != nil {
+			tool.Close()
+		}
+		t.Fatalf("an exclusive open beside a member: %v, want ErrLocked", err)
+	}
+	if err := a.Leave(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	tool := openTestStore(t, dsn, pgstore.Options{})
+	if m, err := s.Join(testContext(t), "b", pgstore.MemberInfo{}); !errors.Is(err, pgstore.ErrLocked) {
+		if m != nil {
+			m.Leave(testContext(t))
+		}
+		t.Fatalf("joining while a tool holds the database: %v, want ErrLocked", err)
+	}
+	tool.Close()
+	join(t, s, "b")
+}
+
+// TestIngressPassesOnWhenItsHolderDies: one member at a time holds the
+// ingress; when its session ends without leaving (its process killed),
+// it learns it lost it, a waiting member takes it, and the members list
+// shows who holds it.
+func TestIngressPassesOnWhenItsHolderDies(t *testing.T) {
+	dsn := newDatabase(t)
+	ctx := testContext(t)
+	a := join(t, openTestStore(t, dsn, pgstore.Options{Shared: true}), "a")
+	sb := openTestStore(t, dsn, pgstore.Options{Shared: true})
+	b := join(t, sb, "b")
+	if err := a.TakeIngress(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.TryIngress(ctx); err != nil || got {
+		t.Fatalf("b took the ingress while a held it (%t, %v)", got, err)
+	}
+	if got, want := statuses(t, sb), []string{"a live=true ingress=true", "b live=true ingress=false"}; !slices.Equal(got, want) {
+		t.Fatalf("members %q, want %q", got, want)
+	}
+
+	killSession(t, dsn, "a")
+	if err := b.TakeIngress(ctx); err != nil {
+		t.Fatalf("b did not take the ingress after a died: %v", err)
+	}
+	select {
+	case <-a.Lost():
+	case <-ctx.Done():
+		t.Fatal("a was not told it lost its session")
+	}
+	if err := a.TakeIngress(ctx); !errors.Is(err, pgstore.ErrMemberLost) {
+		t.Fatalf("a lost member taking the ingress: %v, want ErrMemberLost", err)
+	}
+	if got, want := statuses(t, sb), []string{"a live=false ingress=false", "b live=true ingress=true"}; !slices.Equal(got, want) {
+		t.Fatalf("members %q, want %q", got, want)
+	}
+}
