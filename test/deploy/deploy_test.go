@@ -79,6 +79,7 @@ func TestComposeFiles(t *testing.T) {
 	}{
 		{"docker-compose.prod.yml", []string{"surfaces"}},
 		{"docker-compose.fullstack.yml", []string{"surfaces", "dendrite", "proxy", "agent-0", "agent-1"}},
+		{"docker-compose.cluster.yml", []string{"postgres", "surfaces-1", "surfaces-2", "surfaces-3"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			c := loadCompose(t, tc.file)
@@ -108,24 +109,42 @@ func TestComposeFiles(t *testing.T) {
 					}
 				}
 			}
-			bot := c.Services["surfaces"]
-			if _, ok := bot.Environment["SURFACES_WORKSPACE_DIR"]; !ok {
-				t.Error("the bot gets no workspace dir")
+			members := map[string]string{}
+			for name, bot := range c.Services {
+				if bot.Image != "surfaces:latest" || len(bot.Entrypoint) > 0 {
+					continue // not the bot (an agent runs the image's refagent)
+				}
+				if _, ok := bot.Environment["SURFACES_WORKSPACE_DIR"]; !ok {
+					t.Errorf("%s gets no workspace dir", name)
+				}
+				// Every setting the compose file passes is one the bot knows.
+				env := []string{
+					"MATRIX_HOMESERVER=http://127.0.0.1:8008", "MATRIX_USER_ID=@surfaces:localhost",
+					"MATRIX_PASSWORD=compose-check-pw", "MATRIX_AGENT_REGISTRY_PATH=/x.yaml", "SURFACES_WORKSPACE_DIR=/agents",
+					"SURFACES_MATRIX_PICKLE_KEY=compose-check-pickle-key", // what .env sets
+				}
+				for k, v := range bot.Environment {
+					env = append(env, k+"="+v)
+				}
+				cfg, err := config.Load(config.LoadOptions{Env: env, SkipValidation: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if u := cfg.UnknownEnv(); len(u) > 0 {
+					t.Errorf("%s: compose sets unknown variables %v", name, u)
+				}
+				if cfg.Cluster.Enabled {
+					if _, err := config.Load(config.LoadOptions{Env: env}); err != nil {
+						t.Errorf("%s: the member's settings do not validate: %v", name, err)
+					}
+					if other, ok := members[cfg.Cluster.MemberID]; ok {
+						t.Errorf("%s and %s are both member %q", name, other, cfg.Cluster.MemberID)
+					}
+					members[cfg.Cluster.MemberID] = name
+				}
 			}
-			// Every setting the compose file passes is one the bot knows.
-			env := []string{
-				"MATRIX_HOMESERVER=http://127.0.0.1:8008", "MATRIX_USER_ID=@surfaces:localhost",
-				"MATRIX_PASSWORD=compose-check-pw", "MATRIX_AGENT_REGISTRY_PATH=/x.yaml", "SURFACES_WORKSPACE_DIR=/agents",
-			}
-			for k, v := range bot.Environment {
-				env = append(env, k+"="+v)
-			}
-			cfg, err := config.Load(config.LoadOptions{Env: env, SkipValidation: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if u := cfg.UnknownEnv(); len(u) > 0 {
-				t.Errorf("compose sets unknown variables %v", u)
+			if strings.Contains(tc.file, "cluster") && len(members) != 3 {
+				t.Errorf("%d cluster members, want 3", len(members))
 			}
 		})
 	}
