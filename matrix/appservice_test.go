@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,7 +134,7 @@ func TestAppserviceTransactionWaitsForAcksAndIsHandledOnce(t *testing.T) {
 	if code := <-status; code != http.StatusOK {
 		t.Fatalf("answered %d once acked, want 200", code)
 	}
-	if !r.store.marked("$a") || !r.store.marked(txnMark("t1")) {
+	if !r.store.marked("$a") || !r.store.marked(markOf(t, "t1", body)) {
 		t.Fatal("want the event and the transaction marked handled")
 	}
 	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t1", hsToken, strings.NewReader(body)); code != http.StatusOK {
@@ -158,7 +159,7 @@ func TestAppserviceTransactionNotAckedInTimeIsSentAgain(t *testing.T) {
 	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t2", hsToken, strings.NewReader(body)); code != http.StatusServiceUnavailable {
 		t.Fatalf("answered %d with an event unacked, want 503", code)
 	}
-	if !r.store.marked("$a") || r.store.marked("$b") || r.store.marked(txnMark("t2")) {
+	if !r.store.marked("$a") || r.store.marked("$b") || r.store.marked(markOf(t, "t2", body)) {
 		t.Fatal("want only the acked event marked handled")
 	}
 	done := make(chan int, 1)
@@ -173,6 +174,44 @@ func TestAppserviceTransactionNotAckedInTimeIsSentAgain(t *testing.T) {
 	ackOf(again).Done()
 	if code := <-done; code != http.StatusOK {
 		t.Fatalf("the repeat answered %d, want 200", code)
+	}
+}
+
+// markOf is the handled-mark of the transaction txnID with body.
+func markOf(t *testing.T, txnID, body string) string {
+	t.Helper()
+	var tb transactionBody
+	if err := json.Unmarshal([]byte(body), &tb); err != nil {
+		t.Fatal(err)
+	}
+	return txnMark(txnID, tb.Events)
+}
+
+// Dendrite sends a transaction it got no answer to again under the same id
+// with the events that arrived meanwhile added: the added ones are handed
+// over, the ones handled are not, and a repeat of either as it was changes
+// nothing.
+func TestAppserviceTransactionIDReusedWithMoreEvents(t *testing.T) {
+	r := newASRig(t, AppserviceOptions{})
+	first := txnJSON(textEvent("$a", "@alice:hs.test", "one"))
+	more := txnJSON(textEvent("$a", "@alice:hs.test", "one"), textEvent("$b", "@alice:hs.test", "two"))
+	go func() {
+		for m := range r.sunk {
+			ackOf(m).Done()
+		}
+	}()
+	t.Cleanup(func() { close(r.sunk) }) // before the server closes: nothing is sunk after the puts
+	for _, body := range []string{first, more, first, more} {
+		if code, _ := r.put(t, "/_matrix/app/v1/transactions/t3", hsToken, strings.NewReader(body)); code != http.StatusOK {
+			t.Fatalf("answered %d, want 200", code)
+		}
+	}
+	var ids []string
+	for _, m := range r.received() {
+		ids = append(ids, m.(*actors.MessageReceived).EventID)
+	}
+	if want := []string{"$a", "$b"}; !slices.Equal(ids, want) {
+		t.Fatalf("the sink got %q, want %q: each event once", ids, want)
 	}
 }
 

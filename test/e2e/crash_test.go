@@ -20,15 +20,21 @@ import (
 // left outside its Space.
 // The kill points come from a fixed list of delays after the user's
 // message, so a failure is reproducible in kind if not to the millisecond.
-//
-// It runs syncing only. As an application service (whose transactions a
-// kill leaves unanswered for the homeserver to send again, issue 23) it
-// passed five runs and failed one in CI: the restarted bot sent a reply
-// and its final edit, both answered 200, and alice's client did not see
-// them in 90 s, while Dendrite logged "database is locked (517)" in the
-// same second. Until that is understood it does not run in CI.
 func TestCrashInjection(t *testing.T) {
 	crashInjection(t, newWorld(t))
+}
+
+// TestCrashInjectionAppservice is the crash test with the bot as an
+// application service (issue 23): a kill leaves the homeserver's
+// transaction unanswered, and the homeserver sends it again to the next
+// bot. It runs on Dendrite on PostgreSQL. On Dendrite on SQLite it passed
+// five runs and failed one in CI: the restarted bot's reply and final edit
+// were answered 200 and never reached alice's client, while Dendrite
+// logged "database is locked (517)" in the same second, its SQLite fault
+// (see issue 18), not the bot's.
+func TestCrashInjectionAppservice(t *testing.T) {
+	dsn := postgresDatabase(t, startPostgres(t), "dendrite")
+	crashInjection(t, newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: true, HomeserverDatabase: dsn}, "alice"))
 }
 
 func crashInjection(t *testing.T, w *world) {

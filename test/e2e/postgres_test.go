@@ -57,6 +57,15 @@ func wipePostgres(t *testing.T, dsn string) {
 // Without PostgreSQL the test is skipped, or failed under needs.RequireEnv.
 func postgresState(t *testing.T) (dsn string, env []string) {
 	t.Helper()
+	dsn = postgresDatabase(t, startPostgres(t), "surfaces")
+	return dsn, []string{"SURFACES_PERSISTENCE_BACKEND=postgres", "SURFACES_PERSISTENCE_POSTGRES_DSN=" + dsn}
+}
+
+// startPostgres starts a PostgreSQL server for the test, stopped by
+// t.Cleanup. Without PostgreSQL the test is skipped, or failed under
+// needs.RequireEnv.
+func startPostgres(t *testing.T) *harness.Postgres {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs Dendrite and the bot; skipped with -short")
 	}
@@ -75,9 +84,17 @@ func postgresState(t *testing.T) (dsn string, env []string) {
 			t.Error(err)
 		}
 	})
-	dsn, err = p.CreateDatabase(ctx, "surfaces")
+	return p
+}
+
+// postgresDatabase creates the database name on p and returns its DSN.
+func postgresDatabase(t *testing.T, p *harness.Postgres, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	dsn, err := p.CreateDatabase(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dsn, []string{"SURFACES_PERSISTENCE_BACKEND=postgres", "SURFACES_PERSISTENCE_POSTGRES_DSN=" + dsn}
+	return dsn
 }
