@@ -143,8 +143,6 @@ type StageFile struct {
 	// limit, when above 0, is how many bytes the file may have before the
 	// user's staged-files quota refuses it (set by the user actor).
 	limit int64
-	// arrival is the caption's place in the queue (StartTurn.arrival).
-	arrival uint64
 }
 
 // RunCommand asks a room actor to run a room-scoped command.

@@ -55,7 +55,9 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 		return
 	}
 	a.holdTurns++
-	m.arrival = a.nextArrival()
+	// Not written into m: a crashed incarnation's download may still read
+	// it while its successor stages the same message again.
+	arrival := a.nextArrival()
 	if a.staging == nil {
 		a.staging = map[string]*StageFile{}
 	}
@@ -69,7 +71,7 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 			return matrix.Download(ctx, media, w)
 		})
 		att.EventID, att.MIME = m.EventID, cmp.Or(media.MIME, att.MIME)
-		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, limit: limit, caption: m.Caption, eventID: m.EventID, sender: m.Sender, arrival: m.arrival, ack: m.ack, err: err}
+		return &fileStaged{inc: inc, att: att, name: name, size: media.Size, limit: limit, caption: m.Caption, eventID: m.EventID, sender: m.Sender, arrival: arrival, ack: m.ack, err: err}
 	})
 }
 
