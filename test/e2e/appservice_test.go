@@ -14,6 +14,20 @@ import (
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
+// inEachMode runs test once per way the bot reads the homeserver (issue
+// 23): syncing, and as an application service Dendrite pushes events to,
+// with alice registered.
+func inEachMode(t *testing.T, test func(t *testing.T, opts harness.StackOptions)) {
+	for _, mode := range []struct {
+		name       string
+		appservice bool
+	}{{"syncing", false}, {"appservice", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			test(t, harness.StackOptions{Users: []string{"alice"}, Appservice: mode.appservice})
+		})
+	}
+}
+
 // The bot as an application service (issue 23): Dendrite loads the
 // registration `surfaces appservice register` wrote, as it is, and pushes
 // events to the bot, which onboards a user and answers, streaming, as in

@@ -201,7 +201,12 @@ func afterEvent(w *world, room id.RoomID, sent id.EventID, m harness.Message) bo
 }
 
 func TestConversationEndToEnd(t *testing.T) {
-	w := newWorld(t)
+	inEachMode(t, func(t *testing.T, opts harness.StackOptions) {
+		conversationEndToEnd(t, newWorldWith(t, opts, "alice"))
+	})
+}
+
+func conversationEndToEnd(t *testing.T, w *world) {
 	w.onboard()
 
 	t.Run("Chat 1 is a child of the Space", func(t *testing.T) {
@@ -393,7 +398,12 @@ func TestConversationEndToEnd(t *testing.T) {
 }
 
 func TestCrashMidReplyIsReportedAfterRestart(t *testing.T) {
-	w := newWorld(t)
+	inEachMode(t, func(t *testing.T, opts harness.StackOptions) {
+		crashMidReplyIsReportedAfterRestart(t, newWorldWith(t, opts, "alice"))
+	})
+}
+
+func crashMidReplyIsReportedAfterRestart(t *testing.T, w *world) {
 	w.onboard()
 	ctx, cancel := w.wait()
 	defer cancel()
@@ -498,7 +508,12 @@ func countFrom(msgs []harness.Message, sender id.UserID) int {
 // messages queued behind it are not lost (R3.2, R7.2): the next start
 // answers them, in order, once each.
 func TestGracefulStopLetsARunningReplyFinish(t *testing.T) {
-	w := newWorld(t)
+	inEachMode(t, func(t *testing.T, opts harness.StackOptions) {
+		gracefulStopLetsARunningReplyFinish(t, newWorldWith(t, opts, "alice"))
+	})
+}
+
+func gracefulStopLetsARunningReplyFinish(t *testing.T, w *world) {
 	w.onboard()
 	ctx, cancel := w.wait()
 	defer cancel()
@@ -564,7 +579,12 @@ func TestGracefulStopLetsARunningReplyFinish(t *testing.T) {
 // Messages sent while a turn runs get the bot's read receipt only when their
 // own turn starts (PRODUCT R3.9): the user sees what was picked up.
 func TestReadReceiptsShowWhatWasPickedUp(t *testing.T) {
-	w := newWorld(t)
+	inEachMode(t, func(t *testing.T, opts harness.StackOptions) {
+		readReceiptsShowWhatWasPickedUp(t, newWorldWith(t, opts, "alice"))
+	})
+}
+
+func readReceiptsShowWhatWasPickedUp(t *testing.T, w *world) {
 	w.onboard()
 	ctx, cancel := w.wait()
 	defer cancel()

@@ -25,7 +25,12 @@ import (
 // An encrypted DM (the default policy, "allowed"): the bot reads the
 // invite's room, onboards the user, and answers !help there, encrypted.
 func TestEncryptedDM(t *testing.T) {
-	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}}, "alice", harness.WithCrypto())
+	inEachMode(t, func(t *testing.T, opts harness.StackOptions) {
+		encryptedDM(t, newWorldWith(t, opts, "alice", harness.WithCrypto()))
+	})
+}
+
+func encryptedDM(t *testing.T, w *world) {
 	ctx, cancel := w.wait()
 	defer cancel()
 	dm, err := w.alice.CreateDM(ctx, w.stack.BotID)

@@ -18,7 +18,13 @@ import (
 // Files both ways through the shared volume (PRODUCT R4), on the real
 // Dendrite with the built binary and the reference agent.
 func TestFilesBothWays(t *testing.T) {
-	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, BotEnv: []string{"SURFACES_WORKSPACE_MAX_FILE_SIZE=1MiB"}}, "alice")
+	inEachMode(t, func(t *testing.T, opts harness.StackOptions) {
+		opts.BotEnv = []string{"SURFACES_WORKSPACE_MAX_FILE_SIZE=1MiB"}
+		filesBothWays(t, newWorldWith(t, opts, "alice"))
+	})
+}
+
+func filesBothWays(t *testing.T, w *world) {
 	w.onboard()
 	ctx, cancel := w.wait()
 	defer cancel()

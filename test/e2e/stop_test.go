@@ -14,13 +14,18 @@ import (
 // agent gets USER_CANCEL when it listed the capability, and in both cases
 // the next message gets a normal reply.
 func TestStopEndsALongReply(t *testing.T) {
+	inEachMode(t, stopEndsALongReply)
+}
+
+func stopEndsALongReply(t *testing.T, opts harness.StackOptions) {
 	for _, noCancel := range []bool{false, true} {
 		name := "agent with the cancel capability"
 		if noCancel {
 			name = "agent without it"
 		}
 		t.Run(name, func(t *testing.T) {
-			w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Agent: refagent.Config{NoCancel: noCancel}}, "alice")
+			opts.Agent = refagent.Config{NoCancel: noCancel}
+			w := newWorldWith(t, opts, "alice")
 			w.onboard()
 			ctx, cancel := w.wait()
 			defer cancel()

@@ -40,7 +40,12 @@ func (w *world) children() []harness.SpaceChild {
 }
 
 func TestWorkspaceCommands(t *testing.T) {
-	w := newWorld(t)
+	inEachMode(t, func(t *testing.T, opts harness.StackOptions) {
+		workspaceCommands(t, newWorldWith(t, opts, "alice"))
+	})
+}
+
+func workspaceCommands(t *testing.T, w *world) {
 	w.onboard()
 	chat1ID := w.chatIDOf(w.chat, "hello from chat 1")
 
