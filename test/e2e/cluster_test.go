@@ -211,6 +211,52 @@ func TestClusterIngressTakeover(t *testing.T) {
 		t.Fatalf("member-a did not become ready: %v\n%s", err, a.LogTail(20))
 	}
 	w.ask("and now?", func(m harness.Message) bool { return m.FinalBody == "echo: and now?" })
+
+	// A graceful stop hands over: member-a, stopped mid-reply, finishes the
+	// reply within shutdown.grace, then leaves; member-c takes over, and
+	// nobody is told of a cut reply.
+	c, _ := startMember(t, w, "member-c")
+	if _, err := c.WaitForLine(ctx, standingBy); err != nil {
+		t.Fatalf("member-c did not stand by: %v\n%s", err, c.LogTail(20))
+	}
+	if _, err := w.alice.SendText(ctx, w.chat, "/slow 8"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "chunk 1")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.StopWithGrace(30 * time.Second) }()
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && strings.HasSuffix(strings.TrimSpace(m.FinalBody), "chunk 8")
+	}); err != nil {
+		t.Fatalf("the reply running when member-a was stopped did not finish: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if a.ExitErr() != nil {
+		t.Fatalf("member-a, stopped, ended with %v, want exit status 0", a.ExitErr())
+	}
+	if _, err := c.WaitForLine(ctx, tookOver); err != nil {
+		t.Fatalf("member-c did not take the ingress over: %v\n%s", err, c.LogTail(20))
+	}
+	w.ask("handed over?", func(m harness.Message) bool { return m.FinalBody == "echo: handed over?" })
+	notices = 0
+	for _, m := range w.alice.Messages(w.chat) {
+		if m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "I restarted while answering") {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Fatalf("%d notices of a cut reply after the graceful handover, want still the 1 of the kill", notices)
+	}
+	status = clusterStatus(t, w)
+	if statusLine(status, "member-a") != "" || !strings.HasPrefix(statusLine(status, "member-c"), "member-c ingress") {
+		t.Fatalf("cluster status after member-a left:\n%s", status)
+	}
 }
 
 // get fetches url and returns its status and body.
