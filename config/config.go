@@ -194,6 +194,10 @@ type HTTP struct {
 	// UnreadyAfter turns /readyz to 503 once syncing with the homeserver
 	// has failed for this long; it is ready again at the next good sync.
 	UnreadyAfter time.Duration `koanf:"unready_after"`
+	// Pprof also serves Go's profiler at /debug/pprof/ on Listen. Off by
+	// default: a profile shows what the bot is doing to anyone who reaches
+	// the port.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Log formats.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,8 +89,17 @@ func (h *health) ready() bool {
 // serveHTTP serves /healthz (the process is up), /readyz (logged in, the
 // first sync processed and start-up reconciliation done) and /metrics on addr until ctx ends. It returns
 // the bound address, so ":0" works in tests.
-func serveHTTP(ctx context.Context, addr string, h *health, reg prometheus.Gatherer) (string, <-chan error, error) {
+func serveHTTP(ctx context.Context, addr string, h *health, reg prometheus.Gatherer, profile bool) (string, <-chan error, error) {
 	mux := http.NewServeMux()
+	if profile {
+		// http.pprof: net/http/pprof's handlers, on this mux only (its
+		// init registers them on the default mux, which nothing serves).
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -302,7 +303,7 @@ func TestHealthcheckFollowsReadyz(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &health{}
 	reg, _ := newMetricsRegistry("")
-	addr, done, err := serveHTTP(ctx, "127.0.0.1:0", h, reg)
+	addr, done, err := serveHTTP(ctx, "127.0.0.1:0", h, reg, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,6 +317,30 @@ func TestHealthcheckFollowsReadyz(t *testing.T) {
 	h.reconciled.Store(true)
 	if code, stdout, stderr := runCLI(t, env, "healthcheck"); code != exitOK {
 		t.Fatalf("ready: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// The profiler is served only when http.pprof asks for it.
+func TestPprofOnlyWhenAskedFor(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprint(on), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			reg, _ := newMetricsRegistry("")
+			addr, done, err := serveHTTP(ctx, "127.0.0.1:0", &health{}, reg, on)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cancel(); <-done })
+			resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if served := resp.StatusCode == http.StatusOK && strings.Contains(string(body), "goroutine profile"); served != on {
+				t.Fatalf("http.pprof %t: /debug/pprof/goroutine answered %d (a profile: %t)", on, resp.StatusCode, served)
+			}
+		})
 	}
 }
 

@@ -114,7 +114,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	}
 	httpCtx, stopHTTP := context.WithCancel(ctx)
 	defer stopHTTP()
-	addr, httpDone, err := serveHTTP(httpCtx, cfg.HTTP.Listen, h, gatherer)
+	addr, httpDone, err := serveHTTP(httpCtx, cfg.HTTP.Listen, h, gatherer, cfg.HTTP.Pprof)
 	if err != nil {
 		return err
 	}
