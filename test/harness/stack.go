@@ -80,6 +80,34 @@ type Stack struct {
 	agentCfg  refagent.Config
 	agentAddr string
 	agentDone chan struct{}
+	// pg is the homeserver's own PostgreSQL server (HomeserverDBEnv).
+	pg *Postgres
+}
+
+// HomeserverDBEnv, set to "postgres", runs every stack's Dendrite on a
+// PostgreSQL server of its own (Debian's package) instead of SQLite, unless
+// the test chose a database. `.ci/run` sets it: Dendrite on SQLite, under
+// the write contention of a busy machine, refuses writes ("database is
+// locked (517)") and at times panics on one (its roomserver output log),
+// which ends the test however the bot behaves. The README's go-only command
+// leaves it unset and runs on SQLite.
+const HomeserverDBEnv = "SURFACES_TEST_HOMESERVER_DB"
+
+// startPostgres returns the DSN of a database for Dendrite: on the server
+// the package's tests share (Main), else on a server of the stack's own,
+// closed by Close.
+func (s *Stack) startPostgres(ctx context.Context) (string, error) {
+	binDir, err := PostgresBinDir()
+	if err != nil {
+		return "", fmt.Errorf("%s=postgres: %w", HomeserverDBEnv, err)
+	}
+	if shared.enabled.Load() {
+		return homeserverDatabase(ctx, binDir)
+	}
+	if s.pg, err = StartPostgres(ctx, binDir); err != nil {
+		return "", err
+	}
+	return s.pg.CreateDatabase(ctx, "dendrite")
 }
 
 const botPassword = "surfaces-bot-password"
@@ -110,6 +138,11 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 	if s.botBin == "" {
 		s.botBin = filepath.Join(s.dir, "surfaces")
 		if err := BuildBinary(ctx, "./cmd/surfaces", s.botBin, "goolm"); err != nil {
+			return nil, err
+		}
+	}
+	if opts.HomeserverDatabase == "" && os.Getenv(HomeserverDBEnv) == "postgres" {
+		if opts.HomeserverDatabase, err = s.startPostgres(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -324,6 +357,9 @@ func (s *Stack) Close() error {
 	}
 	if s.HS != nil {
 		err = s.HS.Close()
+	}
+	if s.pg != nil {
+		err = errors.Join(err, s.pg.Close())
 	}
 	if s.ownDir {
 		_ = os.RemoveAll(s.dir)
