@@ -423,31 +423,9 @@ func crashMidReplyIsReportedAfterRestart(t *testing.T, w *world) {
 	if err := w.stack.StartBot(w.ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Without the user writing again, the bot says what happened.
-	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
-		return m.Sender == w.stack.BotID && m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, "I restarted while answering")
-	}); err != nil {
-		t.Fatalf("no restart notice: %v", err)
-	}
-	// The room works as before, and its reply is the positive signal that
-	// a replay of the cut-off turn would have reached the agent by now.
-	w.ask("are you back?", func(m harness.Message) bool { return m.FinalBody == "echo: are you back?" })
-	var texts []string
-	for _, r := range w.stack.Agent.Received()[turns:] {
-		texts = append(texts, r.Text)
-	}
-	if !slices.Equal(texts, []string{"are you back?"}) {
-		t.Fatalf("after the restart the agent received %q, want only the new message (no replay of the cut-off turn)", texts)
-	}
-	notices := 0
-	for _, m := range w.alice.Messages(w.chat) {
-		if m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, "I restarted while answering") {
-			notices++
-		}
-	}
-	if notices != 1 {
-		t.Fatalf("%d restart notices, want exactly one", notices)
-	}
+	// Without the user writing again, the bot says what happened, once,
+	// and replays nothing.
+	cutReplyToldOnce(t, w, turns, "are you back?")
 
 	// Killed while idle: nothing is answered again after the next start.
 	if err := w.stack.KillBot(); err != nil {
@@ -491,6 +469,49 @@ func TestGraceOverTellsTheUser(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the user was not told the reply was cut: %v", err)
 	}
+}
+
+// cutReplyNotice is the start of the notice of a reply a restart cut off.
+const cutReplyNotice = "I restarted while answering"
+
+// cutReplyToldOnce checks what a user sees after the bot (or the member of a
+// cluster that took over) started again while a reply was streaming: the
+// notice of the cut reply, without writing again; then next is answered,
+// and the agent got nothing since turns but next (the cut turn is not
+// replayed); and the chat holds exactly one such notice.
+func cutReplyToldOnce(t *testing.T, w *world, turns int, next string) {
+	t.Helper()
+	ctx, cancel := w.wait()
+	defer cancel()
+	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgNotice && strings.Contains(m.FinalBody, cutReplyNotice)
+	}); err != nil {
+		t.Fatalf("no notice of the cut reply: %v", err)
+	}
+	// Its reply is the positive signal that a replay of the cut turn would
+	// have reached the agent by now.
+	w.ask(next, func(m harness.Message) bool { return m.FinalBody == "echo: "+next })
+	var texts []string
+	for _, r := range w.stack.Agent.Received()[turns:] {
+		texts = append(texts, r.Text)
+	}
+	if !slices.Equal(texts, []string{next}) {
+		t.Fatalf("after the restart the agent received %q, want only %q (no replay of the cut turn)", texts, next)
+	}
+	if n := cutReplyNotices(w); n != 1 {
+		t.Fatalf("%d notices of a cut reply, want exactly one", n)
+	}
+}
+
+// cutReplyNotices counts the bot's notices of a cut reply in the chat.
+func cutReplyNotices(w *world) int {
+	n := 0
+	for _, m := range w.alice.Messages(w.chat) {
+		if m.Sender == w.stack.BotID && strings.Contains(m.FinalBody, cutReplyNotice) {
+			n++
+		}
+	}
+	return n
 }
 
 func countFrom(msgs []harness.Message, sender id.UserID) int {
