@@ -199,6 +199,15 @@ func (s *syncer) timeline(ctx context.Context, acks acker, roomID id.RoomID, eve
 			// A stranger costs no disk write; the root drops the event
 			// unless the sender is onboarding right now.
 			handled, err := s.c.store.EventHandled(ctx, evt.ID.String())
+			if err != nil && ctx.Err() != nil {
+				// The bot is stopping (a graceful stop, or a member of a
+				// cluster handing over). The event keeps an ack that never
+				// comes, so the position stays before it and the next start
+				// gets it again; skipped, it would be lost.
+				acks.ack("")
+				log.Info().Str("event_id", evt.ID.String()).Msg("stopping: an event left for the next start")
+				continue
+			}
 			if err != nil {
 				// Without the check a restart's second delivery could be
 				// answered twice; better to skip one message than to

@@ -24,6 +24,8 @@ type memState struct {
 	meta  map[string]string
 	users map[string]actors.UserRecord
 	rooms map[string]actors.RoomRecord
+	// next is the sync position last committed.
+	next string
 }
 
 func (m *memState) SaveFilterID(context.Context, string, string) error    { return nil }
@@ -50,17 +52,24 @@ func (m *memState) GetRoom(_ context.Context, r string) (actors.RoomRecord, erro
 	return actors.RoomRecord{}, fmt.Errorf("room %s: %w", r, actors.ErrNotFound)
 }
 
-func (m *memState) EventHandled(_ context.Context, id string) (bool, error) {
+func (m *memState) EventHandled(ctx context.Context, id string) (bool, error) {
+	// As the real stores: a stopped context fails the read.
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.seen[id], nil
 }
 
-func (m *memState) CommitSync(_ context.Context, _, _ string, handled []string) error {
+func (m *memState) CommitSync(_ context.Context, _, next string, handled []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, id := range handled {
 		m.seen[id] = true
+	}
+	if next != "" {
+		m.next = next
 	}
 	return nil
 }
@@ -180,6 +189,40 @@ func TestSyncerSkipsHistoryAndDuplicates(t *testing.T) {
 	}
 	if len(*got) != 2 {
 		t.Fatalf("duplicate delivered: %v", *got)
+	}
+}
+
+// A message in a response the bot was still reading when it was told to
+// stop (a graceful stop, or a member of a cluster handing over) is left for
+// the next start: the position is not committed past it, so the homeserver
+// delivers it again. Before, the failed handled-check skipped it and the
+// stop committed the position past it: the message was lost (seen in the
+// cluster test's graceful handover).
+func TestSyncerLeavesEventsForTheNextStartWhenStopping(t *testing.T) {
+	s, got := newTestSyncer(t)
+	st := s.c.store.(*memState)
+	join := evt(t, `{"type":"m.room.member","event_id":"$join","sender":"`+botID+`","state_key":"`+botID+`","content":{"membership":"join"}}`)
+	first := joinResp(join)
+	first.NextBatch = "s1"
+	if err := s.ProcessResponse(context.Background(), first, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.pos.commit(context.Background(), false); err != nil || st.next != "s1" {
+		t.Fatalf("the first position: %q (%v), want s1", st.next, err)
+	}
+	stopping, stop := context.WithCancel(context.Background())
+	stop()
+	late := joinResp(msgEvent(t, "$late", "@u:hs.test", "m.text", "sent as the bot stops", ""))
+	late.NextBatch = "s2"
+	_ = s.ProcessResponse(stopping, late, "s1")
+	if len(*got) != 0 {
+		t.Fatalf("delivered %v to a tree that is stopping", *got)
+	}
+	if err := s.pos.commit(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if st.next != "s1" {
+		t.Fatalf("the position was committed to %q, past a message the bot never handled", st.next)
 	}
 }
 

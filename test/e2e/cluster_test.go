@@ -202,18 +202,20 @@ func TestClusterIngressTakeover(t *testing.T) {
 	if _, err := c.WaitForLine(ctx, standingBy); err != nil {
 		t.Fatalf("member-c did not stand by: %v\n%s", err, c.LogTail(20))
 	}
-	if _, err := w.alice.SendText(ctx, w.chat, "/slow 8"); err != nil {
+	slow, err := w.alice.SendText(ctx, w.chat, "/slow 8")
+	if err != nil {
 		t.Fatal(err)
 	}
+	// This reply's messages, not the one cut by the kill above.
 	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
-		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "chunk 1")
+		return m.Sender == w.stack.BotID && afterEvent(w, w.chat, slow, m) && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "chunk 1")
 	}); err != nil {
 		t.Fatal(err)
 	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- a.StopWithGrace(30 * time.Second) }()
 	if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
-		return m.Sender == w.stack.BotID && strings.HasSuffix(strings.TrimSpace(m.FinalBody), "chunk 8")
+		return m.Sender == w.stack.BotID && afterEvent(w, w.chat, slow, m) && strings.HasSuffix(strings.TrimSpace(m.FinalBody), "chunk 8")
 	}); err != nil {
 		t.Fatalf("the reply running when member-a was stopped did not finish: %v", err)
 	}
