@@ -104,14 +104,18 @@ func TestSqliteWAL(t *testing.T) {
 }
 
 func TestLogHasPanic(t *testing.T) {
+	const stopping = "level=info msg=\"stopping\"\n"
 	tests := []struct {
 		name, log string
+		limit     int64
 		want      bool
 	}{
-		{"clean", "time=x level=info msg=\"started\"\n", false},
-		{"runtime panic", "level=info msg=ok\npanic: runtime error: index out of range\n\ngoroutine 1 [running]:\n", true},
-		{"sqlite transaction", "level=error msg=\"cannot start a transaction within a transaction\"\n", true},
-		{"the word panic in a message", "level=info msg=\"no panic here\"\n", false},
+		{"clean", "time=x level=info msg=\"started\"\n", -1, false},
+		{"a panic once told to stop", stopping + "panic: (*logrus.Entry) 0x1\n", int64(len(stopping)), false},
+		{"a panic before", "panic: (*logrus.Entry) 0x1\n" + stopping, int64(len("panic: (*logrus.Entry) 0x1\n")), true},
+		{"runtime panic", "level=info msg=ok\npanic: runtime error: index out of range\n\ngoroutine 1 [running]:\n", -1, true},
+		{"sqlite transaction", "level=error msg=\"cannot start a transaction within a transaction\"\n", -1, true},
+		{"the word panic in a message", "level=info msg=\"no panic here\"\n", -1, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,7 +123,7 @@ func TestLogHasPanic(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.log), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if got := logHasPanic(path); got != tc.want {
+			if got := logHasPanic(path, tc.limit); got != tc.want {
 				t.Errorf("logHasPanic(%q) = %v, want %v", tc.log, got, tc.want)
 			}
 		})
