@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -152,10 +153,32 @@ func (c *Client) SetCommands(ctx context.Context, roomID string, cmds []actors.C
 
 // JoinRoom implements actors.MatrixRooms.
 func (c *Client) JoinRoom(ctx context.Context, roomID string) error {
-	if _, err := c.cli.JoinRoomByID(ctx, id.RoomID(roomID)); err != nil {
+	if err := JoinInvited(ctx, c.cli, id.RoomID(roomID)); err != nil {
 		return fmt.Errorf("failed to join %s: %w", roomID, err)
 	}
 	return nil
+}
+
+// JoinInvited joins a room cli was invited to. Dendrite tells a client of
+// an invite before its roomserver holds the invite as room state, so a join
+// sent at once can be refused as not allowed ("InputWasRejected"; seen on
+// Dendrite on PostgreSQL, where it left a new user without their Space).
+// That refusal is tried again, 5 times in all over about 3 s; any other
+// error is returned at once.
+func JoinInvited(ctx context.Context, cli *mautrix.Client, roomID id.RoomID) error {
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		_, err := cli.JoinRoomByID(ctx, roomID)
+		if err == nil || try == 5 || !errors.Is(err, mautrix.MForbidden) || !strings.Contains(err.Error(), "InputWasRejected") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 // RejectInvite implements actors.MatrixRooms.

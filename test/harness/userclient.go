@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/matrix"
 )
 
 // timelineLimit is the sync filter's timeline limit: high, so that a burst of
@@ -348,7 +349,7 @@ func (u *UserClient) join(loopCtx context.Context, invites []*Invite) {
 		u.jobs.Add(1)
 		go func() {
 			defer u.jobs.Done()
-			err := joinInvited(loopCtx, u.cli, inv.RoomID)
+			err := matrix.JoinInvited(loopCtx, u.cli, inv.RoomID)
 			if err == nil {
 				return
 			}
@@ -360,27 +361,6 @@ func (u *UserClient) join(loopCtx context.Context, invites []*Invite) {
 			u.wakeLocked()
 			u.mu.Unlock()
 		}()
-	}
-}
-
-// joinInvited joins a room the user was invited to. Dendrite tells a client
-// of an invite before its roomserver holds the invite as room state, so a
-// join sent at once can be refused as not allowed ("InputWasRejected", seen
-// on Dendrite on PostgreSQL); a person's client lets them try again, and so
-// does this, a few times over about three seconds.
-func joinInvited(ctx context.Context, cli *mautrix.Client, roomID id.RoomID) error {
-	wait := 100 * time.Millisecond
-	for try := 1; ; try++ {
-		_, err := cli.JoinRoomByID(ctx, roomID)
-		if err == nil || try == 5 || !errors.Is(err, mautrix.MForbidden) || !strings.Contains(err.Error(), "InputWasRejected") {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait *= 2
 	}
 }
 
