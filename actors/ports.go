@@ -94,8 +94,9 @@ type MatrixRooms interface {
 	// CreateChatRoom creates a room that is a child of spaceID: m.space.child in
 	// the Space and m.space.parent in the room, with st as its initial state
 	// and power levels under which only the bot can change st; it invites
-	// users.
-	CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st ChatState) (roomID string, err error)
+	// users. The room describes cmds (MSC4391) from its creation on, as
+	// SetCommands would, without a request per command.
+	CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st ChatState, cmds []CommandDescription) (roomID string, err error)
 	Invite(ctx context.Context, roomID, userID string) error
 	SetRoomName(ctx context.Context, roomID, name string) error
 	// RemoveFromSpace empties the m.space.child event of roomID in spaceID.

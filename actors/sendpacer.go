@@ -10,11 +10,13 @@ import (
 // SendPacer paces the bot's posts to rooms (messages, edits, notices,
 // reactions, files) by what the homeserver says, not by a constant:
 //
-//   - adaptive: nothing waits until the homeserver answers 429
+//   - adaptive: nothing waits until the homeserver answers a post with 429
 //     (RateLimited); then every post waits out its retry_after, sending goes
-//     on at half the rate seen before, and speeds up again by half each
-//     time that many posts in a row were accepted, until it is unlimited
-//     again. An operator's ceiling (matrix.send_rate) caps it throughout.
+//     on at half the rate seen before, and doubles again every climbEvery
+//     in which posts were accepted and none refused, until it is unlimited
+//     again. The 429s that answer one burst (all met before its retry_after
+//     ran out) halve it once. An operator's ceiling (matrix.send_rate) caps
+//     it throughout.
 //   - priorities: while posts wait, a reply's first message goes before
 //     final texts and notices, which go before streaming edits (which a
 //     room skips anyway while posts wait, coalescing its text into the next;
@@ -33,8 +35,9 @@ type SendPacer struct {
 	bucket *tokenBucket
 	// pausedUntil is the end of the homeserver's last retry_after.
 	pausedUntil time.Time
-	// accepted counts the posts accepted since the rate last changed.
-	accepted int
+	// changed is when the rate last changed (for a 429: when its wait
+	// ends); it doubles climbEvery after that if posts were accepted.
+	changed time.Time
 	// sent holds the times of the recent posts, to know the rate a 429 met.
 	sent []time.Time
 
@@ -74,11 +77,18 @@ type sendWaiter struct {
 }
 
 // The adaptive rate's bounds: after a 429 sending goes on at half the rate
-// seen in the second before (at least minRate), and past maxRate it is
-// unlimited again.
+// seen in the second before (at least minRate), it doubles every climbEvery
+// without a 429, and past maxRate it is unlimited again.
+//
+// The climb is by time, not by a count of posts: counting, a rate cut to
+// minRate by one 429 needed 20 s for its first step up and over a minute to
+// be unlimited again, while every reply's final text waited behind it. By
+// time it is unlimited again some 20 s after the last 429, whatever the
+// traffic; if that is too fast for the homeserver, its next 429 halves it.
 const (
-	minRate = 0.5
-	maxRate = 200
+	minRate    = 0.5
+	maxRate    = 200
+	climbEvery = 2 * time.Second
 )
 
 // NewSendPacer returns a pacer under ceiling (a zero Rate: none).
@@ -95,7 +105,7 @@ func (p *SendPacer) setRateLocked(rate float64, now time.Time) {
 	if p.ceiling.Rate > 0 && (rate == 0 || rate > p.ceiling.Rate) {
 		rate = p.ceiling.Rate
 	}
-	p.rate, p.accepted = rate, 0
+	p.rate, p.changed = rate, now
 	if rate == 0 {
 		p.bucket = nil
 		return
@@ -114,21 +124,27 @@ func (p *SendPacer) setRateLocked(rate float64, now time.Time) {
 	p.bucket = &tokenBucket{rate: rate, burst: float64(burst), tokens: tokens, last: now}
 }
 
-// RateLimited tells the pacer the homeserver answered 429 and asked to wait
-// retryAfter: every post waits that long, then goes on at half the rate of
-// the second before.
+// RateLimited tells the pacer the homeserver answered a post with 429 and
+// asked to wait retryAfter: every post waits that long, then goes on at half
+// the rate of the second before. A 429 met while an earlier one's wait runs
+// answers the same burst (posts already on their way): it may lengthen the
+// wait but does not halve the rate again.
 func (p *SendPacer) RateLimited(retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
+	sameBurst := now.Before(p.pausedUntil)
 	if until := now.Add(retryAfter); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}
-	seen := float64(p.recentLocked(now))
-	if p.rate > 0 {
-		seen = min(seen, p.rate)
+	if !sameBurst {
+		seen := float64(p.recentLocked(now))
+		if p.rate > 0 {
+			seen = min(seen, p.rate)
+		}
+		p.setRateLocked(max(seen/2, minRate), now)
 	}
-	p.setRateLocked(max(seen/2, minRate), now)
+	p.changed = p.pausedUntil
 	p.dispatchLocked(now)
 }
 
@@ -142,20 +158,19 @@ func (p *SendPacer) recentLocked(now time.Time) int {
 	return len(p.sent)
 }
 
-// accept notes a post the homeserver accepted: past 5 seconds' worth of
-// them in a row (at least 10) the rate goes up by half.
+// accept notes a post the homeserver accepted: climbEvery after the rate
+// last changed, with no 429 since, the rate doubles.
 func (p *SendPacer) accept() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.rate == 0 || (p.ceiling.Rate > 0 && p.rate >= p.ceiling.Rate) {
 		return
 	}
-	p.accepted++
-	if float64(p.accepted) < max(10, p.rate*5) {
+	now := time.Now()
+	if now.Sub(p.changed) < climbEvery {
 		return
 	}
-	now := time.Now()
-	rate := p.rate * 1.5
+	rate := p.rate * 2
 	if rate > maxRate {
 		rate = 0
 	}

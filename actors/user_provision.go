@@ -221,7 +221,8 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 	}
 	// The room carries its own description from its first event on, so an
 	// empty state directory can serve it again (PRODUCT R11).
-	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID}, ChatStateOf(room))
+	cmds := commandDescriptions(cat, true)
+	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID}, ChatStateOf(room), cmds)
 	if roomID == "" {
 		return RoomRecord{}, fmt.Errorf("failed to create chat room %q: %w", chatName, err)
 	}
@@ -231,9 +232,7 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 		zerolog.Ctx(ctx).Error().Err(err).Str("room_id", roomID).Msg("chat room created but not linked to the Space")
 	}
 	room.RoomID = roomID
-	if cmds := commandDescriptions(cat, true); m.SetCommands(ctx, roomID, cmds) == nil {
-		room.CommandsVersion = commandsVersion(cmds)
-	}
+	room.CommandsVersion = commandsVersion(cmds) // in the room's initial state
 	if err := st.PutRoom(ctx, room); err != nil {
 		return RoomRecord{}, fmt.Errorf("failed to store room %s: %w", roomID, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,10 +57,17 @@ func withRetries(c *http.Client) {
 }
 
 // ObserveRateLimits returns a transport wrapper (for Client.WrapTransport)
-// that tells f how long each 429 asks to wait (its Retry-After, which
-// retryAfterBody fills from the body's retry_after_ms; 1 s when neither is
-// given), whether or not the retry that follows succeeds: the send pacer
-// slows all posts down by it (actors.SendPacer.RateLimited).
+// that tells f how long each 429 on a post asks to wait (its Retry-After,
+// which retryAfterBody fills from the body's retry_after_ms; 1 s when
+// neither is given), whether or not the retry that follows succeeds: the
+// send pacer slows all posts down by it (actors.SendPacer.RateLimited).
+//
+// Only posts count (PUT …/send/…, the requests the pacer paces). Synapse
+// limits each kind of request on its own (rc_message, rc_joins,
+// rc_invites…), so a refused join says nothing about posting; slowing every
+// reply down for it once held a whole onboarding's welcome messages to one
+// every 2 s. Where one limit covers everything (Dendrite), the next post
+// meets its own 429 soon enough.
 func ObserveRateLimits(f func(retryAfter time.Duration)) func(http.RoundTripper) http.RoundTripper {
 	return func(next http.RoundTripper) http.RoundTripper {
 		return rateLimitObserver{next: next, f: f}
@@ -74,7 +82,7 @@ type rateLimitObserver struct {
 // RoundTrip implements http.RoundTripper.
 func (o rateLimitObserver) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := o.next.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests && isPost(req) {
 		wait := time.Second
 		if s, convErr := strconv.Atoi(resp.Header.Get("Retry-After")); convErr == nil && s >= 0 {
 			wait = time.Duration(s) * time.Second
@@ -82,4 +90,18 @@ func (o rateLimitObserver) RoundTrip(req *http.Request) (*http.Response, error) 
 		o.f(wait)
 	}
 	return resp, err
+}
+
+// isPost reports whether req posts an event in a room:
+// PUT /_matrix/client/…/rooms/{room}/send/{type}/{txn}.
+func isPost(req *http.Request) bool {
+	if req.Method != http.MethodPut {
+		return false
+	}
+	_, rest, ok := strings.Cut(req.URL.EscapedPath(), "/rooms/")
+	if !ok {
+		return false
+	}
+	parts := strings.Split(rest, "/")
+	return len(parts) == 4 && parts[1] == "send"
 }

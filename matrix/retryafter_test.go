@@ -116,26 +116,65 @@ func TestRateLimitIsWaitedOut(t *testing.T) {
 	}
 }
 
-// TestObserveRateLimits: every 429 tells the pacer how long it asks to wait
-// (the body's retry_after_ms, through retryAfterBody, rounded up to whole
-// seconds), even when mautrix's retry then succeeds.
+// TestObserveRateLimits: every 429 on a post tells the pacer how long it
+// asks to wait (the body's retry_after_ms, through retryAfterBody, rounded
+// up to whole seconds), even when mautrix's retry then succeeds; a 429 on
+// anything else (a join, a state event) is not the pacer's.
 func TestObserveRateLimits(t *testing.T) {
 	hs := newTestHomeserver(t)
 	c := hs.connect(t)
 	var waits []time.Duration
 	c.WrapTransport(ObserveRateLimits(func(d time.Duration) { waits = append(waits, d) }))
-	var n atomic.Int32
-	hs.handle(t, routeSend, func(w http.ResponseWriter, _ *http.Request) {
-		if n.Add(1) == 1 {
-			writeJSON(w, 429, `{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":1}`)
-			return
+	limitOnce := func(ok string) http.HandlerFunc {
+		var n atomic.Int32
+		return func(w http.ResponseWriter, _ *http.Request) {
+			if n.Add(1) == 1 {
+				writeJSON(w, 429, `{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":1}`)
+				return
+			}
+			writeJSON(w, 200, ok)
 		}
-		writeJSON(w, 200, `{"event_id":"$sent"}`)
-	})
-	if _, err := c.SendText(testContext(t), "!r:hs.test", "hello"); err != nil {
+	}
+	hs.handle(t, routeSend, limitOnce(`{"event_id":"$sent"}`))
+	hs.handle(t, routeJoin, limitOnce(`{"room_id":"!r:hs.test"}`))
+	hs.handle(t, routeState, limitOnce(`{"event_id":"$state"}`))
+	ctx := testContext(t)
+	if err := c.JoinRoom(ctx, "!r:hs.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetRoomName(ctx, "!r:hs.test", "a name"); err != nil {
+		t.Fatal(err)
+	}
+	if len(waits) != 0 {
+		t.Fatalf("the observer saw %v for a join and a state event, want nothing", waits)
+	}
+	if _, err := c.SendText(ctx, "!r:hs.test", "hello"); err != nil {
 		t.Fatal(err)
 	}
 	if len(waits) != 1 || waits[0] != time.Second {
 		t.Fatalf("the observer saw %v, want one 429 asking 1 s", waits)
+	}
+}
+
+func TestIsPost(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"PUT", "/_matrix/client/v3/rooms/!r:hs/send/m.room.message/txn1", true},
+		{"PUT", "/_matrix/client/v3/rooms/%21r:hs/send/m.room.encrypted/txn1", true},
+		{"PUT", "/_matrix/client/v3/rooms/!r:hs/send/m.reaction/txn1", true},
+		{"PUT", "/_matrix/client/v3/rooms/!r:hs/state/m.room.name/", false},
+		{"PUT", "/_matrix/client/v3/rooms/!r:hs/state/send/x/y", false},
+		{"PUT", "/_matrix/client/v3/rooms/!r:hs/typing/@bot:hs", false},
+		{"POST", "/_matrix/client/v3/rooms/!r:hs/join", false},
+		{"POST", "/_matrix/client/v3/createRoom", false},
+		{"PUT", "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn1", false},
+		{"GET", "/_matrix/client/v3/rooms/!r:hs/send/m.room.message/txn1", false},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		if got := isPost(req); got != tc.want {
+			t.Errorf("isPost(%s %s) = %v, want %v", tc.method, tc.path, got, tc.want)
+		}
 	}
 }

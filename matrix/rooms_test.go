@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event/cmdschema"
 
 	"github.com/surfaces-bot/surfaces/actors"
 )
@@ -68,7 +69,8 @@ func TestRoomsRequests(t *testing.T) {
 			call: func(ctx context.Context, c *Client) (string, error) {
 				return c.CreateChatRoom(ctx, "!space:hs.test", "Chat 1", []string{"@alice:hs.test"},
 					actors.ChatState{Owner: "@alice:hs.test", SpaceID: "!space:hs.test", ChatIndex: 1, Name: "Chat 1",
-						PlatformChatID: "7", AgentID: "a0", UpdatedAt: stamp})
+						PlatformChatID: "7", AgentID: "a0", UpdatedAt: stamp},
+					[]actors.CommandDescription{{Command: "stop", Description: "stop the reply"}})
 			},
 			wantID: "!new:hs.test",
 			reqs: []wantReq{
@@ -76,7 +78,9 @@ func TestRoomsRequests(t *testing.T) {
 					"initial_state":[{"type":"m.space.parent","state_key":"!space:hs.test",
 						"content":{"via":["hs.test"],"canonical":true}},
 						{"type":"org.surfaces.chat","state_key":"","content":{"owner":"@alice:hs.test","space_id":"!space:hs.test",
-						"chat_index":1,"name":"Chat 1","platform_chat_id":"7","agent_id":"a0","updated_at":"2026-11-30T08:00:00Z"}}],
+						"chat_index":1,"name":"Chat 1","platform_chat_id":"7","agent_id":"a0","updated_at":"2026-11-30T08:00:00Z"}},
+						{"type":"org.matrix.msc4391.command_description","state_key":"` + stopKey + `",
+						"content":{"command":"stop","description":{"m.text":[{"mimetype":"text/plain","body":"stop the reply"}]}}}],
 					"power_level_content_override":{"users":{"@bot:hs.test":100},"events":` + botOnly + `}}`},
 				{"PUT", space + "/state/m.space.child/!new:hs.test", `{"via":["hs.test"]}`},
 			},
@@ -185,7 +189,7 @@ func TestRoomsErrors(t *testing.T) {
 			return err
 		}},
 		{"CreateChatRoom", `failed to create room "C"`, func(ctx context.Context, c *Client) error {
-			_, err := c.CreateChatRoom(ctx, "!space:hs.test", "C", nil, actors.ChatState{})
+			_, err := c.CreateChatRoom(ctx, "!space:hs.test", "C", nil, actors.ChatState{}, nil)
 			return err
 		}},
 		{"Invite", "failed to invite @alice:hs.test to !r:hs.test", func(ctx context.Context, c *Client) error {
@@ -216,7 +220,7 @@ func TestCreateChatRoomChildFails(t *testing.T) {
 	hs.handle(t, routeState, func(w http.ResponseWriter, _ *http.Request) {
 		matrixError(w, 403, "M_FORBIDDEN", "not in the Space")
 	})
-	roomID, err := c.CreateChatRoom(testContext(t), "!space:hs.test", "Chat", nil, actors.ChatState{})
+	roomID, err := c.CreateChatRoom(testContext(t), "!space:hs.test", "Chat", nil, actors.ChatState{}, nil)
 	assertMatrixError(t, err, "failed to add !new:hs.test to Space !space:hs.test", "M_FORBIDDEN")
 	if roomID != "!new:hs.test" {
 		t.Fatalf("room id %q, want the created room's", roomID)
@@ -258,3 +262,6 @@ var stamp = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 // botOnly is the power levels' events map of the rooms the bot creates.
 const botOnly = `{"org.surfaces.chat":100,"org.surfaces.space":100,"m.room.power_levels":100,
 	"m.room.history_visibility":100,"m.room.encryption":100,"m.room.tombstone":100,"m.room.server_acl":100}`
+
+// stopKey is the MSC4391 state key of the bot's !stop description.
+var stopKey = (&cmdschema.EventContent{Command: "stop"}).StateKey("@bot:hs.test")

@@ -131,6 +131,18 @@ func (c *Client) MarkRead(ctx context.Context, roomID, eventID string) error {
 // description state event per command, keyed as the MSC asks (a hash of the
 // command and the bot's id), so a later set replaces an earlier one.
 func (c *Client) SetCommands(ctx context.Context, roomID string, cmds []actors.CommandDescription) error {
+	for _, ev := range c.commandEvents(cmds) {
+		if _, err := c.cli.SendStateEvent(ctx, id.RoomID(roomID), ev.Type, *ev.StateKey, ev.Content.Parsed); err != nil {
+			return fmt.Errorf("failed to describe !%s in %s: %w", ev.Content.Parsed.(*cmdschema.EventContent).Command, roomID, err)
+		}
+	}
+	return nil
+}
+
+// commandEvents are the MSC4391 state events describing cmds, for
+// SetCommands and for a new room's initial state.
+func (c *Client) commandEvents(cmds []actors.CommandDescription) []*event.Event {
+	out := make([]*event.Event, 0, len(cmds))
 	for _, cmd := range cmds {
 		content := &cmdschema.EventContent{Command: cmd.Command, Aliases: cmd.Aliases,
 			Description: event.MakeExtensibleText(cmd.Description)}
@@ -143,12 +155,10 @@ func (c *Client) SetCommands(ctx context.Context, roomID string, cmds []actors.C
 				content.TailParam = p.Key // the last parameter takes the rest of the line
 			}
 		}
-		if _, err := c.cli.SendStateEvent(ctx, id.RoomID(roomID), event.StateMSC4391BotCommand,
-			content.StateKey(c.cli.UserID), content); err != nil {
-			return fmt.Errorf("failed to describe !%s in %s: %w", cmd.Command, roomID, err)
-		}
+		out = append(out, &event.Event{Type: event.StateMSC4391BotCommand, StateKey: ptr(content.StateKey(c.cli.UserID)),
+			Content: event.Content{Parsed: content}})
 	}
-	return nil
+	return out
 }
 
 // JoinRoom implements actors.MatrixRooms.
@@ -229,8 +239,10 @@ func (c *Client) CreateSpace(ctx context.Context, name string, invite []string, 
 
 // CreateChatRoom implements actors.MatrixRooms: the room names the Space as
 // its canonical m.space.parent from creation on, then the Space lists it as
-// an m.space.child.
-func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st actors.ChatState) (string, error) {
+// an m.space.child. The command descriptions go in the initial state: one
+// request instead of one a command (17), which on a busy homeserver took
+// seconds a room before its welcome could go out.
+func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st actors.ChatState, cmds []actors.CommandDescription) (string, error) {
 	via := []string{c.server}
 	req := &mautrix.ReqCreateRoom{
 		Name:   name,
@@ -257,6 +269,7 @@ func (c *Client) CreateChatRoom(ctx context.Context, spaceID, name string, invit
 			Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
 		})
 	}
+	req.InitialState = append(req.InitialState, c.commandEvents(cmds)...)
 	resp, err := c.cli.CreateRoom(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("failed to create room %q: %w", name, err)

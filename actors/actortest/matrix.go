@@ -45,6 +45,8 @@ type Matrix struct {
 	// media is the content repository, files what SendFile posted (media.go).
 	media map[string][]byte
 	files []SentFile
+	// commands are the command names each room describes (Commands).
+	commands map[string][]string
 }
 
 // ErrLimitExceeded is what a rate-limited fake returns for a post over its
@@ -318,7 +320,7 @@ func (m *Matrix) CreateSpace(ctx context.Context, name string, invite []string, 
 // A failure set with Fail creates nothing; one set with Fail("LinkChatRoom")
 // creates the room but reports that linking it to the Space failed, as the
 // real port does.
-func (m *Matrix) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st actors.ChatState) (string, error) {
+func (m *Matrix) CreateChatRoom(ctx context.Context, spaceID, name string, invite []string, st actors.ChatState, cmds []actors.CommandDescription) (string, error) {
 	id, err := m.record(ctx, Call{Method: "CreateChatRoom", RoomID: spaceID, Text: name, UserIDs: invite})
 	if err != nil {
 		return "", err
@@ -330,6 +332,12 @@ func (m *Matrix) CreateChatRoom(ctx context.Context, spaceID, name string, invit
 	r.Chat = &st
 	for _, u := range invite {
 		r.Members[u] = "invite"
+	}
+	if len(cmds) > 0 {
+		if m.commands == nil {
+			m.commands = map[string][]string{}
+		}
+		m.commands[roomID] = commandNames(cmds)
 	}
 	linkErr := m.fail["LinkChatRoom"]
 	if linkErr == nil {
@@ -373,12 +381,33 @@ func (m *Matrix) AddToSpace(ctx context.Context, spaceID, roomID string) error {
 
 // SetCommands implements actors.MatrixRooms; UserIDs holds the commands.
 func (m *Matrix) SetCommands(ctx context.Context, roomID string, cmds []actors.CommandDescription) error {
+	names := commandNames(cmds)
+	if _, err := m.record(ctx, Call{Method: "SetCommands", RoomID: roomID, UserIDs: names}); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.commands == nil {
+		m.commands = map[string][]string{}
+	}
+	m.commands[roomID] = names
+	return nil
+}
+
+func commandNames(cmds []actors.CommandDescription) []string {
 	names := make([]string, 0, len(cmds))
 	for _, c := range cmds {
 		names = append(names, c.Command)
 	}
-	_, err := m.record(ctx, Call{Method: "SetCommands", RoomID: roomID, UserIDs: names})
-	return err
+	return names
+}
+
+// Commands are the names of the commands roomID describes (MSC4391), set
+// by SetCommands or at the room's creation; nil when none.
+func (m *Matrix) Commands(roomID string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.commands[roomID])
 }
 
 // DisplayName implements actors.MatrixRooms: the localpart of userID.
