@@ -28,6 +28,8 @@ type Client struct {
 	pos *position
 	// crypto is set by EnableCrypto.
 	crypto *cryptoState
+	// courtesy holds typing and receipts back while they are rate-limited.
+	courtesy courtesyGate
 }
 
 // SyncFailingFor is how long syncing has been failing, 0 while it works.

@@ -104,8 +104,20 @@ func (c *Client) EditText(ctx context.Context, roomID, eventID, markdown string)
 }
 
 // SetTyping implements actors.MatrixSender.
+// Typing going on is a courtesy (see courtesyGate): one attempt, skipped
+// while the homeserver rate-limits it; going off always goes out.
 func (c *Client) SetTyping(ctx context.Context, roomID string, typing bool, timeout time.Duration) error {
-	if _, err := c.cli.UserTyping(ctx, id.RoomID(roomID), typing, timeout); err != nil {
+	if typing {
+		if !c.courtesy.open() {
+			return nil
+		}
+		ctx = once(ctx)
+	}
+	_, err := c.cli.UserTyping(ctx, id.RoomID(roomID), typing, timeout)
+	if typing {
+		c.courtesy.saw(err)
+	}
+	if err != nil {
 		return fmt.Errorf("failed to set typing in %s: %w", roomID, err)
 	}
 	return nil
@@ -120,8 +132,15 @@ func (c *Client) SendReaction(ctx context.Context, roomID, eventID, key string) 
 }
 
 // MarkRead implements actors.MatrixSender.
+// A receipt is a courtesy (see courtesyGate): one attempt, skipped while
+// the homeserver rate-limits receipts; the next one covers this one.
 func (c *Client) MarkRead(ctx context.Context, roomID, eventID string) error {
-	if err := c.cli.MarkRead(ctx, id.RoomID(roomID), id.EventID(eventID)); err != nil {
+	if !c.courtesy.open() {
+		return nil
+	}
+	err := c.cli.MarkRead(once(ctx), id.RoomID(roomID), id.EventID(eventID))
+	c.courtesy.saw(err)
+	if err != nil {
 		return fmt.Errorf("failed to mark %s read in %s: %w", eventID, roomID, err)
 	}
 	return nil

@@ -1,0 +1,71 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix"
+)
+
+// courtesyGate holds back the requests that only show the bot at work, a
+// typing notice going on and a read receipt, while the homeserver
+// rate-limits them. Dendrite limits exactly these (and joins, invites…),
+// not posts: ten users' turns at once sent some 30 of them a second
+// against its 10, and with mautrix trying each 429 again a second later
+// the bot drew about 290 429s in 6 s, enough to fire the operators' alert
+// (SurfacesHomeserverRateLimiting) for a load the replies did not suffer
+// from.
+//
+// So each is tried once, and after a 429 the next ones are skipped until
+// its retry_after has passed: a later receipt covers the earlier messages
+// (receipts are up to an event), and the room renews typing on its own
+// (TypingRefresh). Typing going off is never skipped and keeps its
+// retries: it takes the indicator down after the reply.
+type courtesyGate struct {
+	mu    sync.Mutex
+	until time.Time
+	now   func() time.Time // time.Now; a variable for tests
+}
+
+// open reports whether a courtesy request may go out now.
+func (g *courtesyGate) open() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.clock().Before(g.until)
+}
+
+// saw notes the outcome of a courtesy request: a 429 closes the gate for
+// its retry_after (1 s when it gives none).
+func (g *courtesyGate) saw(err error) {
+	var resp mautrix.HTTPError
+	if !errors.As(err, &resp) || !resp.IsStatus(http.StatusTooManyRequests) {
+		return
+	}
+	wait := time.Second
+	if resp.RespError != nil {
+		if ms, ok := resp.RespError.ExtraData["retry_after_ms"].(float64); ok && ms > 0 {
+			wait = time.Duration(ms) * time.Millisecond
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if until := g.clock().Add(wait); until.After(g.until) {
+		g.until = until
+	}
+}
+
+func (g *courtesyGate) clock() time.Time {
+	if g.now != nil {
+		return g.now()
+	}
+	return time.Now()
+}
+
+// once makes the requests under ctx a single attempt: no retry after a 429
+// (or a 502–504), the next courtesy request supersedes this one.
+func once(ctx context.Context) context.Context {
+	return context.WithValue(ctx, mautrix.MaxAttemptsContextKey, 1)
+}
