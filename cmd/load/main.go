@@ -39,6 +39,7 @@ func main() {
 	homeserverDB := flag.String("homeserver-db", "sqlite", "what Dendrite stores in: sqlite, or postgres (a PostgreSQL server of the run's own, from Debian's package postgresql)")
 	flag.BoolVar(&cfg.Appservice, "appservice", false, "run the bot as an application service (Dendrite pushes events to it; encryption off)")
 	flag.BoolVar(&cfg.HomeserverRateLimited, "homeserver-rate-limited", false, "turn Dendrite's rate limiting on (the bot is exempt only as an appservice)")
+	flag.DurationVar(&cfg.OnboardTimeout, "onboard-timeout", 0, "how long the crowd may take to onboard before the run fails, naming who was not (0: 2 minutes and a second a chat)")
 	flag.StringVar(&cfg.BotBinary, "bot-binary", "", "run this bot binary instead of building ./cmd/surfaces (to compare versions)")
 	flag.Parse()
 	switch *homeserverDB {

@@ -33,6 +33,11 @@ type Config struct {
 	Progress io.Writer
 	// ReplyTimeout bounds the wait for one reply (default 2 minutes).
 	ReplyTimeout time.Duration
+	// OnboardTimeout bounds the crowd's onboarding, from the first log-in
+	// to the last user's last welcome (default 2 minutes and a second a
+	// chat): a user the bot never gives a Space fails the run, naming
+	// them, instead of holding it up for good.
+	OnboardTimeout time.Duration
 	// Postgres runs Dendrite on a PostgreSQL server of the run's own
 	// (Debian's package) instead of SQLite, whose single writer would
 	// otherwise hide or inflate the bot's share under load.
@@ -70,6 +75,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.ReplyTimeout <= 0 {
 		cfg.ReplyTimeout = 2 * time.Minute
+	}
+	if cfg.OnboardTimeout <= 0 {
+		cfg.OnboardTimeout = 2*time.Minute + time.Duration(cfg.Users*cfg.Rooms)*time.Second
 	}
 	users := make([]string, cfg.Users)
 	for i := range users {
@@ -120,18 +128,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Everyone logs in and onboards at once, as a crowd would.
 	clients := make([]*harness.UserClient, cfg.Users)
 	chats := make([][]id.RoomID, cfg.Users)
-	if err := r.each(ctx, cfg.Users, func(ctx context.Context, i int) error {
-		u, err := stack.Login(ctx, users[i])
-		if err != nil {
-			return err
-		}
-		clients[i] = u
-		u.AcceptInvites(true)
-		chats[i], err = onboard(ctx, stack.BotID, u, cfg.Rooms)
-		return err
-	}); err != nil {
-		return nil, err
-	}
 	defer func() {
 		for _, u := range clients {
 			if u != nil {
@@ -139,6 +135,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 	}()
+	onboarding, stopOnboarding := context.WithTimeout(ctx, cfg.OnboardTimeout)
+	err = r.each(onboarding, cfg.Users, func(ctx context.Context, i int) error {
+		u, err := stack.Login(ctx, users[i])
+		if err != nil {
+			return err
+		}
+		clients[i] = u
+		u.AcceptInvites(true)
+		chats[i], err = onboard(ctx, stack.BotID, u, cfg.Rooms)
+		if err != nil && onboarding.Err() != nil {
+			return fmt.Errorf("%s was not onboarded within %v: %w", users[i], cfg.OnboardTimeout, err)
+		}
+		return err
+	})
+	stopOnboarding()
+	if err != nil {
+		return nil, err
+	}
 	floor, err := newFloor(ctx, stack)
 	if err != nil {
 		return nil, err
@@ -201,19 +215,28 @@ type run struct {
 	burstLast, floorBursts []time.Duration
 }
 
-// each runs f for 0..n-1 at once and returns the first error.
+// each runs f for 0..n-1 at once and returns the first error: the first
+// f's (which says who), else why ctx ended.
 func (r *run) each(ctx context.Context, n int, f func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
 	for i := range n {
 		wg.Go(func() {
 			if err := f(ctx, i); err != nil {
+				once.Do(func() { first = err })
 				cancel(err)
 			}
 		})
 	}
 	wg.Wait()
+	if first != nil {
+		return first
+	}
 	return context.Cause(ctx)
 }
 

@@ -78,3 +78,23 @@ func smoke(t *testing.T, cfg load.Config) *load.Report {
 	}
 	return rep
 }
+
+// A crowd the bot does not onboard (it declines their invites, as for a
+// server it does not serve) fails the run once the onboarding timeout has
+// passed, naming a user, instead of holding it up for good.
+func TestOnboardingThatNeverEndsFailsTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Dendrite, the agent and the bot; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ctx = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).WithContext(ctx)
+	_, err := load.Run(ctx, load.Config{Users: 2, Rooms: 1, Turns: 1, OnboardTimeout: 10 * time.Second,
+		BotEnv: []string{"SURFACES_MATRIX_ALLOWED_SERVERS=other.test.invalid"}})
+	if err == nil || !strings.Contains(err.Error(), "was not onboarded within 10s") || !strings.Contains(err.Error(), "load") {
+		t.Fatalf("the run ended with %v, want the onboarding timeout naming a user", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the run outlived its own onboarding timeout by minutes")
+	}
+}
