@@ -22,12 +22,37 @@ import (
 // So each is tried once, and after a 429 the next ones are skipped until
 // its retry_after has passed: a later receipt covers the earlier messages
 // (receipts are up to an event), and the room renews typing on its own
-// (TypingRefresh). Typing going off is never skipped and keeps its
-// retries: it takes the indicator down after the reply.
+// (TypingRefresh). Typing going off keeps its retries, since it takes the
+// indicator down after the reply, but goes out only where typing is on: a
+// typing notice that was skipped or refused needs no "off" (those offs were
+// most of the 429s left).
 type courtesyGate struct {
 	mu    sync.Mutex
 	until time.Time
 	now   func() time.Time // time.Now; a variable for tests
+	// typing holds the rooms where the homeserver took typing on and has
+	// not yet taken it off.
+	typing map[string]struct{}
+}
+
+// typingOn notes that roomID shows the bot typing.
+func (g *courtesyGate) typingOn(roomID string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.typing == nil {
+		g.typing = map[string]struct{}{}
+	}
+	g.typing[roomID] = struct{}{}
+}
+
+// typingOff reports whether roomID shows the bot typing, and forgets it:
+// the caller takes it down (or it times out by itself).
+func (g *courtesyGate) typingOff(roomID string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, on := g.typing[roomID]
+	delete(g.typing, roomID)
+	return on
 }
 
 // open reports whether a courtesy request may go out now.

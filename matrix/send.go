@@ -105,17 +105,23 @@ func (c *Client) EditText(ctx context.Context, roomID, eventID, markdown string)
 
 // SetTyping implements actors.MatrixSender.
 // Typing going on is a courtesy (see courtesyGate): one attempt, skipped
-// while the homeserver rate-limits it; going off always goes out.
+// while the homeserver rate-limits it; going off goes out wherever it is
+// on.
 func (c *Client) SetTyping(ctx context.Context, roomID string, typing bool, timeout time.Duration) error {
 	if typing {
 		if !c.courtesy.open() {
 			return nil
 		}
 		ctx = once(ctx)
+	} else if !c.courtesy.typingOff(roomID) {
+		return nil
 	}
 	_, err := c.cli.UserTyping(ctx, id.RoomID(roomID), typing, timeout)
 	if typing {
 		c.courtesy.saw(err)
+		if err == nil {
+			c.courtesy.typingOn(roomID)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("failed to set typing in %s: %w", roomID, err)

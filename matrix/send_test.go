@@ -79,8 +79,9 @@ func TestSenderRequests(t *testing.T) {
 			method: "PUT", path: roomPath + "/typing/@bot:hs.test", body: `{"typing":true,"timeout":30000}`,
 		},
 		{
-			name: "SetTyping off",
+			name: "SetTyping off where it is on",
 			call: func(ctx context.Context, c *Client) (string, error) {
+				c.courtesy.typingOn("!r:hs.test")
 				return "", c.SetTyping(ctx, "!r:hs.test", false, 0)
 			},
 			method: "PUT", path: roomPath + "/typing/@bot:hs.test", body: `{"typing":false}`,
