@@ -45,6 +45,10 @@ type MemberStatus struct {
 	Live bool
 	// Ingress says it holds the ingress lock now.
 	Ingress bool
+	// ActorSystemID, ActorAddress (host:port) and Kinds are what the
+	// member advertised of its actor system (Advertise); empty before.
+	ActorSystemID, ActorAddress string
+	Kinds                       []string
 }
 
 // Member is this process's membership of the cluster on the database.
@@ -198,6 +202,22 @@ func (m *Member) TryIngress(ctx context.Context) (bool, error) {
 	return got, nil
 }
 
+// Advertise records where the member's actor system listens (address,
+// host:port), its id and the grain kinds it hosts, for the other members'
+// cluster providers (clustering.Provider).
+func (m *Member) Advertise(ctx context.Context, systemID, address string, kinds []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if kinds == nil {
+		kinds = []string{}
+	}
+	if _, err := m.conn.Exec(ctx, `UPDATE members SET actor_system_id = $2, actor_address = $3, kinds = $4 WHERE member_id = $1`,
+		m.id, systemID, address, kinds); err != nil {
+		return fmt.Errorf("failed to advertise member %s: %w", m.id, err)
+	}
+	return nil
+}
+
 // Leave ends the membership: the member's row is deleted and its session
 // closed, which releases its locks (the ingress too). Leaving twice is a
 // no-op.
@@ -238,7 +258,7 @@ func (s *Store) Members(ctx context.Context) ([]MemberStatus, error) {
 				SELECT classid::bigint AS classid, objid::bigint AS objid, objsubid, pid FROM pg_locks
 				WHERE locktype = 'advisory' AND granted
 				  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
-			SELECT m.member_id, m.host, m.pid, m.joined_at, h.pid IS NOT NULL,
+			SELECT m.member_id, m.host, m.pid, m.joined_at, m.actor_system_id, m.actor_address, m.kinds, h.pid IS NOT NULL,
 				h.pid IS NOT NULL AND EXISTS (SELECT 1 FROM held i
 					WHERE i.pid = h.pid AND i.objsubid = 1 AND i.classid = $2 AND i.objid = $3)
 			FROM members m
@@ -249,7 +269,7 @@ func (s *Store) Members(ctx context.Context) ([]MemberStatus, error) {
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (MemberStatus, error) {
 			var st MemberStatus
-			err := r.Scan(&st.ID, &st.Host, &st.PID, &st.JoinedAt, &st.Live, &st.Ingress)
+			err := r.Scan(&st.ID, &st.Host, &st.PID, &st.JoinedAt, &st.ActorSystemID, &st.ActorAddress, &st.Kinds, &st.Live, &st.Ingress)
 			return st, err
 		})
 		return err

@@ -65,6 +65,12 @@ var migrations = []string{
 		pid       integer NOT NULL,
 		joined_at timestamptz NOT NULL
 	);`,
+	// 4: where each member's actor system listens, for protoactor-go's
+	// cluster (clustering.Provider): its system id, its remote address and
+	// the grain kinds it hosts.
+	`ALTER TABLE members ADD COLUMN actor_system_id text NOT NULL DEFAULT '',
+		ADD COLUMN actor_address text NOT NULL DEFAULT '',
+		ADD COLUMN kinds text[] NOT NULL DEFAULT '{}';`,
 }
 
 // SchemaVersion is the schema this binary writes: the number of migrations
