@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
@@ -44,6 +45,60 @@ func TestJoinInvitedTriesARefusedJoinAgain(t *testing.T) {
 			err = JoinInvited(context.Background(), cli, "!r:hs.test")
 			if (err != nil) != tc.wantErr || tries.Load() != tc.wantTries {
 				t.Fatalf("JoinInvited: %v after %d tries, want error %t after %d", err, tries.Load(), tc.wantErr, tc.wantTries)
+			}
+		})
+	}
+}
+
+// A join the homeserver continues in the background (Dendrite's 202 after
+// 20 s, no room id) is waited for until the membership shows it; one that
+// never shows fails after joinWait.
+func TestJoinInvitedWaitsForAJoinContinuedInTheBackground(t *testing.T) {
+	defer func(w, p time.Duration) { joinWait, joinPoll = w, p }(joinWait, joinPoll)
+	joinWait, joinPoll = time.Second, 10*time.Millisecond
+	tests := []struct {
+		name        string
+		joinedAfter int32 // membership reads before it shows the join; 0: never
+		wantErr     bool
+	}{
+		{"joined on the third read", 3, false},
+		{"never joined", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var joins, reads atomic.Int32
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /_matrix/client/v3/rooms/{room}/join", func(w http.ResponseWriter, _ *http.Request) {
+				joins.Add(1)
+				w.WriteHeader(http.StatusAccepted)
+				w.Write([]byte(`{"errcode":"M_UNKNOWN","error":"The room join will continue in the background."}`))
+			})
+			mux.HandleFunc("GET /_matrix/client/v3/rooms/{room}/state/m.room.member/{user}", func(w http.ResponseWriter, _ *http.Request) {
+				if n := reads.Add(1); tc.joinedAfter == 0 || n < tc.joinedAfter {
+					w.WriteHeader(http.StatusForbidden)
+					w.Write([]byte(`{"errcode":"M_FORBIDDEN","error":"not in the room"}`))
+					return
+				}
+				w.Write([]byte(`{"membership":"join"}`))
+			})
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			cli, err := mautrix.NewClient(srv.URL, id.UserID(botID), "token")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cli.StateStore = mautrix.NewMemoryStateStore()
+			err = JoinInvited(context.Background(), cli, "!r:hs.test")
+			if (err != nil) != tc.wantErr || joins.Load() != 1 {
+				t.Fatalf("JoinInvited: %v after %d joins and %d reads, want error %t after one join", err, joins.Load(), reads.Load(), tc.wantErr)
+			}
+			if !tc.wantErr {
+				if reads.Load() != tc.joinedAfter {
+					t.Fatalf("%d membership reads, want %d", reads.Load(), tc.joinedAfter)
+				}
+				if !cli.StateStore.IsMembership(context.Background(), "!r:hs.test", id.UserID(botID), "join") {
+					t.Fatal("the state store does not hold the join")
+				}
 			}
 		})
 	}

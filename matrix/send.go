@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/event/cmdschema"
@@ -200,10 +202,16 @@ func (c *Client) JoinRoom(ctx context.Context, roomID string) error {
 // Dendrite on PostgreSQL, where it left a new user without their Space).
 // That refusal is tried again, 5 times in all over about 3 s; any other
 // error is returned at once.
+//
+// A join Dendrite could not finish within 20 s is answered 202 ("The room
+// join will continue in the background."), with no room id: mautrix then
+// fails recording it, and a bot under load (200 users onboarding at once)
+// left those users without a Space. JoinInvited then waits until the
+// membership shows the join (joinWait), as a person's client would.
 func JoinInvited(ctx context.Context, cli *mautrix.Client, roomID id.RoomID) error {
 	wait := 100 * time.Millisecond
 	for try := 1; ; try++ {
-		_, err := cli.JoinRoomByID(ctx, roomID)
+		err := joinOnce(ctx, cli, roomID)
 		if err == nil || try == 5 || !errors.Is(err, mautrix.MForbidden) || !strings.Contains(err.Error(), "InputWasRejected") {
 			return err
 		}
@@ -213,6 +221,57 @@ func JoinInvited(ctx context.Context, cli *mautrix.Client, roomID id.RoomID) err
 		case <-time.After(wait):
 		}
 		wait *= 2
+	}
+}
+
+// joinWait bounds the wait for a join the homeserver continues in the
+// background, and joinPoll is how often the membership is read meanwhile.
+// Variables for tests.
+var (
+	joinWait = 2 * time.Minute
+	joinPoll = 500 * time.Millisecond
+)
+
+// joinOnce sends one join; on a 202 it waits for the membership to show it.
+func joinOnce(ctx context.Context, cli *mautrix.Client, roomID id.RoomID) error {
+	var resp mautrix.RespJoinRoom
+	_, httpResp, err := cli.MakeFullRequestWithResp(ctx, mautrix.FullRequest{
+		Method: http.MethodPost, URL: cli.BuildClientURL("v3", "rooms", roomID, "join"), ResponseJSON: &resp,
+	})
+	if err != nil {
+		return err
+	}
+	if httpResp != nil && httpResp.StatusCode == http.StatusAccepted {
+		zerolog.Ctx(ctx).Warn().Stringer("room_id", roomID).Msg("the homeserver continues the join in the background; waiting for it")
+		if err := waitJoined(ctx, cli, roomID); err != nil {
+			return err
+		}
+	}
+	if cli.StateStore != nil {
+		if err := cli.StateStore.SetMembership(ctx, roomID, cli.UserID, event.MembershipJoin); err != nil {
+			return fmt.Errorf("failed to record the join of %s: %w", roomID, err)
+		}
+	}
+	return nil
+}
+
+// waitJoined reads cli's membership of roomID every joinPoll until it is
+// a join, for at most joinWait.
+func waitJoined(ctx context.Context, cli *mautrix.Client, roomID id.RoomID) error {
+	ctx, cancel := context.WithTimeout(ctx, joinWait)
+	defer cancel()
+	for {
+		var member event.MemberEventContent
+		err := cli.StateEvent(ctx, roomID, event.StateMember, cli.UserID.String(), &member)
+		if err == nil && member.Membership == event.MembershipJoin {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the homeserver did not finish joining %s within %v (last read: %v, %q): %w",
+				roomID, joinWait, err, member.Membership, ctx.Err())
+		case <-time.After(joinPoll):
+		}
 	}
 }
 

@@ -129,3 +129,14 @@ func TestLogHasPanic(t *testing.T) {
 		})
 	}
 }
+
+func TestWithMaxOpenConns(t *testing.T) {
+	cfg := "global:\n  database:\n    connection_string: postgres://x\n    max_open_conns: 90\n    max_idle_conns: 5\n"
+	got, err := withMaxOpenConns(cfg, 436)
+	if err != nil || !strings.Contains(got, "max_open_conns: 436\n") || strings.Contains(got, "max_open_conns: 90") {
+		t.Fatalf("got %q, %v; want the pool raised to 436", got, err)
+	}
+	if _, err := withMaxOpenConns("global:\n  database: {}\n", 436); err == nil {
+		t.Fatal("a config without max_open_conns was edited without an error")
+	}
+}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,9 @@ type PostgresOptions struct {
 	// for benchmarks that compare stores on durable writes. Otherwise the
 	// test server skips them: durability is not what a test checks.
 	Durable bool
+	// MaxConnections is the server's max_connections (default 300). A
+	// homeserver for hundreds of clients needs more (Options.MaxOpenConns).
+	MaxConnections int
 }
 
 // StartPostgres initialises a cluster in a new temp directory and starts
@@ -146,7 +150,7 @@ func StartPostgresWith(ctx context.Context, binDir string, opts PostgresOptions)
 		return nil, err
 	}
 	args := []string{"-D", data, "-k", dir, "-p", strconv.Itoa(p.port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300"}
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=" + strconv.Itoa(cmp.Or(opts.MaxConnections, 300))}
 	if !opts.Durable {
 		// A test database: durability is not what is checked.
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")

@@ -49,6 +49,8 @@ type StackOptions struct {
 	// HomeserverDatabase runs Dendrite on this PostgreSQL database
 	// (Options.Database) instead of SQLite.
 	HomeserverDatabase string
+	// HomeserverMaxOpenConns is Options.MaxOpenConns.
+	HomeserverMaxOpenConns int
 	// Appservice runs the bot in appservice mode: the bot's own `surfaces
 	// appservice register` writes the registration and Dendrite loads it
 	// as it is.
@@ -146,7 +148,8 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	hsOpts := Options{Binaries: bins, RateLimited: opts.HomeserverRateLimited, Database: opts.HomeserverDatabase}
+	hsOpts := Options{Binaries: bins, RateLimited: opts.HomeserverRateLimited, Database: opts.HomeserverDatabase,
+		MaxOpenConns: opts.HomeserverMaxOpenConns}
 	var asEnv []string
 	if opts.Appservice {
 		if asEnv, err = s.register(ctx); err != nil {

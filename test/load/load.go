@@ -107,7 +107,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		if db, err = harness.StartPostgres(ctx, binDir); err != nil {
+		// Dendrite's sync API needs about two connections a syncing client
+		// (harness.Options.MaxOpenConns): the users, the floor's two and
+		// the bot.
+		conns := max(90, 2*(cfg.Users+3)+30)
+		opts.HomeserverMaxOpenConns = conns
+		if db, err = harness.StartPostgresWith(ctx, binDir, harness.PostgresOptions{MaxConnections: max(300, conns+50)}); err != nil {
 			return nil, err
 		}
 		defer db.Close()
