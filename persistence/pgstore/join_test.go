@@ -134,3 +134,46 @@ func TestIngressPassesOnWhenItsHolderDies(t *testing.T) {
 		t.Fatalf("members %q, want %q", got, want)
 	}
 }
+
+// memberLocks counts the sessions holding member id's lock now.
+func memberLocks(t *testing.T, dsn, id string) []string {
+	t.Helper()
+	var out []string
+	queryStrings(t, dsn, `SELECT pid::text FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+		AND objid::bigint = (hashtext('`+id+`')::bigint & 4294967295)`, &out)
+	return out
+}
+
+// A member id is free again the moment Leave, or a refused Join, returns:
+// closing a connection ends its server session only a moment later, and a
+// process restarted at once under the same id was refused as a duplicate
+// of itself (a cold run's TestMembersShareTheDatabaseToolsDoNot).
+func TestMemberIDIsFreeWhenLeaveOrARefusedJoinReturns(t *testing.T) {
+	dsn := newDatabase(t)
+	s := openTestStore(t, dsn, pgstore.Options{Shared: true})
+	for i := range 20 {
+		m, err := s.Join(testContext(t), "a", pgstore.MemberInfo{})
+		if err != nil {
+			t.Fatalf("join %d: %v", i, err)
+		}
+		if err := m.Leave(testContext(t)); err != nil {
+			t.Fatal(err)
+		}
+		if held := memberLocks(t, dsn, "a"); len(held) != 0 {
+			t.Fatalf("after Leave %d returned, sessions %v still hold a's lock", i, held)
+		}
+	}
+	tool := openTestStore(t, dsn, pgstore.Options{})
+	for i := range 20 {
+		if m, err := s.Join(testContext(t), "b", pgstore.MemberInfo{}); !errors.Is(err, pgstore.ErrLocked) {
+			if m != nil {
+				m.Leave(testContext(t))
+			}
+			t.Fatalf("joining while a tool holds the database: %v, want ErrLocked", err)
+		}
+		if held := memberLocks(t, dsn, "b"); len(held) != 0 {
+			t.Fatalf("after refused join %d returned, sessions %v still hold b's lock", i, held)
+		}
+	}
+	tool.Close()
+}

@@ -108,8 +108,7 @@ func (s *Store) Join(ctx context.Context, id string, info MemberInfo) (*Member, 
 			id, info.Host, info.PID)
 	}
 	if err != nil {
-		// Closing the session releases whatever it took.
-		_ = conn.Close(context.WithoutCancel(ctx))
+		closeSession(ctx, conn)
 		return nil, fmt.Errorf("failed to join the cluster: %w", err)
 	}
 	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -238,12 +237,23 @@ func (m *Member) Leave(ctx context.Context) error {
 	default:
 	}
 	_, derr := m.conn.Exec(ctx, `DELETE FROM members WHERE member_id = $1`, m.id)
-	cerr := m.conn.Close(context.WithoutCancel(ctx))
+	cerr := closeSession(ctx, m.conn)
 	m.markLost()
 	if err := errors.Join(derr, cerr); err != nil {
 		return fmt.Errorf("failed to leave the cluster: %w", err)
 	}
 	return nil
+}
+
+// closeSession releases the session's advisory locks, then closes it.
+// Closing alone releases them too, but only once the server has ended the
+// session, a moment after the client returns: a member restarted at once
+// under the same id found its own old lock still held and was refused as a
+// duplicate of itself.
+func closeSession(ctx context.Context, conn *pgx.Conn) error {
+	ctx = context.WithoutCancel(ctx)
+	_, uerr := conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+	return errors.Join(uerr, conn.Close(ctx))
 }
 
 // Members lists the members that joined and have not left, the live ones
