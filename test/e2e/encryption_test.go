@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -154,15 +153,14 @@ func encryptedChatsByDefault(t *testing.T, w *world, appservice bool, dsn string
 			t.Fatal(err)
 		}
 		w.ask("/sendfile output/back.bin", func(m harness.Message) bool { return m.FinalBody == "after" })
-		var file *harness.Message
-		for _, m := range slices.Backward(w.alice.Messages(w.chat)) {
-			if m.Sender == w.stack.BotID && m.MsgType == event.MsgFile {
-				file = &m
-				break
-			}
-		}
-		if file == nil {
-			t.Fatal("no file message from the agent")
+		// Waited for, not looked up: Alice decrypts each event on its own
+		// goroutine, so the file (posted before "after") may still be
+		// decrypting when "after" is read (a CI run failed on exactly that).
+		file, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+			return m.Sender == w.stack.BotID && m.MsgType == event.MsgFile
+		})
+		if err != nil {
+			t.Fatalf("no file message from the agent: %v", err)
 		}
 		if !file.Encrypted || file.Content.File == nil || file.Content.URL != "" {
 			t.Fatalf("the agent's file went out as encrypted=%v with file=%v url=%q: want an encrypted attachment", file.Encrypted, file.Content.File != nil, file.Content.URL)
