@@ -7,7 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,9 +31,9 @@ type AppserviceOptions struct {
 	// MaxBodyBytes bounds a transaction's body (default 32 MiB: Synapse
 	// sends at most 100 events, each at most 64 KiB).
 	MaxBodyBytes int64
-	// AckWait is how long a transaction waits for the actor tree to ack
-	// its events before it is answered 503, to be sent again (default
-	// DefaultAckWait).
+	// AckWait is how long the actor tree may take to ack a transaction's
+	// events before the transaction is settled anyway, with a warning, as
+	// the sync loop's position does (default DefaultAckWait).
 	AckWait time.Duration
 }
 
@@ -39,11 +42,19 @@ const DefaultMaxTransactionBytes = 32 << 20
 
 // Appservice is the application service API (spec: Application Service
 // API): the homeserver pushes transactions of events to the bot instead of
-// the bot syncing. A transaction is answered 200 only once the actor tree
-// acked every event in it under the same contract as the sync loop's
-// (PRODUCT R3.2, R7.2), and its id is then kept, so that a homeserver
-// sending it again after a crash or a timeout gets 200 and nothing is
-// handled twice. Transactions are handled one at a time, in order.
+// the bot syncing.
+//
+// A transaction is kept in the store's inbox before it is answered 200,
+// then handed to the actor tree; once the tree acked every event in it
+// (the sync loop's Ack contract, PRODUCT R3.2, R7.2) its events and the
+// transaction are marked handled and it leaves the inbox. A crash before
+// the answer has the homeserver send it again; a crash after has Resume
+// hand it over again at the next start; either way the marks (and a room's
+// own record of what it took) keep what was handled from running twice.
+// The answer does not wait for the acks: the homeserver sends one
+// transaction at a time, so waiting would hold every user's events behind
+// the slowest event of one (an onboarding that makes rooms, a message
+// waiting for its room key). Transactions are handed over in order.
 //
 // Its handler is safe for concurrent use.
 type Appservice struct {
@@ -54,13 +65,23 @@ type Appservice struct {
 	ackWait time.Duration
 	base    context.Context
 
-	// mu serialises transactions: the homeserver sends one at a time, and
-	// a retry arriving while the first attempt still waits must wait too.
+	// mu serialises transactions and Resume: the homeserver sends one at
+	// a time, and the tree gets them in the order they came.
 	mu sync.Mutex
+	// inflight holds the ids of the events handed to the tree whose
+	// transaction is not settled: a transaction sent again with more
+	// events (or kept twice across a crash) hands over only the others.
+	flightMu sync.Mutex
+	inflight map[string]bool
+	// stop ends the waits of the transactions not settled (Close).
+	stop     chan struct{}
+	stopOnce sync.Once
+	settling sync.WaitGroup
 }
 
 // Appservice returns the application service API handing events to sink,
-// as Run would. base carries the logger.
+// as Run would. base carries the logger and outlives every transaction's
+// handling (a message waiting for its room key goes on after the answer).
 func (c *Client) Appservice(base context.Context, sink Sink, opts AppserviceOptions) *Appservice {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxTransactionBytes
@@ -71,6 +92,7 @@ func (c *Client) Appservice(base context.Context, sink Sink, opts AppserviceOpti
 	return &Appservice{
 		c: c, s: newSyncer(c, sink, c.pos, nil), hsToken: []byte(opts.HSToken),
 		maxBody: opts.MaxBodyBytes, ackWait: opts.AckWait, base: base,
+		inflight: map[string]bool{}, stop: make(chan struct{}),
 	}
 }
 
@@ -155,20 +177,29 @@ func (a *Appservice) transaction(w http.ResponseWriter, r *http.Request) {
 	txnID := r.PathValue("txnId")
 	log := zerolog.Ctx(a.base).With().Str("txn_id", txnID).Logger()
 	ctx := log.WithContext(r.Context())
-	var body transactionBody
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.maxBody)).Decode(&body); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			log.Warn().Int64("limit", a.maxBody).Msg("appservice transaction over the size limit refused")
 			asError(w, http.StatusRequestEntityTooLarge, "M_TOO_LARGE", "transaction too large")
 			return
 		}
+		asError(w, http.StatusBadRequest, "M_BAD_JSON", "failed to read the transaction")
+		return
+	}
+	var body transactionBody
+	if err := json.Unmarshal(raw, &body); err != nil {
 		asError(w, http.StatusBadRequest, "M_NOT_JSON", "the transaction is not valid JSON")
 		return
 	}
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.stopped() {
+		asError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "the bot is stopping")
+		return
+	}
 	mark := txnMark(txnID, body.Events)
 	handled, err := a.c.store.EventHandled(ctx, mark)
 	if err != nil {
@@ -181,35 +212,147 @@ func (a *Appservice) transaction(w http.ResponseWriter, r *http.Request) {
 		asJSON(w, http.StatusOK, struct{}{})
 		return
 	}
-
-	acks := newTxnAcks()
-	a.s.pushed(ctx, acks, body.Events)
-	acks.seal()
-	timer := time.NewTimer(a.ackWait)
-	defer timer.Stop()
-	select {
-	case <-acks.done:
-	case <-timer.C:
-	case <-r.Context().Done():
-	}
-	marks, complete := acks.acked()
-	if complete {
-		marks = append(marks, mark)
-	}
-	// The marks of the events acked so far are kept either way: a
-	// transaction sent again then hands the tree only the rest.
-	if err := a.c.store.CommitSync(context.WithoutCancel(ctx), a.c.cli.UserID.String(), "", marks); err != nil {
-		log.Error().Err(err).Msg("failed to store what an appservice transaction handled")
+	added, err := a.c.store.AddToInbox(ctx, mark, raw)
+	if err != nil {
+		log.Error().Err(err).Msg("failed to keep an appservice transaction")
 		asError(w, http.StatusInternalServerError, "M_UNKNOWN", "failed to store the transaction")
 		return
 	}
-	if !complete {
-		log.Warn().Int("events", len(body.Events)).Stringer("waited", a.ackWait).Msg("appservice transaction not acked in time; the homeserver will send it again")
-		asError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "the transaction's events are not all handled yet")
+	if added {
+		a.handOver(log.WithContext(a.base), mark, body.Events)
+	} else {
+		// Kept already: handed over when it came, or by Resume.
+		log.Debug().Msg("appservice transaction sent again, kept already")
+	}
+	asJSON(w, http.StatusOK, struct{}{})
+	log.Debug().Int("events", len(body.Events)).Msg("appservice transaction answered")
+}
+
+// Resume hands the tree the transactions kept in the inbox that a stop or
+// a crash left unsettled, oldest first. Call it once the tree runs and
+// before the handler serves (or, in a cluster, when this member takes the
+// ingress).
+func (a *Appservice) Resume(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	log := zerolog.Ctx(ctx)
+	keys, bodies, err := a.c.store.Inbox(ctx)
+	if err != nil {
+		return fmt.Errorf("failed to read the appservice inbox: %w", err)
+	}
+	for i, key := range keys {
+		handled, err := a.c.store.EventHandled(ctx, key)
+		if err != nil {
+			return fmt.Errorf("failed to check appservice transaction %s: %w", key, err)
+		}
+		var body transactionBody
+		if !handled {
+			if err := json.Unmarshal(bodies[i], &body); err != nil {
+				log.Error().Err(err).Str("txn", key).Msg("a kept appservice transaction cannot be read; dropping it")
+				handled = true
+			}
+		}
+		if handled {
+			// Settled, and a crash came before it left the inbox.
+			if err := a.c.store.RemoveFromInbox(ctx, key); err != nil {
+				return err
+			}
+			continue
+		}
+		log.Info().Str("txn", key).Int("events", len(body.Events)).Msg("handing over an appservice transaction kept before the restart")
+		a.handOver(log.With().Str("txn", key).Logger().WithContext(a.base), key, body.Events)
+	}
+	return nil
+}
+
+// Close settles what it can of the transactions still waiting for acks:
+// the marks of the events acked are stored, and the rest stays in the
+// inbox for Resume. Call it once the tree has stopped; the handler answers
+// 503 from then on.
+func (a *Appservice) Close() {
+	a.stopOnce.Do(func() { close(a.stop) })
+	a.settling.Wait()
+}
+
+func (a *Appservice) stopped() bool {
+	select {
+	case <-a.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// handOver gives the tree a kept transaction's events, but for those
+// another unsettled transaction handed over already, and settles it in
+// the background once they are acked.
+func (a *Appservice) handOver(ctx context.Context, mark string, events []*event.Event) {
+	var ids []string
+	a.flightMu.Lock()
+	events = slices.DeleteFunc(slices.Clone(events), func(evt *event.Event) bool {
+		if evt == nil || evt.ID == "" {
+			return false
+		}
+		if a.inflight[evt.ID.String()] {
+			return true
+		}
+		a.inflight[evt.ID.String()] = true
+		ids = append(ids, evt.ID.String())
+		return false
+	})
+	a.flightMu.Unlock()
+	acks := newTxnAcks()
+	a.s.pushed(ctx, acks, events)
+	acks.seal()
+	a.settling.Add(1)
+	go a.settle(ctx, mark, ids, acks)
+}
+
+// settle waits for a transaction's acks (at most the ack wait, or until
+// Close), stores the marks of the events acked and, when all were or the
+// wait ran out, the transaction's own mark, and takes it out of the inbox.
+func (a *Appservice) settle(ctx context.Context, mark string, ids []string, acks *txnAcks) {
+	defer a.settling.Done()
+	defer func() {
+		a.flightMu.Lock()
+		for _, id := range ids {
+			delete(a.inflight, id)
+		}
+		a.flightMu.Unlock()
+	}()
+	log := zerolog.Ctx(ctx)
+	timer := time.NewTimer(a.ackWait)
+	defer timer.Stop()
+	overdue := false
+	select {
+	case <-acks.done:
+	case <-timer.C:
+		overdue = true
+	case <-a.stop:
+	}
+	marks, complete := acks.acked()
+	if complete || overdue {
+		marks = append(marks, mark)
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := a.c.store.CommitSync(ctx, a.c.cli.UserID.String(), "", marks); err != nil {
+		// Left in the inbox: the next start hands it over again.
+		log.Error().Err(err).Msg("failed to store what an appservice transaction handled")
 		return
 	}
-	log.Debug().Int("events", len(body.Events)).Msg("appservice transaction handled")
-	asJSON(w, http.StatusOK, struct{}{})
+	switch {
+	case complete:
+		log.Debug().Msg("appservice transaction handled")
+	case overdue:
+		log.Warn().Stringer("waited", a.ackWait).Msg("appservice transaction not acked in time; settled anyway")
+	default:
+		log.Info().Msg("stopping: an appservice transaction left for the next start")
+		return
+	}
+	if err := a.c.store.RemoveFromInbox(ctx, mark); err != nil {
+		// Its mark is stored: Resume drops it.
+		log.Warn().Err(err).Msg("failed to take a handled transaction out of the inbox")
+	}
 }
 
 // pushed hands a transaction's events to the sink as the sync loop would

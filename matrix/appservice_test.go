@@ -27,6 +27,7 @@ const hsToken = "the-homeserver-token"
 // it got (the test acks it).
 type asRig struct {
 	srv   *httptest.Server
+	as    *Appservice
 	store *memState
 	mu    sync.Mutex
 	got   []any
@@ -34,24 +35,31 @@ type asRig struct {
 }
 
 func newASRig(t *testing.T, opts AppserviceOptions) *asRig {
+	return newASRigOn(t, newMemState(), opts)
+}
+
+// newASRigOn is a rig on store: a second rig on the same store is the bot
+// started again after a crash.
+func newASRigOn(t *testing.T, store *memState, opts AppserviceOptions) *asRig {
 	t.Helper()
 	cli, err := mautrix.NewClient("http://127.0.0.1:1", id.UserID(botID), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &asRig{store: newMemState(), sunk: make(chan any, 100)}
+	r := &asRig{store: store, sunk: make(chan any, 100)}
 	c := &Client{cli: cli, store: r.store, pos: newPosition(r.store, botID, 0)}
 	if opts.HSToken == "" {
 		opts.HSToken = hsToken
 	}
-	as := c.Appservice(context.Background(), func(m any) {
+	r.as = c.Appservice(context.Background(), func(m any) {
 		r.mu.Lock()
 		r.got = append(r.got, m)
 		r.mu.Unlock()
 		r.sunk <- m
 	}, opts)
-	r.srv = httptest.NewServer(as.Handler())
+	r.srv = httptest.NewServer(r.as.Handler())
 	t.Cleanup(r.srv.Close)
+	t.Cleanup(r.as.Close) // its settling ends with the test
 	return r
 }
 
@@ -102,78 +110,142 @@ func ackOf(m any) *actors.Ack {
 	return nil
 }
 
-// A transaction is answered only once the tree acked its events; sent
-// again, it gets 200 and nothing is handed over twice (issue 23, point 2).
-func TestAppserviceTransactionWaitsForAcksAndIsHandledOnce(t *testing.T) {
+// A transaction is kept, then answered without waiting for the tree's
+// acks; once acked, its events and the transaction are marked handled and
+// it leaves the inbox. Sent again, before or after that, it gets 200 and
+// nothing is handed over twice (issue 23, point 2).
+func TestAppserviceTransactionIsKeptAnsweredAndSettledOnce(t *testing.T) {
 	r := newASRig(t, AppserviceOptions{})
-	status := make(chan int, 1)
 	// An invite carries no handled-mark of its own: only the kept
-	// transaction id keeps a repeat from handing it over again.
+	// transaction keeps a repeat from handing it over again.
 	invite := `{"type":"m.room.member","room_id":"!dm:hs.test","event_id":"$inv","sender":"@bob:hs.test","state_key":"` + botID + `","content":{"membership":"invite"}}`
 	body := txnJSON(textEvent("$a", "@alice:hs.test", "hello"), textEvent("$own", botID, "the bot's own echo"), invite)
-	go func() {
-		code, _ := r.put(t, "/_matrix/app/v1/transactions/t1", hsToken, strings.NewReader(body))
-		status <- code
-	}()
+	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t1", hsToken, strings.NewReader(body)); code != http.StatusOK {
+		t.Fatalf("answered %d, want 200 once kept", code)
+	}
+	if keys := r.store.inboxKeys(); !slices.Equal(keys, []string{markOf(t, "t1", body)}) {
+		t.Fatalf("the inbox holds %q, want the unacked transaction", keys)
+	}
 	// Invites are handed over first, as in a sync response.
 	inv, msg := <-r.sunk, <-r.sunk
 	if _, ok := inv.(*actors.InviteReceived); !ok {
 		t.Fatalf("first %#v, want bob's invite", inv)
 	}
-	ackOf(inv).Done()
 	m, ok := msg.(*actors.MessageReceived)
 	if !ok || m.EventID != "$a" || m.Body != "hello" {
 		t.Fatalf("the sink got %#v, want alice's message", msg)
 	}
-	select {
-	case code := <-status:
-		t.Fatalf("answered %d before the tree acked the event", code)
-	case <-time.After(100 * time.Millisecond): // not a timing assertion: no answer is allowed at all
+	// Sent again while the tree works on it: answered, not handed over.
+	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t1", hsToken, strings.NewReader(body)); code != http.StatusOK {
+		t.Fatalf("the same transaction again while kept: %d, want 200", code)
 	}
+	if r.store.marked("$a") {
+		t.Fatal("$a marked handled before the tree acked it")
+	}
+	ackOf(inv).Done()
 	m.Ack.Done()
-	if code := <-status; code != http.StatusOK {
-		t.Fatalf("answered %d once acked, want 200", code)
-	}
+	eventually(t, "the transaction settled", func() bool { return len(r.store.inboxKeys()) == 0 })
 	if !r.store.marked("$a") || !r.store.marked(markOf(t, "t1", body)) {
 		t.Fatal("want the event and the transaction marked handled")
 	}
 	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t1", hsToken, strings.NewReader(body)); code != http.StatusOK {
-		t.Fatalf("the same transaction again: %d, want 200", code)
+		t.Fatalf("the same transaction once handled: %d, want 200", code)
 	}
 	if got := r.received(); len(got) != 2 {
-		t.Fatalf("the sink got %d messages in all, want 2: the bot's echo dropped, the repeat not handled", len(got))
+		t.Fatalf("the sink got %d messages in all, want 2: the bot's echo dropped, the repeats not handled", len(got))
 	}
 }
 
-// Without all its acks in time a transaction is answered 503 (the
-// homeserver sends it again), keeping the marks of what was acked: the
-// repeat hands over only the rest.
-func TestAppserviceTransactionNotAckedInTimeIsSentAgain(t *testing.T) {
+// A transaction whose acks do not all come within the ack wait is settled
+// anyway (as the sync position is): the acked events marked, the
+// transaction out of the inbox.
+func TestAppserviceTransactionNotAckedInTimeIsSettledAnyway(t *testing.T) {
 	r := newASRig(t, AppserviceOptions{AckWait: 200 * time.Millisecond})
 	body := txnJSON(textEvent("$a", "@alice:hs.test", "one"), textEvent("$b", "@alice:hs.test", "two"))
-	go func() {
-		first := <-r.sunk
-		ackOf(first).Done()
-		<-r.sunk // "two" is never acked
-	}()
-	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t2", hsToken, strings.NewReader(body)); code != http.StatusServiceUnavailable {
-		t.Fatalf("answered %d with an event unacked, want 503", code)
+	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t2", hsToken, strings.NewReader(body)); code != http.StatusOK {
+		t.Fatalf("answered %d, want 200", code)
 	}
-	if !r.store.marked("$a") || r.store.marked("$b") || r.store.marked(markOf(t, "t2", body)) {
+	ackOf(<-r.sunk).Done()
+	<-r.sunk // "two" is never acked
+	eventually(t, "the transaction settled", func() bool { return len(r.store.inboxKeys()) == 0 })
+	if !r.store.marked("$a") || r.store.marked("$b") || !r.store.marked(markOf(t, "t2", body)) {
+		t.Fatal("want the acked event and the transaction marked handled, the other event not")
+	}
+}
+
+// A crash leaves the kept transactions the tree had not finished with in
+// the inbox; the next start's Resume hands them over again, oldest first,
+// but for the events marked handled, and drops one whose settling a crash
+// cut after its marks.
+func TestAppserviceResumeHandsOverWhatACrashLeft(t *testing.T) {
+	store := newMemState()
+	before := newASRigOn(t, store, AppserviceOptions{})
+	one := txnJSON(textEvent("$a", "@alice:hs.test", "one"), textEvent("$b", "@alice:hs.test", "two"))
+	two := txnJSON(textEvent("$c", "@bob:hs.test", "three"))
+	for i, body := range []string{one, two} {
+		if code, _ := before.put(t, fmt.Sprintf("/_matrix/app/v1/transactions/%d", i), hsToken, strings.NewReader(body)); code != http.StatusOK {
+			t.Fatalf("answered %d, want 200", code)
+		}
+	}
+	for range 3 {
+		<-before.sunk // the crash comes before any ack
+	}
+	// $a's mark landed before the crash (a Close that stored it, say), and
+	// a third transaction was settled but not yet out of the inbox: its
+	// invite has no mark of its own, only the transaction's.
+	must(t, store.CommitSync(t.Context(), botID, "", []string{"$a"}))
+	settled := txnJSON(`{"type":"m.room.member","room_id":"!dm:hs.test","event_id":"$inv","sender":"@bob:hs.test","state_key":"` + botID + `","content":{"membership":"invite"}}`)
+	must(t, store.CommitSync(t.Context(), botID, "", []string{markOf(t, "3", settled)}))
+	if _, err := store.AddToInbox(t.Context(), markOf(t, "3", settled), []byte(settled)); err != nil {
+		t.Fatal(err)
+	}
+
+	after := newASRigOn(t, store, AppserviceOptions{})
+	if err := after.as.Resume(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range after.received() {
+		switch m := m.(type) {
+		case *actors.MessageReceived:
+			ids = append(ids, m.EventID)
+		case *actors.InviteReceived:
+			ids = append(ids, m.EventID)
+		}
+		ackOf(m).Done()
+	}
+	if want := []string{"$b", "$c"}; !slices.Equal(ids, want) {
+		t.Fatalf("Resume handed over %q, want %q", ids, want)
+	}
+	eventually(t, "the inbox emptied", func() bool { return len(store.inboxKeys()) == 0 })
+	if !store.marked("$b") || !store.marked("$c") {
+		t.Fatal("want the events handed over again marked handled once acked")
+	}
+}
+
+// Close stores the marks of what the tree acked and leaves the rest of the
+// transaction in the inbox for the next start; from then on transactions
+// are answered 503, to be sent again.
+func TestAppserviceCloseLeavesTheUnackedForTheNextStart(t *testing.T) {
+	r := newASRig(t, AppserviceOptions{})
+	body := txnJSON(textEvent("$a", "@alice:hs.test", "one"), textEvent("$b", "@alice:hs.test", "two"))
+	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t4", hsToken, strings.NewReader(body)); code != http.StatusOK {
+		t.Fatalf("answered %d, want 200", code)
+	}
+	ackOf(<-r.sunk).Done()
+	<-r.sunk
+	r.as.Close()
+	if !r.store.marked("$a") || r.store.marked("$b") || r.store.marked(markOf(t, "t4", body)) {
 		t.Fatal("want only the acked event marked handled")
 	}
-	done := make(chan int, 1)
-	go func() {
-		code, _ := r.put(t, "/_matrix/app/v1/transactions/t2", hsToken, strings.NewReader(body))
-		done <- code
-	}()
-	again := <-r.sunk
-	if m, ok := again.(*actors.MessageReceived); !ok || m.EventID != "$b" {
-		t.Fatalf("sent again, the sink got %#v, want only the unacked $b", again)
+	if keys := r.store.inboxKeys(); len(keys) != 1 {
+		t.Fatalf("the inbox holds %q, want the unfinished transaction", keys)
 	}
-	ackOf(again).Done()
-	if code := <-done; code != http.StatusOK {
-		t.Fatalf("the repeat answered %d, want 200", code)
+	if code, _ := r.put(t, "/_matrix/app/v1/transactions/t5", hsToken, strings.NewReader(txnJSON(textEvent("$c", "@alice:hs.test", "late")))); code != http.StatusServiceUnavailable {
+		t.Fatalf("a transaction after Close answered %d, want 503", code)
+	}
+	if len(r.received()) != 2 {
+		t.Fatal("a transaction after Close was handed over")
 	}
 }
 
@@ -189,19 +261,23 @@ func markOf(t *testing.T, txnID, body string) string {
 
 // Dendrite sends a transaction it got no answer to again under the same id
 // with the events that arrived meanwhile added: the added ones are handed
-// over, the ones handled are not, and a repeat of either as it was changes
-// nothing.
+// over, the ones still with the tree or handled are not, and a repeat of
+// either as it was changes nothing.
 func TestAppserviceTransactionIDReusedWithMoreEvents(t *testing.T) {
 	r := newASRig(t, AppserviceOptions{})
 	first := txnJSON(textEvent("$a", "@alice:hs.test", "one"))
 	more := txnJSON(textEvent("$a", "@alice:hs.test", "one"), textEvent("$b", "@alice:hs.test", "two"))
-	go func() {
-		for m := range r.sunk {
-			ackOf(m).Done()
+	for _, body := range []string{first, more} {
+		if code, _ := r.put(t, "/_matrix/app/v1/transactions/t3", hsToken, strings.NewReader(body)); code != http.StatusOK {
+			t.Fatalf("answered %d, want 200", code)
 		}
-	}()
-	t.Cleanup(func() { close(r.sunk) }) // before the server closes: nothing is sunk after the puts
-	for _, body := range []string{first, more, first, more} {
+	}
+	// $a is not acked yet when the second comes: it is not handed over again.
+	for _, m := range r.received() {
+		ackOf(m).Done()
+	}
+	eventually(t, "both settled", func() bool { return len(r.store.inboxKeys()) == 0 })
+	for _, body := range []string{first, more} {
 		if code, _ := r.put(t, "/_matrix/app/v1/transactions/t3", hsToken, strings.NewReader(body)); code != http.StatusOK {
 			t.Fatalf("answered %d, want 200", code)
 		}
@@ -298,36 +374,23 @@ func TestAppserviceInvitesAndOtherEndpoints(t *testing.T) {
 	}
 }
 
-// Transactions are handled one at a time, in order: a second one waits
-// until the first is answered.
+// Transactions are handed over in the order they came, and one whose
+// events the tree has not acked yet does not hold the next back (the
+// homeserver sends one at a time: a wait would stall every user).
 func TestAppserviceTransactionsInOrder(t *testing.T) {
 	r := newASRig(t, AppserviceOptions{})
-	first, second := make(chan int, 1), make(chan int, 1)
-	go func() {
-		code, _ := r.put(t, "/_matrix/app/v1/transactions/1", hsToken, strings.NewReader(txnJSON(textEvent("$1", "@alice:hs.test", "first"))))
-		first <- code
-	}()
-	m1 := <-r.sunk
-	go func() {
-		code, _ := r.put(t, "/_matrix/app/v1/transactions/2", hsToken, strings.NewReader(txnJSON(textEvent("$2", "@alice:hs.test", "second"))))
-		second <- code
-	}()
-	select {
-	case m := <-r.sunk:
-		t.Fatalf("the second transaction was handled (%#v) while the first waited for its ack", m)
-	case <-time.After(100 * time.Millisecond): // nothing may come at all
+	for i, text := range []string{"first", "second"} {
+		body := txnJSON(textEvent(fmt.Sprintf("$%d", i+1), "@alice:hs.test", text))
+		if code, _ := r.put(t, fmt.Sprintf("/_matrix/app/v1/transactions/%d", i+1), hsToken, strings.NewReader(body)); code != http.StatusOK {
+			t.Fatalf("%s: %d, want 200 before any ack", text, code)
+		}
 	}
-	ackOf(m1).Done()
-	if code := <-first; code != http.StatusOK {
-		t.Fatalf("first: %d", code)
+	var ids []string
+	for _, m := range r.received() {
+		ids = append(ids, m.(*actors.MessageReceived).EventID)
 	}
-	m2 := <-r.sunk
-	if m, ok := m2.(*actors.MessageReceived); !ok || m.EventID != "$2" {
-		t.Fatalf("then %#v, want the second", m2)
-	}
-	ackOf(m2).Done()
-	if code := <-second; code != http.StatusOK {
-		t.Fatalf("second: %d", code)
+	if want := []string{"$1", "$2"}; !slices.Equal(ids, want) {
+		t.Fatalf("handed over %q, want %q", ids, want)
 	}
 }
 
@@ -353,4 +416,62 @@ func (m *memState) marks() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.seen)
+}
+
+// eventually waits, up to a generous bound, for cond (what the background
+// settling of a transaction does); it is not a timing assertion.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The inbox of memState (see matrix.StateStore).
+
+func (m *memState) AddToInbox(_ context.Context, key string, body []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.inbox {
+		if e.key == key {
+			return false, nil
+		}
+	}
+	m.inbox = append(m.inbox, inboxEntry{key: key, body: slices.Clone(body)})
+	return true, nil
+}
+
+func (m *memState) RemoveFromInbox(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inbox = slices.DeleteFunc(m.inbox, func(e inboxEntry) bool { return e.key == key })
+	return nil
+}
+
+func (m *memState) Inbox(context.Context) (keys []string, bodies [][]byte, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.inbox {
+		keys, bodies = append(keys, e.key), append(bodies, e.body)
+	}
+	return keys, bodies, nil
+}
+
+func (m *memState) inboxKeys() []string {
+	keys, _, _ := m.Inbox(context.Background())
+	return keys
+}
+
+type inboxEntry struct {
+	key  string
+	body []byte
 }

@@ -53,6 +53,12 @@ type StateStore interface {
 	GetRoom(ctx context.Context, roomID string) (actors.RoomRecord, error)
 	GetMeta(ctx context.Context, name string) (string, error)
 	PutMeta(ctx context.Context, name, value string) error
+	// AddToInbox keeps an appservice transaction's body under key until
+	// RemoveFromInbox (added is false when key is kept already); Inbox
+	// returns the kept ones, oldest first (see Appservice).
+	AddToInbox(ctx context.Context, key string, body []byte) (added bool, err error)
+	RemoveFromInbox(ctx context.Context, key string) error
+	Inbox(ctx context.Context) (keys []string, bodies [][]byte, err error)
 }
 
 // Meta keys of the stored session. The access token is stored so that a

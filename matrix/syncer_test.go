@@ -26,6 +26,8 @@ type memState struct {
 	rooms map[string]actors.RoomRecord
 	// next is the sync position last committed.
 	next string
+	// inbox is the appservice inbox (appservice_test.go).
+	inbox []inboxEntry
 }
 
 func (m *memState) SaveFilterID(context.Context, string, string) error    { return nil }

@@ -22,6 +22,7 @@ const (
 	versionString   = 1
 	versionEvent    = 1
 	versionLayout   = 1
+	versionInbox    = 1
 )
 
 // envelope is the stored form of every value.

@@ -26,6 +26,8 @@ import (
 //	sync/user/<user_id>/next_batch              mautrix SyncStore next_batch token
 //	event/<event_id>                            handled Matrix event (with a TTL)
 //	meta/<name>                                 small bot-level value (device id, ...)
+//	inbox/<key>                                 an appservice transaction not yet
+//	                                            done with (inbox.go)
 //
 // The owner index is written in the same transaction as the room record, so
 // the two never disagree; PutRoom moves the index entry when a room's owner
@@ -38,6 +40,7 @@ const (
 	prefixEvent     = "event/"
 	prefixMeta      = "meta/"
 	prefixSyncUser  = "sync/user/"
+	prefixInbox     = "inbox/"
 
 	keyLayout       = "sys/layout"
 	keySequence     = "seq/platform_chat_id"
@@ -95,6 +98,7 @@ func savedKey(userID, name string) []byte {
 
 func eventKey(eventID string) []byte { return []byte(prefixEvent + escapeKeyPart(eventID)) }
 func metaKey(name string) []byte     { return []byte(prefixMeta + escapeKeyPart(name)) }
+func inboxKey(key string) []byte     { return []byte(prefixInbox + escapeKeyPart(key)) }
 
 func filterIDKey(userID string) []byte {
 	return []byte(prefixSyncUser + escapeKeyPart(userID) + suffixFilterID)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -50,6 +51,9 @@ type Store struct {
 	// (which could panic inside Badger instead of returning an error).
 	mu     sync.RWMutex
 	closed bool
+
+	// inboxSeq is the last inbox sequence handed out (inbox.go).
+	inboxSeq atomic.Int64
 }
 
 // Open opens (creating if needed) the database in dir. ctx carries the

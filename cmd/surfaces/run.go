@@ -219,6 +219,9 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	}
 	turns := actors.WatchTurns(system)
 	defer turns.Close()
+	// settleInbox, in appservice mode, stores what the actors acked of the
+	// transactions in the inbox once they have stopped.
+	settleInbox := func() {}
 	defer func() {
 		// Sync has stopped, so no new message arrives, and no queued
 		// message starts a turn: it stays in its room's record for the
@@ -250,6 +253,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		}
 		// The sync position goes past what the actors acked on their way
 		// out; whatever they did not is delivered again after the start.
+		settleInbox()
 		if err := mx.CommitSync(context.WithoutCancel(ctx)); err != nil {
 			log.Error().Err(err).Msg("failed to store the sync position")
 		}
@@ -266,6 +270,12 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 			return err
 		}
 		as := mx.Appservice(ctx, sink, matrix.AppserviceOptions{HSToken: tokens.hs})
+		settleInbox = as.Close
+		// What the homeserver pushed before a stop or a crash and the
+		// actors had not finished with goes to them first, in order.
+		if err := as.Resume(ctx); err != nil {
+			return err
+		}
 		listening := func() {
 			h.synced.Store(true) // the homeserver pushes
 			h.announce(log)

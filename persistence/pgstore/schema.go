@@ -71,6 +71,13 @@ var migrations = []string{
 	`ALTER TABLE members ADD COLUMN actor_system_id text NOT NULL DEFAULT '',
 		ADD COLUMN actor_address text NOT NULL DEFAULT '',
 		ADD COLUMN kinds text[] NOT NULL DEFAULT '{}';`,
+	// 5: the appservice inbox (inbox.go): transactions answered 200 that
+	// the actor tree has not finished with, in the order they came.
+	`CREATE TABLE appservice_inbox (
+		key  text COLLATE "C" PRIMARY KEY,
+		seq  bigserial NOT NULL,
+		body bytea NOT NULL
+	);`,
 }
 
 // SchemaVersion is the schema this binary writes: the number of migrations

@@ -23,6 +23,9 @@ type State interface {
 	GetMeta(ctx context.Context, name string) (string, error)
 	PutMeta(ctx context.Context, name, value string) error
 	DeleteMeta(ctx context.Context, name string) error
+	AddToInbox(ctx context.Context, key string, body []byte) (added bool, err error)
+	RemoveFromInbox(ctx context.Context, key string) error
+	Inbox(ctx context.Context) (keys []string, bodies [][]byte, err error)
 }
 
 // RunStateContract runs the behaviour every backend's State must have
@@ -36,6 +39,9 @@ type State interface {
 //     many concurrent callers, and refuses an empty id.
 //   - CommitSync marks every id it is given (empty and repeated ids
 //     included) and moves the position, unless the position is empty.
+//   - The inbox keeps transactions in the order they were added, a key
+//     once (the body kept first stays), until removed; it refuses an empty
+//     key and a body that is not JSON.
 func RunStateContract(t *testing.T, open func(t *testing.T) State) {
 	t.Helper()
 	t.Run("SyncValues", func(t *testing.T) { syncValues(t, open(t)) })
@@ -43,6 +49,7 @@ func RunStateContract(t *testing.T, open func(t *testing.T) State) {
 	t.Run("MarkEventHandledConcurrently", func(t *testing.T) { markConcurrently(t, open(t)) })
 	t.Run("CommitSync", func(t *testing.T) { commitSync(t, open(t)) })
 	t.Run("Meta", func(t *testing.T) { meta(t, open(t)) })
+	t.Run("Inbox", func(t *testing.T) { inbox(t, open(t)) })
 }
 
 const bot, other = "@bot:example.org", "@other:example.org"
@@ -181,6 +188,44 @@ func meta(t *testing.T, s State) {
 	}
 	if err := s.PutMeta(ctx, "", "x"); err == nil {
 		t.Fatal("PutMeta with an empty name succeeded, want an error")
+	}
+}
+
+func inbox(t *testing.T, s State) {
+	ctx := t.Context()
+	if keys, _, err := s.Inbox(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("a new store's inbox: %q, %v; want empty", keys, err)
+	}
+	// Keys that sort against the order they come in, one with a slash.
+	for i, key := range []string{"txn:9", "txn:10/a", "txn:1"} {
+		added, err := s.AddToInbox(ctx, key, fmt.Appendf(nil, `{"events":[{"n":%d}]}`, i))
+		if err != nil || !added {
+			t.Fatalf("AddToInbox(%q) = %v, %v; want added", key, added, err)
+		}
+	}
+	added, err := s.AddToInbox(ctx, "txn:10/a", []byte(`{"events":[]}`))
+	if err != nil || added {
+		t.Fatalf("AddToInbox of a kept key = %v, %v; want not added", added, err)
+	}
+	keys, bodies, err := s.Inbox(ctx)
+	must(t, err)
+	want := []string{"txn:9", "txn:10/a", "txn:1"}
+	if fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Fatalf("Inbox keys %q, want %q (the order they came in)", keys, want)
+	}
+	if string(bodies[1]) != `{"events":[{"n":1}]}` {
+		t.Fatalf("the body of txn:10/a is %s, want the one kept first", bodies[1])
+	}
+	must(t, s.RemoveFromInbox(ctx, "txn:10/a"))
+	must(t, s.RemoveFromInbox(ctx, "never kept"))
+	if keys, _, _ := s.Inbox(ctx); fmt.Sprint(keys) != fmt.Sprint([]string{"txn:9", "txn:1"}) {
+		t.Fatalf("Inbox after a removal: %q, want [txn:9 txn:1]", keys)
+	}
+	if _, err := s.AddToInbox(ctx, "", []byte(`{}`)); err == nil {
+		t.Fatal("AddToInbox with an empty key succeeded, want an error")
+	}
+	if _, err := s.AddToInbox(ctx, "txn:bad", []byte(`{"events":`)); err == nil {
+		t.Fatal("AddToInbox of a body that is not JSON succeeded, want an error")
 	}
 }
 

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
@@ -109,5 +111,50 @@ func TestAppserviceMode(t *testing.T) {
 	}
 	if has("syncing") || has("first sync done") {
 		t.Error("the bot ran its room sync loop in appservice mode")
+	}
+}
+
+// An invite answered 200 is the bot's to finish (issue 21's crowd as an
+// application service): a kill -9 after the answer, while the user's
+// rooms are being made, and the next start onboards the user from the
+// inbox, though the homeserver does not send the invite again; one Space.
+func TestAppserviceOnboardingSurvivesAKillAfterTheInviteIsAnswered(t *testing.T) {
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: true}, "alice")
+	ctx, cancel := w.wait()
+	defer cancel()
+	dm, err := w.alice.CreateDM(ctx, w.stack.BotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.stack.Bot.WaitForLine(ctx, regexp.MustCompile(`"txn_id":"([^"]+)"[^\n]*"message":"invite received"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.stack.Bot.WaitForLine(ctx, regexp.MustCompile(`"txn_id":"`+regexp.QuoteMeta(m[1])+`"[^\n]*"message":"appservice transaction answered"`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.stack.KillBot(); err != nil {
+		t.Fatal(err)
+	}
+	before := w.stack.Bot.StdoutLines()
+	if slices.ContainsFunc(before, func(l string) bool { return strings.Contains(l, `"message":"chat created"`) }) {
+		// Not a failure, but this run did not test the restart's part.
+		t.Log("the killed bot had made the chat already")
+	}
+	if err := w.stack.StartBot(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w.space, w.chat = onboarded(ctx, t, w.stack.BotID, w.alice, dm); t.Failed() {
+		t.FailNow()
+	}
+	w.ask("onboarded after the kill?", func(m harness.Message) bool { return m.FinalBody == "echo: onboarded after the kill?" })
+	spaces := map[string]bool{}
+	for _, inv := range w.alice.Invites() {
+		if inv.Sender == w.stack.BotID && inv.RoomType() == event.RoomTypeSpace {
+			spaces[inv.RoomID.String()] = true
+		}
+	}
+	if len(spaces) != 1 {
+		t.Fatalf("alice was invited to %d Spaces, want one", len(spaces))
 	}
 }

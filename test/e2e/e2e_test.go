@@ -128,6 +128,12 @@ func onboard(ctx context.Context, t testing.TB, bot id.UserID, user *harness.Use
 		t.Errorf("%s: %v", user.UserID(), err)
 		return "", ""
 	}
+	return onboarded(ctx, t, bot, user, dm)
+}
+
+// onboarded checks what the bot does once invited to dm (see onboard).
+func onboarded(ctx context.Context, t testing.TB, bot id.UserID, user *harness.UserClient, dm id.RoomID) (space, chat id.RoomID) {
+	t.Helper()
 	spaceInv, err := user.WaitInvite(ctx, func(inv harness.Invite) bool {
 		return inv.Sender == bot && inv.RoomType() == event.RoomTypeSpace
 	})

@@ -141,6 +141,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}()
 	onboarding, stopOnboarding := context.WithTimeout(ctx, cfg.OnboardTimeout)
+	onboardStart := time.Now()
+	onboarded := make([]time.Duration, cfg.Users)
 	err = r.each(onboarding, cfg.Users, func(ctx context.Context, i int) error {
 		u, err := stack.Login(ctx, users[i])
 		if err != nil {
@@ -152,9 +154,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil && onboarding.Err() != nil {
 			return fmt.Errorf("%s was not onboarded within %v: %w", users[i], cfg.OnboardTimeout, err)
 		}
+		onboarded[i] = time.Since(onboardStart)
 		return err
 	})
 	stopOnboarding()
+	r.onboarded = onboarded
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +215,8 @@ type run struct {
 	stack    *harness.Stack
 	db       *harness.Postgres // nil on SQLite
 	progress *progress
+	// onboarded is when each user had their chats, from the crowd's start.
+	onboarded []time.Duration
 
 	mu    sync.Mutex
 	turns []Turn

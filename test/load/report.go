@@ -20,6 +20,9 @@ type Report struct {
 	Turns      int     `json:"turns_per_room"`
 	StreamS    float64 `json:"stream_seconds"`
 	Seconds    float64 `json:"seconds"`
+	// Onboarded is when each user had their Space and chats, from the
+	// moment the whole crowd invited the bot at once.
+	Onboarded Quantiles `json:"onboarded_ms"`
 
 	// FirstVisible and Complete are the replies as their users saw them;
 	// Floor is user-to-user on the same homeserver in the same window.
@@ -77,7 +80,7 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 		Homeserver: homeserver,
 		Users:      r.cfg.Users, Rooms: r.cfg.Rooms, Turns: r.cfg.Turns, StreamS: r.cfg.Stream.Seconds(),
 		Seconds: elapsed.Seconds(), Floor: quantiles(floor), Doubled: doubled, TurnDetails: r.turns,
-		Stages: stageMedians(before, after),
+		Stages: stageMedians(before, after), Onboarded: quantiles(r.onboarded),
 	}
 	var first, complete []time.Duration
 	edits := 0
@@ -139,6 +142,7 @@ func (rep *Report) Print(w io.Writer) {
 	q := func(x Quantiles) string {
 		return fmt.Sprintf("p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (n=%d)", x.P50, x.P95, x.P99, x.N)
 	}
+	fmt.Fprintf(tw, "onboarded (the crowd at once)\t%s\n", q(rep.Onboarded))
 	fmt.Fprintf(tw, "first visible reply\t%s\n", q(rep.FirstVisible))
 	fmt.Fprintf(tw, "floor (user to user)\t%s\n", q(rep.Floor))
 	fmt.Fprintf(tw, "ratio to the floor\tp50 %.2f ×, p95 %.2f ×\n", rep.RatioP50, rep.RatioP95)
