@@ -33,12 +33,20 @@ type AppserviceOptions struct {
 	MaxBodyBytes int64
 	// AckWait is how long the actor tree may take to ack a transaction's
 	// events before the transaction is settled anyway, with a warning, as
-	// the sync loop's position does (default DefaultAckWait).
+	// the sync loop's position does (default DefaultInboxAckWait).
 	AckWait time.Duration
 }
 
 // DefaultMaxTransactionBytes is AppserviceOptions.MaxBodyBytes' default.
 const DefaultMaxTransactionBytes = 32 << 20
+
+// DefaultInboxAckWait is AppserviceOptions.AckWait's default. It is longer
+// than the sync position's minute because nothing waits for a kept
+// transaction: it bounds only how long an ack lost to a bug keeps one in
+// the inbox. An onboarding holds its invite's ack until the user's rooms
+// exist, and Dendrite took up to 47 s a room with 30 users onboarding at
+// once: settled early, a crash after would forget the invite.
+const DefaultInboxAckWait = 10 * time.Minute
 
 // Appservice is the application service API (spec: Application Service
 // API): the homeserver pushes transactions of events to the bot instead of
@@ -87,7 +95,7 @@ func (c *Client) Appservice(base context.Context, sink Sink, opts AppserviceOpti
 		opts.MaxBodyBytes = DefaultMaxTransactionBytes
 	}
 	if opts.AckWait <= 0 {
-		opts.AckWait = DefaultAckWait
+		opts.AckWait = DefaultInboxAckWait
 	}
 	return &Appservice{
 		c: c, s: newSyncer(c, sink, c.pos, nil), hsToken: []byte(opts.HSToken),
