@@ -69,12 +69,15 @@ func (g *courtesyGate) saw(err error) {
 	if !errors.As(err, &resp) || !resp.IsStatus(http.StatusTooManyRequests) {
 		return
 	}
-	wait := time.Second
-	if resp.RespError != nil {
-		if ms, ok := resp.RespError.ExtraData["retry_after_ms"].(float64); ok && ms > 0 {
-			wait = time.Duration(ms) * time.Millisecond
-		}
+	var h http.Header
+	if resp.Response != nil {
+		h = resp.Response.Header
 	}
+	var extra map[string]any
+	if resp.RespError != nil {
+		extra = resp.RespError.ExtraData
+	}
+	wait := retryAfter(h, extra)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if until := g.clock().Add(wait); until.After(g.until) {

@@ -83,13 +83,23 @@ type rateLimitObserver struct {
 func (o rateLimitObserver) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := o.next.RoundTrip(req)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests && isPost(req) {
-		wait := time.Second
-		if s, convErr := strconv.Atoi(resp.Header.Get("Retry-After")); convErr == nil && s >= 0 {
-			wait = time.Duration(s) * time.Second
-		}
-		o.f(wait)
+		o.f(retryAfter(resp.Header, nil))
 	}
 	return resp, err
+}
+
+// retryAfter is how long a 429 asks to wait: the retry_after_ms of its
+// body (extra, the error's fields beyond errcode and error) when given,
+// else its Retry-After header (whole seconds; retryAfterBody fills it from
+// the body when the server sent none), else a second.
+func retryAfter(h http.Header, extra map[string]any) time.Duration {
+	if ms, ok := extra["retry_after_ms"].(float64); ok && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	return time.Second
 }
 
 // isPost reports whether req posts an event in a room:

@@ -178,3 +178,31 @@ func TestIsPost(t *testing.T) {
 		}
 	}
 }
+
+// One reading of how long a 429 asks to wait serves the pacer (the header)
+// and the courtesy gate (the body, with the header as fallback).
+func TestRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header string
+		extra  map[string]any
+		want   time.Duration
+	}{
+		{"the body's milliseconds", "", map[string]any{"retry_after_ms": 1500.0}, 1500 * time.Millisecond},
+		{"the body wins over the header", "3", map[string]any{"retry_after_ms": 250.0}, 250 * time.Millisecond},
+		{"the header's seconds", "2", nil, 2 * time.Second},
+		{"a zero in the body: the header", "4", map[string]any{"retry_after_ms": 0.0}, 4 * time.Second},
+		{"a header that is no number", "soon", nil, time.Second},
+		{"neither", "", nil, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.header != "" {
+				h.Set("Retry-After", tc.header)
+			}
+			if got := retryAfter(h, tc.extra); got != tc.want {
+				t.Fatalf("retryAfter = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
