@@ -156,9 +156,7 @@ func TestMembersFormACluster(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	var killed int
-	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
-		WHERE a.pid IN (SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 2
-			AND l.objid = (hashtext('m2')::bigint & 4294967295))`).Scan(&killed); err != nil || killed != 1 {
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM (`+pgstore.MemberSessionsQuery()+`) s`, "m2").Scan(&killed); err != nil || killed != 1 {
 		t.Fatalf("ending m2's session: %d ended, %v", killed, err)
 	}
 	waitMembers(t, ctx, ms[0], 2)

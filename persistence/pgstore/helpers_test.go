@@ -117,14 +117,14 @@ func execSQL(t testing.TB, dsn, sql string, args ...any) {
 }
 
 // queryStrings collects the one text column sql selects.
-func queryStrings(t testing.TB, dsn, sql string, out *[]string) {
+func queryStrings(t testing.TB, dsn, sql string, out *[]string, args ...any) {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(t.Context(), sql)
+	rows, err := conn.Query(t.Context(), sql, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

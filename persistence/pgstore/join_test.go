@@ -43,8 +43,7 @@ func statuses(t *testing.T, s *pgstore.Store) []string {
 // death of its process would.
 func killSession(t *testing.T, dsn, id string) {
 	t.Helper()
-	execSQL(t, dsn, `SELECT pg_terminate_backend(pid) FROM pg_locks
-		WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid::bigint = (hashtext($1)::bigint & 4294967295)`, id)
+	execSQL(t, dsn, `SELECT pg_terminate_backend(pid) FROM (`+pgstore.MemberSessionsQuery()+`) s`, id)
 }
 
 // TestJoinRefusesATakenID: two running processes cannot be the same
@@ -139,8 +138,7 @@ func TestIngressPassesOnWhenItsHolderDies(t *testing.T) {
 func memberLocks(t *testing.T, dsn, id string) []string {
 	t.Helper()
 	var out []string
-	queryStrings(t, dsn, `SELECT pid::text FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
-		AND objid::bigint = (hashtext('`+id+`')::bigint & 4294967295)`, &out)
+	queryStrings(t, dsn, `SELECT pid::text FROM (`+pgstore.MemberSessionsQuery()+`) s`, &out, id)
 	return out
 }
 

@@ -104,6 +104,17 @@ const (
 // two-int4 form), the second being hashtext of its id.
 const lockMembers int32 = 0x5375_726d
 
+// MemberSessionsQuery is the query of the process ids of the database
+// sessions that hold member $1's lock: the live member's own session.
+// Ending them (pg_terminate_backend) is what the member's death does to
+// the cluster, which is how tests kill a member without its process
+// noticing first.
+func MemberSessionsQuery() string {
+	return fmt.Sprintf(`SELECT pid FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND objsubid = 2
+		  AND classid::bigint = %d AND objid::bigint = (hashtext($1)::bigint & 4294967295)`, lockMembers)
+}
+
 // migrate brings the database to SchemaVersion, or refuses one newer.
 func migrate(ctx context.Context, conn *pgx.Conn) (from int, err error) {
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockMigrate); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"maunium.net/go/mautrix/event"
 
+	"github.com/surfaces-bot/surfaces/persistence/pgstore"
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
@@ -175,8 +176,7 @@ func TestClusterIngressTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
-		WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid::bigint = (hashtext('member-b')::bigint & 4294967295)`); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM (`+pgstore.MemberSessionsQuery()+`) s`, "member-b"); err != nil {
 		t.Fatal(err)
 	}
 	select {
