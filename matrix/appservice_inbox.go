@@ -26,6 +26,9 @@ import (
 func (a *Appservice) Resume(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.stopped() {
+		return nil // closed: the inbox waits for the next start
+	}
 	log := zerolog.Ctx(ctx)
 	keys, bodies, err := a.c.store.Inbox(ctx)
 	if err != nil {
@@ -61,7 +64,11 @@ func (a *Appservice) Resume(ctx context.Context) error {
 // inbox for Resume. Call it once the tree has stopped; the handler answers
 // 503 from then on.
 func (a *Appservice) Close() {
+	// Under mu: a transaction being handled finishes handing over first,
+	// and none starts after, so every settling is counted before the wait.
+	a.mu.Lock()
 	a.stopOnce.Do(func() { close(a.stop) })
+	a.mu.Unlock()
 	a.settling.Wait()
 }
 

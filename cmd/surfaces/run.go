@@ -331,9 +331,9 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 }
 
 // serveAppservice serves the application service API on addr until ctx
-// ends; listening calls once the homeserver can reach it. Transactions
-// still waiting for their acks get a few seconds to be answered; one not
-// answered is sent again by the homeserver after the next start.
+// ends; listening calls once the homeserver can reach it. A transaction
+// being kept gets a few seconds to be answered; one not answered is sent
+// again by the homeserver after the next start.
 func serveAppservice(ctx context.Context, addr string, h http.Handler, listening func()) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
