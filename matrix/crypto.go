@@ -292,8 +292,8 @@ func (cs *cryptoState) members(ctx context.Context, roomID id.RoomID) ([]id.User
 	fetched := cs.fetched[roomID]
 	cs.membersMu.Unlock()
 	if !fetched {
-		if _, err := cs.cli.Members(ctx, roomID); err != nil {
-			return nil, fmt.Errorf("failed to load the members of %s: %w", roomID, err)
+		if err := cs.fetchMembers(ctx, roomID); err != nil {
+			return nil, err
 		}
 		cs.membersMu.Lock()
 		cs.fetched[roomID] = true
@@ -304,6 +304,43 @@ func (cs *cryptoState) members(ctx context.Context, roomID id.RoomID) ([]id.User
 		return nil, fmt.Errorf("failed to read the members of %s: %w", roomID, err)
 	}
 	return members, nil
+}
+
+// fetchMembers loads roomID's member list from the homeserver into the
+// state store, keeping the joins and invites the store knew of that the
+// list does not mention at all. mautrix replaces the store's list with the
+// homeserver's, and Dendrite answers /members from its sync API, which
+// takes in new events asynchronously: right after the bot created a chat
+// with the user invited (which mautrix recorded), a busy Dendrite listed
+// the bot alone, and the welcome's room key went to nobody else. The user
+// could never read it (seen in CI: "no welcome in Chat 1"). A member the
+// list does mention (left, banned) is taken as the list says.
+func (cs *cryptoState) fetchMembers(ctx context.Context, roomID id.RoomID) error {
+	known := map[id.UserID]event.Membership{}
+	if before, err := cs.state.GetRoomJoinedOrInvitedMembers(ctx, roomID); err == nil {
+		for _, u := range before {
+			if m, err := cs.state.GetMembership(ctx, roomID, u); err == nil {
+				known[u] = m
+			}
+		}
+	}
+	resp, err := cs.cli.Members(ctx, roomID)
+	if err != nil {
+		return fmt.Errorf("failed to load the members of %s: %w", roomID, err)
+	}
+	for _, evt := range resp.Chunk {
+		if evt.StateKey != nil {
+			delete(known, id.UserID(*evt.StateKey))
+		}
+	}
+	for u, m := range known {
+		zerolog.Ctx(ctx).Debug().Stringer("room_id", roomID).Stringer("user_id", u).Str("membership", string(m)).
+			Msg("the homeserver's member list lags a membership the bot knows; keeping it")
+		if err := cs.state.SetMembership(ctx, roomID, u, m); err != nil {
+			return fmt.Errorf("failed to keep the membership of %s in %s: %w", u, roomID, err)
+		}
+	}
+	return nil
 }
 
 // Decrypt implements mautrix.CryptoHelper.

@@ -34,6 +34,7 @@ const (
 	routeInvite         = "POST /_matrix/client/v3/rooms/{room}/invite"
 	routeState          = "PUT /_matrix/client/v3/rooms/{room}/state/{type}/{key...}"
 	routeGetState       = "GET /_matrix/client/v3/rooms/{room}/state/{type}/{key...}"
+	routeMembers        = "GET /_matrix/client/v3/rooms/{room}/members"
 	routeCreateRoom     = "POST /_matrix/client/v3/createRoom"
 	routeGetDisplayName = "GET /_matrix/client/v3/profile/{user}/displayname"
 	routeSetDisplayName = "PUT /_matrix/client/v3/profile/{user}/displayname"
@@ -105,6 +106,7 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 	route(routeLeave, ok(`{}`))
 	route(routeForget, ok(`{}`))
 	route(routeInvite, ok(`{}`))
+	route(routeMembers, ok(`{"chunk":[]}`))
 	route(routeState, ok(`{"event_id":"$state"}`))
 	route(routeGetState, func(w http.ResponseWriter, _ *http.Request) {
 		matrixError(w, http.StatusNotFound, "M_NOT_FOUND", "Event not found.")
