@@ -146,6 +146,7 @@ func TestCrashedRoomRestartsWithItsStateAndSiblingsCarryOn(t *testing.T) {
 		m = tt.mark()
 		turn.Emit(actortest.Text("back"), actortest.End(0))
 		tt.waitCall(m, "SendText", "!crash", "back")
+		synctest.Wait()
 		if !conns["11"].Closed() {
 			t.Fatal("the crashed actor's connection was left open")
 		}
