@@ -41,17 +41,7 @@ func TestRoomStatesAskTheHomeserverOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := newTestHomeserver(t)
 			c := hs.connect(t)
-			db, err := openCryptoDB(filepath.Join(t.TempDir(), "crypto.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
-			raw := sqlstatestore.NewSQLStateStore(db, dbutil.NoopLogger, false)
-			if err := raw.Upgrade(testContext(t)); err != nil {
-				t.Fatal(err)
-			}
-			states := &roomStates{SQLStateStore: raw, cli: c.cli}
-			c.cli.StateStore = states
+			states, raw := newTestRoomStates(t, c)
 			hs.handle(t, routeGetState, tc.answer)
 			hs.reset()
 			room := id.RoomID("!dm:hs.test")
@@ -69,6 +59,24 @@ func TestRoomStatesAskTheHomeserverOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newTestRoomStates gives c's client a roomStates over a real SQL state
+// store in a temp crypto database; raw is that store without the wrapper.
+func newTestRoomStates(t *testing.T, c *Client) (states *roomStates, raw *sqlstatestore.SQLStateStore) {
+	t.Helper()
+	db, err := openCryptoDB(filepath.Join(t.TempDir(), "crypto.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	raw = sqlstatestore.NewSQLStateStore(db, dbutil.NoopLogger, false)
+	if err := raw.Upgrade(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	states = &roomStates{SQLStateStore: raw, cli: c.cli}
+	c.cli.StateStore = states
+	return states, raw
 }
 
 // TestMembersKeepWhatTheHomeserverListsLate: the member list the room key
@@ -96,17 +104,7 @@ func TestMembersKeepWhatTheHomeserverListsLate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := newTestHomeserver(t)
 			c := hs.connect(t)
-			db, err := openCryptoDB(filepath.Join(t.TempDir(), "crypto.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
-			raw := sqlstatestore.NewSQLStateStore(db, dbutil.NoopLogger, false)
-			if err := raw.Upgrade(testContext(t)); err != nil {
-				t.Fatal(err)
-			}
-			states := &roomStates{SQLStateStore: raw, cli: c.cli}
-			c.cli.StateStore = states
+			states, _ := newTestRoomStates(t, c)
 			// What mautrix records when the bot creates the chat.
 			ctx := testContext(t)
 			if err := states.SetMembership(ctx, room, botID, event.MembershipJoin); err != nil {
