@@ -15,7 +15,11 @@ import (
 func (u *UserClient) SendText(ctx context.Context, roomID id.RoomID, text string) (id.EventID, error) {
 	resp, err := u.cli.SendText(ctx, roomID, text)
 	if err != nil {
-		return "", fmt.Errorf("failed to send a message to %s as %s: %w", roomID, u.cli.UserID, err)
+		// What this client's sync had seen tells a homeserver that refuses a
+		// member (a CI run met "sender not in room") from a test that sent
+		// too early.
+		return "", fmt.Errorf("failed to send a message to %s as %s (membership seen by sync: %q): %w",
+			roomID, u.cli.UserID, u.membership(roomID), err)
 	}
 	return resp.EventID, nil
 }

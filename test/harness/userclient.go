@@ -262,6 +262,17 @@ func (u *UserClient) decryptInto(roomID id.RoomID, i int, evt *event.Event) {
 	u.wakeLocked()
 }
 
+// membership is the user's membership in roomID as the last sync said,
+// empty if sync never mentioned the room.
+func (u *UserClient) membership(roomID id.RoomID) event.Membership {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if room, ok := u.rooms[roomID]; ok {
+		return room.membership
+	}
+	return ""
+}
+
 func (u *UserClient) roomLocked(roomID id.RoomID) *roomRecord {
 	room, ok := u.rooms[roomID]
 	if !ok {

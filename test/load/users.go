@@ -33,7 +33,7 @@ func onboard(ctx context.Context, bot id.UserID, u *harness.UserClient, rooms in
 	}
 	for len(chats) < rooms {
 		if _, err := u.SendText(ctx, chat.RoomID, "!new"); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("asking for chat %d: %w", len(chats)+1, err)
 		}
 		inv, err := u.WaitInvite(ctx, func(inv harness.Invite) bool {
 			return inv.Sender == bot && inv.RoomID != dm && inv.RoomType() == "" && !slices.Contains(chats, inv.RoomID)
@@ -102,7 +102,7 @@ func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, r
 	start := time.Now()
 	sent, err := u.SendText(ctx, room, msg)
 	if err != nil {
-		return Turn{}, err
+		return Turn{}, fmt.Errorf("turn %d of chat %d: %w", k+1, j+1, err)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, r.cfg.ReplyTimeout)
 	reply := func(final bool) func(harness.Message) bool {
