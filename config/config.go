@@ -106,7 +106,22 @@ type Appservice struct {
 	// as_token); HSToken the homeserver to the bot (hs_token).
 	ASToken Secret `koanf:"as_token" cfg:"secret"`
 	HSToken Secret `koanf:"hs_token" cfg:"secret"`
+	// ToDevice says how the crypto machine gets the bot device's
+	// to-device events, device-list changes and one-time key counts:
+	// ToDeviceSync (the default) syncs the device for them alone, as
+	// Dendrite needs; ToDevicePush takes them from the transactions only,
+	// for a homeserver that pushes them (MSC2409, MSC3202: Synapse with
+	// its experimental features on). What a transaction pushes is taken in
+	// both.
+	ToDevice string `koanf:"to_device"`
 }
+
+// How the bot's device gets its to-device events in appservice mode
+// (Appservice.ToDevice).
+const (
+	ToDeviceSync = "sync"
+	ToDevicePush = "push"
+)
 
 // Encryption policies (PRODUCT R10.2).
 const (
@@ -315,7 +330,7 @@ func Defaults() *Config {
 		// Synapse's rc_message is far lower, and bots are usually exempted
 		// there (see the README).
 		Matrix: Matrix{SendRate: 0, SendBurst: 20, Encryption: EncryptionAllowed, KeyWait: 30 * time.Second, Mode: ModeClient,
-			Appservice: Appservice{Listen: "127.0.0.1:8090"}},
+			Appservice: Appservice{Listen: "127.0.0.1:8090", ToDevice: ToDeviceSync}},
 		Agents: Agents{
 			Unassigned:      UnassignedDefault,
 			ConnectTimeout:  10 * time.Second,

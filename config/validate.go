@@ -327,6 +327,7 @@ func (c *Config) validateAppservice(v validator) {
 	as := c.Matrix.Appservice
 	v.required("matrix.appservice.listen", as.Listen)
 	v.check("matrix.appservice.listen", as.Listen != "", func() string { return checkListen(as.Listen) })
+	v.oneOf("matrix.appservice.to_device", as.ToDevice, ToDeviceSync, ToDevicePush)
 	if as.Registration == "" && (as.ASToken == "" || as.HSToken == "") {
 		v.add("matrix.appservice.registration", ErrMissing,
 			"set matrix.appservice.registration to the file `surfaces appservice register` wrote, or both matrix.appservice.as_token and hs_token")

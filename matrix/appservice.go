@@ -155,9 +155,11 @@ func (a *Appservice) notFound(w http.ResponseWriter, _ *http.Request) {
 	asError(w, http.StatusNotFound, "M_NOT_FOUND", "the bot has no such user or room")
 }
 
-// transactionBody is what the bot reads of a transaction.
+// transactionBody is what the bot reads of a transaction: its room
+// events, and what it carries for the crypto machine (appservice_keys.go).
 type transactionBody struct {
 	Events []*event.Event `json:"events"`
+	transactionKeys
 }
 
 // txnMark is the handled-mark a transaction is kept under, beside its
@@ -167,15 +169,17 @@ type transactionBody struct {
 // event), so a mark of the id alone would have those answered 200 unread
 // (seen in the crash test: a message lost). A transaction sent again as it
 // was is answered at once; one with more events goes through, where each
-// event's own mark keeps the ones handled from running twice.
-func txnMark(txnID string, events []*event.Event) string {
+// event's own mark keeps the ones handled from running twice. The keys a
+// transaction pushes have no ids: their digest counts as one more.
+func txnMark(txnID string, body *transactionBody) string {
 	h := sha256.New()
-	for _, evt := range events {
+	for _, evt := range body.Events {
 		if evt != nil {
 			h.Write([]byte(evt.ID))
 			h.Write([]byte{0})
 		}
 	}
+	h.Write(body.digest())
 	return "appservice-txn:" + txnID + ":" + hex.EncodeToString(h.Sum(nil)[:12])
 }
 
@@ -206,7 +210,7 @@ func (a *Appservice) transaction(w http.ResponseWriter, r *http.Request) {
 		asError(w, http.StatusServiceUnavailable, "M_UNKNOWN", "the bot is stopping")
 		return
 	}
-	mark := txnMark(txnID, body.Events)
+	mark := txnMark(txnID, &body)
 	handled, err := a.c.store.EventHandled(ctx, mark)
 	if err != nil {
 		log.Error().Err(err).Msg("failed to check whether a transaction was handled")
@@ -225,7 +229,7 @@ func (a *Appservice) transaction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if added {
-		a.handOver(log.WithContext(a.base), mark, body.Events)
+		a.handOver(log.WithContext(a.base), mark, &body)
 	} else {
 		// Kept already: handed over when it came, or by Resume.
 		log.Debug().Msg("appservice transaction sent again, kept already")

@@ -54,7 +54,7 @@ func (a *Appservice) Resume(ctx context.Context) error {
 			continue
 		}
 		log.Info().Str("txn", key).Int("events", len(body.Events)).Msg("handing over an appservice transaction kept before the restart")
-		a.handOver(log.With().Str("txn", key).Logger().WithContext(a.base), key, body.Events)
+		a.handOver(log.With().Str("txn", key).Logger().WithContext(a.base), key, &body)
 	}
 	return nil
 }
@@ -81,13 +81,14 @@ func (a *Appservice) stopped() bool {
 	}
 }
 
-// handOver gives the tree a kept transaction's events, but for those
-// another unsettled transaction handed over already, and settles it in
-// the background once they are acked.
-func (a *Appservice) handOver(ctx context.Context, mark string, events []*event.Event) {
+// handOver gives the crypto machine the keys a kept transaction pushes and
+// the tree its events, but for those another unsettled transaction handed
+// over already, and settles it in the background once they are acked.
+func (a *Appservice) handOver(ctx context.Context, mark string, body *transactionBody) {
+	a.s.pushedKeys(ctx, &body.transactionKeys)
 	var ids []string
 	a.flightMu.Lock()
-	events = slices.DeleteFunc(slices.Clone(events), func(evt *event.Event) bool {
+	events := slices.DeleteFunc(slices.Clone(body.Events), func(evt *event.Event) bool {
 		if evt == nil || evt.ID == "" {
 			return false
 		}

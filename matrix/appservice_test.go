@@ -256,7 +256,7 @@ func markOf(t *testing.T, txnID, body string) string {
 	if err := json.Unmarshal([]byte(body), &tb); err != nil {
 		t.Fatal(err)
 	}
-	return txnMark(txnID, tb.Events)
+	return txnMark(txnID, &tb)
 }
 
 // Dendrite sends a transaction it got no answer to again under the same id

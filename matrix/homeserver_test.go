@@ -41,6 +41,9 @@ const (
 	routeFilter         = "POST /_matrix/client/v3/user/{user}/filter"
 	routeSync           = "GET /_matrix/client/v3/sync"
 	routeMessages       = "GET /_matrix/client/v3/rooms/{room}/messages"
+	routeKeysQuery      = "POST /_matrix/client/v3/keys/query"
+	routeKeysUpload     = "POST /_matrix/client/v3/keys/upload"
+	routePutDevice      = "PUT /_matrix/client/v3/devices/{device}"
 	routeDownloadV1     = "GET /_matrix/client/v1/media/download/{server}/{id}"
 	routeDownloadV3     = "GET /_matrix/media/v3/download/{server}/{id}"
 	routeUpload         = "POST /_matrix/media/v3/upload"
@@ -117,6 +120,10 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 	route(routeFilter, ok(`{"filter_id":"f1"}`))
 	route(routeSync, func(w http.ResponseWriter, r *http.Request) { hs.block(r) })
 	route(routeMessages, ok(`{"chunk":[],"start":"s"}`))
+	// No device has keys until the bot uploads its own.
+	route(routeKeysQuery, ok(`{"device_keys":{}}`))
+	route(routeKeysUpload, ok(`{"one_time_key_counts":{"signed_curve25519":50}}`))
+	route(routePutDevice, ok(`{}`))
 	// The fake stores no media: downloads find nothing, uploads get one id.
 	notFound := func(w http.ResponseWriter, _ *http.Request) {
 		matrixError(w, http.StatusNotFound, "M_NOT_FOUND", "Not found")

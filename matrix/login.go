@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,10 @@ type Credentials struct {
 	// the device Dendrite made for it at start, whose id whoami tells and
 	// whose keys the crypto machine keeps.
 	Appservice bool
+	// NeedDevice, with Appservice, has the bot make itself a device when
+	// the homeserver made none for the token (Synapse), as MSC4190 lets an
+	// appservice do: encryption needs one.
+	NeedDevice bool
 }
 
 // StateStore is what the Matrix side keeps in our Badger store: the sync
@@ -94,8 +99,15 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 
 	if creds.AccessToken != "" {
 		cli.AccessToken = creds.AccessToken
-		if err := whoami(once, cli, creds.DeviceID); err != nil {
+		if err := whoami(once, cli, ""); err != nil {
 			return nil, err
+		}
+		if creds.Appservice && creds.NeedDevice && cli.DeviceID == "" {
+			if err := appserviceDevice(once, cli, creds, store); err != nil {
+				return nil, err
+			}
+		} else if cli.DeviceID == "" {
+			cli.DeviceID = id.DeviceID(creds.DeviceID)
 		}
 		return cli, nil
 	}
@@ -149,6 +161,43 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 	}
 	log.Info().Str("device_id", resp.DeviceID.String()).Msg("logged in to Matrix")
 	return cli, nil
+}
+
+// appserviceDevice makes the appservice's bot a device of its own, as
+// MSC4190 lets an appservice do (the registration's io.element.msc4190):
+// the configured device id, else the one made at an earlier start, else a
+// new one. Making it again is harmless: the homeserver keeps an existing
+// device as it is. Requests then name the device (MSC3202's device_id).
+func appserviceDevice(ctx context.Context, cli *mautrix.Client, creds Credentials, store StateStore) error {
+	device := id.DeviceID(creds.DeviceID)
+	if device == "" {
+		user, err := store.GetMeta(ctx, metaSessionUser)
+		if err != nil && !errors.Is(err, actors.ErrNotFound) {
+			return fmt.Errorf("failed to read the stored Matrix session: %w", err)
+		}
+		stored, err := store.GetMeta(ctx, metaDeviceID)
+		if err != nil && !errors.Is(err, actors.ErrNotFound) {
+			return fmt.Errorf("failed to read the stored Matrix session: %w", err)
+		}
+		if user == creds.UserID {
+			device = id.DeviceID(stored)
+		}
+	}
+	if device == "" {
+		device = id.DeviceID("SURFACES" + rand.Text()[:8]) // base32: upper case and digits
+	}
+	if err := cli.CreateDeviceMSC4190(ctx, device, "Surfaces bot"); err != nil {
+		return fmt.Errorf("%w: the homeserver made no device for the appservice's token and did not let the bot make one "+
+			"(MSC4190: io.element.msc4190 in the registration, which `surfaces appservice register` writes); "+
+			"or set matrix.encryption: off: %w", ErrLogin, err)
+	}
+	for name, value := range map[string]string{metaSessionUser: creds.UserID, metaDeviceID: device.String()} {
+		if err := store.PutMeta(ctx, name, value); err != nil {
+			return fmt.Errorf("failed to store the Matrix session: %w", err)
+		}
+	}
+	zerolog.Ctx(ctx).Info().Str("device_id", device.String()).Msg("the appservice's bot has a device of its own (MSC4190)")
+	return nil
 }
 
 func whoami(ctx context.Context, cli *mautrix.Client, device string) error {

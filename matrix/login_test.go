@@ -1,8 +1,10 @@
 package matrix
 
 import (
+	"errors"
 	"maps"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +40,7 @@ func TestConnectSessions(t *testing.T) {
 		wantDevice string
 		wantToken  string
 		wantStored map[string]string // nil: stored unchanged
+		wantQuery  string            // in the query of a request after Connect
 	}{
 		{
 			name:       "configured access token wins over a stored session",
@@ -104,6 +107,43 @@ func TestConnectSessions(t *testing.T) {
 			wantStored: storedSession(botID, "tok-login", "DEVLOGIN"),
 		},
 		{
+			name:   "appservice token without a device: the bot makes one (MSC4190) on the configured id",
+			creds:  Credentials{UserID: botID, AccessToken: "as", Appservice: true, NeedDevice: true, DeviceID: "CFGDEV"},
+			whoami: noDevice,
+			reqs: []wantAuthReq{
+				{"GET", whoamiPath, "", "Bearer as"},
+				{"PUT", "/_matrix/client/v3/devices/CFGDEV", `{"display_name":"Surfaces bot"}`, "Bearer as"},
+			},
+			wantDevice: "CFGDEV", wantToken: "as",
+			wantStored: map[string]string{metaSessionUser: botID, metaDeviceID: "CFGDEV"},
+			wantQuery:  "device_id=CFGDEV",
+		},
+		{
+			name:   "appservice token without a device, restarted: the device made before",
+			creds:  Credentials{UserID: botID, AccessToken: "as", Appservice: true, NeedDevice: true},
+			stored: map[string]string{metaSessionUser: botID, metaDeviceID: "SURFACESAB"},
+			whoami: noDevice,
+			reqs: []wantAuthReq{
+				{"GET", whoamiPath, "", "Bearer as"},
+				{"PUT", "/_matrix/client/v3/devices/SURFACESAB", `{"display_name":"Surfaces bot"}`, "Bearer as"},
+			},
+			wantDevice: "SURFACESAB", wantToken: "as",
+			wantQuery: "device_id=SURFACESAB",
+		},
+		{
+			name:       "appservice token with the homeserver's device (Dendrite): none made",
+			creds:      Credentials{UserID: botID, AccessToken: "as", Appservice: true, NeedDevice: true},
+			reqs:       []wantAuthReq{{"GET", whoamiPath, "", "Bearer as"}},
+			wantDevice: "DEV", wantToken: "as",
+		},
+		{
+			name:       "appservice token without a device and no need of one (encryption off)",
+			creds:      Credentials{UserID: botID, AccessToken: "as", Appservice: true},
+			whoami:     noDevice,
+			reqs:       []wantAuthReq{{"GET", whoamiPath, "", "Bearer as"}},
+			wantDevice: "", wantToken: "as",
+		},
+		{
 			name:       "another user's stored session is not used",
 			creds:      Credentials{UserID: botID, Password: "pw"},
 			stored:     storedSession("@other:hs.test", "stored", "SDEV"),
@@ -153,6 +193,23 @@ func TestConnectSessions(t *testing.T) {
 			if got := reqs[len(reqs)-1].Auth; got != "Bearer "+tc.wantToken {
 				t.Fatalf("a request after Connect sent Authorization %q, want the session's %q", got, tc.wantToken)
 			}
+			if got := reqs[len(reqs)-1].Query; !strings.Contains(got, tc.wantQuery) || (tc.wantQuery == "" && strings.Contains(got, "device_id")) {
+				t.Fatalf("a request after Connect had the query %q, want %q in it", got, tc.wantQuery)
+			}
 		})
+	}
+}
+
+// A homeserver that made no device for the appservice and refuses to make
+// one (no MSC4190) stops the start with a line that says what to do.
+func TestConnectAppserviceDeviceRefused(t *testing.T) {
+	hs := newTestHomeserver(t)
+	hs.handle(t, routeWhoami, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, `{"user_id":"@bot:hs.test"}`) })
+	hs.handle(t, routePutDevice, func(w http.ResponseWriter, _ *http.Request) {
+		matrixError(w, 404, "M_NOT_FOUND", "Unknown device")
+	})
+	_, err := Connect(testContext(t), Credentials{Homeserver: hs.URL, UserID: botID, AccessToken: "as", Appservice: true, NeedDevice: true}, newMemState())
+	if !errors.Is(err, ErrLogin) || !strings.Contains(err.Error(), "MSC4190") || !strings.Contains(err.Error(), "matrix.encryption: off") {
+		t.Fatalf("Connect: %v; want ErrLogin naming MSC4190 and encryption off", err)
 	}
 }

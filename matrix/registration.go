@@ -22,6 +22,25 @@ type Registration struct {
 	SenderLocalpart string     `yaml:"sender_localpart"`
 	RateLimited     bool       `yaml:"rate_limited"`
 	Namespaces      Namespaces `yaml:"namespaces"`
+
+	// Asking the homeserver to push ephemeral and to-device events
+	// (MSC2409: the stable key and Synapse's unstable one) and device
+	// lists and one-time key counts (MSC3202) in transactions; see
+	// PushKeys.
+	ReceiveEphemeral     bool `yaml:"receive_ephemeral,omitempty"`
+	MSC2409PushEphemeral bool `yaml:"de.sorunome.msc2409.push_ephemeral,omitempty"`
+	MSC3202              bool `yaml:"org.matrix.msc3202,omitempty"`
+	// MSC4190 lets the appservice make its bot a device (Synapse: an
+	// appservice's token has none otherwise), for encryption.
+	MSC4190 bool `yaml:"io.element.msc4190,omitempty"`
+}
+
+// PushKeys asks the homeserver to push what the bot's crypto machine needs
+// in the transactions (matrix.appservice.to_device: push): to-device
+// events, device lists and one-time key counts. A homeserver without
+// MSC2409 and MSC3202 ignores the keys.
+func (r *Registration) PushKeys() {
+	r.ReceiveEphemeral, r.MSC2409PushEphemeral, r.MSC3202 = true, true, true
 }
 
 // Namespaces are the ids an application service claims.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -50,6 +51,34 @@ func TestRegistration(t *testing.T) {
 	for _, bad := range []string{"surfaces", "@surfaces", "@:x", ""} {
 		if _, err := NewRegistration(bad, "http://x"); err == nil {
 			t.Errorf("NewRegistration(%q) accepted", bad)
+		}
+	}
+}
+
+// The registration asks for pushed keys only when told to, under the keys
+// Synapse reads (MSC2409's stable and unstable ones, MSC3202's).
+func TestRegistrationPushKeys(t *testing.T) {
+	keys := []string{"receive_ephemeral: true", "de.sorunome.msc2409.push_ephemeral: true", "org.matrix.msc3202: true"}
+	for _, push := range []bool{false, true} {
+		r, err := NewRegistration("@surfaces:example.org", "http://bot:8090")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if push {
+			r.PushKeys()
+		}
+		path := filepath.Join(t.TempDir(), "registration.yaml")
+		if err := r.Write(path, false); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range keys {
+			if got := strings.Contains(string(raw), key); got != push {
+				t.Errorf("push %v: %q in the file is %v\n%s", push, key, got, raw)
+			}
 		}
 	}
 }

@@ -168,6 +168,7 @@ func connect(ctx context.Context, cfg *config.Config, store matrix.StateStore) (
 			return nil, err
 		}
 		creds.AccessToken, creds.Password, creds.Appservice = tokens.as, "", true
+		creds.NeedDevice = cfg.Matrix.Encryption != config.EncryptionOff
 	}
 	return matrix.Connect(ctx, creds, store)
 }

@@ -238,7 +238,7 @@ func TestAppserviceRegister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reg.URL != "http://bot.internal:8090" || reg.SenderLocalpart != "bot" || reg.RateLimited {
+	if reg.URL != "http://bot.internal:8090" || reg.SenderLocalpart != "bot" || reg.RateLimited || reg.MSC3202 || reg.MSC2409PushEphemeral {
 		t.Fatalf("registration %+v", reg)
 	}
 	if strings.Contains(stdout, reg.ASToken) || strings.Contains(stdout, reg.HSToken) {
@@ -259,6 +259,26 @@ func TestAppserviceRegister(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, append(env, "SURFACES_MATRIX_APPSERVICE_LISTEN=0.0.0.0:8090"), "appservice", "register", "--out", filepath.Join(t.TempDir(), "x.yaml")); code != exitUsage || !strings.Contains(stderr, "--url") {
 		t.Fatalf("a wildcard listen address: %d %q, want to be asked for --url", code, stderr)
+	}
+	// With to_device: push it asks for the pushed keys and says what
+	// Synapse needs for them.
+	pushOut := filepath.Join(t.TempDir(), "push.yaml")
+	code, stdout, stderr = runCLI(t, append(env, "SURFACES_MATRIX_APPSERVICE_TO_DEVICE=push"), "appservice", "register", "--url", "http://bot.internal:8090", "--out", pushOut)
+	if code != exitOK || !strings.Contains(stdout, "msc3202_transaction_extensions") {
+		t.Fatalf("register with to_device push: %d %q %q", code, stdout, stderr)
+	}
+	if r, _ := matrix.LoadRegistration(pushOut); !r.MSC3202 || !r.MSC2409PushEphemeral || !r.ReceiveEphemeral {
+		t.Fatalf("registration with to_device push %+v: want MSC2409 and MSC3202 asked for", r)
+	}
+	// A device of its own (MSC4190) is asked for only with encryption on.
+	for enc, want := range map[string]bool{"allowed": true, "off": false} {
+		out := filepath.Join(t.TempDir(), enc+".yaml")
+		if code, _, stderr := runCLI(t, append(env, "SURFACES_MATRIX_ENCRYPTION="+enc), "appservice", "register", "--url", "http://bot.internal:8090", "--out", out); code != exitOK {
+			t.Fatalf("register with encryption %s: %d %q", enc, code, stderr)
+		}
+		if r, _ := matrix.LoadRegistration(out); r.MSC4190 != want {
+			t.Fatalf("encryption %s: io.element.msc4190 %v, want %v", enc, r.MSC4190, want)
+		}
 	}
 	if code, _, _ := runCLI(t, env, "appservice"); code != exitUsage {
 		t.Fatalf("appservice without a verb: %d", code)

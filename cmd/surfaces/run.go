@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -265,52 +263,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	}
 	var syncErr error
 	if cfg.Matrix.Mode == config.ModeAppservice {
-		tokens, err := appserviceTokens(cfg)
-		if err != nil {
-			return err
-		}
-		as := mx.Appservice(ctx, sink, matrix.AppserviceOptions{HSToken: tokens.hs})
-		settleInbox = as.Close
-		// What the homeserver pushed before a stop or a crash and the
-		// actors had not finished with goes to them first, in order.
-		if err := as.Resume(ctx); err != nil {
-			return err
-		}
-		listening := func() {
-			h.synced.Store(true) // the homeserver pushes
-			h.announce(log)
-		}
-		if cfg.Matrix.Encryption != config.EncryptionOff {
-			// Keys travel to-device, which the transactions do not carry on
-			// every homeserver: the bot's device syncs for them alone, and
-			// the bot is ready once it has.
-			deviceSynced := make(chan struct{})
-			toDeviceCtx, stopToDevice := context.WithCancel(ctx)
-			toDeviceDone := make(chan error, 1)
-			go func() {
-				toDeviceDone <- mx.RunToDevice(toDeviceCtx, func() {
-					as.DeviceReady(toDeviceCtx)
-					close(deviceSynced)
-				})
-			}()
-			defer func() {
-				stopToDevice()
-				if err := <-toDeviceDone; err != nil {
-					log.Error().Err(err).Msg("to-device sync stopped")
-				}
-			}()
-			ready := listening
-			listening = func() {
-				go func() {
-					select {
-					case <-deviceSynced:
-						ready()
-					case <-ctx.Done():
-					}
-				}()
-			}
-		}
-		syncErr = serveAppservice(ctx, cfg.Matrix.Appservice.Listen, as.Handler(), listening)
+		syncErr = runAppservice(ctx, cfg, mx, sink, h, &settleInbox)
 	} else {
 		log.Info().Msg("syncing")
 		syncErr = mx.Run(ctx, sink, func() {
@@ -327,34 +280,6 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		return syncErr
 	}
 	log.Info().Msg("shutting down")
-	return nil
-}
-
-// serveAppservice serves the application service API on addr until ctx
-// ends; listening calls once the homeserver can reach it. A transaction
-// being kept gets a few seconds to be answered; one not answered is sent
-// again by the homeserver after the next start.
-func serveAppservice(ctx context.Context, addr string, h http.Handler, listening func()) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("%w: matrix.appservice.listen: %w", errConfig, err)
-	}
-	log := zerolog.Ctx(ctx)
-	log.Info().Str("addr", ln.Addr().String()).Msg("appservice API listening")
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	listening()
-	select {
-	case err := <-done:
-		return fmt.Errorf("appservice API stopped: %w", err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		log.Warn().Err(err).Msg("appservice API shutdown")
-	}
 	return nil
 }
 

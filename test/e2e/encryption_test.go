@@ -27,6 +27,33 @@ func TestEncryptedDM(t *testing.T) {
 	inEachMode(t, func(t *testing.T, opts harness.StackOptions) {
 		encryptedDM(t, newWorldWith(t, opts, "alice", harness.WithCrypto()))
 	})
+	t.Run("appservice, keys pushed", func(t *testing.T) {
+		w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: true, KeysPushed: true}, "alice", harness.WithCrypto())
+		encryptedDM(t, w)
+		keysCameInTransactions(t, w)
+	})
+}
+
+// keysCameInTransactions checks that the bot of a KeysPushed stack read its
+// to-device events from transactions alone: the harness pushed some, and
+// the bot never synced its device for them.
+func keysCameInTransactions(t *testing.T, w *world) {
+	t.Helper()
+	if n := w.stack.KeysRelayed(); n == 0 {
+		t.Error("no to-device event was pushed to the bot")
+	}
+	for _, path := range w.stack.BotLogs {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("syncing the bot's device for to-device events")) {
+			t.Errorf("the bot synced its device for to-device events (%s): with to_device push it must not", path)
+		}
+		if !bytes.Contains(raw, []byte("to-device events come in the transactions")) {
+			t.Errorf("the bot did not say its to-device events come in the transactions (%s)", path)
+		}
+	}
 }
 
 func encryptedDM(t *testing.T, w *world) {
@@ -62,15 +89,22 @@ func encryptedDM(t *testing.T, w *world) {
 // and the new device reads the room.
 //
 // It runs in both modes: syncing, and as an application service whose
-// device syncs for its to-device events alone (issue 23).
+// device syncs for its to-device events alone (issue 23), or takes them
+// from the transactions (to_device: push, relayed by the harness).
 func TestEncryptedChatsByDefault(t *testing.T) {
 	for _, mode := range []struct {
 		name       string
 		appservice bool
 		// postgres keeps the records and the keys in PostgreSQL
 		// (persistence.backend postgres, issue 24).
-		postgres bool
-	}{{"client", false, false}, {"appservice", true, false}, {"client on PostgreSQL", false, true}} {
+		postgres   bool
+		keysPushed bool
+	}{
+		{"client", false, false, false},
+		{"appservice", true, false, false},
+		{"appservice, keys pushed", true, false, true},
+		{"client on PostgreSQL", false, true, false},
+	} {
 		t.Run(mode.name, func(t *testing.T) {
 			env := []string{"SURFACES_MATRIX_ENCRYPTION=default", "SURFACES_MATRIX_KEY_WAIT=4s"}
 			dsn := ""
@@ -79,8 +113,12 @@ func TestEncryptedChatsByDefault(t *testing.T) {
 				dsn, pgEnv = postgresState(t)
 				env = append(env, pgEnv...)
 			}
-			w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: mode.appservice, BotEnv: env}, "alice", harness.WithCrypto())
+			w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, Appservice: mode.appservice, KeysPushed: mode.keysPushed, BotEnv: env},
+				"alice", harness.WithCrypto())
 			encryptedChatsByDefault(t, w, mode.appservice, dsn)
+			if mode.keysPushed {
+				keysCameInTransactions(t, w)
+			}
 		})
 	}
 }

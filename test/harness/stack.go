@@ -55,6 +55,12 @@ type StackOptions struct {
 	// appservice register` writes the registration and Dendrite loads it
 	// as it is.
 	Appservice bool
+	// KeysPushed, with Appservice, has the bot take its to-device events,
+	// device lists and key counts from the transactions only
+	// (matrix.appservice.to_device: push), and a relay in the harness push
+	// them as a homeserver with MSC2409 and MSC3202 would: Dendrite does
+	// not (keyrelay.go).
+	KeysPushed bool
 }
 
 // Stack is a whole Surfaces deployment on loopback: a Dendrite, the
@@ -84,6 +90,8 @@ type Stack struct {
 	agentDone chan struct{}
 	// pg is the homeserver's own PostgreSQL server (HomeserverDBEnv).
 	pg *Postgres
+	// relay pushes the bot's keys (StackOptions.KeysPushed).
+	relay *keyRelay
 }
 
 // HomeserverDBEnv, set to "postgres", runs every stack's Dendrite on a
@@ -152,7 +160,7 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 		MaxOpenConns: opts.HomeserverMaxOpenConns}
 	var asEnv []string
 	if opts.Appservice {
-		if asEnv, err = s.register(ctx); err != nil {
+		if asEnv, err = s.register(ctx, opts.KeysPushed); err != nil {
 			return nil, err
 		}
 		hsOpts.Appservices = []string{s.registration}
@@ -163,6 +171,11 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 	if opts.Appservice {
 		// Dendrite makes the appservice's user from the registration.
 		s.BotID = id.NewUserID("surfaces", s.HS.ServerName())
+		if opts.KeysPushed {
+			if s.relay, err = startKeyRelay(ctx, s.HS.URL(), s.BotID, s.registration); err != nil {
+				return nil, err
+			}
+		}
 	} else if s.BotID, err = s.HS.RegisterUser(ctx, "surfaces", botPassword, false); err != nil {
 		return nil, err
 	}
@@ -239,8 +252,9 @@ func StartStack(ctx context.Context, opts StackOptions) (_ *Stack, err error) {
 
 // register writes the bot's appservice registration with the bot's own
 // command, on a free port for its appservice API, and returns the bot's
-// settings for appservice mode.
-func (s *Stack) register(ctx context.Context) ([]string, error) {
+// settings for appservice mode (with keysPushed, to_device: push, which
+// also asks the homeserver for them in the registration).
+func (s *Stack) register(ctx context.Context, keysPushed bool) ([]string, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -250,6 +264,9 @@ func (s *Stack) register(ctx context.Context) ([]string, error) {
 		"SURFACES_MATRIX_MODE=appservice",
 		"SURFACES_MATRIX_APPSERVICE_REGISTRATION=" + s.registration,
 		fmt.Sprintf("SURFACES_MATRIX_APPSERVICE_LISTEN=127.0.0.1:%d", port),
+	}
+	if keysPushed {
+		env = append(env, "SURFACES_MATRIX_APPSERVICE_TO_DEVICE=push")
 	}
 	cmd := exec.CommandContext(ctx, s.botBin, "appservice", "register")
 	// The homeserver is not up yet: register needs only the bot's id and
@@ -265,6 +282,15 @@ func (s *Stack) register(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("surfaces appservice register failed: %w\n%s", err, out)
 	}
 	return env, nil
+}
+
+// KeysRelayed is how many to-device events the harness pushed to the bot
+// in transactions (StackOptions.KeysPushed).
+func (s *Stack) KeysRelayed() int64 {
+	if s.relay == nil {
+		return 0
+	}
+	return s.relay.pushed.Load()
 }
 
 // Registration is the bot's appservice registration file (appservice mode).
@@ -352,6 +378,9 @@ func (s *Stack) Keep() (stackDir, homeserverDir string) {
 func (s *Stack) Close() error {
 	var err error
 	_ = s.StopBot()
+	if s.relay != nil {
+		s.relay.close()
+	}
 	if s.Agent != nil {
 		s.Agent.Close()
 	}
