@@ -38,6 +38,7 @@ func main() {
 	jsonPath := flag.String("json", "", "also write the report as JSON to this file")
 	homeserverDB := flag.String("homeserver-db", "sqlite", "what Dendrite stores in: sqlite, or postgres (a PostgreSQL server of the run's own, from Debian's package postgresql)")
 	flag.BoolVar(&cfg.Appservice, "appservice", false, "run the bot as an application service (Dendrite pushes events to it; encryption off)")
+	flag.BoolVar(&cfg.BothModes, "both-modes", false, "run the load twice on one homeserver: the bot syncing, then as an application service (-appservice is then implied)")
 	flag.BoolVar(&cfg.HomeserverRateLimited, "homeserver-rate-limited", false, "turn Dendrite's rate limiting on (the bot is exempt only as an appservice)")
 	flag.DurationVar(&cfg.OnboardTimeout, "onboard-timeout", 0, "how long the crowd may take to onboard before the run fails, naming who was not (0: 2 minutes and a second a chat)")
 	flag.StringVar(&cfg.BotBinary, "bot-binary", "", "run this bot binary instead of building ./cmd/surfaces (to compare versions)")
@@ -56,15 +57,35 @@ func main() {
 	cfg.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-	rep, err := load.Run(log.WithContext(ctx), cfg)
+	var reps []*load.Report
+	var err error
+	if cfg.BothModes {
+		reps, err = load.RunBothModes(log.WithContext(ctx), cfg)
+	} else {
+		var rep *load.Report
+		rep, err = load.Run(log.WithContext(ctx), cfg)
+		reps = []*load.Report{rep}
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load failed:", err)
 		os.Exit(1)
 	}
-	rep.Print(os.Stdout)
+	failed := false
+	for i, rep := range reps {
+		if i > 0 {
+			fmt.Println()
+		}
+		rep.Print(os.Stdout)
+		failed = failed || rep.Lost > 0 || rep.Doubled > 0
+	}
 	if *jsonPath != "" {
-		data, err := json.MarshalIndent(rep, "", "  ")
+		// One report as it is; both modes' as a list, syncing first.
+		var v any = reps
+		if len(reps) == 1 {
+			v = reps[0]
+		}
+		data, err := json.MarshalIndent(v, "", "  ")
 		if err == nil {
 			err = os.WriteFile(*jsonPath, append(data, '\n'), 0o644)
 		}
@@ -73,7 +94,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if rep.Lost > 0 || rep.Doubled > 0 {
+	if failed {
 		os.Exit(1)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +53,9 @@ type Config struct {
 	// (harness.StackOptions.Appservice); HomeserverRateLimited turns
 	// Dendrite's rate limiting on.
 	Appservice, HomeserverRateLimited bool
+	// BothModes (RunBothModes) runs the load twice on one homeserver, the
+	// bot syncing first, then as an application service.
+	BothModes bool
 }
 
 // chunkEvery is the reference agent's pause between streamed chunks.
@@ -70,8 +76,93 @@ type Turn struct {
 // Run starts the stack, runs the load and returns its report. It stops
 // everything it started.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.BothModes {
+		return nil, errors.New("Config.BothModes is RunBothModes' setting")
+	}
+	stack, db, users, err := start(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if db != nil {
+		defer db.Close()
+	}
+	defer stack.Close()
+	if err := stack.StartBot(ctx); err != nil {
+		return nil, err
+	}
+	return drive(ctx, cfg, stack, db, users)
+}
+
+// RunBothModes runs the load twice on one homeserver, with its rate
+// limiting as cfg says, and returns the two reports: first the bot
+// syncing, as a user of its own (Dendrite makes the appservice's user,
+// which does not log in), then the bot as an application service, each
+// with a state directory of its own. The same users onboard with each.
+func RunBothModes(ctx context.Context, cfg Config) ([]*Report, error) {
+	cfg.BothModes, cfg.Appservice = false, true
+	stack, db, users, err := start(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if db != nil {
+		defer db.Close()
+	}
+	defer stack.Close()
+	asBot := stack.BotID
+	const clientBot, clientPassword = "loadbot", "pw-loadbot-12345678"
+	syncing, err := stack.HS.RegisterUser(ctx, clientBot, clientPassword, false)
+	if err != nil {
+		return nil, err
+	}
+	env := stack.BotEnv()
+	dir := filepath.Dir(stateDir(env))
+	var reports []*Report
+	for _, mode := range []struct {
+		appservice bool
+		bot        id.UserID
+		env        []string
+	}{
+		{false, syncing, []string{"SURFACES_MATRIX_MODE=client", "MATRIX_USER_ID=" + syncing.String(),
+			"MATRIX_PASSWORD=" + clientPassword, "SURFACES_STATE_PATH=" + filepath.Join(dir, "state-syncing")}},
+		{true, asBot, []string{"SURFACES_MATRIX_MODE=appservice", "MATRIX_USER_ID=" + asBot.String(),
+			"SURFACES_STATE_PATH=" + filepath.Join(dir, "state-appservice")}},
+	} {
+		stack.SetBotEnv(mode.env...)
+		stack.BotID = mode.bot
+		if err := stack.StartBot(ctx); err != nil {
+			return nil, err
+		}
+		c := cfg
+		c.Appservice = mode.appservice
+		rep, err := drive(ctx, c, stack, db, users)
+		if err != nil {
+			return nil, err
+		}
+		reports = append(reports, rep)
+		if err := stack.StopBot(); err != nil {
+			return nil, fmt.Errorf("failed to stop the bot between the modes: %w", err)
+		}
+	}
+	return reports, nil
+}
+
+// stateDir is the bot's state directory in env (the last setting wins).
+func stateDir(env []string) string {
+	dir := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "SURFACES_STATE_PATH="); ok {
+			dir = v
+		}
+	}
+	return dir
+}
+
+// start checks cfg, fills its defaults and starts the stack (and
+// Dendrite's PostgreSQL server, nil on SQLite), but not the bot; it
+// returns the load's users.
+func start(ctx context.Context, cfg *Config) (_ *harness.Stack, _ *harness.Postgres, users []string, err error) {
 	if cfg.Users < 1 || cfg.Rooms < 1 || cfg.Turns < 1 {
-		return nil, errors.New("users, rooms and turns must be at least 1")
+		return nil, nil, nil, errors.New("users, rooms and turns must be at least 1")
 	}
 	if cfg.ReplyTimeout <= 0 {
 		cfg.ReplyTimeout = 2 * time.Minute
@@ -79,12 +170,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.OnboardTimeout <= 0 {
 		cfg.OnboardTimeout = 2*time.Minute + time.Duration(cfg.Users*cfg.Rooms)*time.Second
 	}
-	users := make([]string, cfg.Users)
+	users = make([]string, cfg.Users)
 	for i := range users {
 		users[i] = fmt.Sprintf("load%d", i)
 	}
 	opts := harness.StackOptions{
-		Users: append(users, "floora", "floorb"),
+		Users: append(slices.Clone(users), "floora", "floorb"),
 		BotEnv: append([]string{
 			// The driver types faster than people: the per-user limit is not
 			// what is measured, and a user's chats must all fit.
@@ -105,7 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Postgres {
 		binDir, err := harness.PostgresBinDir()
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		// Dendrite's sync API needs about two connections a syncing client
 		// (harness.Options.MaxOpenConns): the users, the floor's two and
@@ -113,21 +204,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		conns := max(90, 2*(cfg.Users+3)+30)
 		opts.HomeserverMaxOpenConns = conns
 		if db, err = harness.StartPostgresWith(ctx, binDir, harness.PostgresOptions{MaxConnections: max(300, conns+50)}); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
-		defer db.Close()
+		defer func() {
+			if err != nil {
+				db.Close()
+			}
+		}()
 		if opts.HomeserverDatabase, err = db.CreateDatabase(ctx, "dendrite"); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	stack, err := harness.StartStack(ctx, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	defer stack.Close()
-	if err := stack.StartBot(ctx); err != nil {
-		return nil, err
-	}
+	return stack, db, users, nil
+}
+
+// drive runs the load against the running bot: the crowd onboards at
+// once, then talks (or bursts) beside the floor; it returns the report.
+func drive(ctx context.Context, cfg Config, stack *harness.Stack, db *harness.Postgres, users []string) (*Report, error) {
 	r := &run{cfg: cfg, stack: stack, db: db, progress: newProgress(cfg.Progress, cfg.Users*cfg.Rooms*cfg.Turns)}
 
 	// Everyone logs in and onboards at once, as a crowd would.
@@ -143,7 +240,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	onboarding, stopOnboarding := context.WithTimeout(ctx, cfg.OnboardTimeout)
 	onboardStart := time.Now()
 	onboarded := make([]time.Duration, cfg.Users)
-	err = r.each(onboarding, cfg.Users, func(ctx context.Context, i int) error {
+	err := r.each(onboarding, cfg.Users, func(ctx context.Context, i int) error {
 		u, err := stack.Login(ctx, users[i])
 		if err != nil {
 			return err

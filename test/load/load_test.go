@@ -34,13 +34,17 @@ func TestSmokeOnPostgres(t *testing.T) {
 	}
 }
 
-// The bot as an application service on a homeserver that rate-limits
-// (issue 23): the registration exempts it, so it meets no 429 however the
-// load's users are limited.
-func TestSmokeAppservice(t *testing.T) {
-	rep := smoke(t, load.Config{Users: 3, Rooms: 2, Turns: 2, Appservice: true, HomeserverRateLimited: true})
-	if rep.RateLimited != 0 {
-		t.Fatalf("the appservice bot got %v 429s, want none", rep.RateLimited)
+// The bot syncing, then as an application service, on one homeserver that
+// rate-limits (issue 23): as an appservice the registration exempts it, so
+// it meets no 429 however the load's users are limited; in both modes
+// every reply arrives once.
+func TestSmokeBothModes(t *testing.T) {
+	reps := smokeWith(t, load.Config{Users: 3, Rooms: 2, Turns: 2, BothModes: true, HomeserverRateLimited: true}, load.RunBothModes)
+	if len(reps) != 2 || !strings.Contains(reps[0].Homeserver, "syncing") || !strings.Contains(reps[1].Homeserver, "application service") {
+		t.Fatalf("got %d reports, want the bot syncing, then as an application service", len(reps))
+	}
+	if reps[1].RateLimited != 0 {
+		t.Fatalf("the appservice bot got %v 429s, want none", reps[1].RateLimited)
 	}
 }
 
@@ -59,6 +63,16 @@ func TestSmokeBurst(t *testing.T) {
 // user's messages, logs the report and fails on a reply lost or doubled.
 func smoke(t *testing.T, cfg load.Config) *load.Report {
 	t.Helper()
+	return smokeWith(t, cfg, func(ctx context.Context, cfg load.Config) ([]*load.Report, error) {
+		rep, err := load.Run(ctx, cfg)
+		return []*load.Report{rep}, err
+	})[0]
+}
+
+// smokeWith is smoke with run for load.Run: each report it returns is
+// logged and checked.
+func smokeWith(t *testing.T, cfg load.Config, run func(context.Context, load.Config) ([]*load.Report, error)) []*load.Report {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs Dendrite, the agent and the bot; skipped with -short")
 	}
@@ -66,17 +80,19 @@ func smoke(t *testing.T, cfg load.Config) *load.Report {
 	defer cancel()
 	ctx = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).WithContext(ctx)
 	cfg.Pace, cfg.Stream = 200*time.Millisecond, time.Second
-	rep, err := load.Run(ctx, cfg)
+	reps, err := run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	rep.Print(&b)
-	t.Log("\n" + b.String())
-	if want := cfg.Users * cfg.Rooms * cfg.Turns; rep.Sent != want || rep.Lost != 0 || rep.Doubled != 0 {
-		t.Fatalf("%d turns sent, %d replies lost, %d doubled: want %d, 0, 0", rep.Sent, rep.Lost, rep.Doubled, want)
+	for _, rep := range reps {
+		var b strings.Builder
+		rep.Print(&b)
+		t.Log("\n" + b.String())
+		if want := cfg.Users * cfg.Rooms * cfg.Turns; rep.Sent != want || rep.Lost != 0 || rep.Doubled != 0 {
+			t.Fatalf("%s: %d turns sent, %d replies lost, %d doubled: want %d, 0, 0", rep.Homeserver, rep.Sent, rep.Lost, rep.Doubled, want)
+		}
 	}
-	return rep
+	return reps
 }
 
 // A crowd the bot does not onboard (it declines their invites, as for a

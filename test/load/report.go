@@ -75,6 +75,8 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	}
 	if r.cfg.Appservice {
 		homeserver += "; the bot as an application service"
+	} else {
+		homeserver += "; the bot syncing"
 	}
 	rep := &Report{
 		Homeserver: homeserver,
