@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -204,6 +205,18 @@ func (a *Appservice) transaction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The bot's own echoes (its messages, edits, reactions and redactions;
+	// not its state events, which the crypto machine's state store reads)
+	// are dropped before any write: a streaming reply's edits come back as
+	// transactions of their own. One left with nothing to keep or hand over
+	// (echoes, or only ephemeral events the bot does not read) is answered
+	// at once.
+	body.Events = withoutEchoes(a.c.cli.UserID, body.Events)
+	if len(body.Events) == 0 && body.empty() {
+		asJSON(w, http.StatusOK, struct{}{})
+		return
+	}
+
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stopped() {
@@ -236,6 +249,13 @@ func (a *Appservice) transaction(w http.ResponseWriter, r *http.Request) {
 	}
 	asJSON(w, http.StatusOK, struct{}{})
 	log.Debug().Int("events", len(body.Events)).Msg("appservice transaction answered")
+}
+
+// withoutEchoes returns events without the bot's own non-state events.
+func withoutEchoes(bot id.UserID, events []*event.Event) []*event.Event {
+	return slices.DeleteFunc(events, func(evt *event.Event) bool {
+		return evt == nil || (evt.Sender == bot && evt.StateKey == nil)
+	})
 }
 
 // pushed hands a transaction's events to the sink as the sync loop would

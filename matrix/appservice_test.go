@@ -249,13 +249,15 @@ func TestAppserviceCloseLeavesTheUnackedForTheNextStart(t *testing.T) {
 	}
 }
 
-// markOf is the handled-mark of the transaction txnID with body.
+// markOf is the handled-mark of the transaction txnID with body (the
+// bot's echoes dropped, as they are before the mark is taken).
 func markOf(t *testing.T, txnID, body string) string {
 	t.Helper()
 	var tb transactionBody
 	if err := json.Unmarshal([]byte(body), &tb); err != nil {
 		t.Fatal(err)
 	}
+	tb.Events = withoutEchoes(botID, tb.Events) // as the handler does
 	return txnMark(txnID, &tb)
 }
 
@@ -441,6 +443,7 @@ func must(t *testing.T, err error) {
 func (m *memState) AddToInbox(_ context.Context, key string, body []byte) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.writes++
 	for _, e := range m.inbox {
 		if e.key == key {
 			return false, nil
@@ -474,4 +477,44 @@ func (m *memState) inboxKeys() []string {
 type inboxEntry struct {
 	key  string
 	body []byte
+}
+
+// The bot's own echoes are dropped before any write (issue 23): a
+// transaction of nothing else is answered without touching the store, and
+// one that also holds a user's message hands over only that; the bot's own
+// state events (an invite it sent) still reach the state they update.
+func TestAppserviceEchoesCostNoWrite(t *testing.T) {
+	r := newASRig(t, AppserviceOptions{})
+	edit := fmt.Sprintf(`{"type":"m.room.message","room_id":"!r:hs.test","event_id":"$edit","sender":%q,"origin_server_ts":1,`+
+		`"content":{"msgtype":"m.text","body":"* more","m.new_content":{"msgtype":"m.text","body":"more"},"m.relates_to":{"rel_type":"m.replace","event_id":"$reply"}}}`, botID)
+	if code, errcode := r.put(t, "/_matrix/app/v1/transactions/echoes", hsToken, strings.NewReader(txnJSON(textEvent("$reply", botID, "reply"), edit))); code != 200 {
+		t.Fatalf("echoes answered %d %s", code, errcode)
+	}
+	if code, errcode := r.put(t, "/_matrix/app/v1/transactions/ephemeral", hsToken, strings.NewReader(`{"events":[],"de.sorunome.msc2409.ephemeral":[{"type":"m.typing","room_id":"!r:hs.test","content":{"user_ids":[]}}]}`)); code != 200 {
+		t.Fatalf("an ephemeral-only transaction answered %d %s", code, errcode)
+	}
+	r.store.mu.Lock()
+	writes := r.store.writes
+	r.store.mu.Unlock()
+	if writes != 0 || len(r.received()) != 0 {
+		t.Fatalf("echoes and ephemeral events: %d store writes, %d handed over; want none", writes, len(r.received()))
+	}
+
+	mixed := txnJSON(textEvent("$echo", botID, "reply"), textEvent("$a", "@alice:hs.test", "hello"))
+	if code, errcode := r.put(t, "/_matrix/app/v1/transactions/mixed", hsToken, strings.NewReader(mixed)); code != 200 {
+		t.Fatalf("mixed answered %d %s", code, errcode)
+	}
+	got := <-r.sunk
+	if m, ok := got.(*actors.MessageReceived); !ok || m.EventID != "$a" {
+		t.Fatalf("handed over %#v, want Alice's message", got)
+	}
+	ackOf(got).Done()
+	select {
+	case more := <-r.sunk:
+		t.Fatalf("also handed over %#v", more)
+	default:
+	}
+	if inbox, _, _ := r.store.Inbox(testContext(t)); len(inbox) > 1 {
+		t.Fatalf("inbox %v", inbox)
+	}
 }

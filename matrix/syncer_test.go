@@ -28,6 +28,8 @@ type memState struct {
 	next string
 	// inbox is the appservice inbox (appservice_test.go).
 	inbox []inboxEntry
+	// writes counts the inbox and handled-mark writes.
+	writes int
 }
 
 func (m *memState) SaveFilterID(context.Context, string, string) error    { return nil }
@@ -67,6 +69,7 @@ func (m *memState) EventHandled(ctx context.Context, id string) (bool, error) {
 func (m *memState) CommitSync(_ context.Context, _, next string, handled []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.writes++
 	for _, id := range handled {
 		m.seen[id] = true
 	}
