@@ -20,8 +20,17 @@ import (
 // left outside its Space.
 // The kill points come from a fixed list of delays after the user's
 // message, so a failure is reproducible in kind if not to the millisecond.
+//
+// It runs Dendrite on PostgreSQL (Debian's package; without it the test
+// skips, saying so, and fails when .ci/run requires it), as the appservice
+// variant below does. On SQLite, under the kills on a busy machine,
+// Dendrite loses events: in a cold run of the README's command the message
+// sent after a restart never reached the bot's sync while Dendrite logged
+// "database is locked (517)" in its sync API; earlier runs saw it panic on
+// the same error (issue 18). That says nothing about the bot.
 func TestCrashInjection(t *testing.T) {
-	crashInjection(t, newWorld(t))
+	dsn := postgresDatabase(t, startPostgres(t), "dendrite")
+	crashInjection(t, newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, HomeserverDatabase: dsn}, "alice"))
 }
 
 // TestCrashInjectionAppservice is the crash test with the bot as an
