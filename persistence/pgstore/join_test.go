@@ -1,12 +1,14 @@
 package pgstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/surfaces-bot/surfaces/persistence/pgstore"
 )
 
@@ -142,10 +144,12 @@ func memberLocks(t *testing.T, dsn, id string) []string {
 	return out
 }
 
-// A member id is free again the moment Leave, or a refused Join, returns:
-// closing a connection ends its server session only a moment later, and a
-// process restarted at once under the same id was refused as a duplicate
-// of itself (a cold run's TestMembersShareTheDatabaseToolsDoNot).
+// A member id is free again the moment Leave, or a refused Join, returns,
+// and the database the moment a tool's Close returns: closing a connection
+// ends its server session only a moment later, and a process restarted at
+// once under the same id was refused as a duplicate of itself, a member
+// joining just after a tool closed as if the tool still ran (two cold runs'
+// TestMembersShareTheDatabaseToolsDoNot).
 func TestMemberIDIsFreeWhenLeaveOrARefusedJoinReturns(t *testing.T) {
 	dsn := newDatabase(t)
 	s := openTestStore(t, dsn, pgstore.Options{Shared: true})
@@ -174,4 +178,35 @@ func TestMemberIDIsFreeWhenLeaveOrARefusedJoinReturns(t *testing.T) {
 		}
 	}
 	tool.Close()
+	// The checks use a session opened beforehand, so that they come
+	// one round trip after Close returns, not a connection's set-up later.
+	watch, err := pgx.Connect(testContext(t), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(context.Background())
+	for i := range 20 {
+		tool, err := pgstore.Open(testContext(t), dsn, pgstore.Options{})
+		if err != nil {
+			t.Fatalf("tool %d: %v", i, err)
+		}
+		tool.Close()
+		if held := exclusiveLocks(t, watch); len(held) != 0 {
+			t.Fatalf("after tool %d closed, sessions %v still hold the database exclusively", i, held)
+		}
+	}
+}
+
+// exclusiveLocks lists the sessions holding the database exclusively now.
+func exclusiveLocks(t *testing.T, conn *pgx.Conn) []string {
+	t.Helper()
+	rows, err := conn.Query(testContext(t), `SELECT pid::text FROM (`+pgstore.ExclusiveUseSessionsQuery()+`) s`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

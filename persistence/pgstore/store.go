@@ -158,8 +158,9 @@ func (s *Store) Close() error {
 	s.stopExpiry()
 	<-s.expiryDone
 	if s.holder != nil {
-		// Closing the session releases its advisory lock.
-		if err := s.holder.Close(context.Background()); err != nil {
+		// Released before the session closes, not by its end, which the
+		// server reaches a moment after Close returns (closeSession).
+		if err := closeSession(context.Background(), s.holder); err != nil {
 			s.pool.Close()
 			return fmt.Errorf("failed to release the database: %w", err)
 		}
