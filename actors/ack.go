@@ -34,8 +34,8 @@ func (a *Ack) Done() {
 	a.once.Do(a.done)
 }
 
-// ackOf returns the Ack an event message carries, nil for other messages.
-func ackOf(msg any) *Ack {
+// AckOf returns the Ack an event message carries, nil for other messages.
+func AckOf(msg any) *Ack {
 	switch m := msg.(type) {
 	case *InviteReceived:
 		return m.Ack
@@ -57,17 +57,17 @@ func ackOf(msg any) *Ack {
 	return nil
 }
 
-// maxTaken bounds RoomRecord.Taken: the homeserver delivers again at most
+// MaxTaken bounds RoomRecord.Taken: the homeserver delivers again at most
 // the events of the sync responses whose acks a crash cut off.
-const maxTaken = 64
+const MaxTaken = 64
 
-// took records eventID in taken (the newest last, at most maxTaken).
-func took(taken []string, eventID string) []string {
+// Took records eventID in taken (the newest last, at most MaxTaken).
+func Took(taken []string, eventID string) []string {
 	if eventID == "" || slices.Contains(taken, eventID) {
 		return taken
 	}
 	taken = append(taken, eventID)
-	if over := len(taken) - maxTaken; over > 0 {
+	if over := len(taken) - MaxTaken; over > 0 {
 		taken = append(taken[:0:0], taken[over:]...)
 	}
 	return taken

@@ -10,13 +10,13 @@ import (
 // chatIDBlock is how many platform_chat_ids one account-data write reserves.
 const chatIDBlock = 100
 
-// reservingStore hands out platform_chat_ids so that none ever comes back,
+// ReservingStore hands out platform_chat_ids so that none ever comes back,
 // not even after the state directory is lost (PRODUCT R11): before an id of
 // a new block goes out, the block is reserved in the bot's account data on
 // the homeserver, and on first use the local sequence is raised above
 // everything ever reserved. A restart therefore skips the rest of the
 // reserved block; ids are plentiful, reused ones are not harmless.
-type reservingStore struct {
+type ReservingStore struct {
 	Store
 	state StateEvents
 
@@ -26,7 +26,7 @@ type reservingStore struct {
 }
 
 // NextPlatformChatID implements Store.
-func (s *reservingStore) NextPlatformChatID(ctx context.Context) (string, error) {
+func (s *ReservingStore) NextPlatformChatID(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ready {
@@ -62,7 +62,7 @@ func (s *reservingStore) NextPlatformChatID(ctx context.Context) (string, error)
 
 // RaisePlatformChatID implements Store, and reserves up to atLeast too: a
 // value found in a room's state was handed out.
-func (s *reservingStore) RaisePlatformChatID(ctx context.Context, atLeast uint64) error {
+func (s *ReservingStore) RaisePlatformChatID(ctx context.Context, atLeast uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.Store.RaisePlatformChatID(ctx, atLeast); err != nil {

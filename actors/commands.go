@@ -110,8 +110,15 @@ func lookupCommand(name string) (commandSpec, bool) {
 	return commandSpec{}, false
 }
 
-// helpText lists every command of the table in the catalogue's words.
-func helpText(cat *catalog.Catalog) string {
+// RoomScoped reports whether the command called name is one a room actor
+// runs (rather than the user's); known is false when there is none.
+func RoomScoped(name string) (roomScoped, known bool) {
+	spec, known := lookupCommand(name)
+	return known && spec.scope == scopeRoom, known
+}
+
+// HelpText lists every command of the table in the catalogue's words.
+func HelpText(cat *catalog.Catalog) string {
 	var b strings.Builder
 	b.WriteString(cat.T(catalog.HelpHeader))
 	for _, spec := range commandTable {
@@ -157,10 +164,10 @@ func CleanName(name string) (clean string, ok bool) {
 	return b.String(), b.Len() > 0
 }
 
-// commandDescriptions describes the commands valid in a chat room (every
+// CommandDescriptions describes the commands valid in a chat room (every
 // command) or in the entry room (the user-scoped ones), in the catalogue's
 // language: the description is the help line without its usage part.
-func commandDescriptions(cat *catalog.Catalog, chatRoom bool) []CommandDescription {
+func CommandDescriptions(cat *catalog.Catalog, chatRoom bool) []CommandDescription {
 	var out []CommandDescription
 	for _, spec := range commandTable {
 		if !chatRoom && spec.scope != scopeUser {
@@ -175,9 +182,9 @@ func commandDescriptions(cat *catalog.Catalog, chatRoom bool) []CommandDescripti
 	return out
 }
 
-// commandsVersion names a set of descriptions, so a room whose published
+// CommandsVersion names a set of descriptions, so a room whose published
 // set differs (a new command, another locale) is updated.
-func commandsVersion(cmds []CommandDescription) string {
+func CommandsVersion(cmds []CommandDescription) string {
 	h := sha256.New()
 	for _, c := range cmds {
 		fmt.Fprintf(h, "%s|%v|%s|%v\n", c.Command, c.Aliases, c.Description, c.Params)

@@ -57,7 +57,7 @@ func TestParseCommand(t *testing.T) {
 
 func TestHelpTextListsEveryCommand(t *testing.T) {
 	for _, loc := range catalog.Locales {
-		text := helpText(catalog.MustNew(loc))
+		text := HelpText(catalog.MustNew(loc))
 		for _, spec := range commandTable {
 			if !strings.Contains(text, "!"+spec.name) {
 				t.Errorf("%s help does not mention !%s:\n%s", loc, spec.name, text)

@@ -64,7 +64,7 @@
 //     recorded (TurnInFlight) before the agent gets it; room_reply.go
 //     (replyView, splitText) lays out the reply; room_typing.go
 //     (typingLatch); the agent side is ../agents/conn.go (Turn).
-//   - A command: commands.go (ParseCommand, lookupCommand); user-scoped ones
+//   - A command: commands.go (ParseCommand, RoomScoped, lookupCommand); user-scoped ones
 //     in user_commands.go (command, newChat); room-scoped ones in
 //     room_commandacks.go (command, commandDone) and room_commands.go
 //     (runCommand); conversations in room_contexts.go (saveContext,
@@ -76,13 +76,13 @@
 //     quotaWriter) into ../workspace/files.go (Receive); user_quota.go
 //     (stagedQuota) bounds them per user; the agent's files go out from
 //     room_turn.go (agentEvent).
-//   - Acks: ack.go (Ack, ackOf, took); a room acks with the record write
+//   - Acks: ack.go (Ack, AckOf, Took); a room acks with the record write
 //     (room.go save, saved; room_commandacks.go commandDone), a user actor
 //     when it decided (user.go handle); a failed write holds them
 //     (room_writefail.go writeFailed); the sync position waits for them
 //     (../matrix/position.go).
 //   - Record writes: room.go (save, publish) ordered by room_writes.go
-//     (roomWrites); the room's state event on the homeserver is
+//     (RecordWrites); the room's state event on the homeserver is
 //     stateevents.go (ChatStateOf, StateEvents).
 //   - Onboarding and new chats: user_provision.go (provision, provisioner,
 //     createChat, reopen).
@@ -90,7 +90,7 @@
 //     reconcile_plan.go (PlanReconcile) over what the homeserver holds;
 //     then reconcile.go (loadedAfter, loadUsers) tells the root whose
 //     events deserve an actor and which rooms a stop left mid-turn.
-//   - Passivation: passivate.go (idleClock, children); user.go and room.go
+//   - Passivation: passivate.go (IdleClock, Children); user.go and room.go
 //     (idle).
 //   - Fencing, one activation per room: room.go (start) takes a new epoch
 //     (Store.ActivateRoom, records.go RoomRecord); a write refused as
@@ -99,14 +99,14 @@
 //   - Graceful stop: running_turns.go (WatchTurns, RunningTurns); room.go
 //     (stopped).
 //   - Sending, paced by the homeserver: sendpacer.go (SendPacer,
-//     RateLimited, wait, next) over tokenbucket.go (tokenBucket); the
-//     decorator, sendpacer_matrix.go (pacedMatrix), is installed by root.go
+//     RateLimited, wait, next) over tokenbucket.go (TokenBucket); the
+//     decorator, sendpacer_matrix.go (PacedMatrix), is installed by root.go
 //     (NewRootProps), so every actor's posts are paced; room_turn.go (pump)
 //     marks a reply's first message, final texts and streaming edits
-//     (withSendPriority).
-//   - Chat ids never reused: chatids.go (reservingStore) reserves ahead in
+//     (WithSendPriority).
+//   - Chat ids never reused: chatids.go (ReservingStore) reserves ahead in
 //     the bot's account data before ../persistence/sequence.go
 //     (NextPlatformChatID) hands one out; the decorator is installed by
-//     props.go (prepare).
+//     kitdeps.go (Prepare).
 //   - Quotas: user_quota.go (chatQuotaLeft, stagedQuota, stagedEnded).
 package actors

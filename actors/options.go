@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,11 +25,6 @@ type Deps struct {
 	// under Options.SendBudget); cmd/ makes it to tell it the homeserver's
 	// 429s (SendPacer.RateLimited).
 	Pacer *SendPacer
-
-	// budget is the pacer NewRootProps put in front of Matrix.
-	budget *SendPacer
-	// writes orders the writes of room records (see roomWrites).
-	writes *roomWrites
 }
 
 // Options tune the tree. Zero values take the defaults below; cmd/ fills
@@ -113,7 +109,7 @@ type RateLimit struct {
 	Burst int
 }
 
-func (o Options) withDefaults() Options {
+func (o Options) WithDefaults() Options {
 	if o.QueueSize <= 0 {
 		o.QueueSize = 10
 	}
@@ -151,4 +147,13 @@ func (o Options) withDefaults() Options {
 		o.MaxMessageBytes = 8000 // JSON-escaped worst case (6 bytes a char) still fits one event
 	}
 	return o
+}
+
+// Validate reports a missing port; a nil port would only fail later, inside
+// an actor, far from the mistake.
+func (d Deps) Validate() error {
+	if d.Store == nil || d.Matrix == nil || d.Agents == nil || d.Registry == nil || d.Catalog == nil || d.Files == nil {
+		return errors.New("actors: every dependency is required")
+	}
+	return nil
 }

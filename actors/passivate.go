@@ -19,42 +19,42 @@ import (
 // the next incarnation, in order.
 
 type (
-	// passivateTick is a room or user actor's own idle check.
-	passivateTick struct{}
-	// childIdle asks the parent to stop an idle child that has received
+	// PassivateTick is a room or user actor's own idle check.
+	PassivateTick struct{}
+	// ChildIdle asks the parent to stop an idle child that has received
 	// received messages from it.
-	childIdle struct {
+	ChildIdle struct {
 		id       string
 		received uint64
 	}
 )
 
-// idleClock is the part of an actor that tells when it has been idle long
+// IdleClock is the part of an actor that tells when it has been idle long
 // enough to stop.
-type idleClock struct {
+type IdleClock struct {
 	after      time.Duration
 	lastActive time.Time
 	timer      *time.Timer
-	// received counts the messages the parent sent (see childIdle).
+	// received counts the messages the parent sent (see ChildIdle).
 	received uint64
 }
 
 // touch records activity; call it for every message but the tick.
-func (k *idleClock) touch() { k.lastActive = time.Now() }
+func (k *IdleClock) touch() { k.lastActive = time.Now() }
 
 // arm starts the idle check (no-op when passivation is off).
-func (k *idleClock) arm(c actor.Context) {
+func (k *IdleClock) arm(c actor.Context) {
 	if k.after <= 0 || k.timer != nil {
 		return
 	}
 	k.lastActive = time.Now()
-	k.timer = sendLater(c, k.after, &passivateTick{})
+	k.timer = SendLater(c, k.after, &PassivateTick{})
 }
 
 // tick runs the idle check: when the actor is idle and was for long enough,
 // it asks its parent to stop it; the check is armed again either way (the
-// parent may refuse, a message being on its way).
-func (k *idleClock) tick(c actor.Context, id string, idle bool) {
+// Parent may refuse, a message being on its way).
+func (k *IdleClock) tick(c actor.Context, id string, idle bool) {
 	k.timer = nil
 	if k.after <= 0 {
 		return
@@ -62,42 +62,42 @@ func (k *idleClock) tick(c actor.Context, id string, idle bool) {
 	wait := k.after - time.Since(k.lastActive)
 	if wait <= 0 {
 		if idle {
-			c.Send(c.Parent(), &childIdle{id: id, received: k.received})
+			c.Send(c.Parent(), &ChildIdle{id: id, received: k.received})
 		}
 		// Busy past the idle time (a long turn): look again later.
 		wait = k.after
 	}
-	k.timer = sendLater(c, wait, &passivateTick{})
+	k.timer = SendLater(c, wait, &PassivateTick{})
 }
 
-func (k *idleClock) stop() {
+func (k *IdleClock) stop() {
 	if k.timer != nil {
 		k.timer.Stop()
 		k.timer = nil
 	}
 }
 
-// parent is what children needs of an actor.Context.
-type parent interface {
+// Parent is what Children needs of an actor.Context.
+type Parent interface {
 	Send(pid *actor.PID, message any)
 	Stop(pid *actor.PID)
 }
 
-// children is a parent's side of passivation: its children by id, what it
+// Children is a parent's side of passivation: its children by id, what it
 // sent each, and the messages of children that are stopping.
-type children struct {
+type Children struct {
 	pids   map[string]*actor.PID
 	sent   map[string]uint64
 	parked map[string][]any
 }
 
-func newChildren() children {
-	return children{pids: map[string]*actor.PID{}, sent: map[string]uint64{}, parked: map[string][]any{}}
+func NewChildren() Children {
+	return Children{pids: map[string]*actor.PID{}, sent: map[string]uint64{}, parked: map[string][]any{}}
 }
 
 // send delivers msg to child id through spawn (which returns the running
 // child or spawns it), or parks it while that child stops.
-func (ch *children) send(c parent, id string, msg any, spawn func() *actor.PID) {
+func (ch *Children) send(c Parent, id string, msg any, spawn func() *actor.PID) {
 	if parked, stopping := ch.parked[id]; stopping {
 		ch.parked[id] = append(parked, msg)
 		return
@@ -109,7 +109,7 @@ func (ch *children) send(c parent, id string, msg any, spawn func() *actor.PID) 
 
 // idle stops child m.id if everything sent to it has arrived; it reports
 // whether it did.
-func (ch *children) idle(c parent, m *childIdle) bool {
+func (ch *Children) idle(c Parent, m *ChildIdle) bool {
 	pid, ok := ch.pids[m.id]
 	if !ok || ch.sent[m.id] != m.received {
 		return false
@@ -124,7 +124,7 @@ func (ch *children) idle(c parent, m *childIdle) bool {
 
 // terminated forgets a stopped child and returns its id and the messages
 // parked for it (to send to its next incarnation).
-func (ch *children) terminated(who *actor.PID) (id string, parked []any) {
+func (ch *Children) terminated(who *actor.PID) (id string, parked []any) {
 	for k, pid := range ch.pids {
 		if pid.Equal(who) {
 			id = k

@@ -12,15 +12,15 @@ import (
 // sent to it is not stopped.
 func TestChildrenParkWhileAChildStops(t *testing.T) {
 	system := actor.NewActorSystem()
-	ch := newChildren()
+	ch := NewChildren()
 	pid := actor.NewPID(system.Address(), "child")
 	ch.pids["r"] = pid
 	ch.sent["r"] = 2
 
-	if ch.idle(system.Root, &childIdle{id: "r", received: 1}) {
+	if ch.idle(system.Root, &ChildIdle{id: "r", received: 1}) {
 		t.Fatal("stopped a child with a message on its way")
 	}
-	if !ch.idle(system.Root, &childIdle{id: "r", received: 2}) {
+	if !ch.idle(system.Root, &ChildIdle{id: "r", received: 2}) {
 		t.Fatal("did not stop a child that received everything")
 	}
 	for _, m := range []string{"a", "b"} {

@@ -18,46 +18,25 @@ import (
 // the Store has none. ctx carries the zerolog logger; its cancellation is not
 // inherited (see NewRootProps).
 func NewRoomProps(ctx context.Context, deps Deps, opts Options, rec RoomRecord) (*actor.Props, error) {
-	if err := deps.validate(); err != nil {
+	if err := deps.Validate(); err != nil {
 		return nil, err
 	}
 	if rec.RoomID == "" {
 		return nil, errors.New("actors: a room actor needs a room id")
 	}
-	opts = opts.withDefaults()
-	deps.prepare()
-	return newRoomProps(context.WithoutCancel(ctx), &deps, &opts, rec), nil
+	opts = opts.WithDefaults()
+	return newRoomProps(context.WithoutCancel(ctx), Prepare(deps), &opts, rec), nil
 }
 
 // NewUserProps returns the props of the user actor of userID, which loads the
 // user's record and rooms from deps.Store when it starts.
 func NewUserProps(ctx context.Context, deps Deps, opts Options, userID string) (*actor.Props, error) {
-	if err := deps.validate(); err != nil {
+	if err := deps.Validate(); err != nil {
 		return nil, err
 	}
 	if userID == "" {
 		return nil, errors.New("actors: a user actor needs a user id")
 	}
-	opts = opts.withDefaults()
-	deps.prepare()
-	return newUserProps(context.WithoutCancel(ctx), &deps, &opts, userID), nil
-}
-
-// validate reports a missing port; a nil port would only fail later, inside
-// an actor, far from the mistake.
-func (d Deps) validate() error {
-	if d.Store == nil || d.Matrix == nil || d.Agents == nil || d.Registry == nil || d.Catalog == nil || d.Files == nil {
-		return errors.New("actors: every dependency is required")
-	}
-	return nil
-}
-
-// prepare makes the state the actors built from these deps share.
-func (d *Deps) prepare() {
-	if d.writes == nil {
-		d.writes = newRoomWrites()
-	}
-	if _, ok := d.Store.(*reservingStore); !ok {
-		d.Store = &reservingStore{Store: d.Store, state: d.Matrix}
-	}
+	opts = opts.WithDefaults()
+	return newUserProps(context.WithoutCancel(ctx), Prepare(deps), &opts, userID), nil
 }

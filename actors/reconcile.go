@@ -30,17 +30,17 @@ type Reconciled struct {
 // off, messages left queued). Its work runs in one task; it stops itself
 // when done.
 type reconcileActor struct {
-	deps *Deps
+	deps *KitDeps
 	base context.Context
 }
 
 // reconcileDone carries the outcome to the reconcile actor itself.
 type reconcileDone struct {
-	loaded *usersLoaded
+	loaded *UsersLoaded
 	done   *Reconciled
 }
 
-func newReconcileProps(base context.Context, deps *Deps) *actor.Props {
+func newReconcileProps(base context.Context, deps *KitDeps) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &reconcileActor{deps: deps, base: base} })
 }
 
@@ -49,12 +49,12 @@ func (a *reconcileActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		deps := a.deps
-		runTask(c, a.base, func(ctx context.Context) any {
+		RunTask(c, a.base, func(ctx context.Context) any {
 			start := time.Now()
 			found, plan, err := reconcile(ctx, deps, false)
 			done := &Reconciled{Report: plan.Report, Err: err, Duration: time.Since(start)}
 			logReport(ctx, done)
-			var loaded *usersLoaded
+			var loaded *UsersLoaded
 			if err == nil {
 				loaded = loadedAfter(ctx, deps.Store, found, plan)
 			} else {
@@ -67,7 +67,7 @@ func (a *reconcileActor) Receive(c actor.Context) {
 		c.Send(c.Parent(), m.loaded)
 		c.ActorSystem().EventStream.Publish(m.done)
 		c.Stop(c.Self())
-	case *taskPanicked:
+	case *TaskPanicked:
 		panic(fmt.Sprintf("reconcile task panicked: %s\n%s", m.value, m.stack))
 	}
 }
@@ -76,18 +76,17 @@ func (a *reconcileActor) Receive(c actor.Context) {
 // start-up reconciliation would write; unless dryRun it writes it too. It
 // is what `surfaces reconcile` runs.
 func Reconcile(ctx context.Context, deps Deps, dryRun bool) (Plan, error) {
-	if err := deps.validate(); err != nil {
+	if err := deps.Validate(); err != nil {
 		return Plan{}, err
 	}
-	deps.prepare()
-	_, plan, err := reconcile(ctx, &deps, dryRun)
+	_, plan, err := reconcile(ctx, Prepare(deps), dryRun)
 	return plan, err
 }
 
 // reconcile is Reconcile on prepared deps, returning what it read too.
 // When the homeserver cannot be read it plans from the local records alone
 // and returns the error too.
-func reconcile(ctx context.Context, deps *Deps, dryRun bool) (Found, Plan, error) {
+func reconcile(ctx context.Context, deps *KitDeps, dryRun bool) (Found, Plan, error) {
 	found, readErr := readFound(ctx, deps)
 	if found.Users == nil && readErr != nil {
 		return found, Plan{}, readErr
@@ -104,7 +103,7 @@ const reconcileWorkers = 8
 
 // readFound reads the local records, then every joined room's state. A
 // failure to read the homeserver returns the local records with the error.
-func readFound(ctx context.Context, deps *Deps) (Found, error) {
+func readFound(ctx context.Context, deps *KitDeps) (Found, error) {
 	var f Found
 	users, err := deps.Store.ListUsers(ctx)
 	if err != nil {
@@ -158,7 +157,7 @@ func readFound(ctx context.Context, deps *Deps) (Found, error) {
 // applyPlan writes the plan: records first (the bot serves from them), then
 // the state events, then the sequence. A failed state write is logged and
 // left to the next start.
-func applyPlan(ctx context.Context, deps *Deps, p Plan) error {
+func applyPlan(ctx context.Context, deps *KitDeps, p Plan) error {
 	log := zerolog.Ctx(ctx)
 	// Thousands of users and rooms after a lost disk: batched, one durable
 	// write per batch instead of one per record.
@@ -216,7 +215,7 @@ func logReport(ctx context.Context, done *Reconciled) {
 // start). Listing every room a second time was half of a cold start with
 // 100,000 rooms. Only a user the plan recovered is read back, for rooms of
 // theirs that no user listed.
-func loadedAfter(ctx context.Context, store Store, found Found, plan Plan) *usersLoaded {
+func loadedAfter(ctx context.Context, store Store, found Found, plan Plan) *UsersLoaded {
 	users := make(map[string]bool, len(found.Users)+len(plan.PutUsers))
 	for _, u := range found.Users {
 		users[u.UserID] = true
@@ -242,7 +241,7 @@ func loadedAfter(ctx context.Context, store Store, found Found, plan Plan) *user
 	for _, r := range plan.PutRooms {
 		rooms[r.RoomID] = r
 	}
-	loaded := &usersLoaded{users: slices.Sorted(maps.Keys(users))}
+	loaded := &UsersLoaded{users: slices.Sorted(maps.Keys(users))}
 	for _, r := range rooms {
 		if users[r.OwnerID] && (r.TurnInFlight != nil || len(r.Queue) > 0) && !r.Archived {
 			loaded.interrupted = append(loaded.interrupted, r)
@@ -262,12 +261,12 @@ func loadedAfter(ctx context.Context, store Store, found Found, plan Plan) *user
 // events deserve an actor, and the rooms a stop left with a turn cut off or
 // messages queued, so they start at once rather than at their user's next
 // message (PRODUCT R7.2). A cut turn is reported, never replayed.
-func loadUsers(ctx context.Context, store Store) *usersLoaded {
+func loadUsers(ctx context.Context, store Store) *UsersLoaded {
 	users, err := store.ListUsers(ctx)
 	if err != nil {
-		return &usersLoaded{err: err}
+		return &UsersLoaded{err: err}
 	}
-	found := &usersLoaded{}
+	found := &UsersLoaded{}
 	for _, u := range users {
 		found.users = append(found.users, u.UserID)
 		rooms, err := store.ListRooms(ctx, u.UserID)

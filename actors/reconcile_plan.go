@@ -196,7 +196,7 @@ func (p *Plan) planRoom(id string, st ChatState, records map[string]RoomRecord, 
 		})
 		p.Recovered[id] = true
 		p.Report.RecoveredRooms++
-	case sameChat(ChatStateOf(rec), st):
+	case SameChat(ChatStateOf(rec), st):
 	case st.UpdatedAt.After(rec.UpdatedAt):
 		rec.SpaceID, rec.ChatIndex, rec.Name = st.SpaceID, st.ChatIndex, st.Name
 		rec.PlatformChatID, rec.AgentID, rec.AgentDefaulted, rec.Archived = st.PlatformChatID, st.AgentID, st.AgentDefaulted, st.Archived

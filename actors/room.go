@@ -24,7 +24,7 @@ import (
 // room actor comes back with its durable state; only the turn that was
 // running is lost, and the user is told.
 type roomActor struct {
-	deps   *Deps
+	deps   *KitDeps
 	opts   *Options
 	roomID string
 	// initial is the record the user actor had when it spawned this actor;
@@ -64,7 +64,7 @@ type roomActor struct {
 	// load): the record's description on the homeserver (PRODUCT R11).
 	published ChatState
 	// clock stops the actor when it has been idle (see passivate.go).
-	clock idleClock
+	clock IdleClock
 	// stopping is the id of a turn the user stopped whose agent side is not
 	// over yet; cancelling the one whose USER_CANCEL is being written;
 	// connTurn is the turn last sent on conn.
@@ -126,9 +126,9 @@ type (
 	connIdle struct{ gen uint64 }
 )
 
-var incarnations atomic.Uint64
+var Incarnations atomic.Uint64
 
-func newRoomProps(base context.Context, deps *Deps, opts *Options, rec RoomRecord) *actor.Props {
+func newRoomProps(base context.Context, deps *KitDeps, opts *Options, rec RoomRecord) *actor.Props {
 	producer := func() actor.Actor {
 		return &roomActor{deps: deps, opts: opts, roomID: rec.RoomID, initial: rec, base: base}
 	}
@@ -145,7 +145,7 @@ func (a *roomActor) Receive(c actor.Context) {
 		}
 	}
 	switch c.Message().(type) {
-	case *passivateTick:
+	case *PassivateTick:
 		a.clock.tick(c, a.roomID, a.idle())
 		return
 	case *StartTurn, *RunCommand, *ReactionReceived, *StageFile:
@@ -181,7 +181,7 @@ func (a *roomActor) Receive(c actor.Context) {
 			a.log.Warn().Err(m.err).Msg("failed to write the room's state event")
 			a.published = ChatState{}
 		}
-	case *taskPanicked:
+	case *TaskPanicked:
 		panic(fmt.Sprintf("room task panicked: %s\n%s", m.value, m.stack))
 	case *connIdle:
 		a.closeIdleConn(m)
@@ -218,16 +218,16 @@ func (a *roomActor) Receive(c actor.Context) {
 	}
 }
 
-// maxPending bounds the messages an actor holds while it loads its record
+// MaxPending bounds the messages an actor holds while it loads its record
 // (or, for a user actor, while it onboards); past it a message is dropped
 // with a log line rather than let a stuck load grow memory without end.
-const maxPending = 1000
+const MaxPending = 1000
 
 // hold keeps m for when the record is loaded.
 func (a *roomActor) hold(m any) {
-	if len(a.pending) >= maxPending {
+	if len(a.pending) >= MaxPending {
 		a.log.Error().Int("pending", len(a.pending)).Str("type", fmt.Sprintf("%T", m)).Msg("room actor still loading, message dropped")
-		ackOf(m).Done()
+		AckOf(m).Done()
 		return
 	}
 	a.pending = append(a.pending, m)
@@ -240,7 +240,7 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 			m.ack.Done()
 			return
 		}
-		a.rec.Taken = took(a.rec.Taken, m.EventID)
+		a.rec.Taken = Took(a.rec.Taken, m.EventID)
 		a.acks = append(a.acks, m.ack)
 		if !a.enqueue(c, m) {
 			m.ack.Done() // refused, and the user told
@@ -277,10 +277,10 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 func (a *roomActor) start(c actor.Context) {
 	a.log = zerolog.Ctx(a.base).With().Str("room_id", a.roomID).Logger()
 	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
-	a.inc = incarnations.Add(1)
-	a.clock = idleClock{after: a.opts.PassivateAfter}
+	a.inc = Incarnations.Add(1)
+	a.clock = IdleClock{after: a.opts.PassivateAfter}
 	store, roomID, inc := a.deps.Store, a.roomID, a.inc
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		// Taking a new epoch fences any other activation of the room: its
 		// writes are refused from now on (see fenced).
 		rec, err := store.ActivateRoom(ctx, roomID)
@@ -415,13 +415,13 @@ type commandsPublished struct {
 // the published set is not the current one: once per room and after every
 // change of the command set or the locale.
 func (a *roomActor) publishCommands(c actor.Context) {
-	cmds := commandDescriptions(a.deps.Catalog, true)
-	version := commandsVersion(cmds)
+	cmds := CommandDescriptions(a.deps.Catalog, true)
+	version := CommandsVersion(cmds)
 	if a.rec.Archived || a.rec.CommandsVersion == version {
 		return
 	}
 	matrix, roomID, inc := a.deps.Matrix, a.roomID, a.inc
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		err := matrix.SetCommands(ctx, roomID, cmds)
 		return &commandsPublished{inc: inc, version: version, err: err}
 	})
@@ -437,7 +437,7 @@ func (a *roomActor) commandsPublishedDone(c actor.Context, m *commandsPublished)
 }
 
 // save writes the record, with the queue as it is now, and returns the
-// write's ticket. The write starts at once; roomWrites makes sure an older
+// write's ticket. The write starts at once; RecordWrites makes sure an older
 // snapshot never overwrites a newer one, across incarnations too.
 func (a *roomActor) save(c actor.Context) uint64 {
 	a.rec.UpdatedAt = time.Now()
@@ -448,11 +448,11 @@ func (a *roomActor) save(c actor.Context) uint64 {
 	rec.Taken = slices.Clone(rec.Taken)
 	store, inc, acks := a.deps.Store, a.inc, a.acks
 	a.acks = nil
-	writer, ticket := a.deps.writes.ticket(a.roomID)
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	writer, ticket := a.deps.Writes.Ticket(a.roomID)
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		// The write must land even while the actor stops, so it is not
 		// bound to the actor's context.
-		written, err := writer.write(ticket, func() error { return store.PutRoom(context.WithoutCancel(ctx), rec) })
+		written, err := writer.Write(ticket, func() error { return store.PutRoom(context.WithoutCancel(ctx), rec) })
 		if err != nil {
 			// Not durable: the events stay unacked (a restart has them
 			// delivered again) and go with the next write (writeFailed).
@@ -467,7 +467,7 @@ func (a *roomActor) save(c actor.Context) uint64 {
 		}
 		return &roomSaved{inc: inc, ticket: ticket, rec: rec}
 	})
-	if st := ChatStateOf(rec); !sameChat(st, a.published) {
+	if st := ChatStateOf(rec); !SameChat(st, a.published) {
 		a.publish(c, st)
 	}
 	return ticket
@@ -485,9 +485,9 @@ type statePublished struct {
 func (a *roomActor) publish(c actor.Context, st ChatState) {
 	a.published = st
 	matrix, roomID, inc := a.deps.Matrix, a.roomID, a.inc
-	writer, ticket := a.deps.writes.ticket("state:" + roomID)
-	runTask(c, a.ctx, func(ctx context.Context) any {
-		_, err := writer.write(ticket, func() error { return matrix.SetChatState(context.WithoutCancel(ctx), roomID, st) })
+	writer, ticket := a.deps.Writes.Ticket("state:" + roomID)
+	RunTask(c, a.ctx, func(ctx context.Context) any {
+		_, err := writer.Write(ticket, func() error { return matrix.SetChatState(context.WithoutCancel(ctx), roomID, st) })
 		if err == nil {
 			return nil
 		}
@@ -608,12 +608,12 @@ func (a *roomActor) dropConn() {
 // markRead tells the user the message eventID was picked up (PRODUCT R3.9):
 // a message still waiting in the queue has no receipt from the bot.
 func (a *roomActor) markRead(c actor.Context, eventID string) {
-	markReadTask(c, a.ctx, a.deps.Matrix, a.roomID, eventID)
+	MarkReadTask(c, a.ctx, a.deps.Matrix, a.roomID, eventID)
 }
 
 // notice posts a bot notice in the room.
 func (a *roomActor) notice(c actor.Context, text string) {
-	noticeTask(c, a.ctx, a.deps.Matrix, a.roomID, text)
+	NoticeTask(c, a.ctx, a.deps.Matrix, a.roomID, text)
 }
 
 func (a *roomActor) closeIdleConn(m *connIdle) {

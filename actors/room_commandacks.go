@@ -69,6 +69,6 @@ func (a *roomActor) commandDone(eventID string, written bool) {
 		m.ack.Done()
 		return
 	}
-	a.rec.Taken = took(a.rec.Taken, m.EventID)
+	a.rec.Taken = Took(a.rec.Taken, m.EventID)
 	a.acks = append(a.acks, m.ack)
 }

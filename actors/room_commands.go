@@ -80,7 +80,7 @@ func (a *roomActor) rename(c actor.Context, cmd Command) {
 		return
 	}
 	matrix, roomID, inc, event := a.deps.Matrix, a.roomID, a.inc, a.commandAwaits()
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		err := matrix.SetRoomName(ctx, roomID, name)
 		return &renameDone{inc: inc, event: event, name: name, err: err}
 	})
@@ -110,7 +110,7 @@ func (a *roomActor) archive(c actor.Context, cmd Command) {
 		return
 	}
 	matrix, spaceID, roomID, inc, event := a.deps.Matrix, a.rec.SpaceID, a.roomID, a.inc, a.commandAwaits()
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		if spaceID == "" {
 			return &archiveDone{inc: inc, event: event}
 		}
@@ -134,10 +134,10 @@ func (a *roomActor) archived(c actor.Context, m *archiveDone) {
 	a.save(c)
 	a.dropConn() // the room is done with its agent
 	matrix, roomID, text := a.deps.Matrix, a.roomID, cat.T(catalog.Archived, "chat", a.rec.Name)
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		// The notice goes out before the bot leaves, or it could not be posted.
 		ctx = context.WithoutCancel(ctx)
-		sendNotice(ctx, matrix, roomID, text)
+		SendNotice(ctx, matrix, roomID, text)
 		if err := matrix.LeaveRoom(ctx, roomID); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to leave the archived room")
 		}
@@ -151,7 +151,7 @@ func (a *roomActor) archived(c actor.Context, m *archiveDone) {
 func (a *roomActor) clear(c actor.Context) {
 	a.holdTurns++
 	store, inc, event := a.deps.Store, a.inc, a.commandAwaits()
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		id, err := store.NextPlatformChatID(ctx)
 		return &clearDone{inc: inc, event: event, chatID: id, err: err}
 	})

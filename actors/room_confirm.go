@@ -45,8 +45,8 @@ func (a *roomActor) askConfirmation(c actor.Context, t *turn, confirmID, questio
 	text := a.deps.Catalog.T(catalog.ConfirmRequest, "text", question)
 	// The agent waits for a person (its idle timeout is paused), but not
 	// for ever: after ConfirmTimeout the request is declined.
-	sendLater(c, a.opts.ConfirmTimeout, &confirmTimedOut{turnID: turnID, confirmID: confirmID})
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	SendLater(c, a.opts.ConfirmTimeout, &confirmTimedOut{turnID: turnID, confirmID: confirmID})
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		ctx = context.WithoutCancel(ctx)
 		eventID, err := matrix.SendNotice(ctx, roomID, text)
 		if err != nil {
@@ -97,7 +97,7 @@ func (a *roomActor) confirm(c actor.Context, approved bool) {
 	id, conn, turnID := t.confirmID, a.conn, t.id
 	t.confirmID = ""
 	a.log.Info().Str("confirm_id", id).Bool("approved", approved).Msg("answering the agent's confirmation request")
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		if err := conn.Confirm(ctx, id, approved); err != nil {
 			return &confirmFailed{turnID: turnID, confirmID: id, err: err}
 		}

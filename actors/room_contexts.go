@@ -54,7 +54,7 @@ func (a *roomActor) saveContext(c actor.Context, cmd Command) {
 	saved := SavedContext{UserID: a.rec.OwnerID, Name: name, PlatformChatID: a.rec.PlatformChatID,
 		AgentID: a.rec.AgentID, SavedAt: time.Now()}
 	store, inc, event := a.deps.Store, a.inc, a.commandAwaits()
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		err := store.PutSavedContext(ctx, saved)
 		return &contextSaved{inc: inc, event: event, name: name, err: err}
 	})
@@ -79,7 +79,7 @@ func (a *roomActor) contextSavedDone(c actor.Context, m *contextSaved) {
 func (a *roomActor) loadContext(c actor.Context, cmd Command) {
 	a.holdTurns++
 	store, owner, inc, which, event := a.deps.Store, a.rec.OwnerID, a.inc, cmd.Args, a.commandAwaits()
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		list, err := store.ListSavedContexts(ctx, owner)
 		return &contextsListed{inc: inc, event: event, which: which, list: list, err: err}
 	})
@@ -119,7 +119,7 @@ func (a *roomActor) contextsListedDone(c actor.Context, m *contextsListed) {
 			Str("previous", a.rec.PlatformChatID).Msg("saved conversation loaded")
 		a.commandDone(m.event, true)
 		a.rebind(c, agent.ID, s.PlatformChatID)
-		a.notice(c, cat.T(catalog.Loaded, "name", s.Name, "agent", agentLabel(agent)))
+		a.notice(c, cat.T(catalog.Loaded, "name", s.Name, "agent", AgentLabel(agent)))
 	}
 }
 
@@ -154,7 +154,7 @@ func (a *roomActor) chooseAgent(c actor.Context, cmd Command) {
 		b.WriteString(cat.T(catalog.AgentsHeader))
 		for i, ag := range agents {
 			b.WriteString("\n")
-			b.WriteString(cat.T(catalog.AgentsLine, "n", strconv.Itoa(i+1), "agent", agentLabel(ag), "id", ag.ID))
+			b.WriteString(cat.T(catalog.AgentsLine, "n", strconv.Itoa(i+1), "agent", AgentLabel(ag), "id", ag.ID))
 			if ag.ID == a.rec.AgentID {
 				b.WriteString(cat.T(catalog.AgentsCurrent))
 			}
@@ -168,12 +168,12 @@ func (a *roomActor) chooseAgent(c actor.Context, cmd Command) {
 		return
 	}
 	if agent.ID == a.rec.AgentID {
-		a.notice(c, cat.T(catalog.AgentSame, "agent", agentLabel(agent)))
+		a.notice(c, cat.T(catalog.AgentSame, "agent", AgentLabel(agent)))
 		return
 	}
 	a.holdTurns++
 	store, inc, event := a.deps.Store, a.inc, a.commandAwaits()
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		id, err := store.NextPlatformChatID(ctx)
 		return &agentChosen{inc: inc, event: event, agent: agent, chatID: id, err: err}
 	})
@@ -192,7 +192,7 @@ func (a *roomActor) agentChosenDone(c actor.Context, m *agentChosen) {
 		Str("platform_chat_id", m.chatID).Msg("room switched to another agent")
 	a.commandDone(m.event, true)
 	a.rebind(c, m.agent.ID, m.chatID)
-	a.notice(c, cat.T(catalog.AgentSwitched, "agent", agentLabel(m.agent)))
+	a.notice(c, cat.T(catalog.AgentSwitched, "agent", AgentLabel(m.agent)))
 }
 
 // pickAgent finds an agent by its number in the registry (from 1) or its id.
@@ -224,7 +224,7 @@ func (a *roomActor) rebind(c actor.Context, agentID, chatID string) {
 // agentName is an agent's label, or its id when the registry lost it.
 func (a *roomActor) agentName(id string) string {
 	if agent, ok := a.deps.Registry.Agent(id); ok {
-		return agentLabel(agent)
+		return AgentLabel(agent)
 	}
 	return id
 }
@@ -271,7 +271,7 @@ func (a *roomActor) moveToAssigned(c actor.Context) bool {
 	}
 	a.holdTurns++
 	store, inc := a.deps.Store, a.inc
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		id, err := store.NextPlatformChatID(ctx)
 		return &movedToAssigned{inc: inc, agent: agent, toDefault: toDefault, chatID: id, err: err}
 	})
@@ -291,12 +291,12 @@ func (a *roomActor) movedToAssignedDone(c actor.Context, m *movedToAssigned) {
 			Str("platform_chat_id", m.chatID).Msg("room moved to the default agent: its owner has no assignment any more")
 		a.rec.AgentDefaulted = true
 		a.rebind(c, m.agent.ID, m.chatID)
-		a.notice(c, a.deps.Catalog.T(catalog.MovedToDefault, "agent", agentLabel(m.agent)))
+		a.notice(c, a.deps.Catalog.T(catalog.MovedToDefault, "agent", AgentLabel(m.agent)))
 		return
 	}
 	a.log.Info().Str("agent_id", m.agent.ID).Str("previous_agent_id", a.rec.AgentID).
 		Str("platform_chat_id", m.chatID).Msg("room moved from the default agent to the assigned one")
 	a.rec.AgentDefaulted = false
 	a.rebind(c, m.agent.ID, m.chatID)
-	a.notice(c, a.deps.Catalog.T(catalog.MovedToAssigned, "agent", agentLabel(m.agent)))
+	a.notice(c, a.deps.Catalog.T(catalog.MovedToAssigned, "agent", AgentLabel(m.agent)))
 }

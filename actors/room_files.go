@@ -42,7 +42,7 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 	cat, files := a.deps.Catalog, a.deps.Files
 	name := cmp.Or(m.Media.FileName, "file")
 	if max := files.MaxSize(); m.Media.Size > max {
-		a.notice(c, cat.T(catalog.FileTooLarge, "name", escapeMarkdown(name), "size", humanSize(m.Media.Size), "limit", humanSize(max)))
+		a.notice(c, cat.T(catalog.FileTooLarge, "name", EscapeMarkdown(name), "size", HumanSize(m.Media.Size), "limit", HumanSize(max)))
 		a.stagingDone(c, m.EventID, nil)
 		m.ack.Done()
 		return
@@ -63,7 +63,7 @@ func (a *roomActor) stageFile(c actor.Context, m *StageFile) {
 	}
 	a.staging[m.EventID] = m
 	matrix, inc, media, limit := a.deps.Matrix, a.inc, m.Media, m.limit
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		att, err := files.Receive(ctx, agent, name, func(w io.Writer) error {
 			if limit > 0 {
 				w = &quotaWriter{w: w, left: limit}
@@ -89,18 +89,18 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 		a.log.Warn().Err(m.err).Str("event_id", m.eventID).Msg("failed to receive a file")
 		switch {
 		case errors.Is(m.err, ErrStagedQuota):
-			a.notice(c, cat.T(catalog.QuotaStaged, "name", escapeMarkdown(m.name), "limit", humanSize(a.opts.MaxStagedBytes),
-				"used", humanSize(a.opts.MaxStagedBytes-m.limit)))
+			a.notice(c, cat.T(catalog.QuotaStaged, "name", EscapeMarkdown(m.name), "limit", HumanSize(a.opts.MaxStagedBytes),
+				"used", HumanSize(a.opts.MaxStagedBytes-m.limit)))
 			c.ActorSystem().EventStream.Publish(&QuotaRefused{UserID: a.rec.OwnerID, Quota: QuotaStagedBytes})
 		case errors.Is(m.err, ErrFileTooLarge):
-			a.notice(c, cat.T(catalog.FileTooLarge, "name", escapeMarkdown(m.name), "size", humanSize(max(m.size, a.deps.Files.MaxSize()+1)), "limit", humanSize(a.deps.Files.MaxSize())))
+			a.notice(c, cat.T(catalog.FileTooLarge, "name", EscapeMarkdown(m.name), "size", HumanSize(max(m.size, a.deps.Files.MaxSize()+1)), "limit", HumanSize(a.deps.Files.MaxSize())))
 		default:
-			a.notice(c, cat.T(catalog.FileFailed, "name", escapeMarkdown(m.name)))
+			a.notice(c, cat.T(catalog.FileFailed, "name", EscapeMarkdown(m.name)))
 		}
 		return
 	}
 	a.rec.Staged = append(a.rec.Staged, m.att)
-	a.rec.Taken = took(a.rec.Taken, m.eventID)
+	a.rec.Taken = Took(a.rec.Taken, m.eventID)
 	a.acks = append(a.acks, m.ack)
 	a.log.Info().Str("event_id", m.eventID).Str("path", m.att.Path).Int64("size", m.att.Size).Msg("file staged")
 	if m.caption != "" {
@@ -111,7 +111,7 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 		return
 	}
 	a.save(c)
-	a.notice(c, cat.T(catalog.FileStaged, "name", escapeMarkdown(m.att.Name), "size", humanSize(m.att.Size), "count", strconv.Itoa(len(a.rec.Staged))))
+	a.notice(c, cat.T(catalog.FileStaged, "name", EscapeMarkdown(m.att.Name), "size", HumanSize(m.att.Size), "count", strconv.Itoa(len(a.rec.Staged))))
 }
 
 // stagingDone tells the user actor the file of eventID is no longer being
@@ -119,7 +119,7 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 // staged-files quota (user_quota.go).
 func (a *roomActor) stagingDone(c actor.Context, eventID string, att *Attachment) {
 	if parent := c.Parent(); parent != nil {
-		c.Send(parent, &stagingEnded{roomID: a.roomID, eventID: eventID, att: att})
+		c.Send(parent, &StagingEnded{roomID: a.roomID, eventID: eventID, att: att})
 	}
 }
 
@@ -147,7 +147,7 @@ func (a *roomActor) listStaged(c actor.Context) {
 	}
 	var b strings.Builder
 	for i, s := range a.rec.Staged {
-		fmt.Fprintf(&b, "%d. **%s** (%s)\n", i+1, escapeMarkdown(s.Name), humanSize(s.Size))
+		fmt.Fprintf(&b, "%d. **%s** (%s)\n", i+1, EscapeMarkdown(s.Name), HumanSize(s.Size))
 	}
 	a.notice(c, cat.T(catalog.StagedList, "files", strings.TrimRight(b.String(), "\n")))
 }
@@ -167,7 +167,7 @@ func (a *roomActor) removeStaged(c actor.Context, cmd Command) {
 	case err == nil && n >= 1 && n <= len(a.rec.Staged):
 		gone = []Attachment{a.rec.Staged[n-1]}
 		a.rec.Staged = slices.Delete(slices.Clone(a.rec.Staged), n-1, n)
-		a.notice(c, cat.T(catalog.StagedRemoved, "name", escapeMarkdown(gone[0].Name)))
+		a.notice(c, cat.T(catalog.StagedRemoved, "name", EscapeMarkdown(gone[0].Name)))
 	default:
 		a.notice(c, cat.T(catalog.RemoveWhich))
 		return
@@ -184,7 +184,7 @@ func (a *roomActor) deleteFiles(c actor.Context, atts []Attachment) {
 		return
 	}
 	files := a.deps.Files
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		for _, att := range atts {
 			if err := files.Remove(context.WithoutCancel(ctx), agent, att.Path); err != nil {
 				a.log.Warn().Err(err).Str("path", att.Path).Msg("failed to delete an unstaged file")
@@ -194,8 +194,8 @@ func (a *roomActor) deleteFiles(c actor.Context, atts []Attachment) {
 	})
 }
 
-// humanSize writes a byte count the way people read it.
-func humanSize(n int64) string {
+// HumanSize writes a byte count the way people read it.
+func HumanSize(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
@@ -208,9 +208,9 @@ func humanSize(n int64) string {
 	}
 }
 
-// escapeMarkdown makes user-given text (a file name) show as itself in a
+// EscapeMarkdown makes user-given text (a file name) show as itself in a
 // notice rendered from Markdown.
-func escapeMarkdown(s string) string {
+func EscapeMarkdown(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if strings.ContainsRune("\\`*_{}[]()<>#+-.!|~", r) {
@@ -226,7 +226,7 @@ func escapeMarkdown(s string) string {
 func (a *roomActor) sendFile(c actor.Context, t *turn, op replyOp) {
 	agent, ok := a.deps.Registry.Agent(t.agentID)
 	files, matrix, roomID, id, tlog := a.deps.Files, a.deps.Matrix, a.roomID, t.id, t.log
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		ctx = tlog.WithContext(context.WithoutCancel(ctx))
 		if !ok {
 			return &replyOpDone{turnID: id, op: op, err: ErrUnknownAgent}
@@ -249,7 +249,7 @@ func (a *roomActor) fileNotSent(c actor.Context, t *turn, path string, err error
 	case errors.Is(err, ErrUnsafePath):
 		a.notice(c, cat.T(catalog.FileRefused, "path", path))
 	case errors.Is(err, ErrFileTooLarge):
-		a.notice(c, cat.T(catalog.FileOutTooLarge, "path", path, "limit", humanSize(a.deps.Files.MaxSize())))
+		a.notice(c, cat.T(catalog.FileOutTooLarge, "path", path, "limit", HumanSize(a.deps.Files.MaxSize())))
 	default:
 		a.notice(c, cat.T(catalog.FileSendFailed, "path", path))
 	}

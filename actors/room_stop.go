@@ -42,7 +42,7 @@ func (a *roomActor) stopTurn(c actor.Context) {
 		a.holdTurns++
 		a.stopping, a.cancelling = t.id, t.id
 		id := t.id
-		runTask(c, a.ctx, func(ctx context.Context) any {
+		RunTask(c, a.ctx, func(ctx context.Context) any {
 			sent, err := conn.Cancel(ctx)
 			return &cancelSent{turnID: id, sent: sent, err: err}
 		})
@@ -71,7 +71,7 @@ func (a *roomActor) cancelSentDone(c actor.Context, m *cancelSent) {
 		a.endStopping(c, true)
 		return
 	}
-	sendLater(c, a.opts.CancelGrace, &cancelGraceOver{turnID: m.turnID})
+	SendLater(c, a.opts.CancelGrace, &cancelGraceOver{turnID: m.turnID})
 }
 
 func (a *roomActor) cancelGraceOverDone(c actor.Context, m *cancelGraceOver) {

@@ -111,7 +111,7 @@ type (
 // startNextTurn starts the oldest queued message if no turn is running and
 // reports whether it did (the record is then written with the new queue).
 func (a *roomActor) startNextTurn(c actor.Context) bool {
-	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.rec.Archived || a.deps.Drain.draining() || a.moveToAssigned(c) {
+	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.rec.Archived || a.deps.Drain.Draining() || a.moveToAssigned(c) {
 		return false
 	}
 	a.skipMove = false
@@ -134,7 +134,7 @@ func (a *roomActor) startNextTurn(c actor.Context) bool {
 	a.rec.TurnInFlight = &InFlightTurn{EventID: t.eventID, Text: next.Text, StartedAt: t.started}
 	t.recordTicket = a.save(c)
 	if a.opts.TypingAfter > 0 {
-		t.typing = sendLater(c, a.opts.TypingAfter, &typingTick{turnID: t.id})
+		t.typing = SendLater(c, a.opts.TypingAfter, &typingTick{turnID: t.id})
 	} else {
 		a.showWorking(c, t)
 	}
@@ -168,7 +168,7 @@ func (a *roomActor) startNextTurn(c actor.Context) bool {
 		return true
 	}
 	dialer, chatID, id, key, inc, tlog := a.deps.Agents, a.rec.PlatformChatID, t.id, connKey(a.rec), a.inc, t.log
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		conn, err := dialer.Dial(tlog.WithContext(ctx), agent, chatID)
 		if conn != nil && ctx.Err() != nil {
 			// The actor stopped or restarted while dialing: nobody will
@@ -242,7 +242,7 @@ func (a *roomActor) sendTurn(c actor.Context, t *turn, conn AgentConn) {
 	t.clock.agentReady = time.Now()
 	id, msg, tlog := t.id, t.msg, t.log
 	system, self := c.ActorSystem(), c.Self()
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		events, err := conn.Turn(tlog.WithContext(ctx), msg)
 		if err != nil {
 			return &agentEventArrived{turnID: id, event: AgentEvent{Kind: AgentFailed, Err: err}}
@@ -394,14 +394,14 @@ func (a *roomActor) pump(c actor.Context) {
 			return // the budget's last edit is kept for the final text
 		}
 		wait := editWait(a.opts.EditInterval, t.edits) - time.Since(t.lastOpAt)
-		if wait <= 0 && !a.deps.budget.available() {
+		if wait <= 0 && !a.deps.Budget.Available() {
 			// The bot-wide send budget is spent: this edit is skipped and
 			// the next one carries the text that arrives meanwhile.
 			wait = a.opts.EditInterval
 		}
 		if wait > 0 {
 			if t.tick == nil {
-				t.tick = sendLater(c, wait, &editTick{turnID: t.id})
+				t.tick = SendLater(c, wait, &editTick{turnID: t.id})
 			}
 			return
 		}
@@ -415,15 +415,15 @@ func (a *roomActor) pump(c actor.Context) {
 		a.sendFile(c, t, op)
 		return
 	}
-	tlog, priority := t.log, priorityFinal
+	tlog, priority := t.log, PriorityFinal
 	switch {
 	case !op.edit && op.part == 0:
-		priority = priorityFirst // what the user waits to see
+		priority = PriorityFirst // what the user waits to see
 	case op.edit && !t.ended:
-		priority = priorityEdit // the next edit carries its text too
+		priority = PriorityEdit // the next edit carries its text too
 	}
-	runTask(c, a.ctx, func(ctx context.Context) any {
-		ctx = withSendPriority(tlog.WithContext(context.WithoutCancel(ctx)), priority)
+	RunTask(c, a.ctx, func(ctx context.Context) any {
+		ctx = WithSendPriority(tlog.WithContext(context.WithoutCancel(ctx)), priority)
 		if op.edit {
 			err := matrix.EditText(ctx, roomID, op.eventID, op.text)
 			return &replyOpDone{turnID: id, op: op, eventID: op.eventID, err: err}
@@ -479,7 +479,7 @@ func (a *roomActor) showWorking(c actor.Context, t *turn) {
 	a.markTurnRead(c, t)
 	a.setTyping(c, true)
 	t.typingOn = true
-	t.typing = sendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
+	t.typing = SendLater(c, a.opts.TypingRefresh, &typingTick{turnID: t.id})
 }
 
 // markTurnRead sends the read receipt of the turn's message, once.
@@ -553,7 +553,7 @@ func (a *roomActor) finishTurn(c actor.Context) {
 		Stages: stages,
 	})
 	if a.conn != nil {
-		a.idleTime = sendLater(c, a.opts.ConnIdleClose, &connIdle{gen: a.connGen})
+		a.idleTime = SendLater(c, a.opts.ConnIdleClose, &connIdle{gen: a.connGen})
 	}
 	a.startNextTurn(c)
 }
@@ -574,4 +574,13 @@ func failureNotice(cat *catalog.Catalog, err error, agentText string) string {
 	default:
 		return cat.T(catalog.AgentFailed)
 	}
+}
+
+// firstChunk is the time from the start of t to its first text chunk, 0
+// when none came (TurnEnded.FirstChunk).
+func (t *turn) firstChunk() time.Duration {
+	if t.firstText.IsZero() {
+		return 0
+	}
+	return t.firstText.Sub(t.started)
 }

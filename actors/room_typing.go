@@ -30,7 +30,7 @@ func (l *typingLatch) set(c actor.Context, ctx context.Context, on bool, send fu
 	}
 	l.sending = true
 	l.mu.Unlock()
-	runTask(c, ctx, func(ctx context.Context) any {
+	RunTask(c, ctx, func(ctx context.Context) any {
 		ctx = context.WithoutCancel(ctx) // "off" must go out even while stopping
 		for {
 			l.mu.Lock()

@@ -23,7 +23,7 @@ type usageListed struct {
 // this chat and for all the user's chats (PRODUCT R3.13).
 func (a *roomActor) usage(c actor.Context) {
 	store, owner, inc := a.deps.Store, a.rec.OwnerID, a.inc
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		rooms, err := store.ListRooms(ctx, owner)
 		return &usageListed{inc: inc, rooms: rooms, err: err}
 	})

@@ -22,8 +22,8 @@ type retrySave struct{ inc uint64 }
 
 // Bounds of the backoff between attempts to write a record again.
 const (
-	firstWriteRetry = time.Second
-	maxWriteRetry   = 30 * time.Second
+	FirstWriteRetry = time.Second
+	MaxWriteRetry   = 30 * time.Second
 )
 
 // writeFailed keeps the failed write's acks for the next write, tells the
@@ -39,8 +39,8 @@ func (a *roomActor) writeFailed(c actor.Context, m *roomSaved) {
 	if a.retryWrite != nil {
 		return // one attempt is already scheduled; it writes everything
 	}
-	backoff := firstWriteRetry << min(a.failedWrites-1, 5)
-	a.retryWrite = sendLater(c, min(backoff, maxWriteRetry), &retrySave{inc: a.inc})
+	backoff := FirstWriteRetry << min(a.failedWrites-1, 5)
+	a.retryWrite = SendLater(c, min(backoff, MaxWriteRetry), &retrySave{inc: a.inc})
 }
 
 // fenced stops an activation that a newer one replaced (its record write

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 )
 
-// roomWrites orders the writes of each room's record. A room actor issues a
+// RecordWrites orders the writes of each room's record. A room actor issues a
 // write for every change at once, from Receive, and the write itself runs in
 // a task; two tasks may race, and so may the last write of a crashed or
 // stopped incarnation and the first of the next. Every write takes a ticket
@@ -13,11 +13,11 @@ import (
 // skips a write whose ticket is older than one already written: the newest
 // snapshot always wins, and none is left waiting in memory when the actor
 // stops.
-type roomWrites struct {
+type RecordWrites struct {
 	rooms sync.Map // room id → *roomWriter
 }
 
-type roomWriter struct {
+type RecordWriter struct {
 	issued atomic.Uint64
 	// turn admits one write at a time. A channel rather than a mutex: a
 	// writer waiting on it counts as blocked for testing/synctest, so tests
@@ -27,19 +27,19 @@ type roomWriter struct {
 	written uint64
 }
 
-func newRoomWrites() *roomWrites { return &roomWrites{} }
+func NewRecordWrites() *RecordWrites { return &RecordWrites{} }
 
-// ticket returns the room's writer and the next ticket; call it from
+// Ticket returns the room's writer and the next ticket; call it from
 // Receive, in the order of the changes.
-func (w *roomWrites) ticket(roomID string) (*roomWriter, uint64) {
-	v, _ := w.rooms.LoadOrStore(roomID, &roomWriter{turn: make(chan struct{}, 1)})
-	rw := v.(*roomWriter)
+func (w *RecordWrites) Ticket(roomID string) (*RecordWriter, uint64) {
+	v, _ := w.rooms.LoadOrStore(roomID, &RecordWriter{turn: make(chan struct{}, 1)})
+	rw := v.(*RecordWriter)
 	return rw, rw.issued.Add(1)
 }
 
-// write runs put for ticket unless a newer snapshot was written already;
+// Write runs put for ticket unless a newer snapshot was written already;
 // written is false when it was skipped.
-func (rw *roomWriter) write(ticket uint64, put func() error) (written bool, err error) {
+func (rw *RecordWriter) Write(ticket uint64, put func() error) (written bool, err error) {
 	rw.turn <- struct{}{}
 	defer func() { <-rw.turn }()
 	if ticket < rw.written {

@@ -14,19 +14,16 @@ import (
 	"github.com/surfaces-bot/surfaces/actors/catalog"
 )
 
-// RootName is the name the root actor is spawned under.
-const RootName = "surfaces"
-
 // rootActor routes Matrix events to one user actor per sender and applies
 // the invite policy (PRODUCT R6.1) before any per-user state exists.
 type rootActor struct {
-	deps  *Deps
+	deps  *KitDeps
 	opts  *Options
 	base  context.Context
 	ctx   context.Context
 	stop  context.CancelCauseFunc
 	log   zerolog.Logger
-	users children
+	users Children
 	// known are the users with a record (loaded at start) or an actor;
 	// loaded is set once known is filled, and pending holds what arrived
 	// before.
@@ -44,18 +41,18 @@ type rootActor struct {
 // before the actors get to stop in order.
 func NewRootProps(ctx context.Context, deps Deps, opts Options) (*actor.Props, error) {
 	ctx = context.WithoutCancel(ctx)
-	if err := deps.validate(); err != nil {
+	if err := deps.Validate(); err != nil {
 		return nil, err
 	}
-	opts = opts.withDefaults()
-	deps.prepare()
-	if deps.Pacer == nil {
-		deps.Pacer = NewSendPacer(opts.SendBudget)
+	opts = opts.WithDefaults()
+	d := Prepare(deps)
+	if d.Pacer == nil {
+		d.Pacer = NewSendPacer(opts.SendBudget)
 	}
-	deps.budget = deps.Pacer
-	deps.Matrix = pacedMatrix{Matrix: deps.Matrix, pacer: deps.Pacer}
+	d.Budget = d.Pacer
+	d.Matrix = PacedMatrix{Matrix: d.Matrix, pacer: d.Pacer}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &rootActor{deps: &deps, opts: &opts, base: ctx}
+		return &rootActor{deps: d, opts: &opts, base: ctx}
 	}), nil
 }
 
@@ -78,18 +75,18 @@ func (a *rootActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.log = *zerolog.Ctx(a.base)
 		a.ctx, a.stop = context.WithCancelCause(a.base)
-		a.users = newChildren()
+		a.users = NewChildren()
 		a.known = map[string]bool{}
 		a.checking = map[string][]any{}
-		// Reconciliation first: events wait until it reports (usersLoaded).
+		// Reconciliation first: events wait until it reports (UsersLoaded).
 		if _, err := c.SpawnNamed(newReconcileProps(a.ctx, a.deps), "reconcile"); err != nil {
 			panic(fmt.Sprintf("failed to spawn the reconcile actor: %v", err))
 		}
-	case *usersLoaded:
+	case *UsersLoaded:
 		a.usersLoaded(c, m)
 	case *senderChecked:
 		a.senderChecked(c, m)
-	case *taskPanicked:
+	case *TaskPanicked:
 		// A task of the root failed; crashing lets the guardian restart it
 		// (and the user list load again) instead of waiting for ever.
 		panic(fmt.Sprintf("root task panicked: %s\n%s", m.value, m.stack))
@@ -101,13 +98,13 @@ func (a *rootActor) Receive(c actor.Context) {
 				a.toUser(c, id, msg)
 			}
 		}
-	case *childIdle:
+	case *ChildIdle:
 		a.users.idle(c, m)
 	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped, *DeviceChanged:
 		if !a.loaded {
 			if len(a.pending) >= maxRootPending {
 				a.log.Warn().Int("pending", len(a.pending)).Msg("too many events before the user list loaded, dropping one")
-				ackOf(m).Done()
+				AckOf(m).Done()
 				return
 			}
 			a.pending = append(a.pending, m)
@@ -132,7 +129,7 @@ func (a *rootActor) route(c actor.Context, msg any) {
 		return
 	case *DeviceChanged:
 		for _, roomID := range m.RoomIDs {
-			noticeTask(c, a.ctx, a.deps.Matrix, roomID, a.deps.Catalog.T(catalog.DeviceChanged))
+			NoticeTask(c, a.ctx, a.deps.Matrix, roomID, a.deps.Catalog.T(catalog.DeviceChanged))
 		}
 		m.Ack.Done()
 		return
@@ -144,7 +141,7 @@ func (a *rootActor) route(c actor.Context, msg any) {
 		sender = m.Owner
 	}
 	if sender == a.opts.BotUserID {
-		ackOf(msg).Done()
+		AckOf(msg).Done()
 		return
 	}
 	if _, running := a.users.pids[sender]; !running && a.known != nil && !a.known[sender] {
@@ -171,7 +168,7 @@ func (a *rootActor) checkSender(c actor.Context, sender string, msg any) {
 	}
 	a.checking[sender] = []any{msg}
 	store := a.deps.Store
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		_, err := store.GetUser(ctx, sender)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("sender", sender).Msg("failed to read a sender's record; serving them")
@@ -186,7 +183,7 @@ func (a *rootActor) senderChecked(c actor.Context, m *senderChecked) {
 	if !m.known {
 		a.log.Debug().Str("sender", m.sender).Int("events", len(msgs)).Msg("ignoring events from a sender with no rooms here")
 		for _, msg := range msgs {
-			ackOf(msg).Done()
+			AckOf(msg).Done()
 		}
 		return
 	}
@@ -196,15 +193,15 @@ func (a *rootActor) senderChecked(c actor.Context, m *senderChecked) {
 	}
 }
 
-// usersLoaded carries the users with a record and the rooms whose turn a
+// UsersLoaded carries the users with a record and the rooms whose turn a
 // restart cut off or whose queue it left waiting.
-type usersLoaded struct {
+type UsersLoaded struct {
 	users       []string
 	interrupted []RoomRecord
 	err         error
 }
 
-func (a *rootActor) usersLoaded(c actor.Context, m *usersLoaded) {
+func (a *rootActor) usersLoaded(c actor.Context, m *UsersLoaded) {
 	if m.err != nil {
 		// Without the list every sender is treated as known, as before
 		// there was one: a stranger costs an actor, but no user is ignored.
@@ -216,7 +213,7 @@ func (a *rootActor) usersLoaded(c actor.Context, m *usersLoaded) {
 	}
 	a.loaded = true
 	for _, r := range m.interrupted {
-		a.toUser(c, r.OwnerID, &wakeRoom{roomID: r.RoomID})
+		a.toUser(c, r.OwnerID, &WakeRoom{roomID: r.RoomID})
 	}
 	pending := a.pending
 	a.pending = nil
@@ -231,7 +228,7 @@ func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
 		return
 	}
 	reason := ""
-	if !serverAllowed(m.Inviter, a.opts.AllowedServers) {
+	if !ServerAllowed(m.Inviter, a.opts.AllowedServers) {
 		reason = "server not allowed"
 	} else if _, _, err := a.deps.Registry.AgentFor(m.Inviter); errors.Is(err, ErrAccessDenied) {
 		reason = "user not allowed"
@@ -243,8 +240,8 @@ func (a *rootActor) invite(c actor.Context, m *InviteReceived) {
 	a.log.Info().Str("room_id", m.RoomID).Str("inviter", m.Inviter).Str("reason", reason).Msg("declining invite")
 	m.Ack.Done() // decided; a lost decline leaves an invite, not a message
 
-	matrix, text := a.deps.Matrix, denyMessage(a.opts, a.deps.Catalog)
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	matrix, text := a.deps.Matrix, DenyMessage(a.opts, a.deps.Catalog)
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		if err := matrix.RejectInvite(ctx, m.RoomID, text); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", m.RoomID).Msg("failed to decline invite")
 		}
@@ -270,9 +267,9 @@ func (a *rootActor) toUser(c actor.Context, userID string, msg any) {
 	a.users.send(c, userID, msg, func() *actor.PID { return a.user(c, userID) })
 }
 
-// serverAllowed reports whether userID's homeserver is in allowed (empty
+// ServerAllowed reports whether userID's homeserver is in allowed (empty
 // allows every server).
-func serverAllowed(userID string, allowed []string) bool {
+func ServerAllowed(userID string, allowed []string) bool {
 	if len(allowed) == 0 {
 		return true
 	}
@@ -286,7 +283,7 @@ func RoomActorID(userID, roomID string) string {
 	return RootName + "/user-" + url.PathEscape(userID) + "/room-" + url.PathEscape(roomID)
 }
 
-func denyMessage(opts *Options, cat *catalog.Catalog) string {
+func DenyMessage(opts *Options, cat *catalog.Catalog) string {
 	if opts.DenyMessage != "" {
 		return opts.DenyMessage
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -84,14 +83,19 @@ type Drain struct{ on atomic.Bool }
 // Start stops new turns from starting; it cannot be undone.
 func (d *Drain) Start() { d.on.Store(true) }
 
-// draining reports whether Start was called; a nil Drain never drains.
-func (d *Drain) draining() bool { return d != nil && d.on.Load() }
+// Draining reports whether Start was called; a nil Drain never drains.
+func (d *Drain) Draining() bool { return d != nil && d.on.Load() }
 
-// firstChunk is the time from the start of t to its first text chunk, 0
-// when none came (TurnEnded.FirstChunk).
-func (t *turn) firstChunk() time.Duration {
-	if t.firstText.IsZero() {
-		return 0
-	}
-	return t.firstText.Sub(t.started)
+type taskGroupKey struct{}
+
+// WithTaskGroup makes every task the tree started under ctx count in wg, so
+// that a shutdown can wait for the last writes before closing the store.
+func WithTaskGroup(ctx context.Context, wg *sync.WaitGroup) context.Context {
+	return context.WithValue(ctx, taskGroupKey{}, wg)
+}
+
+// TaskGroup is the task group WithTaskGroup put in ctx, nil if none.
+func TaskGroup(ctx context.Context) *sync.WaitGroup {
+	wg, _ := ctx.Value(taskGroupKey{}).(*sync.WaitGroup)
+	return wg
 }

@@ -32,7 +32,7 @@ type SendPacer struct {
 	// rate is the current allowance (posts a second), 0 for none; bucket
 	// holds its tokens.
 	rate   float64
-	bucket *tokenBucket
+	bucket *TokenBucket
 	// pausedUntil is the end of the homeserver's last retry_after.
 	pausedUntil time.Time
 	// changed is when the rate last changed (for a 429: when its wait
@@ -48,30 +48,30 @@ type SendPacer struct {
 }
 
 // Priorities of a post; lower goes first.
-type sendPriority int
+type SendPriority int
 
 const (
-	priorityFirst sendPriority = iota // a reply's first message
-	priorityFinal                     // a final text, a notice, a file, a reaction
-	priorityEdit                      // a streaming edit
+	PriorityFirst SendPriority = iota // a reply's first message
+	PriorityFinal                     // a final text, a notice, a file, a reaction
+	PriorityEdit                      // a streaming edit
 )
 
 type sendPriorityKey struct{}
 
-// withSendPriority marks the posts made with ctx.
-func withSendPriority(ctx context.Context, p sendPriority) context.Context {
+// WithSendPriority marks the posts made with ctx.
+func WithSendPriority(ctx context.Context, p SendPriority) context.Context {
 	return context.WithValue(ctx, sendPriorityKey{}, p)
 }
 
-func priorityOf(ctx context.Context) sendPriority {
-	if p, ok := ctx.Value(sendPriorityKey{}).(sendPriority); ok {
+func priorityOf(ctx context.Context) SendPriority {
+	if p, ok := ctx.Value(sendPriorityKey{}).(SendPriority); ok {
 		return p
 	}
-	return priorityFinal
+	return PriorityFinal
 }
 
 type sendWaiter struct {
-	priority sendPriority
+	priority SendPriority
 	room     string
 	granted  chan struct{}
 }
@@ -121,7 +121,7 @@ func (p *SendPacer) setRateLocked(rate float64, now time.Time) {
 	} else if p.ceiling.Rate > 0 && rate == p.ceiling.Rate && p.pausedUntil.IsZero() {
 		tokens = float64(burst) // the operator's ceiling starts full
 	}
-	p.bucket = &tokenBucket{rate: rate, burst: float64(burst), tokens: tokens, last: now}
+	p.bucket = &TokenBucket{rate: rate, burst: float64(burst), tokens: tokens, last: now}
 }
 
 // RateLimited tells the pacer the homeserver answered a post with 429 and
@@ -276,9 +276,9 @@ func (p *SendPacer) dispatchLocked(now time.Time) {
 	})
 }
 
-// available reports whether a post now would not wait: a streaming edit
+// Available reports whether a post now would not wait: a streaming edit
 // goes out only then. A nil pacer is always available.
-func (p *SendPacer) available() bool {
+func (p *SendPacer) Available() bool {
 	if p == nil {
 		return true
 	}

@@ -116,22 +116,22 @@ func TestPacerPrioritiesAndFairness(t *testing.T) {
 		p := NewSendPacer(RateLimit{Rate: 1, Burst: 1})
 		_ = p.wait(t.Context(), "!busy") // the burst is spent: the rest waits
 		order := make(chan string, 100)
-		post := func(room string, prio sendPriority, name string) {
+		post := func(room string, prio SendPriority, name string) {
 			go func() {
-				if err := p.wait(withSendPriority(context.Background(), prio), room); err == nil {
+				if err := p.wait(WithSendPriority(context.Background(), prio), room); err == nil {
 					order <- name
 				}
 			}()
 			synctest.Wait()
 		}
 		for i := range 5 {
-			post("!busy", priorityEdit, fmt.Sprintf("busy edit %d", i))
+			post("!busy", PriorityEdit, fmt.Sprintf("busy edit %d", i))
 		}
 		for i := range 5 {
-			post("!busy", priorityFinal, fmt.Sprintf("busy final %d", i))
+			post("!busy", PriorityFinal, fmt.Sprintf("busy final %d", i))
 		}
-		post("!other", priorityFinal, "other final")
-		post("!new", priorityFirst, "new first message")
+		post("!other", PriorityFinal, "other final")
+		post("!new", PriorityFirst, "new first message")
 		var got []string
 		for range 12 {
 			got = append(got, <-order)

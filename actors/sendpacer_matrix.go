@@ -2,15 +2,15 @@ package actors
 
 import "context"
 
-// pacedMatrix puts the send pacer in front of every call that posts an
+// PacedMatrix puts the send pacer in front of every call that posts an
 // event in a room (messages, edits, notices, reactions, files): the calls a
 // homeserver rate-limits. Typing, receipts and room management pass.
-type pacedMatrix struct {
+type PacedMatrix struct {
 	Matrix
 	pacer *SendPacer
 }
 
-func (m pacedMatrix) SendNotice(ctx context.Context, roomID, text string) (string, error) {
+func (m PacedMatrix) SendNotice(ctx context.Context, roomID, text string) (string, error) {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return "", err
 	}
@@ -19,7 +19,7 @@ func (m pacedMatrix) SendNotice(ctx context.Context, roomID, text string) (strin
 	return id, err
 }
 
-func (m pacedMatrix) SendText(ctx context.Context, roomID, markdown string) (string, error) {
+func (m PacedMatrix) SendText(ctx context.Context, roomID, markdown string) (string, error) {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return "", err
 	}
@@ -28,7 +28,7 @@ func (m pacedMatrix) SendText(ctx context.Context, roomID, markdown string) (str
 	return id, err
 }
 
-func (m pacedMatrix) EditText(ctx context.Context, roomID, eventID, markdown string) error {
+func (m PacedMatrix) EditText(ctx context.Context, roomID, eventID, markdown string) error {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (m pacedMatrix) EditText(ctx context.Context, roomID, eventID, markdown str
 	return err
 }
 
-func (m pacedMatrix) SendReaction(ctx context.Context, roomID, eventID, key string) error {
+func (m PacedMatrix) SendReaction(ctx context.Context, roomID, eventID, key string) error {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (m pacedMatrix) SendReaction(ctx context.Context, roomID, eventID, key stri
 	return err
 }
 
-func (m pacedMatrix) SendFile(ctx context.Context, roomID string, f OutgoingFile) (string, error) {
+func (m PacedMatrix) SendFile(ctx context.Context, roomID string, f OutgoingFile) (string, error) {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return "", err
 	}
@@ -58,7 +58,7 @@ func (m pacedMatrix) SendFile(ctx context.Context, roomID string, f OutgoingFile
 // done tells the pacer a post was accepted (it speeds up again after
 // 429s); the 429s themselves reach it from the Matrix transport
 // (SendPacer.RateLimited), which sees them even when a retry succeeds.
-func (m pacedMatrix) done(err error) {
+func (m PacedMatrix) done(err error) {
 	if err == nil && m.pacer != nil {
 		m.pacer.accept()
 	}

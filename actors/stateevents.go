@@ -88,9 +88,9 @@ func SpaceStateOf(u UserRecord) SpaceState {
 	}
 }
 
-// sameChat reports whether a and b describe the room alike (UpdatedAt
+// SameChat reports whether a and b describe the room alike (UpdatedAt
 // aside): a room writes its state event only when this changes.
-func sameChat(a, b ChatState) bool {
+func SameChat(a, b ChatState) bool {
 	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
 	return a == b
 }

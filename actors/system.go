@@ -9,6 +9,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// RootName is the name the root actor is spawned under.
+const RootName = "surfaces"
+
 // NewActorSystem returns a protoactor system whose own logs go to log
 // (through zerolog's slog handler) instead of a second logging stack.
 // protoactor logs lifecycle chatter at info; it is demoted to debug unless

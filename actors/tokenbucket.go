@@ -2,25 +2,25 @@ package actors
 
 import "time"
 
-// tokenBucket is an allowance: it holds up to burst tokens and refills at
+// TokenBucket is an allowance: it holds up to burst tokens and refills at
 // rate tokens per second. Two allowances use it: a user's messages (PRODUCT
 // R6.2, user_ratelimit.go), one token a message, and the bot's Matrix sends
 // (sendbudget.go), one token a post. It is not safe for concurrent use: a
 // user's bucket lives in its actor, the send budget guards its own.
-type tokenBucket struct {
+type TokenBucket struct {
 	rate   float64 // tokens per second
 	burst  float64
 	tokens float64
 	last   time.Time
 }
 
-func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
+func NewTokenBucket(rate float64, burst int, now time.Time) *TokenBucket {
 	b := float64(max(burst, 1))
-	return &tokenBucket{rate: rate, burst: b, tokens: b, last: now}
+	return &TokenBucket{rate: rate, burst: b, tokens: b, last: now}
 }
 
 // refill adds the tokens earned since the last call.
-func (b *tokenBucket) refill(now time.Time) {
+func (b *TokenBucket) refill(now time.Time) {
 	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
 		b.tokens = min(b.burst, b.tokens+elapsed*b.rate)
 		b.last = now
@@ -28,7 +28,7 @@ func (b *tokenBucket) refill(now time.Time) {
 }
 
 // take takes a token if one is there at now.
-func (b *tokenBucket) take(now time.Time) bool {
+func (b *TokenBucket) take(now time.Time) bool {
 	b.refill(now)
 	if b.tokens < 1 {
 		return false
@@ -40,7 +40,7 @@ func (b *tokenBucket) take(now time.Time) bool {
 // reserve takes a token whether or not one is there (the bucket may go
 // negative: callers queue in order of arrival) and returns how long until
 // it is due.
-func (b *tokenBucket) reserve(now time.Time) time.Duration {
+func (b *TokenBucket) reserve(now time.Time) time.Duration {
 	b.refill(now)
 	b.tokens--
 	if b.tokens >= 0 {
@@ -50,17 +50,17 @@ func (b *tokenBucket) reserve(now time.Time) time.Duration {
 }
 
 // giveBack returns a reserved token that was not used.
-func (b *tokenBucket) giveBack() { b.tokens = min(b.burst, b.tokens+1) }
+func (b *TokenBucket) giveBack() { b.tokens = min(b.burst, b.tokens+1) }
 
 // available reports whether take would succeed at now.
-func (b *tokenBucket) available(now time.Time) bool {
+func (b *TokenBucket) available(now time.Time) bool {
 	b.refill(now)
 	return b.tokens >= 1
 }
 
 // retryAfter is how long until the next token, rounded to a second (for a
 // notice).
-func (b *tokenBucket) retryAfter() time.Duration {
+func (b *TokenBucket) retryAfter() time.Duration {
 	missing := 1 - b.tokens
 	if missing <= 0 || b.rate <= 0 {
 		return 0

@@ -17,7 +17,7 @@ import (
 // decides which of the user's messages concern the bot, and supervises one
 // room actor per chat room (spawned on demand, restarted alone on a crash).
 type userActor struct {
-	deps   *Deps
+	deps   *KitDeps
 	opts   *Options
 	userID string
 
@@ -32,13 +32,13 @@ type userActor struct {
 	known  bool // a record exists
 	loaded bool
 	rooms  map[string]RoomRecord
-	kids   children
-	clock  idleClock
+	kids   Children
+	clock  IdleClock
 	// deniedIn lists the rooms already told that access was taken away, so
 	// each gets one notice, not one per message.
 	deniedIn map[string]bool
 	// bucket is the user's rate limit, made on first use (nil: no limit yet).
-	bucket *tokenBucket
+	bucket *TokenBucket
 	// rateNoticed is set once the user was told they are over the limit,
 	// until a message gets through: a burst earns one notice.
 	rateNoticed bool
@@ -80,7 +80,7 @@ type (
 	}
 )
 
-func newUserProps(base context.Context, deps *Deps, opts *Options, userID string) *actor.Props {
+func newUserProps(base context.Context, deps *KitDeps, opts *Options, userID string) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &userActor{deps: deps, opts: opts, userID: userID, base: base}
 	}, actor.WithSupervisor(roomSupervisor()), actor.WithReceiverMiddleware(opts.UserMiddleware...))
@@ -118,15 +118,15 @@ func (a *userActor) Receive(c actor.Context) {
 				if rec, ok := a.rooms[id]; ok {
 					a.toRoom(c, rec, msg)
 				} else {
-					ackOf(msg).Done()
+					AckOf(msg).Done()
 				}
 			}
 		}
-	case *childIdle:
+	case *ChildIdle:
 		if a.kids.idle(c, m) {
 			a.log.Debug().Str("room_id", m.id).Msg("room actor idle, stopping it")
 		}
-	case *passivateTick:
+	case *PassivateTick:
 		a.clock.tick(c, a.userID, a.idle())
 	case *userLoaded:
 		if m.inc == a.inc {
@@ -147,16 +147,16 @@ func (a *userActor) Receive(c actor.Context) {
 		}
 	case *RoomUpdated:
 		a.rooms[m.Record.RoomID] = m.Record
-	case *stagingEnded:
+	case *StagingEnded:
 		a.stagedEnded(m)
-	case *taskPanicked:
+	case *TaskPanicked:
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.value, m.stack))
-	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped, *wakeRoom:
+	case *InviteReceived, *MessageReceived, *ReactionReceived, *MessagesSkipped, *WakeRoom:
 		a.clock.received++
 		if !a.loaded || a.onboarding {
-			if len(a.pending) >= maxPending {
+			if len(a.pending) >= MaxPending {
 				a.log.Error().Int("pending", len(a.pending)).Str("type", fmt.Sprintf("%T", m)).Msg("user actor still loading or onboarding, event dropped")
-				ackOf(m).Done()
+				AckOf(m).Done()
 				return
 			}
 			a.pending = append(a.pending, m)
@@ -172,16 +172,16 @@ func (a *userActor) start(c actor.Context) {
 	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
 	a.rooms = map[string]RoomRecord{}
 	a.staging = map[string]int64{}
-	a.kids = newChildren()
-	a.clock = idleClock{after: a.opts.PassivateAfter}
-	a.inc = incarnations.Add(1)
+	a.kids = NewChildren()
+	a.clock = IdleClock{after: a.opts.PassivateAfter}
+	a.inc = Incarnations.Add(1)
 	a.load(c)
 }
 
 // load reads the user's record and rooms in a task (userLoaded).
 func (a *userActor) load(c actor.Context) {
 	store, userID, inc := a.deps.Store, a.userID, a.inc
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		rec, err := store.GetUser(ctx, userID)
 		if err != nil {
 			return &userLoaded{inc: inc, err: err}
@@ -237,10 +237,10 @@ func (a *userActor) handle(c actor.Context, msg any) {
 		if !wasOnboarding && a.onboarding && a.provisionAck == nil {
 			// It started onboarding or a !new: acked once the rooms
 			// exist, so a kill meanwhile has it delivered again.
-			a.provisionAck, handedOver = ackOf(msg), true
+			a.provisionAck, handedOver = AckOf(msg), true
 		}
 		if !handedOver {
-			ackOf(msg).Done()
+			AckOf(msg).Done()
 		}
 	}()
 	switch m := msg.(type) {
@@ -253,7 +253,7 @@ func (a *userActor) handle(c actor.Context, msg any) {
 		if room, ok := a.rooms[m.RoomID]; ok && !room.Archived {
 			a.toRoom(c, room, m)
 		}
-	case *wakeRoom:
+	case *WakeRoom:
 		if _, stopping := a.kids.parked[m.roomID]; !stopping {
 			if rec, ok := a.rooms[m.roomID]; ok {
 				a.room(c, rec)
@@ -276,9 +276,9 @@ type userCrashed struct {
 	ack *Ack
 }
 
-// wakeRoom starts a room actor without a message, so it can report a turn
+// WakeRoom starts a room actor without a message, so it can report a turn
 // that a restart cut off.
-type wakeRoom struct{ roomID string }
+type WakeRoom struct{ roomID string }
 
 // invited joins the room and onboards the user, or, for a user who already
 // has a Space, re-invites them to it and every active chat (PRODUCT R1.2–R1.3).
@@ -373,7 +373,7 @@ func (a *userActor) idle() bool {
 }
 
 func (a *userActor) notice(c actor.Context, roomID, text string) {
-	noticeTask(c, a.ctx, a.deps.Matrix, roomID, text)
+	NoticeTask(c, a.ctx, a.deps.Matrix, roomID, text)
 }
 
 // roomSupervisor restarts a crashed room actor alone; its siblings and the
@@ -391,7 +391,7 @@ func roomSupervisor() actor.SupervisorStrategy {
 // mapping keeps the default agent.
 func (a *userActor) hasAccess(c actor.Context, roomID string) bool {
 	_, _, err := a.deps.Registry.AgentFor(a.userID)
-	denied := errors.Is(err, ErrAccessDenied) || !serverAllowed(a.userID, a.opts.AllowedServers)
+	denied := errors.Is(err, ErrAccessDenied) || !ServerAllowed(a.userID, a.opts.AllowedServers)
 	if !denied {
 		delete(a.deniedIn, roomID)
 		return true
@@ -402,7 +402,7 @@ func (a *userActor) hasAccess(c actor.Context, roomID string) bool {
 	if !a.deniedIn[roomID] {
 		a.deniedIn[roomID] = true
 		a.log.Info().Str("room_id", roomID).Msg("message from a user whose access was taken away")
-		a.notice(c, roomID, denyMessage(a.opts, a.deps.Catalog))
+		a.notice(c, roomID, DenyMessage(a.opts, a.deps.Catalog))
 	}
 	return false
 }

@@ -15,12 +15,12 @@ import (
 // then owns the event's Ack (handedOver).
 func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) (handedOver bool) {
 	cat := a.deps.Catalog
-	markReadTask(c, a.ctx, a.deps.Matrix, m.RoomID, m.EventID) // a command is picked up at once
-	spec, known := lookupCommand(cmd.Name)
+	MarkReadTask(c, a.ctx, a.deps.Matrix, m.RoomID, m.EventID) // a command is picked up at once
+	roomScoped, known := RoomScoped(cmd.Name)
 	switch {
 	case !known:
 		a.notice(c, m.RoomID, cat.T(catalog.UnknownCmd, "command", cmd.Word))
-	case spec.scope == scopeRoom:
+	case roomScoped:
 		room, ok := a.rooms[m.RoomID]
 		if !ok || room.Archived {
 			a.notice(c, m.RoomID, cat.T(catalog.RoomCommandOnly, "command", cmd.Word))
@@ -29,7 +29,7 @@ func (a *userActor) command(c actor.Context, m *MessageReceived, cmd Command) (h
 		a.toRoom(c, room, &RunCommand{EventID: m.EventID, Command: cmd, ack: m.Ack})
 		return true
 	case cmd.Name == "help":
-		a.notice(c, m.RoomID, helpText(cat))
+		a.notice(c, m.RoomID, HelpText(cat))
 	case cmd.Name == "chats":
 		a.notice(c, m.RoomID, a.chatsText(m.RoomID))
 	case cmd.Name == "new":
@@ -87,7 +87,7 @@ func (a *userActor) newChat(c actor.Context, fromRoom, eventID string, cmd Comma
 		if eventID != "" && r.CreatedBy == eventID {
 			a.log.Info().Str("event_id", eventID).Str("room_id", r.RoomID).Msg("!new delivered again, its chat exists")
 			a.onboarding = true
-			runTask(c, a.ctx, func(ctx context.Context) any {
+			RunTask(c, a.ctx, func(ctx context.Context) any {
 				p.reopen(context.WithoutCancel(ctx), r)
 				return &provisioned{inc: inc, rec: p.rec}
 			})
@@ -106,7 +106,7 @@ func (a *userActor) newChat(c actor.Context, fromRoom, eventID string, cmd Comma
 		}
 	}
 	a.onboarding = true
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		err := p.newChat(context.WithoutCancel(ctx), name)
 		return &provisioned{inc: inc, rec: p.rec, created: p.created, err: err}
 	})

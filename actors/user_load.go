@@ -23,8 +23,8 @@ func (a *userActor) loadFailed(c actor.Context, err error) {
 	a.loadFailures++
 	a.log.Error().Err(err).Int("attempt", a.loadFailures).Msg("failed to load the user's record, will try again")
 	a.tellLoadFailure(c)
-	backoff := min(firstWriteRetry<<min(a.loadFailures-1, 5), maxWriteRetry)
-	a.retryLoad = sendLater(c, backoff, &retryUserLoad{inc: a.inc})
+	backoff := min(FirstWriteRetry<<min(a.loadFailures-1, 5), MaxWriteRetry)
+	a.retryLoad = SendLater(c, backoff, &retryUserLoad{inc: a.inc})
 }
 
 // tellLoadFailure tells the user, once per run of failed reads, that what

@@ -23,7 +23,7 @@ func (a *userActor) provision(c actor.Context, entryRoomID, eventID string, join
 	a.onboarding = true
 	p := &provisioner{deps: a.deps, opts: a.opts, rec: a.rec, active: a.activeRooms(), entry: entryRoomID, join: join, event: eventID}
 	inc := a.inc
-	runTask(c, a.ctx, func(ctx context.Context) any {
+	RunTask(c, a.ctx, func(ctx context.Context) any {
 		err := p.run(context.WithoutCancel(ctx))
 		return &provisioned{inc: inc, rec: p.rec, created: p.created, err: err}
 	})
@@ -49,7 +49,7 @@ func (a *userActor) provisioned(c actor.Context, m *provisioned) {
 // provisioner does the network work of provision in a task goroutine. It
 // works on copies; the user actor adopts rec and created when it is done.
 type provisioner struct {
-	deps    *Deps
+	deps    *KitDeps
 	opts    *Options
 	rec     UserRecord
 	active  []RoomRecord
@@ -68,14 +68,14 @@ func (p *provisioner) run(ctx context.Context) error {
 			return fmt.Errorf("failed to join entry room %s: %w", p.entry, err)
 		}
 		// In the entry room only the user's commands work (MSC4391).
-		if err := m.SetCommands(ctx, p.entry, commandDescriptions(cat, false)); err != nil {
+		if err := m.SetCommands(ctx, p.entry, CommandDescriptions(cat, false)); err != nil {
 			log.Warn().Err(err).Str("room_id", p.entry).Msg("failed to publish the command descriptions in the entry room")
 		}
 	}
 	agent, assigned, err := p.deps.Registry.AgentFor(p.rec.UserID)
 	if err != nil {
 		if errors.Is(err, ErrAccessDenied) {
-			p.notice(ctx, p.entry, denyMessage(p.opts, cat))
+			p.notice(ctx, p.entry, DenyMessage(p.opts, cat))
 		}
 		return fmt.Errorf("failed to pick an agent for %s: %w", p.rec.UserID, err)
 	}
@@ -117,7 +117,7 @@ func (p *provisioner) run(ctx context.Context) error {
 		return err
 	}
 	if !assigned && !p.rec.DefaultAgentNoticed {
-		p.notice(ctx, room.RoomID, cat.T(catalog.DefaultAgent, "agent", agentLabel(agent)))
+		p.notice(ctx, room.RoomID, cat.T(catalog.DefaultAgent, "agent", AgentLabel(agent)))
 		p.rec.DefaultAgentNoticed = true
 		if err := p.saveUser(ctx); err != nil {
 			return err
@@ -154,7 +154,7 @@ func (p *provisioner) newChat(ctx context.Context, chatName string) error {
 	agent, assigned, err := p.deps.Registry.AgentFor(p.rec.UserID)
 	if err != nil {
 		if errors.Is(err, ErrAccessDenied) {
-			p.notice(ctx, p.entry, denyMessage(p.opts, cat))
+			p.notice(ctx, p.entry, DenyMessage(p.opts, cat))
 		} else {
 			p.notice(ctx, p.entry, cat.T(catalog.ChatFailed))
 		}
@@ -221,7 +221,7 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 	}
 	// The room carries its own description from its first event on, so an
 	// empty state directory can serve it again (PRODUCT R11).
-	cmds := commandDescriptions(cat, true)
+	cmds := CommandDescriptions(cat, true)
 	roomID, err := m.CreateChatRoom(ctx, p.rec.SpaceID, chatName, []string{p.rec.UserID}, ChatStateOf(room), cmds)
 	if roomID == "" {
 		return RoomRecord{}, fmt.Errorf("failed to create chat room %q: %w", chatName, err)
@@ -232,14 +232,14 @@ func (p *provisioner) createChat(ctx context.Context, agent AgentRef, defaulted 
 		zerolog.Ctx(ctx).Error().Err(err).Str("room_id", roomID).Msg("chat room created but not linked to the Space")
 	}
 	room.RoomID = roomID
-	room.CommandsVersion = commandsVersion(cmds) // in the room's initial state
+	room.CommandsVersion = CommandsVersion(cmds) // in the room's initial state
 	if err := st.PutRoom(ctx, room); err != nil {
 		return RoomRecord{}, fmt.Errorf("failed to store room %s: %w", roomID, err)
 	}
 	p.created = append(p.created, room)
 	zerolog.Ctx(ctx).Info().Str("room_id", roomID).Str("platform_chat_id", chatID).Str("agent_id", agent.ID).Msg("chat created")
 	p.notice(ctx, roomID, cat.T(catalog.Welcome,
-		"name", name, "chat", chatName, "agent", agentLabel(agent), "commands", helpText(cat)))
+		"name", name, "chat", chatName, "agent", AgentLabel(agent), "commands", HelpText(cat)))
 	return room, nil
 }
 
@@ -260,7 +260,7 @@ func (p *provisioner) saveUser(ctx context.Context) error {
 }
 
 func (p *provisioner) notice(ctx context.Context, roomID, text string) {
-	sendNotice(ctx, p.deps.Matrix, roomID, text)
+	SendNotice(ctx, p.deps.Matrix, roomID, text)
 }
 
 func spaceName(opts *Options, cat *catalog.Catalog, name string) string {
@@ -270,7 +270,7 @@ func spaceName(opts *Options, cat *catalog.Catalog, name string) string {
 	return cat.T(catalog.SpaceName, "name", name)
 }
 
-func agentLabel(a AgentRef) string {
+func AgentLabel(a AgentRef) string {
 	if a.Label != "" {
 		return a.Label
 	}

@@ -21,10 +21,10 @@ import (
 // wrong one cannot pass it either; two such files at once could, each up
 // to what was left.
 
-// stagingEnded tells the user actor a room finished receiving a file: its
+// StagingEnded tells the user actor a room finished receiving a file: its
 // reservation ends, and att (nil when the file was refused or failed) is
 // in the room's record.
-type stagingEnded struct {
+type StagingEnded struct {
 	roomID  string
 	eventID string
 	att     *Attachment
@@ -66,14 +66,14 @@ func (a *userActor) stagedQuota(c actor.Context, m *MessageReceived) (limit int6
 	}
 	name := cmp.Or(m.Media.FileName, "file")
 	a.log.Info().Int64("max_staged_bytes", max).Int64("staged_bytes", used).Msg("file refused: the user's staged files quota is used up")
-	a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.QuotaStaged, "name", escapeMarkdown(name), "limit", humanSize(max), "used", humanSize(used)))
+	a.notice(c, m.RoomID, a.deps.Catalog.T(catalog.QuotaStaged, "name", EscapeMarkdown(name), "limit", HumanSize(max), "used", HumanSize(used)))
 	c.ActorSystem().EventStream.Publish(&QuotaRefused{UserID: a.userID, Quota: QuotaStagedBytes})
 	return 0, false
 }
 
 // stagedEnded ends a file's reservation and counts it in its room until
 // the room's next RoomUpdated.
-func (a *userActor) stagedEnded(m *stagingEnded) {
+func (a *userActor) stagedEnded(m *StagingEnded) {
 	delete(a.staging, m.eventID)
 	if m.att == nil {
 		return

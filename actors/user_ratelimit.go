@@ -19,7 +19,7 @@ func (a *userActor) withinRateLimit(c actor.Context, m *MessageReceived) bool {
 	}
 	now := time.Now()
 	if a.bucket == nil {
-		a.bucket = newTokenBucket(limit.Rate, limit.Burst, now)
+		a.bucket = NewTokenBucket(limit.Rate, limit.Burst, now)
 	}
 	if a.bucket.take(now) {
 		a.rateNoticed = false
