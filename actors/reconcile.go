@@ -241,18 +241,18 @@ func loadedAfter(ctx context.Context, store Store, found Found, plan Plan) *User
 	for _, r := range plan.PutRooms {
 		rooms[r.RoomID] = r
 	}
-	loaded := &UsersLoaded{users: slices.Sorted(maps.Keys(users))}
+	loaded := &UsersLoaded{Users: slices.Sorted(maps.Keys(users))}
 	for _, r := range rooms {
 		if users[r.OwnerID] && (r.TurnInFlight != nil || len(r.Queue) > 0) && !r.Archived {
-			loaded.interrupted = append(loaded.interrupted, r)
+			loaded.Interrupted = append(loaded.Interrupted, r)
 		}
 	}
 	// In loadUsers's order: by user, then as ListRooms lists them.
-	slices.SortFunc(loaded.interrupted, func(a, b RoomRecord) int {
+	slices.SortFunc(loaded.Interrupted, func(a, b RoomRecord) int {
 		return cmp.Or(cmp.Compare(a.OwnerID, b.OwnerID), cmp.Compare(a.ChatIndex, b.ChatIndex), cmp.Compare(a.RoomID, b.RoomID))
 	})
-	if len(loaded.interrupted) > 0 {
-		zerolog.Ctx(ctx).Info().Int("rooms", len(loaded.interrupted)).Msg("found rooms with a turn cut off or messages waiting")
+	if len(loaded.Interrupted) > 0 {
+		zerolog.Ctx(ctx).Info().Int("rooms", len(loaded.Interrupted)).Msg("found rooms with a turn cut off or messages waiting")
 	}
 	return loaded
 }
@@ -264,11 +264,11 @@ func loadedAfter(ctx context.Context, store Store, found Found, plan Plan) *User
 func loadUsers(ctx context.Context, store Store) *UsersLoaded {
 	users, err := store.ListUsers(ctx)
 	if err != nil {
-		return &UsersLoaded{err: err}
+		return &UsersLoaded{Err: err}
 	}
 	found := &UsersLoaded{}
 	for _, u := range users {
-		found.users = append(found.users, u.UserID)
+		found.Users = append(found.Users, u.UserID)
 		rooms, err := store.ListRooms(ctx, u.UserID)
 		if err != nil {
 			zerolog.Ctx(ctx).Error().Err(err).Str("user_id", u.UserID).Msg("failed to list rooms for interrupted turns")
@@ -276,12 +276,22 @@ func loadUsers(ctx context.Context, store Store) *UsersLoaded {
 		}
 		for _, r := range rooms {
 			if (r.TurnInFlight != nil || len(r.Queue) > 0) && !r.Archived {
-				found.interrupted = append(found.interrupted, r)
+				found.Interrupted = append(found.Interrupted, r)
 			}
 		}
 	}
-	if len(found.interrupted) > 0 {
-		zerolog.Ctx(ctx).Info().Int("rooms", len(found.interrupted)).Msg("found rooms with a turn cut off or messages waiting")
+	if len(found.Interrupted) > 0 {
+		zerolog.Ctx(ctx).Info().Int("rooms", len(found.Interrupted)).Msg("found rooms with a turn cut off or messages waiting")
 	}
 	return found
+}
+
+// UsersLoaded carries the users with a record and the rooms whose turn a
+// restart cut off or whose queue it left waiting.
+type UsersLoaded struct {
+	// Users have a record; Interrupted are the rooms to wake.
+	Users       []string
+	Interrupted []RoomRecord
+	// Err is why the users could not be listed (then Users is empty).
+	Err error
 }

@@ -50,8 +50,8 @@ func TestLoadedAfterIsWhatTheStoreHolds(t *testing.T) {
 
 	ctx := context.Background()
 	want, got := loadUsers(ctx, store), loadedAfter(ctx, store, found, plan)
-	if want.err != nil {
-		t.Fatal(want.err)
+	if want.Err != nil {
+		t.Fatal(want.Err)
 	}
 	ids := func(rs []RoomRecord) []string {
 		var out []string
@@ -60,12 +60,12 @@ func TestLoadedAfterIsWhatTheStoreHolds(t *testing.T) {
 		}
 		return out
 	}
-	if !reflect.DeepEqual(got.users, want.users) || !reflect.DeepEqual(ids(got.interrupted), ids(want.interrupted)) {
+	if !reflect.DeepEqual(got.Users, want.Users) || !reflect.DeepEqual(ids(got.Interrupted), ids(want.Interrupted)) {
 		t.Fatalf("loadedAfter: users %v, interrupted %v; the store lists users %v, interrupted %v",
-			got.users, ids(got.interrupted), want.users, ids(want.interrupted))
+			got.Users, ids(got.Interrupted), want.Users, ids(want.Interrupted))
 	}
-	if len(want.interrupted) != 3 {
-		t.Fatalf("the fixture has %d interrupted rooms (%v), want 3: it no longer tests what it says", len(want.interrupted), ids(want.interrupted))
+	if len(want.Interrupted) != 3 {
+		t.Fatalf("the fixture has %d interrupted rooms (%v), want 3: it no longer tests what it says", len(want.Interrupted), ids(want.Interrupted))
 	}
 }
 

@@ -119,7 +119,7 @@ func (a *roomActor) fileStagedDone(c actor.Context, m *fileStaged) {
 // staged-files quota (user_quota.go).
 func (a *roomActor) stagingDone(c actor.Context, eventID string, att *Attachment) {
 	if parent := c.Parent(); parent != nil {
-		c.Send(parent, &StagingEnded{roomID: a.roomID, eventID: eventID, att: att})
+		c.Send(parent, &StagingEnded{RoomID: a.roomID, EventID: eventID, Att: att})
 	}
 }
 
@@ -192,33 +192,6 @@ func (a *roomActor) deleteFiles(c actor.Context, atts []Attachment) {
 		}
 		return nil
 	})
-}
-
-// HumanSize writes a byte count the way people read it.
-func HumanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
-	case n >= 1<<10:
-		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
-	default:
-		return strconv.FormatInt(n, 10) + " B"
-	}
-}
-
-// EscapeMarkdown makes user-given text (a file name) show as itself in a
-// notice rendered from Markdown.
-func EscapeMarkdown(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune("\\`*_{}[]()<>#+-.!|~", r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // sendFile uploads a file the agent sent and posts it in its place in the

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
-	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
@@ -193,26 +191,18 @@ func (a *rootActor) senderChecked(c actor.Context, m *senderChecked) {
 	}
 }
 
-// UsersLoaded carries the users with a record and the rooms whose turn a
-// restart cut off or whose queue it left waiting.
-type UsersLoaded struct {
-	users       []string
-	interrupted []RoomRecord
-	err         error
-}
-
 func (a *rootActor) usersLoaded(c actor.Context, m *UsersLoaded) {
-	if m.err != nil {
+	if m.Err != nil {
 		// Without the list every sender is treated as known, as before
 		// there was one: a stranger costs an actor, but no user is ignored.
-		a.log.Error().Err(m.err).Msg("failed to list users; every sender gets an actor")
+		a.log.Error().Err(m.Err).Msg("failed to list users; every sender gets an actor")
 		a.known = nil
 	}
-	for _, id := range m.users {
+	for _, id := range m.Users {
 		a.known[id] = true
 	}
 	a.loaded = true
-	for _, r := range m.interrupted {
+	for _, r := range m.Interrupted {
 		a.toUser(c, r.OwnerID, &WakeRoom{roomID: r.RoomID})
 	}
 	pending := a.pending
@@ -265,27 +255,4 @@ func (a *rootActor) user(c actor.Context, userID string) *actor.PID {
 // while that actor stops (see children).
 func (a *rootActor) toUser(c actor.Context, userID string, msg any) {
 	a.users.send(c, userID, msg, func() *actor.PID { return a.user(c, userID) })
-}
-
-// ServerAllowed reports whether userID's homeserver is in allowed (empty
-// allows every server).
-func ServerAllowed(userID string, allowed []string) bool {
-	if len(allowed) == 0 {
-		return true
-	}
-	_, server, ok := strings.Cut(userID, ":")
-	return ok && slices.Contains(allowed, server)
-}
-
-// RoomActorID is the process-registry id of the room actor for roomID of
-// userID, for tools and tests that address one room directly.
-func RoomActorID(userID, roomID string) string {
-	return RootName + "/user-" + url.PathEscape(userID) + "/room-" + url.PathEscape(roomID)
-}
-
-func DenyMessage(opts *Options, cat *catalog.Catalog) string {
-	if opts.DenyMessage != "" {
-		return opts.DenyMessage
-	}
-	return cat.T(catalog.AccessDenied)
 }

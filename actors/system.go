@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -75,4 +76,10 @@ func CountActorsByKind(system *actor.ActorSystem) ActorCount {
 		})
 	}
 	return n
+}
+
+// RoomActorID is the process-registry id of the room actor for roomID of
+// userID, for tools and tests that address one room directly.
+func RoomActorID(userID, roomID string) string {
+	return RootName + "/user-" + url.PathEscape(userID) + "/room-" + url.PathEscape(roomID)
 }

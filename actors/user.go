@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -405,4 +407,22 @@ func (a *userActor) hasAccess(c actor.Context, roomID string) bool {
 		a.notice(c, roomID, DenyMessage(a.opts, a.deps.Catalog))
 	}
 	return false
+}
+
+// ServerAllowed reports whether userID's homeserver is in allowed (empty
+// allows every server).
+func ServerAllowed(userID string, allowed []string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	_, server, ok := strings.Cut(userID, ":")
+	return ok && slices.Contains(allowed, server)
+}
+
+// DenyMessage is what a user whose access is denied is told.
+func DenyMessage(opts *Options, cat *catalog.Catalog) string {
+	if opts.DenyMessage != "" {
+		return opts.DenyMessage
+	}
+	return cat.T(catalog.AccessDenied)
 }

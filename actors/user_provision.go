@@ -270,13 +270,6 @@ func spaceName(opts *Options, cat *catalog.Catalog, name string) string {
 	return cat.T(catalog.SpaceName, "name", name)
 }
 
-func AgentLabel(a AgentRef) string {
-	if a.Label != "" {
-		return a.Label
-	}
-	return a.ID
-}
-
 // matrixToLink is a client-neutral link to a room. Room ids are safe in a
 // URL fragment as they are, and clients recognise the unescaped form.
 func matrixToLink(roomID string) string {

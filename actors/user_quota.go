@@ -21,15 +21,6 @@ import (
 // wrong one cannot pass it either; two such files at once could, each up
 // to what was left.
 
-// StagingEnded tells the user actor a room finished receiving a file: its
-// reservation ends, and att (nil when the file was refused or failed) is
-// in the room's record.
-type StagingEnded struct {
-	roomID  string
-	eventID string
-	att     *Attachment
-}
-
 // chatQuotaLeft reports whether the user may make one more chat, telling
 // them otherwise.
 func (a *userActor) chatQuotaLeft(c actor.Context, roomID string) bool {
@@ -74,17 +65,17 @@ func (a *userActor) stagedQuota(c actor.Context, m *MessageReceived) (limit int6
 // stagedEnded ends a file's reservation and counts it in its room until
 // the room's next RoomUpdated.
 func (a *userActor) stagedEnded(m *StagingEnded) {
-	delete(a.staging, m.eventID)
-	if m.att == nil {
+	delete(a.staging, m.EventID)
+	if m.Att == nil {
 		return
 	}
-	if r, ok := a.rooms[m.roomID]; ok {
+	if r, ok := a.rooms[m.RoomID]; ok {
 		for _, s := range r.Staged {
-			if s.EventID == m.eventID {
+			if s.EventID == m.EventID {
 				return
 			}
 		}
-		r.Staged = append(r.Staged, *m.att)
-		a.rooms[m.roomID] = r
+		r.Staged = append(r.Staged, *m.Att)
+		a.rooms[m.RoomID] = r
 	}
 }
