@@ -48,11 +48,11 @@ func AckOf(msg any) *Ack {
 	case *DeviceChanged:
 		return m.Ack
 	case *StartTurn:
-		return m.ack
+		return m.Ack
 	case *StageFile:
-		return m.ack
+		return m.Ack
 	case *RunCommand:
-		return m.ack
+		return m.Ack
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/actors/root"
 	"github.com/surfaces-bot/surfaces/workspace"
 )
 
@@ -50,7 +51,7 @@ func newBenchTreeWith(b *testing.B, chunks int, opts actors.Options) *benchTree 
 		Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0"}}},
 	}
 	opts.BotUserID = bot
-	root, err := actors.Spawn(log.WithContext(context.Background()), bt.system, deps, opts)
+	root, err := root.Spawn(log.WithContext(context.Background()), bt.system, deps, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -40,73 +40,74 @@
 // path from it) and, in parentheses, the functions, methods or types to
 // read there; TestDocMap checks that each exists, so the map cannot rot.
 //
-// The files are grouped by the actor they belong to: root.go for the root,
-// which routes by sender; user*.go for a user: onboarding, user commands,
-// quotas, the rate limit, reading its record; room*.go for a room: turns,
-// replies, commands, files, stop, its record writes; reconcile*.go for
-// start-up reconciliation. The rest is shared: messages.go and ports.go,
-// the messages and the ports every actor uses, then ack.go, commands.go,
-// records.go, stateevents.go, tokenbucket.go, sendpacer*.go, chatids.go,
-// passivate.go, task.go, props.go and system.go. When the cluster makes
-// users and rooms grains, these groups become the packages actors/user,
-// actors/room and actors/reconcile over one leaf package holding
-// messages.go, ports.go, records.go, stateevents.go and errors.go.
+// The tree is split by kind of actor, each a package over this one:
+// root/ routes by sender; user/ is a user: onboarding, user commands,
+// quotas, the rate limit, reading its record; room/ is a room: turns,
+// replies, commands, files, stop, its record writes; reconcile/ is
+// start-up reconciliation. internal/kit/ holds what more than one kind
+// uses and no caller outside the tree needs: tasks, passivation, the order
+// of record writes, the chat id reservation. This package holds what every
+// kind and every port's implementation share: messages.go and ports.go,
+// then ack.go, commands.go, records.go, stateevents.go, errors.go,
+// options.go, tokenbucket.go, sendpacer*.go, running_turns.go and
+// system.go. An import runs only downwards: root to user and reconcile,
+// user to room, each to internal/kit and this package (TestImportsOnlyDown).
 //
 //   - A message: ../matrix/syncer.go (ProcessResponse, convert, withAck)
-//     turns a sync response into MessageReceived with an Ack; root.go
-//     (route) sends it to its sender's user actor; user.go (handle, message)
-//     checks access (hasAccess), the rate limit (user_ratelimit.go
+//     turns a sync response into MessageReceived with an Ack; root/root.go
+//     (route) sends it to its sender's user actor; user/user.go (handle, message)
+//     checks access (hasAccess), the rate limit (user/ratelimit.go
 //     withinRateLimit) and commands (commands.go ParseCommand), then hands
-//     it to the room (toRoom) as a StartTurn; room.go (handle, takenBefore,
+//     it to the room (toRoom) as a StartTurn; room/room.go (handle, takenBefore,
 //     enqueue) takes it once and queues it.
-//   - A turn and its reply: room_turn.go (startNextTurn, dialed,
+//   - A turn and its reply: room/turn.go (startNextTurn, dialed,
 //     turnRecorded, sendTurn, agentEvent, pump, finishTurn): the turn is
-//     recorded (TurnInFlight) before the agent gets it; room_reply.go
-//     (replyView, splitText) lays out the reply; room_typing.go
+//     recorded (TurnInFlight) before the agent gets it; room/reply.go
+//     (replyView, splitText) lays out the reply; room/typing.go
 //     (typingLatch); the agent side is ../agents/conn.go (Turn).
 //   - A command: commands.go (ParseCommand, RoomScoped, lookupCommand); user-scoped ones
-//     in user_commands.go (command, newChat); room-scoped ones in
-//     room_commandacks.go (command, commandDone) and room_commands.go
-//     (runCommand); conversations in room_contexts.go (saveContext,
+//     in user/commands.go (command, newChat); room-scoped ones in
+//     room/commandacks.go (command, commandDone) and room/commands.go
+//     (runCommand); conversations in room/contexts.go (saveContext,
 //     loadContext, chooseAgent, rebind); a new command is a line in
 //     commands.go and a case in runCommand or command.
-//   - Stop: room_stop.go (stopTurn, cancelSentDone, stoppedTurnOver,
+//   - Stop: room/stop.go (stopTurn, cancelSentDone, stoppedTurnOver,
 //     endStopping) sends USER_CANCEL through ../agents/conn.go (Cancel).
-//   - Files: room_files.go (stageFile, fileStagedDone, removeStaged,
-//     quotaWriter) into ../workspace/files.go (Receive); user_quota.go
+//   - Files: room/files.go (stageFile, fileStagedDone, removeStaged,
+//     quotaWriter) into ../workspace/files.go (Receive); user/quota.go
 //     (stagedQuota) bounds them per user; the agent's files go out from
-//     room_turn.go (agentEvent).
+//     room/turn.go (agentEvent).
 //   - Acks: ack.go (Ack, AckOf, Took); a room acks with the record write
-//     (room.go save, saved; room_commandacks.go commandDone), a user actor
-//     when it decided (user.go handle); a failed write holds them
-//     (room_writefail.go writeFailed); the sync position waits for them
+//     (room/room.go save, saved; room/commandacks.go commandDone), a user actor
+//     when it decided (user/user.go handle); a failed write holds them
+//     (room/writefail.go writeFailed); the sync position waits for them
 //     (../matrix/position.go).
-//   - Record writes: room.go (save, publish) ordered by room_writes.go
+//   - Record writes: room/room.go (save, publish) ordered by internal/kit/recordwrites.go
 //     (RecordWrites); the room's state event on the homeserver is
 //     stateevents.go (ChatStateOf, StateEvents).
-//   - Onboarding and new chats: user_provision.go (provision, provisioner,
+//   - Onboarding and new chats: user/provision.go (provision, provisioner,
 //     createChat, reopen).
-//   - Reconciliation: reconcile.go (Reconcile, applyPlan) runs
-//     reconcile_plan.go (PlanReconcile) over what the homeserver holds;
-//     then reconcile.go (loadedAfter, loadUsers) tells the root whose
+//   - Reconciliation: reconcile/reconcile.go (Run, applyPlan) runs
+//     reconcile/plan.go (PlanFor) over what the homeserver holds;
+//     then reconcile/reconcile.go (loadedAfter, loadUsers) tells the root whose
 //     events deserve an actor and which rooms a stop left mid-turn.
-//   - Passivation: passivate.go (IdleClock, Children); user.go and room.go
+//   - Passivation: internal/kit/passivate.go (IdleClock, Children); user/user.go and room/room.go
 //     (idle).
-//   - Fencing, one activation per room: room.go (start) takes a new epoch
+//   - Fencing, one activation per room: room/room.go (start) takes a new epoch
 //     (Store.ActivateRoom, records.go RoomRecord); a write refused as
-//     stale stops the older activation without a word, room_writefail.go
+//     stale stops the older activation without a word, room/writefail.go
 //     (fenced).
-//   - Graceful stop: running_turns.go (WatchTurns, RunningTurns); room.go
+//   - Graceful stop: running_turns.go (WatchTurns, RunningTurns); room/room.go
 //     (stopped).
 //   - Sending, paced by the homeserver: sendpacer.go (SendPacer,
 //     RateLimited, wait, next) over tokenbucket.go (TokenBucket); the
-//     decorator, sendpacer_matrix.go (PacedMatrix), is installed by root.go
-//     (NewRootProps), so every actor's posts are paced; room_turn.go (pump)
+//     decorator, sendpacer_matrix.go (Paced, pacedMatrix), is installed by root/root.go
+//     (NewProps), so every actor's posts are paced; room/turn.go (pump)
 //     marks a reply's first message, final texts and streaming edits
 //     (WithSendPriority).
-//   - Chat ids never reused: chatids.go (ReservingStore) reserves ahead in
+//   - Chat ids never reused: internal/kit/chatids.go (ReservingStore) reserves ahead in
 //     the bot's account data before ../persistence/sequence.go
 //     (NextPlatformChatID) hands one out; the decorator is installed by
-//     kitdeps.go (Prepare).
-//   - Quotas: user_quota.go (chatQuotaLeft, stagedQuota, stagedEnded).
+//     internal/kit/deps.go (Prepare).
+//   - Quotas: user/quota.go (chatQuotaLeft, stagedQuota, stagedEnded).
 package actors

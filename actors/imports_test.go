@@ -38,3 +38,40 @@ func TestActorsImportNoMatrixOrStorage(t *testing.T) {
 		}
 	}
 }
+
+// TestImportsOnlyDown keeps the tree's packages layered as doc.go draws
+// them: this package at the bottom, then internal/kit, then room and
+// reconcile, then user, then root. An import that runs sideways or up
+// would tie a kind of actor to one that depends on it.
+func TestImportsOnlyDown(t *testing.T) {
+	const base = "github.com/surfaces-bot/surfaces/actors"
+	rank := map[string]int{
+		base:                   0,
+		base + "/internal/kit": 1,
+		base + "/room":         2,
+		base + "/reconcile":    2,
+		base + "/user":         3,
+		base + "/root":         4,
+	}
+	out, err := exec.Command("go", "list", "-tags", "goolm", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		from, ok := rank[fields[0]]
+		if !ok {
+			continue
+		}
+		seen++
+		for _, imp := range fields[1:] {
+			if to, ok := rank[imp]; ok && to >= from {
+				t.Errorf("%s imports %s, which is not below it", fields[0], imp)
+			}
+		}
+	}
+	if seen != len(rank) {
+		t.Fatalf("go list showed %d of the tree's %d packages: is the layout still as doc.go says?", seen, len(rank))
+	}
+}

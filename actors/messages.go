@@ -112,21 +112,24 @@ type StartTurn struct {
 	Sender  string
 	Text    string
 
-	// queuedAt is when the room queued it (kept across restarts).
-	queuedAt time.Time
-	// receivedAt is MessageReceived.ReceivedAt; takenAt is when the room
+	// The fields below are the tree's own (a user actor's, then its
+	// room's); a caller leaves them zero.
+
+	// QueuedAt is when the room queued it (kept across restarts).
+	QueuedAt time.Time
+	// ReceivedAt is MessageReceived.ReceivedAt; TakenAt is when the room
 	// actor took it (see TurnStages).
-	receivedAt, takenAt time.Time
-	// ack is the Ack of the MessageReceived it came from; the room acks
+	ReceivedAt, TakenAt time.Time
+	// Ack is the Ack of the MessageReceived it came from; the room acks
 	// once the message is in its stored record.
-	ack *Ack
-	// handedOver marks a message a crashed room actor had queued, handed to
+	Ack *Ack
+	// HandedOver marks a message a crashed room actor had queued, handed to
 	// its successor: taken already, and not a second delivery.
-	handedOver bool
-	// arrival orders the queue: the room numbers what it takes as it takes
+	HandedOver bool
+	// Arrival orders the queue: the room numbers what it takes as it takes
 	// it, so a caption whose file finished late keeps its place (0: before
 	// anything this incarnation took, as a restored queue is).
-	arrival uint64
+	Arrival uint64
 }
 
 // StageFile asks a room actor to receive a file the user sent and stage it
@@ -137,21 +140,21 @@ type StageFile struct {
 	Media   Media
 	Caption string
 
-	// ack is the Ack of the MessageReceived it came from; the room acks
+	// Ack is the Ack of the MessageReceived it came from; the room acks
 	// once the file is staged in its stored record (or refused).
-	ack *Ack
-	// limit, when above 0, is how many bytes the file may have before the
+	Ack *Ack
+	// Limit, when above 0, is how many bytes the file may have before the
 	// user's staged-files quota refuses it (set by the user actor).
-	limit int64
+	Limit int64
 }
 
 // RunCommand asks a room actor to run a room-scoped command.
 type RunCommand struct {
 	EventID string
 	Command Command
-	// ack is acked once the command's effect is durable (see
+	// Ack is acked once the command's effect is durable (see
 	// room_commandacks.go).
-	ack *Ack
+	Ack *Ack
 }
 
 // RoomUpdated tells the user actor that one of its rooms changed and was

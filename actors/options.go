@@ -21,7 +21,7 @@ type Deps struct {
 	// Drain, when set, is how a graceful stop tells the rooms to start no
 	// new turn (optional).
 	Drain *Drain
-	// Pacer paces the posts to rooms (optional: NewRootProps makes one
+	// Pacer paces the posts to rooms (optional: root.NewProps makes one
 	// under Options.SendBudget); cmd/ makes it to tell it the homeserver's
 	// 429s (SendPacer.RateLimited).
 	Pacer *SendPacer
@@ -109,6 +109,7 @@ type RateLimit struct {
 	Burst int
 }
 
+// WithDefaults returns o with the defaults in place of its zero values.
 func (o Options) WithDefaults() Options {
 	if o.QueueSize <= 0 {
 		o.QueueSize = 10

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
 )
 
 // The tests below run the reconciliation planner on synthetic topologies:
@@ -87,11 +88,11 @@ func rpPlainRoom(members ...string) actors.RoomState {
 
 // rpSteady is alice with her DM, her Space and two chats, the local records
 // and the state events in step: nothing to do.
-func rpSteady() actors.Found {
+func rpSteady() reconcile.Found {
 	u := rpUser(rpAlice, rpSpaceA, rpDMA, 2, rpT0, rpT1)
 	r1 := rpRecord(rpC1, rpAlice, rpSpaceA, 1, "17", rpT0, rpT1)
 	r2 := rpRecord(rpC2, rpAlice, rpSpaceA, 2, "42", rpT0, rpT2)
-	return actors.Found{
+	return reconcile.Found{
 		Rooms: map[string]actors.RoomState{
 			rpSpaceA: rpSpaceRoom(actors.SpaceStateOf(u), rpC1, rpC2),
 			rpC1:     rpChatRoom(actors.ChatStateOf(r1)),
@@ -105,8 +106,8 @@ func rpSteady() actors.Found {
 
 // rpRecovery is alice's homeserver side with an empty state directory: her
 // Space (listing both chats, its counter spaceCounter) and two chats.
-func rpRecovery(spaceCounter int) actors.Found {
-	return actors.Found{Rooms: map[string]actors.RoomState{
+func rpRecovery(spaceCounter int) reconcile.Found {
+	return reconcile.Found{Rooms: map[string]actors.RoomState{
 		rpSpaceA: rpSpaceRoom(rpSpace(rpAlice, rpDMA, spaceCounter, rpT1), rpC1, rpC2),
 		rpC1:     rpChatRoom(rpChat(rpAlice, rpSpaceA, 1, "17", rpT1)),
 		rpC2:     rpChatRoom(rpChat(rpAlice, rpSpaceA, 2, "42", rpT2)),
@@ -114,7 +115,7 @@ func rpRecovery(spaceCounter int) actors.Found {
 }
 
 // rpSetChat changes the chat state event of room id in f.
-func rpSetChat(f actors.Found, id string, change func(*actors.ChatState)) {
+func rpSetChat(f reconcile.Found, id string, change func(*actors.ChatState)) {
 	st := f.Rooms[id]
 	c := *st.Chat
 	change(&c)
@@ -123,7 +124,7 @@ func rpSetChat(f actors.Found, id string, change func(*actors.ChatState)) {
 }
 
 // rpSetRecord changes the local record of room id in f.
-func rpSetRecord(f actors.Found, id string, change func(*actors.RoomRecord)) {
+func rpSetRecord(f reconcile.Found, id string, change func(*actors.RoomRecord)) {
 	for i := range f.Records {
 		if f.Records[i].RoomID == id {
 			change(&f.Records[i])
@@ -134,7 +135,7 @@ func rpSetRecord(f actors.Found, id string, change func(*actors.RoomRecord)) {
 }
 
 // rpApply is f after p was written: records replaced, state events set.
-func rpApply(f actors.Found, p actors.Plan) actors.Found {
+func rpApply(f reconcile.Found, p reconcile.Plan) reconcile.Found {
 	users := map[string]actors.UserRecord{}
 	for _, u := range slices.Concat(f.Users, p.PutUsers) {
 		users[u.UserID] = u
@@ -154,7 +155,7 @@ func rpApply(f actors.Found, p actors.Plan) actors.Found {
 		st.Space = &ss
 		rooms[id] = st
 	}
-	out := actors.Found{Rooms: rooms}
+	out := reconcile.Found{Rooms: rooms}
 	for _, id := range slices.Sorted(maps.Keys(users)) {
 		out.Users = append(out.Users, users[id])
 	}
@@ -166,10 +167,10 @@ func rpApply(f actors.Found, p actors.Plan) actors.Found {
 
 // rpNormal makes plans comparable: empty is nil, lists sorted (their order
 // is not part of the contract).
-func rpNormal(p actors.Plan) actors.Plan {
+func rpNormal(p reconcile.Plan) reconcile.Plan {
 	p.PutUsers = slices.SortedFunc(slices.Values(p.PutUsers), func(a, b actors.UserRecord) int { return cmp.Compare(a.UserID, b.UserID) })
 	p.PutRooms = slices.SortedFunc(slices.Values(p.PutRooms), func(a, b actors.RoomRecord) int { return cmp.Compare(a.RoomID, b.RoomID) })
-	bySkip := func(a, b actors.Skip) int {
+	bySkip := func(a, b reconcile.Skip) int {
 		return cmp.Or(cmp.Compare(a.RoomID, b.RoomID), cmp.Compare(a.Reason, b.Reason))
 	}
 	p.Report.Skipped = slices.SortedFunc(slices.Values(p.Report.Skipped), bySkip)
@@ -184,7 +185,7 @@ func rpNormal(p actors.Plan) actors.Plan {
 }
 
 // rpAssert checks every field of got against want.
-func rpAssert(t *testing.T, got, want actors.Plan) {
+func rpAssert(t *testing.T, got, want reconcile.Plan) {
 	t.Helper()
 	got, want = rpNormal(got), rpNormal(want)
 	if !reflect.DeepEqual(got.PutUsers, want.PutUsers) {
@@ -213,7 +214,7 @@ func rpAssert(t *testing.T, got, want actors.Plan) {
 
 // rpRecoveredAndBackfill checks that Recovered and Backfill name exactly
 // the writes the Report counts as recovered and backfilled.
-func rpRecoveredAndBackfill(t *testing.T, p actors.Plan) {
+func rpRecoveredAndBackfill(t *testing.T, p reconcile.Plan) {
 	t.Helper()
 	recovered := 0
 	for _, u := range p.PutUsers {
@@ -244,7 +245,7 @@ func rpRecoveredAndBackfill(t *testing.T, p actors.Plan) {
 }
 
 // rpNoWrites checks that p writes nothing and counts no change.
-func rpNoWrites(t *testing.T, p actors.Plan) {
+func rpNoWrites(t *testing.T, p reconcile.Plan) {
 	t.Helper()
 	if len(p.PutUsers) > 0 || len(p.PutRooms) > 0 || len(p.ChatStates) > 0 || len(p.SpaceStates) > 0 {
 		t.Errorf("planned writes:\n PutUsers %+v\n PutRooms %+v\n ChatStates %+v\n SpaceStates %+v",
@@ -256,11 +257,11 @@ func rpNoWrites(t *testing.T, p actors.Plan) {
 	}
 }
 
-func TestPlanReconcile(t *testing.T) {
+func TestPlanFor(t *testing.T) {
 	t.Run("steady state plans nothing", func(t *testing.T) {
-		rpAssert(t, actors.PlanReconcile(rpSteady(), rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(rpSteady(), rpNow), reconcile.Plan{
 			RaiseTo: 42,
-			Report:  actors.Report{Users: 1, Rooms: 4},
+			Report:  reconcile.Report{Users: 1, Rooms: 4},
 		})
 	})
 
@@ -275,20 +276,20 @@ func TestPlanReconcile(t *testing.T) {
 		{"counter from the Space when higher", 5, 5},
 	} {
 		t.Run("recovery from an empty state directory/"+tc.name, func(t *testing.T) {
-			p := actors.PlanReconcile(rpRecovery(tc.spaceCounter), rpNow)
+			p := reconcile.PlanFor(rpRecovery(tc.spaceCounter), rpNow)
 			if tc.spaceCounter < tc.wantCounter {
 				// Whether the stale Space state is rewritten now or at
 				// the next start is checked under idempotence.
 				p.SpaceStates, p.Report.RepairedStates = nil, 0
 			}
-			rpAssert(t, p, actors.Plan{
+			rpAssert(t, p, reconcile.Plan{
 				PutUsers: []actors.UserRecord{rpUser(rpAlice, rpSpaceA, rpDMA, tc.wantCounter, rpNow, rpT1)},
 				PutRooms: []actors.RoomRecord{
 					rpRecord(rpC1, rpAlice, rpSpaceA, 1, "17", rpNow, rpT1),
 					rpRecord(rpC2, rpAlice, rpSpaceA, 2, "42", rpNow, rpT2),
 				},
 				RaiseTo: 42,
-				Report:  actors.Report{Users: 1, Rooms: 3, RecoveredUsers: 1, RecoveredRooms: 2},
+				Report:  reconcile.Report{Users: 1, Rooms: 3, RecoveredUsers: 1, RecoveredRooms: 2},
 			})
 		})
 	}
@@ -296,7 +297,7 @@ func TestPlanReconcile(t *testing.T) {
 	t.Run("recovery stamps now when a state event has no time", func(t *testing.T) {
 		f := rpRecovery(2)
 		rpSetChat(f, rpC1, func(c *actors.ChatState) { c.UpdatedAt = time.Time{} })
-		p := actors.PlanReconcile(f, rpNow)
+		p := reconcile.PlanFor(f, rpNow)
 		i := slices.IndexFunc(p.PutRooms, func(r actors.RoomRecord) bool { return r.RoomID == rpC1 })
 		if i < 0 || !p.PutRooms[i].UpdatedAt.Equal(rpNow) {
 			t.Fatalf("PutRooms = %+v, want %s recovered with UpdatedAt %s", p.PutRooms, rpC1, rpNow)
@@ -306,25 +307,25 @@ func TestPlanReconcile(t *testing.T) {
 	// 2. Writing the plan and planning again writes nothing more.
 	idempotence := []struct {
 		name string
-		f    func() actors.Found
+		f    func() reconcile.Found
 	}{
-		{"recovered as found", func() actors.Found { return rpRecovery(2) }},
-		{"recovered with the Space's counter higher", func() actors.Found { return rpRecovery(5) }},
+		{"recovered as found", func() reconcile.Found { return rpRecovery(2) }},
+		{"recovered with the Space's counter higher", func() reconcile.Found { return rpRecovery(5) }},
 		// The Space's counter is below a chat index: the recovered user
 		// has the right counter, the Space's state event must follow in
 		// the same plan, not in the next one.
-		{"recovered with the Space's counter stale", func() actors.Found { return rpRecovery(1) }},
-		{"record repaired from a newer state", func() actors.Found {
+		{"recovered with the Space's counter stale", func() reconcile.Found { return rpRecovery(1) }},
+		{"record repaired from a newer state", func() reconcile.Found {
 			f := rpSteady()
 			rpSetChat(f, rpC1, func(c *actors.ChatState) { c.AgentID, c.UpdatedAt = "agent-2", rpT3 })
 			return f
 		}},
-		{"state repaired from a newer record", func() actors.Found {
+		{"state repaired from a newer record", func() reconcile.Found {
 			f := rpSteady()
 			rpSetRecord(f, rpC1, func(r *actors.RoomRecord) { r.Name, r.UpdatedAt = "Plans", rpT3 })
 			return f
 		}},
-		{"backfilled chat and Space", func() actors.Found {
+		{"backfilled chat and Space", func() reconcile.Found {
 			f := rpSteady()
 			f.Rooms[rpSpaceA] = actors.RoomState{Children: []string{rpC1, rpC2}, Members: map[string]string{rpAlice: "join"}}
 			f.Rooms[rpC1] = rpPlainRoom(rpAlice)
@@ -333,7 +334,7 @@ func TestPlanReconcile(t *testing.T) {
 		// The Space's state event is newer than the user record (the
 		// agent was changed and the disk lost its write): the user
 		// record is repaired once, not at every start.
-		{"user repaired from a newer Space", func() actors.Found {
+		{"user repaired from a newer Space", func() reconcile.Found {
 			f := rpSteady()
 			st := f.Rooms[rpSpaceA]
 			sp := *st.Space
@@ -346,8 +347,8 @@ func TestPlanReconcile(t *testing.T) {
 	for _, tc := range idempotence {
 		t.Run("idempotence/"+tc.name, func(t *testing.T) {
 			f := tc.f()
-			first := actors.PlanReconcile(f, rpNow)
-			second := actors.PlanReconcile(rpApply(f, first), rpNow.Add(time.Hour))
+			first := reconcile.PlanFor(f, rpNow)
+			second := reconcile.PlanFor(rpApply(f, first), rpNow.Add(time.Hour))
 			rpNoWrites(t, second)
 			if second.RaiseTo != first.RaiseTo {
 				t.Errorf("RaiseTo = %d after the first plan's %d", second.RaiseTo, first.RaiseTo)
@@ -360,10 +361,10 @@ func TestPlanReconcile(t *testing.T) {
 	t.Run("foreign room skipped, entry room not reported", func(t *testing.T) {
 		f := rpSteady()
 		f.Rooms["!foreign:example.org"] = rpPlainRoom(rpCarol)
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 			RaiseTo: 42,
-			Report: actors.Report{Users: 1, Rooms: 5, Skipped: []actors.Skip{
-				{RoomID: "!foreign:example.org", Reason: actors.SkipForeign},
+			Report: reconcile.Report{Users: 1, Rooms: 5, Skipped: []reconcile.Skip{
+				{RoomID: "!foreign:example.org", Reason: reconcile.SkipForeign},
 			}},
 		})
 	})
@@ -371,21 +372,21 @@ func TestPlanReconcile(t *testing.T) {
 	// 4. A Space's child that is not a chat of its owner: one the bot is
 	// not in, and bob's chat listed in alice's Space (recovered as bob's).
 	t.Run("unknown children of a Space", func(t *testing.T) {
-		f := actors.Found{Rooms: map[string]actors.RoomState{
+		f := reconcile.Found{Rooms: map[string]actors.RoomState{
 			rpSpaceA:            rpSpaceRoom(rpSpace(rpAlice, rpDMA, 1, rpT1), rpC1, "!ghost:example.org", "!bobs:example.org"),
 			rpC1:                rpChatRoom(rpChat(rpAlice, rpSpaceA, 1, "17", rpT1)),
 			"!bobs:example.org": rpChatRoom(rpChat(rpBob, "!space-bob:example.org", 7, "90", rpT1)),
 		}}
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 			PutUsers: []actors.UserRecord{rpUser(rpAlice, rpSpaceA, rpDMA, 1, rpNow, rpT1)},
 			PutRooms: []actors.RoomRecord{
 				rpRecord("!bobs:example.org", rpBob, "!space-bob:example.org", 7, "90", rpNow, rpT1),
 				rpRecord(rpC1, rpAlice, rpSpaceA, 1, "17", rpNow, rpT1),
 			},
 			RaiseTo: 90,
-			Report: actors.Report{Users: 1, Rooms: 3, RecoveredUsers: 1, RecoveredRooms: 2, Skipped: []actors.Skip{
-				{RoomID: "!bobs:example.org", Reason: actors.SkipUnknownChild},
-				{RoomID: "!ghost:example.org", Reason: actors.SkipUnknownChild},
+			Report: reconcile.Report{Users: 1, Rooms: 3, RecoveredUsers: 1, RecoveredRooms: 2, Skipped: []reconcile.Skip{
+				{RoomID: "!bobs:example.org", Reason: reconcile.SkipUnknownChild},
+				{RoomID: "!ghost:example.org", Reason: reconcile.SkipUnknownChild},
 			}},
 		})
 	})
@@ -398,7 +399,7 @@ func TestPlanReconcile(t *testing.T) {
 			gone := rpChatRoom(rpChat(rpAlice, rpSpaceA, 3, "99", rpT1))
 			gone.Members[rpAlice] = membership
 			f.Rooms[rpC3] = gone
-			rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+			rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 				PutUsers: []actors.UserRecord{rpUser(rpAlice, rpSpaceA, rpDMA, 3, rpNow, rpT1)},
 				PutRooms: []actors.RoomRecord{
 					rpRecord(rpC1, rpAlice, rpSpaceA, 1, "17", rpNow, rpT1),
@@ -408,8 +409,8 @@ func TestPlanReconcile(t *testing.T) {
 				// number: rewritten, so the number is never reused.
 				SpaceStates: map[string]actors.SpaceState{rpSpaceA: actors.SpaceStateOf(rpUser(rpAlice, rpSpaceA, rpDMA, 3, rpNow, rpT1))},
 				RaiseTo:     99,
-				Report: actors.Report{Users: 1, Rooms: 4, RecoveredUsers: 1, RecoveredRooms: 2, RepairedStates: 1, Skipped: []actors.Skip{
-					{RoomID: rpC3, Reason: actors.SkipOwnerLeft},
+				Report: reconcile.Report{Users: 1, Rooms: 4, RecoveredUsers: 1, RecoveredRooms: 2, RepairedStates: 1, Skipped: []reconcile.Skip{
+					{RoomID: rpC3, Reason: reconcile.SkipOwnerLeft},
 				}},
 			})
 		})
@@ -421,22 +422,22 @@ func TestPlanReconcile(t *testing.T) {
 		rpSetChat(f, rpC2, func(c *actors.ChatState) { c.Archived = true })
 		archived := rpRecord(rpC2, rpAlice, rpSpaceA, 2, "42", rpNow, rpT2)
 		archived.Archived = true
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 			PutUsers: []actors.UserRecord{rpUser(rpAlice, rpSpaceA, rpDMA, 2, rpNow, rpT1)},
 			PutRooms: []actors.RoomRecord{rpRecord(rpC1, rpAlice, rpSpaceA, 1, "17", rpNow, rpT1), archived},
 			RaiseTo:  42,
-			Report:   actors.Report{Users: 1, Rooms: 3, RecoveredUsers: 1, RecoveredRooms: 2},
+			Report:   reconcile.Report{Users: 1, Rooms: 3, RecoveredUsers: 1, RecoveredRooms: 2},
 		})
 	})
 
 	// 7. Events of the bot's types sent by someone else are not trusted.
 	t.Run("forged state event skipped", func(t *testing.T) {
-		f := actors.Found{Rooms: map[string]actors.RoomState{
+		f := reconcile.Found{Rooms: map[string]actors.RoomState{
 			"!forged:example.org": {Forged: 1, Members: map[string]string{"@mallory:example.org": "join", rpBot: "join"}},
 		}}
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
-			Report: actors.Report{Rooms: 1, Skipped: []actors.Skip{
-				{RoomID: "!forged:example.org", Reason: actors.SkipForged},
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
+			Report: reconcile.Report{Rooms: 1, Skipped: []reconcile.Skip{
+				{RoomID: "!forged:example.org", Reason: reconcile.SkipForged},
 			}},
 		})
 	})
@@ -445,20 +446,20 @@ func TestPlanReconcile(t *testing.T) {
 		st := f.Rooms[rpC1]
 		st.Forged = 2
 		f.Rooms[rpC1] = st
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 			PutUsers: []actors.UserRecord{rpUser(rpAlice, rpSpaceA, rpDMA, 2, rpNow, rpT1)},
 			PutRooms: []actors.RoomRecord{
 				rpRecord(rpC1, rpAlice, rpSpaceA, 1, "17", rpNow, rpT1),
 				rpRecord(rpC2, rpAlice, rpSpaceA, 2, "42", rpNow, rpT2),
 			},
 			RaiseTo: 42,
-			Report:  actors.Report{Users: 1, Rooms: 3, RecoveredUsers: 1, RecoveredRooms: 2},
+			Report:  reconcile.Report{Users: 1, Rooms: 3, RecoveredUsers: 1, RecoveredRooms: 2},
 		})
 	})
 
 	// 8. A user with two Spaces keeps one.
-	twoSpaces := func(a, b string, aChildren, bChildren []string) actors.Found {
-		return actors.Found{Rooms: map[string]actors.RoomState{
+	twoSpaces := func(a, b string, aChildren, bChildren []string) reconcile.Found {
+		return reconcile.Found{Rooms: map[string]actors.RoomState{
 			a:    rpSpaceRoom(rpSpace(rpAlice, "!dm-a:example.org", 2, rpT1), aChildren...),
 			b:    rpSpaceRoom(rpSpace(rpAlice, "!dm-b:example.org", 2, rpT1), bChildren...),
 			rpC1: rpChatRoom(rpChat(rpAlice, a, 1, "17", rpT1)),
@@ -474,12 +475,12 @@ func TestPlanReconcile(t *testing.T) {
 	t.Run("two Spaces/the one listing more chats is kept", func(t *testing.T) {
 		// "!a" is the smaller id but lists fewer of alice's chats.
 		f := twoSpaces("!a:example.org", "!b:example.org", []string{rpC1}, []string{rpC1, rpC2})
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 			PutUsers: []actors.UserRecord{rpUser(rpAlice, "!b:example.org", "!dm-b:example.org", 2, rpNow, rpT1)},
 			PutRooms: recoveredChats("!a:example.org"),
 			RaiseTo:  42,
-			Report: actors.Report{Users: 1, Rooms: 4, RecoveredUsers: 1, RecoveredRooms: 2, ExtraSpaces: []actors.Skip{
-				{RoomID: "!a:example.org", Reason: actors.SkipExtraSpace},
+			Report: reconcile.Report{Users: 1, Rooms: 4, RecoveredUsers: 1, RecoveredRooms: 2, ExtraSpaces: []reconcile.Skip{
+				{RoomID: "!a:example.org", Reason: reconcile.SkipExtraSpace},
 			}},
 		})
 	})
@@ -488,12 +489,12 @@ func TestPlanReconcile(t *testing.T) {
 		f := twoSpaces("!a:example.org", "!b:example.org", []string{rpC1, "!b1:example.org", "!b2:example.org"}, []string{rpC1, rpC2})
 		f.Rooms["!b1:example.org"] = rpChatRoom(rpChat(rpBob, "", 1, "5", rpT1))
 		f.Rooms["!b2:example.org"] = rpChatRoom(rpChat(rpBob, "", 2, "6", rpT1))
-		p := actors.PlanReconcile(f, rpNow)
+		p := reconcile.PlanFor(f, rpNow)
 		i := slices.IndexFunc(p.PutUsers, func(u actors.UserRecord) bool { return u.UserID == rpAlice })
 		if i < 0 || p.PutUsers[i].SpaceID != "!b:example.org" {
 			t.Errorf("PutUsers = %+v, want alice with Space !b:example.org", p.PutUsers)
 		}
-		if want := []actors.Skip{{RoomID: "!a:example.org", Reason: actors.SkipExtraSpace}}; !reflect.DeepEqual(p.Report.ExtraSpaces, want) {
+		if want := []reconcile.Skip{{RoomID: "!a:example.org", Reason: reconcile.SkipExtraSpace}}; !reflect.DeepEqual(p.Report.ExtraSpaces, want) {
 			t.Errorf("ExtraSpaces = %+v, want %+v", p.Report.ExtraSpaces, want)
 		}
 	})
@@ -507,15 +508,15 @@ func TestPlanReconcile(t *testing.T) {
 	} {
 		t.Run("two Spaces/equal counts keep the smallest id/"+tc.name, func(t *testing.T) {
 			const s1, s2 = "!s1:example.org", "!s2:example.org"
-			want := actors.Plan{
+			want := reconcile.Plan{
 				PutUsers: []actors.UserRecord{rpUser(rpAlice, s1, "!dm-a:example.org", 2, rpNow, rpT1)},
 				PutRooms: recoveredChats(s1),
 				RaiseTo:  42,
-				Report: actors.Report{Users: 1, Rooms: 4, RecoveredUsers: 1, RecoveredRooms: 2, ExtraSpaces: []actors.Skip{
-					{RoomID: s2, Reason: actors.SkipExtraSpace},
+				Report: reconcile.Report{Users: 1, Rooms: 4, RecoveredUsers: 1, RecoveredRooms: 2, ExtraSpaces: []reconcile.Skip{
+					{RoomID: s2, Reason: reconcile.SkipExtraSpace},
 				}},
 			}
-			rpAssert(t, actors.PlanReconcile(twoSpaces(s1, s2, tc.s1Children, tc.s2Children), rpNow), want)
+			rpAssert(t, reconcile.PlanFor(twoSpaces(s1, s2, tc.s1Children, tc.s2Children), rpNow), want)
 
 			// The same Spaces the other way round: s2's state is now the
 			// one built first (entry "!dm-a"), s1's second (entry "!dm-b").
@@ -526,7 +527,7 @@ func TestPlanReconcile(t *testing.T) {
 			want.PutUsers[0].EntryRoomID = "!dm-b:example.org"
 			// Map order varies from run to run: the choice must not.
 			for range 20 {
-				rpAssert(t, actors.PlanReconcile(swapped, rpNow), want)
+				rpAssert(t, reconcile.PlanFor(swapped, rpNow), want)
 			}
 		})
 	}
@@ -537,7 +538,7 @@ func TestPlanReconcile(t *testing.T) {
 		u := rpUser(rpAlice, sb, rpDMA, 2, rpT0, rpT1)
 		r1 := rpRecord(rpC1, rpAlice, sb, 1, "17", rpT0, rpT1)
 		r2 := rpRecord(rpC2, rpAlice, sb, 2, "42", rpT0, rpT1)
-		f := actors.Found{
+		f := reconcile.Found{
 			Rooms: map[string]actors.RoomState{
 				sa:   rpSpaceRoom(rpSpace(rpAlice, "!dm-other:example.org", 2, rpT1), rpC1, rpC2),
 				sb:   rpSpaceRoom(actors.SpaceStateOf(u), rpC1),
@@ -547,10 +548,10 @@ func TestPlanReconcile(t *testing.T) {
 			Users:   []actors.UserRecord{u},
 			Records: []actors.RoomRecord{r1, r2},
 		}
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 			RaiseTo: 42,
-			Report: actors.Report{Users: 1, Rooms: 4, ExtraSpaces: []actors.Skip{
-				{RoomID: sa, Reason: actors.SkipExtraSpace},
+			Report: reconcile.Report{Users: 1, Rooms: 4, ExtraSpaces: []reconcile.Skip{
+				{RoomID: sa, Reason: reconcile.SkipExtraSpace},
 			}},
 		})
 	})
@@ -562,10 +563,10 @@ func TestPlanReconcile(t *testing.T) {
 		rpSetChat(f, rpC1, func(c *actors.ChatState) { c.PlatformChatID, c.AgentID, c.UpdatedAt = "23", "agent-2", rpT3 })
 		repaired := rpRecord(rpC1, rpAlice, rpSpaceA, 1, "23", rpT0, rpT3)
 		repaired.AgentID, repaired.Turns, repaired.TokensUsed = "agent-2", 5, 1200
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 			PutRooms: []actors.RoomRecord{repaired},
 			RaiseTo:  42,
-			Report:   actors.Report{Users: 1, Rooms: 4, RepairedRecords: 1},
+			Report:   reconcile.Report{Users: 1, Rooms: 4, RepairedRecords: 1},
 		})
 	})
 	t.Run("newer side wins/state older than record is rewritten", func(t *testing.T) {
@@ -573,10 +574,10 @@ func TestPlanReconcile(t *testing.T) {
 		rpSetRecord(f, rpC1, func(r *actors.RoomRecord) { r.Name, r.AgentID, r.UpdatedAt = "Plans", "agent-2", rpT3 })
 		rec := rpRecord(rpC1, rpAlice, rpSpaceA, 1, "17", rpT0, rpT3)
 		rec.Name, rec.AgentID = "Plans", "agent-2"
-		rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+		rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 			ChatStates: map[string]actors.ChatState{rpC1: actors.ChatStateOf(rec)},
 			RaiseTo:    42,
-			Report:     actors.Report{Users: 1, Rooms: 4, RepairedStates: 1},
+			Report:     reconcile.Report{Users: 1, Rooms: 4, RepairedStates: 1},
 		})
 	})
 	t.Run("newer side wins/user record older than Space state is repaired", func(t *testing.T) {
@@ -586,7 +587,7 @@ func TestPlanReconcile(t *testing.T) {
 		sp.AgentID, sp.DefaultAgentNoticed, sp.UpdatedAt = "agent-2", true, rpT3
 		st.Space = &sp
 		f.Rooms[rpSpaceA] = st
-		p := actors.PlanReconcile(f, rpNow)
+		p := reconcile.PlanFor(f, rpNow)
 		if len(p.PutUsers) != 1 {
 			t.Fatalf("PutUsers = %+v, want alice repaired", p.PutUsers)
 		}
@@ -618,41 +619,41 @@ func TestPlanReconcile(t *testing.T) {
 			f := rpSteady()
 			rpSetRecord(f, rpC1, func(r *actors.RoomRecord) { r.UpdatedAt = tc.record })
 			rpSetChat(f, rpC1, func(c *actors.ChatState) { c.UpdatedAt = tc.state })
-			rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+			rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 				RaiseTo: 42,
-				Report:  actors.Report{Users: 1, Rooms: 4},
+				Report:  reconcile.Report{Users: 1, Rooms: 4},
 			})
 		})
 	}
 
 	// 10. Rooms made before state events existed get theirs written.
-	chatWithoutState := func() actors.Found {
+	chatWithoutState := func() reconcile.Found {
 		f := rpSteady()
 		f.Rooms[rpC1] = rpPlainRoom(rpAlice)
 		return f
 	}
-	spaceWithoutState := func() actors.Found {
+	spaceWithoutState := func() reconcile.Found {
 		f := rpSteady()
 		f.Rooms[rpSpaceA] = actors.RoomState{Children: []string{rpC1, rpC2}, Members: map[string]string{rpAlice: "join", rpBot: "join"}}
 		return f
 	}
 	t.Run("backfill/chat with a record and no state event", func(t *testing.T) {
 		f := chatWithoutState()
-		p := actors.PlanReconcile(f, rpNow)
+		p := reconcile.PlanFor(f, rpNow)
 		p.Report.Skipped = nil // checked on its own below
-		rpAssert(t, p, actors.Plan{
+		rpAssert(t, p, reconcile.Plan{
 			ChatStates: map[string]actors.ChatState{rpC1: actors.ChatStateOf(rpRecord(rpC1, rpAlice, rpSpaceA, 1, "17", rpT0, rpT1))},
 			RaiseTo:    42,
-			Report:     actors.Report{Users: 1, Rooms: 4, Backfilled: 1},
+			Report:     reconcile.Report{Users: 1, Rooms: 4, Backfilled: 1},
 		})
 	})
 	t.Run("backfill/recorded Space with no state event", func(t *testing.T) {
-		p := actors.PlanReconcile(spaceWithoutState(), rpNow)
+		p := reconcile.PlanFor(spaceWithoutState(), rpNow)
 		p.Report.Skipped = nil // checked on its own below
-		rpAssert(t, p, actors.Plan{
+		rpAssert(t, p, reconcile.Plan{
 			SpaceStates: map[string]actors.SpaceState{rpSpaceA: actors.SpaceStateOf(rpUser(rpAlice, rpSpaceA, rpDMA, 2, rpT0, rpT1))},
 			RaiseTo:     42,
-			Report:      actors.Report{Users: 1, Rooms: 4, Backfilled: 1},
+			Report:      reconcile.Report{Users: 1, Rooms: 4, Backfilled: 1},
 		})
 	})
 	// A backfilled room has a record and gets its state event written: it
@@ -660,13 +661,13 @@ func TestPlanReconcile(t *testing.T) {
 	// owner".
 	for _, tc := range []struct {
 		name string
-		f    func() actors.Found
+		f    func() reconcile.Found
 	}{
 		{"chat listed in its owner's Space", chatWithoutState},
 		{"the owner's recorded Space", spaceWithoutState},
 	} {
 		t.Run("backfill/not reported as skipped/"+tc.name, func(t *testing.T) {
-			if p := actors.PlanReconcile(tc.f(), rpNow); len(p.Report.Skipped) > 0 {
+			if p := reconcile.PlanFor(tc.f(), rpNow); len(p.Report.Skipped) > 0 {
 				t.Errorf("Skipped = %+v, want none (the room is backfilled)", p.Report.Skipped)
 			}
 		})
@@ -679,7 +680,7 @@ func TestPlanReconcile(t *testing.T) {
 		f.Rooms[rpSpaceA] = rpSpaceRoom(rpSpace(rpAlice, rpDMA, 3, rpT1), rpC1)
 		f.Rooms[rpC3] = rpChatRoom(rpChat(rpAlice, rpSpaceA, 3, "43", rpT2))
 		rpSetChat(f, rpC3, func(c *actors.ChatState) { c.Archived = true })
-		p := actors.PlanReconcile(f, rpNow)
+		p := reconcile.PlanFor(f, rpNow)
 		if want := map[string][]string{rpSpaceA: {rpC2}}; !reflect.DeepEqual(p.Links, want) || p.Report.Relinked != 1 {
 			t.Fatalf("Links %v (%d relinked), want %v", p.Links, p.Report.Relinked, want)
 		}
@@ -701,7 +702,7 @@ func TestPlanReconcile(t *testing.T) {
 			// The record's room is gone (the bot is not in it any more);
 			// the two chats are recovered from their state.
 			old := rpRecord("!old:example.org", rpAlice, "", 1, tc.recordID, rpT0, rpT0)
-			f := actors.Found{
+			f := reconcile.Found{
 				Rooms: map[string]actors.RoomState{
 					rpC2: rpChatRoom(rpChat(rpAlice, "", 2, tc.stateID, rpT1)),
 					rpC3: rpChatRoom(rpChat(rpAlice, "", 3, tc.otherStateID, rpT1)),
@@ -709,13 +710,13 @@ func TestPlanReconcile(t *testing.T) {
 				Users:   []actors.UserRecord{rpUser(rpAlice, "", rpDMA, 3, rpT0, rpT0)},
 				Records: []actors.RoomRecord{old},
 			}
-			rpAssert(t, actors.PlanReconcile(f, rpNow), actors.Plan{
+			rpAssert(t, reconcile.PlanFor(f, rpNow), reconcile.Plan{
 				PutRooms: []actors.RoomRecord{
 					rpRecord(rpC2, rpAlice, "", 2, tc.stateID, rpNow, rpT1),
 					rpRecord(rpC3, rpAlice, "", 3, tc.otherStateID, rpNow, rpT1),
 				},
 				RaiseTo: tc.want,
-				Report:  actors.Report{Users: 1, Rooms: 2, RecoveredRooms: 2},
+				Report:  reconcile.Report{Users: 1, Rooms: 2, RecoveredRooms: 2},
 			})
 		})
 	}

@@ -185,7 +185,7 @@ func (p *SendPacer) canSendLocked(now time.Time) bool {
 
 func (p *SendPacer) takeLocked(now time.Time, room string) {
 	if p.bucket != nil {
-		p.bucket.take(now)
+		p.bucket.Take(now)
 	}
 	p.grants++
 	p.served[room] = p.grants

@@ -1,16 +1,22 @@
 package actors
 
-import "context"
+import (
+	"context"
+)
 
-// PacedMatrix puts the send pacer in front of every call that posts an
+// Paced returns m with p in front of every call that posts an event in a
+// room (see pacedMatrix).
+func (p *SendPacer) Paced(m Matrix) Matrix { return pacedMatrix{Matrix: m, pacer: p} }
+
+// pacedMatrix puts the send pacer in front of every call that posts an
 // event in a room (messages, edits, notices, reactions, files): the calls a
 // homeserver rate-limits. Typing, receipts and room management pass.
-type PacedMatrix struct {
+type pacedMatrix struct {
 	Matrix
 	pacer *SendPacer
 }
 
-func (m PacedMatrix) SendNotice(ctx context.Context, roomID, text string) (string, error) {
+func (m pacedMatrix) SendNotice(ctx context.Context, roomID, text string) (string, error) {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return "", err
 	}
@@ -19,7 +25,7 @@ func (m PacedMatrix) SendNotice(ctx context.Context, roomID, text string) (strin
 	return id, err
 }
 
-func (m PacedMatrix) SendText(ctx context.Context, roomID, markdown string) (string, error) {
+func (m pacedMatrix) SendText(ctx context.Context, roomID, markdown string) (string, error) {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return "", err
 	}
@@ -28,7 +34,7 @@ func (m PacedMatrix) SendText(ctx context.Context, roomID, markdown string) (str
 	return id, err
 }
 
-func (m PacedMatrix) EditText(ctx context.Context, roomID, eventID, markdown string) error {
+func (m pacedMatrix) EditText(ctx context.Context, roomID, eventID, markdown string) error {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return err
 	}
@@ -37,7 +43,7 @@ func (m PacedMatrix) EditText(ctx context.Context, roomID, eventID, markdown str
 	return err
 }
 
-func (m PacedMatrix) SendReaction(ctx context.Context, roomID, eventID, key string) error {
+func (m pacedMatrix) SendReaction(ctx context.Context, roomID, eventID, key string) error {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return err
 	}
@@ -46,7 +52,7 @@ func (m PacedMatrix) SendReaction(ctx context.Context, roomID, eventID, key stri
 	return err
 }
 
-func (m PacedMatrix) SendFile(ctx context.Context, roomID string, f OutgoingFile) (string, error) {
+func (m pacedMatrix) SendFile(ctx context.Context, roomID string, f OutgoingFile) (string, error) {
 	if err := m.pacer.wait(ctx, roomID); err != nil {
 		return "", err
 	}
@@ -58,7 +64,7 @@ func (m PacedMatrix) SendFile(ctx context.Context, roomID string, f OutgoingFile
 // done tells the pacer a post was accepted (it speeds up again after
 // 429s); the 429s themselves reach it from the Matrix transport
 // (SendPacer.RateLimited), which sees them even when a retry succeeds.
-func (m PacedMatrix) done(err error) {
+func (m pacedMatrix) done(err error) {
 	if err == nil && m.pacer != nil {
 		m.pacer.accept()
 	}

@@ -14,6 +14,8 @@ type TokenBucket struct {
 	last   time.Time
 }
 
+// NewTokenBucket returns a full bucket of burst tokens refilled at rate
+// per second.
 func NewTokenBucket(rate float64, burst int, now time.Time) *TokenBucket {
 	b := float64(max(burst, 1))
 	return &TokenBucket{rate: rate, burst: b, tokens: b, last: now}
@@ -27,8 +29,8 @@ func (b *TokenBucket) refill(now time.Time) {
 	}
 }
 
-// take takes a token if one is there at now.
-func (b *TokenBucket) take(now time.Time) bool {
+// Take takes a token if one is there at now.
+func (b *TokenBucket) Take(now time.Time) bool {
 	b.refill(now)
 	if b.tokens < 1 {
 		return false
@@ -58,9 +60,9 @@ func (b *TokenBucket) available(now time.Time) bool {
 	return b.tokens >= 1
 }
 
-// retryAfter is how long until the next token, rounded to a second (for a
+// RetryAfter is how long until the next token, rounded to a second (for a
 // notice).
-func (b *TokenBucket) retryAfter() time.Duration {
+func (b *TokenBucket) RetryAfter() time.Duration {
 	missing := 1 - b.tokens
 	if missing <= 0 || b.rate <= 0 {
 		return 0

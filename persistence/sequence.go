@@ -12,7 +12,7 @@ import (
 
 // The platform_chat_id sequence, the one counter shared by the whole bot:
 // every id it hands out is durable before it is used and never comes back
-// (the homeserver reservation in actors/chatids.go guards a lost disk).
+// (the homeserver reservation in actors/internal/kit/chatids.go guards a lost disk).
 
 // NextPlatformChatID takes the next value of the platform_chat_id sequence
 // ("1", "2", ...). The sequence is a counter key read, incremented and

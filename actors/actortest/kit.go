@@ -14,6 +14,9 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/actors/room"
+	"github.com/surfaces-bot/surfaces/actors/root"
+	"github.com/surfaces-bot/surfaces/actors/user"
 	"github.com/surfaces-bot/surfaces/test/wait"
 	"github.com/surfaces-bot/surfaces/workspace"
 )
@@ -112,7 +115,7 @@ func (k *Kit) Deps() actors.Deps {
 // fakes and returns the root, stopped by t.Cleanup.
 func (k *Kit) SpawnTree() *actor.PID {
 	k.T.Helper()
-	pid, err := actors.Spawn(k.Ctx, k.System, k.Deps(), k.Options)
+	pid, err := root.Spawn(k.Ctx, k.System, k.Deps(), k.Options)
 	if err != nil {
 		k.T.Fatalf("kit: spawning the tree: %v", err)
 	}
@@ -128,7 +131,7 @@ func (k *Kit) SpawnRoom(rec actors.RoomRecord) *actor.PID {
 	if err := k.Store.PutRoom(context.Background(), rec); err != nil {
 		k.T.Fatalf("kit: storing room %s: %v", rec.RoomID, err)
 	}
-	props, err := actors.NewRoomProps(k.Ctx, k.Deps(), k.Options, rec)
+	props, err := room.NewProps(k.Ctx, k.Deps(), k.Options, rec)
 	if err != nil {
 		k.T.Fatalf("kit: room props: %v", err)
 	}
@@ -139,7 +142,7 @@ func (k *Kit) SpawnRoom(rec actors.RoomRecord) *actor.PID {
 // it loads whatever the kit's Store holds for the user.
 func (k *Kit) SpawnUser(userID string) *actor.PID {
 	k.T.Helper()
-	props, err := actors.NewUserProps(k.Ctx, k.Deps(), k.Options, userID)
+	props, err := user.NewProps(k.Ctx, k.Deps(), k.Options, userID)
 	if err != nil {
 		k.T.Fatalf("kit: user props: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
 )
 
 // Metrics holds the tree's metrics.
@@ -206,7 +207,7 @@ func (m *Metrics) Observe(evt any) {
 	case *actors.RoomRestarted:
 		m.setRunning(e.RoomID, false) // the crash cut its turn; no TurnEnded follows
 		m.restarts.Inc()
-	case *actors.Reconciled:
+	case *reconcile.Reconciled:
 		outcome := outcomeOK
 		if e.Err != nil {
 			outcome = outcomeFailed

@@ -14,6 +14,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/metrics"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
 )
 
 // newMetricsTree starts the tree on the kit with its metrics registered in
@@ -169,10 +170,10 @@ func TestMetricsFromEvents(t *testing.T) {
 		}
 	}
 
-	publish(&actors.Reconciled{Duration: 1500 * time.Millisecond, Report: actors.Report{
-		RecoveredUsers: 2, RecoveredRooms: 3, RepairedStates: 1, Skipped: []actors.Skip{{RoomID: "!x", Reason: actors.SkipForeign}},
+	publish(&reconcile.Reconciled{Duration: 1500 * time.Millisecond, Report: reconcile.Report{
+		RecoveredUsers: 2, RecoveredRooms: 3, RepairedStates: 1, Skipped: []reconcile.Skip{{RoomID: "!x", Reason: reconcile.SkipForeign}},
 	}})
-	publish(&actors.Reconciled{Duration: 250 * time.Millisecond, Err: errors.New("homeserver down"), Report: actors.Report{RecoveredRooms: 1}})
+	publish(&reconcile.Reconciled{Duration: 250 * time.Millisecond, Err: errors.New("homeserver down"), Report: reconcile.Report{RecoveredRooms: 1}})
 	if got := gauge(t, reg, "surfaces_reconcile_last_duration_seconds", nil); got != 0.25 {
 		t.Fatalf("last reconciliation took %v s, want 0.25", got)
 	}

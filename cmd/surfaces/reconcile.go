@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
 )
 
 // cmdReconcile runs start-up reconciliation on its own (PRODUCT R7.3,
@@ -45,7 +45,7 @@ func cmdReconcile(ctx context.Context, args, env []string, stdout, stderr io.Wri
 	if err != nil {
 		return failed(stderr, err)
 	}
-	plan, err := actors.Reconcile(ctx, wired.deps(store, mx), *dryRun)
+	plan, err := reconcile.Run(ctx, wired.deps(store, mx), *dryRun)
 	if err != nil {
 		if !*dryRun {
 			// What could be planned was written: say what.
@@ -62,7 +62,7 @@ func cmdReconcile(ctx context.Context, args, env []string, stdout, stderr io.Wri
 
 // printPlan writes plan as plain lines for an operator: a header, one line
 // per write and per room left alone, then the Report's numbers.
-func printPlan(w io.Writer, p actors.Plan, dryRun bool) {
+func printPlan(w io.Writer, p reconcile.Plan, dryRun bool) {
 	// verb picks the dry run's or the applied run's wording.
 	verb := func(planned, done string) string {
 		if dryRun {

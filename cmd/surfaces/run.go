@@ -13,6 +13,8 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	actormetrics "github.com/surfaces-bot/surfaces/actors/metrics"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
+	"github.com/surfaces-bot/surfaces/actors/root"
 	"github.com/surfaces-bot/surfaces/agents"
 	"github.com/surfaces-bot/surfaces/config"
 	"github.com/surfaces-bot/surfaces/matrix"
@@ -171,7 +173,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	system := actors.NewActorSystem(*log)
 	// Subscribed before the tree exists, so the event cannot be missed.
 	reconciled := system.EventStream.Subscribe(func(evt any) {
-		if _, ok := evt.(*actors.Reconciled); ok {
+		if _, ok := evt.(*reconcile.Reconciled); ok {
 			h.reconciled.Store(true)
 			h.announce(log)
 		}
@@ -189,7 +191,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	deps := wired.deps(store, mx)
 	deps.Drain = drain
 	deps.Pacer = pacer
-	root, err := actors.Spawn(actors.WithTaskGroup(ctx, &tasks), system, deps, actors.Options{
+	root, err := root.Spawn(actors.WithTaskGroup(ctx, &tasks), system, deps, actors.Options{
 		BotUserID:            mx.UserID(),
 		QueueSize:            cfg.Queue.Size,
 		EditInterval:         cfg.Streaming.EditInterval,

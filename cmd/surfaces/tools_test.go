@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
 	"github.com/surfaces-bot/surfaces/persistence"
 )
 
@@ -174,7 +175,7 @@ func TestResetRefusesAForeignDirectory(t *testing.T) {
 // The plan's lines: what an operator reads from `surfaces reconcile`.
 func TestPrintPlan(t *testing.T) {
 	now := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
-	plan := actors.Plan{
+	plan := reconcile.Plan{
 		PutUsers: []actors.UserRecord{
 			{UserID: "@alice:hs.test", SpaceID: "!sa:hs.test", EntryRoomID: "!dm:hs.test", AgentID: "agent-0", ChatCounter: 2, UpdatedAt: now},
 			{UserID: "@bob:hs.test", SpaceID: "!sb:hs.test", ChatCounter: 1, UpdatedAt: now},
@@ -189,10 +190,10 @@ func TestPrintPlan(t *testing.T) {
 		RaiseTo:     9,
 		Recovered:   map[string]bool{"@alice:hs.test": true, "!c1:hs.test": true},
 		Backfill:    map[string]bool{"!c3:hs.test": true},
-		Report: actors.Report{
+		Report: reconcile.Report{
 			Users: 2, Rooms: 9, RecoveredUsers: 1, RecoveredRooms: 1, RepairedRecords: 2, RepairedStates: 2, Backfilled: 1, Relinked: 1,
-			Skipped:     []actors.Skip{{RoomID: "!x:hs.test", Reason: actors.SkipForeign}},
-			ExtraSpaces: []actors.Skip{{RoomID: "!s2:hs.test", Reason: actors.SkipExtraSpace}},
+			Skipped:     []reconcile.Skip{{RoomID: "!x:hs.test", Reason: reconcile.SkipForeign}},
+			ExtraSpaces: []reconcile.Skip{{RoomID: "!s2:hs.test", Reason: reconcile.SkipExtraSpace}},
 		},
 	}
 	var out bytes.Buffer
@@ -207,8 +208,8 @@ func TestPrintPlan(t *testing.T) {
   write the state event of room !c4:hs.test: repair
   list room !c5:hs.test in Space !sa:hs.test
   make sure the platform_chat_id sequence is above 9
-  skip room !x:hs.test: ` + actors.SkipForeign + `
-  skip Space !s2:hs.test: ` + actors.SkipExtraSpace + `
+  skip room !x:hs.test: ` + reconcile.SkipForeign + `
+  skip Space !s2:hs.test: ` + reconcile.SkipExtraSpace + `
 summary: users=2 rooms=9 recovered_users=1 recovered_rooms=1 repaired_records=2 repaired_states=2 backfilled=1 relinked=1 skipped=1 extra_spaces=1
 `
 	if out.String() != want {
@@ -227,7 +228,7 @@ summary: users=2 rooms=9 recovered_users=1 recovered_rooms=1 repaired_records=2 
 	}
 
 	out.Reset()
-	printPlan(&out, actors.Plan{Report: actors.Report{Users: 1, Rooms: 3}}, true)
+	printPlan(&out, reconcile.Plan{Report: reconcile.Report{Users: 1, Rooms: 3}}, true)
 	if want := `Reconciliation plan (dry run: nothing was written):
   nothing to recover or repair
 summary: users=1 rooms=3 recovered_users=0 recovered_rooms=0 repaired_records=0 repaired_states=0 backfilled=0 relinked=0 skipped=0 extra_spaces=0

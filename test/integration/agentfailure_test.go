@@ -16,6 +16,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/actors/root"
 	"github.com/surfaces-bot/surfaces/agents"
 	"github.com/surfaces-bot/surfaces/agents/refagent"
 	"github.com/surfaces-bot/surfaces/persistence"
@@ -108,7 +109,7 @@ func newRig(t *testing.T, agentList []actors.AgentRef) *rig {
 	r := &rig{t: t, system: actors.NewActorSystem(log), matrix: actortest.NewMatrix(),
 		store: &writeSignal{Store: store, rooms: make(chan actors.RoomRecord, 1024)}}
 	dialer := agents.NewDialer(agents.Options{ConnectTimeout: 2 * time.Second, StatusTimeout: time.Second, TurnIdleTimeout: time.Second})
-	r.root, err = actors.Spawn(ctx, r.system, actors.Deps{
+	r.root, err = root.Spawn(ctx, r.system, actors.Deps{
 		Store: r.store, Matrix: r.matrix, Agents: dialer, Catalog: catalog.MustNew("en"), Files: workspace.New(t.TempDir(), 1<<20),
 		Registry: &actortest.Registry{List: agentList},
 	}, actors.Options{

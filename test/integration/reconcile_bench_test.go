@@ -11,6 +11,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
 	"github.com/surfaces-bot/surfaces/persistence"
 	"github.com/surfaces-bot/surfaces/workspace"
 )
@@ -33,7 +34,7 @@ func BenchmarkReconcileLostDisk(b *testing.B) {
 		deps := actors.Deps{Store: store, Matrix: matrix, Agents: actortest.NewAgents(), Catalog: catalog.MustNew("en"), Files: workspace.New(b.TempDir(), 1<<20),
 			Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0"}}}}
 		b.StartTimer()
-		plan, err := actors.Reconcile(ctx, deps, false)
+		plan, err := reconcile.Run(ctx, deps, false)
 		b.StopTimer()
 		if err != nil || plan.Report.RecoveredRooms != users*roomsEach || plan.Report.RecoveredUsers != users {
 			b.Fatalf("recovered %d users and %d rooms (%v), want %d and %d", plan.Report.RecoveredUsers, plan.Report.RecoveredRooms, err, users, users*roomsEach)

@@ -18,6 +18,8 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
+	"github.com/surfaces-bot/surfaces/actors/root"
 	"github.com/surfaces-bot/surfaces/persistence"
 	"github.com/surfaces-bot/surfaces/workspace"
 )
@@ -121,7 +123,7 @@ type knownTree struct {
 	root   *actor.PID
 	store  *persistence.Store
 	ended  chan *actors.TurnEnded
-	report actors.Report
+	report reconcile.Report
 }
 
 // startKnownTree opens the state directory, spawns the tree and returns it
@@ -139,16 +141,16 @@ func startKnownTree(b *testing.B, ctx context.Context, dir string, matrix *actor
 		return []actors.AgentEvent{actortest.Text("hello"), actortest.End(1)}
 	}
 	t := &knownTree{system: actors.NewActorSystem(*zerolog.Ctx(ctx)), store: store, ended: make(chan *actors.TurnEnded, 1<<14)}
-	reconciled := make(chan *actors.Reconciled, 1)
+	reconciled := make(chan *reconcile.Reconciled, 1)
 	t.system.EventStream.Subscribe(func(e any) {
 		switch e := e.(type) {
-		case *actors.Reconciled:
+		case *reconcile.Reconciled:
 			reconciled <- e
 		case *actors.TurnEnded:
 			t.ended <- e
 		}
 	})
-	t.root, err = actors.Spawn(ctx, t.system, actors.Deps{
+	t.root, err = root.Spawn(ctx, t.system, actors.Deps{
 		Store: store, Matrix: matrix, Agents: agents, Catalog: catalog.MustNew("en"), Files: workspace.New(b.TempDir(), 1<<20),
 		Registry: &actortest.Registry{List: []actors.AgentRef{{ID: "agent-0"}}},
 	}, actors.Options{BotUserID: "@bot:bench.test", PassivateAfter: time.Second})

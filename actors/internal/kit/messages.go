@@ -1,0 +1,12 @@
+package kit
+
+import "github.com/surfaces-bot/surfaces/actors"
+
+// StagingEnded tells the user actor a room finished receiving a file: its
+// reservation ends, and Att (nil when the file was refused or failed) is
+// in the room's record.
+type StagingEnded struct {
+	RoomID  string
+	EventID string
+	Att     *actors.Attachment
+}
