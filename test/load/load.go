@@ -79,18 +79,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.BothModes {
 		return nil, errors.New("Config.BothModes is RunBothModes' setting")
 	}
-	stack, db, users, err := start(ctx, &cfg)
+	st, err := start(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
-	if db != nil {
-		defer db.Close()
-	}
-	defer stack.Close()
-	if err := stack.StartBot(ctx); err != nil {
+	defer st.Close()
+	if err := st.stack.StartBot(ctx); err != nil {
 		return nil, err
 	}
-	return drive(ctx, cfg, stack, db, users)
+	return drive(ctx, cfg, st)
 }
 
 // RunBothModes runs the load twice on one homeserver, with its rate
@@ -100,14 +97,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // with a state directory of its own. The same users onboard with each.
 func RunBothModes(ctx context.Context, cfg Config) ([]*Report, error) {
 	cfg.BothModes, cfg.Appservice = false, true
-	stack, db, users, err := start(ctx, &cfg)
+	st, err := start(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
-	if db != nil {
-		defer db.Close()
-	}
-	defer stack.Close()
+	defer st.Close()
+	stack := st.stack
 	asBot := stack.BotID
 	const clientBot, clientPassword = "loadbot", "pw-loadbot-12345678"
 	syncing, err := stack.HS.RegisterUser(ctx, clientBot, clientPassword, false)
@@ -134,7 +129,7 @@ func RunBothModes(ctx context.Context, cfg Config) ([]*Report, error) {
 		}
 		c := cfg
 		c.Appservice = mode.appservice
-		rep, err := drive(ctx, c, stack, db, users)
+		rep, err := drive(ctx, c, st)
 		if err != nil {
 			return nil, err
 		}
@@ -157,12 +152,28 @@ func stateDir(env []string) string {
 	return dir
 }
 
+// started is what start started, which its Close stops.
+type started struct {
+	stack *harness.Stack
+	// db is Dendrite's PostgreSQL server, nil on SQLite.
+	db *harness.Postgres
+	// users are the load's users' localparts.
+	users []string
+}
+
+// Close stops the stack, then the database under it.
+func (s *started) Close() {
+	s.stack.Close()
+	if s.db != nil {
+		s.db.Close()
+	}
+}
+
 // start checks cfg, fills its defaults and starts the stack (and
-// Dendrite's PostgreSQL server, nil on SQLite), but not the bot; it
-// returns the load's users.
-func start(ctx context.Context, cfg *Config) (_ *harness.Stack, _ *harness.Postgres, users []string, err error) {
+// Dendrite's PostgreSQL server), but not the bot.
+func start(ctx context.Context, cfg *Config) (_ *started, err error) {
 	if cfg.Users < 1 || cfg.Rooms < 1 || cfg.Turns < 1 {
-		return nil, nil, nil, errors.New("users, rooms and turns must be at least 1")
+		return nil, errors.New("users, rooms and turns must be at least 1")
 	}
 	if cfg.ReplyTimeout <= 0 {
 		cfg.ReplyTimeout = 2 * time.Minute
@@ -170,7 +181,7 @@ func start(ctx context.Context, cfg *Config) (_ *harness.Stack, _ *harness.Postg
 	if cfg.OnboardTimeout <= 0 {
 		cfg.OnboardTimeout = 2*time.Minute + time.Duration(cfg.Users*cfg.Rooms)*time.Second
 	}
-	users = make([]string, cfg.Users)
+	users := make([]string, cfg.Users)
 	for i := range users {
 		users[i] = fmt.Sprintf("load%d", i)
 	}
@@ -196,7 +207,7 @@ func start(ctx context.Context, cfg *Config) (_ *harness.Stack, _ *harness.Postg
 	if cfg.Postgres {
 		binDir, err := harness.PostgresBinDir()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		// Dendrite's sync API needs about two connections a syncing client
 		// (harness.Options.MaxOpenConns): the users, the floor's two and
@@ -204,7 +215,7 @@ func start(ctx context.Context, cfg *Config) (_ *harness.Stack, _ *harness.Postg
 		conns := max(90, 2*(cfg.Users+3)+30)
 		opts.HomeserverMaxOpenConns = conns
 		if db, err = harness.StartPostgresWith(ctx, binDir, harness.PostgresOptions{MaxConnections: max(300, conns+50)}); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		defer func() {
 			if err != nil {
@@ -212,19 +223,20 @@ func start(ctx context.Context, cfg *Config) (_ *harness.Stack, _ *harness.Postg
 			}
 		}()
 		if opts.HomeserverDatabase, err = db.CreateDatabase(ctx, "dendrite"); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 	}
 	stack, err := harness.StartStack(ctx, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return stack, db, users, nil
+	return &started{stack: stack, db: db, users: users}, nil
 }
 
 // drive runs the load against the running bot: the crowd onboards at
 // once, then talks (or bursts) beside the floor; it returns the report.
-func drive(ctx context.Context, cfg Config, stack *harness.Stack, db *harness.Postgres, users []string) (*Report, error) {
+func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
+	stack, db, users := st.stack, st.db, st.users
 	r := &run{cfg: cfg, stack: stack, db: db, progress: newProgress(cfg.Progress, cfg.Users*cfg.Rooms*cfg.Turns)}
 
 	// Everyone logs in and onboards at once, as a crowd would.
