@@ -6,8 +6,14 @@
 //
 //	go run -tags goolm ./cmd/load [-users 10] [-rooms 1] [-turns 3] [-pace 1s] [-stream 0s] [-burst] [-json FILE] [-bot-binary FILE]
 //	    [-homeserver-db sqlite|postgres] [-appservice] [-homeserver-rate-limited] [-bot-env NAME=value,...]
+//	    [-members 3]
 //
-// It exits 1 when a reply was lost or doubled.
+// With -members the bot runs as a cluster on PostgreSQL, and the run kills
+// the ingress holder during the first turn, then kills a standing-by member
+// and adds one during the second (issue 24's simulation; test/load/cluster.go).
+//
+// It exits 1 when a reply was lost or doubled, or a cut turn was not told
+// once.
 package main
 
 import (
@@ -41,6 +47,7 @@ func main() {
 	flag.BoolVar(&cfg.BothModes, "both-modes", false, "run the load twice on one homeserver: the bot syncing, then as an application service (-appservice is then implied)")
 	flag.BoolVar(&cfg.HomeserverRateLimited, "homeserver-rate-limited", false, "turn Dendrite's rate limiting on (the bot is exempt only as an appservice)")
 	flag.DurationVar(&cfg.OnboardTimeout, "onboard-timeout", 0, "how long the crowd may take to onboard before the run fails, naming who was not (0: 2 minutes and a second a chat)")
+	flag.IntVar(&cfg.Members, "members", 0, "run the bot as this many members of a cluster on PostgreSQL (2 or more), killing and adding members while replies stream (needs -stream)")
 	flag.StringVar(&cfg.BotBinary, "bot-binary", "", "run this bot binary instead of building ./cmd/surfaces (to compare versions)")
 	flag.Parse()
 	switch *homeserverDB {
@@ -77,7 +84,7 @@ func main() {
 			fmt.Println()
 		}
 		rep.Print(os.Stdout)
-		failed = failed || rep.Lost > 0 || rep.Doubled > 0
+		failed = failed || rep.Lost > 0 || rep.Doubled > 0 || rep.RoomsToldWrong > 0
 	}
 	if *jsonPath != "" {
 		// One report as it is; both modes' as a list, syncing first.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/surfaces-bot/surfaces/persistence/pgstore"
@@ -54,7 +55,7 @@ func killSession(t *testing.T, dsn, id string) {
 func TestJoinRefusesATakenID(t *testing.T) {
 	dsn := newDatabase(t)
 	s1 := openTestStore(t, dsn, pgstore.Options{Shared: true})
-	s2 := openTestStore(t, dsn, pgstore.Options{Shared: true})
+	s2 := openTestStore(t, dsn, pgstore.Options{Shared: true, LockWait: -1})
 	a := join(t, s1, "a")
 	if m, err := s2.Join(testContext(t), "a", pgstore.MemberInfo{}); !errors.Is(err, pgstore.ErrMemberTaken) {
 		if m != nil {
@@ -77,9 +78,9 @@ func TestJoinRefusesATakenID(t *testing.T) {
 // join while such a tool holds it.
 func TestMembersShareTheDatabaseToolsDoNot(t *testing.T) {
 	dsn := newDatabase(t)
-	s := openTestStore(t, dsn, pgstore.Options{Shared: true})
+	s := openTestStore(t, dsn, pgstore.Options{Shared: true, LockWait: -1})
 	a := join(t, s, "a")
-	if tool, err := pgstore.Open(testContext(t), dsn, pgstore.Options{}); !errors.Is(err, pgstore.ErrLocked) {
+	if tool, err := pgstore.Open(testContext(t), dsn, pgstore.Options{LockWait: -1}); !errors.Is(err, pgstore.ErrLocked) {
 		if tool != nil {
 			tool.Close()
 		}
@@ -152,7 +153,7 @@ func memberLocks(t *testing.T, dsn, id string) []string {
 // TestMembersShareTheDatabaseToolsDoNot).
 func TestMemberIDIsFreeWhenLeaveOrARefusedJoinReturns(t *testing.T) {
 	dsn := newDatabase(t)
-	s := openTestStore(t, dsn, pgstore.Options{Shared: true})
+	s := openTestStore(t, dsn, pgstore.Options{Shared: true, LockWait: -1})
 	for i := range 20 {
 		m, err := s.Join(testContext(t), "a", pgstore.MemberInfo{})
 		if err != nil {
@@ -209,4 +210,41 @@ func exclusiveLocks(t *testing.T, conn *pgx.Conn) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestLocksOfADeadProcessAreWaitedFor: a process killed with SIGKILL holds
+// its locks until the server ends its session, a moment after; a bot
+// restarted at once (a cold run's TestCrashInjectionOnPostgres refused to
+// start: "the PostgreSQL database is in use") or a member restarted under
+// its id waits for that, within Options.LockWait, instead of refusing.
+func TestLocksOfADeadProcessAreWaitedFor(t *testing.T) {
+	dsn := newDatabase(t)
+	// endLater ends the sessions query selects a moment from now, as the
+	// server does once it sees their process died.
+	endLater := func(query string, args ...any) {
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			execSQL(t, dsn, `SELECT pg_terminate_backend(pid) FROM (`+query+`) s`, args...)
+		}()
+	}
+	t.Run("the exclusive open of a bot", func(t *testing.T) {
+		dead, err := pgstore.Open(testContext(t), dsn, pgstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dead.Close() // fails: its session is gone
+		endLater(pgstore.ExclusiveUseSessionsQuery())
+		restarted := openTestStore(t, dsn, pgstore.Options{})
+		_ = restarted
+	})
+	t.Run("a member under its own id", func(t *testing.T) {
+		s := openTestStore(t, dsn, pgstore.Options{Shared: true})
+		dead, err := s.Join(testContext(t), "a", pgstore.MemberInfo{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dead.Leave(testContext(t)) // its session is gone already
+		endLater(pgstore.MemberSessionsQuery(), "a")
+		join(t, s, "a")
+	})
 }

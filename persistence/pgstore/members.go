@@ -75,8 +75,10 @@ const maxMemberID = 64
 
 // Join makes this process the member id of the cluster sharing the
 // database: ErrMemberTaken if a running process already is, ErrLocked if a
-// tool holds the database exclusively. The member's locks last until Leave,
-// or until its connection is lost (Lost).
+// tool holds the database exclusively, each after Options.LockWait (a
+// member killed and restarted at once finds its old session's locks held
+// for a moment). The member's locks last until Leave, or until its
+// connection is lost (Lost).
 func (s *Store) Join(ctx context.Context, id string, info MemberInfo) (*Member, error) {
 	if id == "" || len(id) > maxMemberID {
 		return nil, fmt.Errorf("failed to join the cluster: member id %q: empty or longer than %d bytes", id, maxMemberID)
@@ -94,8 +96,15 @@ func (s *Store) Join(ctx context.Context, id string, info MemberInfo) (*Member, 
 		return nil, fmt.Errorf("failed to join the cluster: %w", err)
 	}
 	var own, shared bool
-	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2)), pg_try_advisory_lock_shared($3)`,
-		lockMembers, id, lockExclusiveUse).Scan(&own, &shared)
+	_, err = whileRefused(ctx, s.lockWait, func() (bool, error) {
+		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2)), pg_try_advisory_lock_shared($3)`,
+			lockMembers, id, lockExclusiveUse).Scan(&own, &shared)
+		if err == nil && !(own && shared) {
+			// Whichever it took goes back before the next try.
+			_, err = conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+		}
+		return !(own && shared), err
+	})
 	switch {
 	case err != nil:
 	case !own:

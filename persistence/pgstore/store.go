@@ -34,12 +34,54 @@ type Options struct {
 	// its directory: a second bot, or an operator tool beside a running
 	// bot, gets ErrLocked instead of handling the same events.
 	Shared bool
+	// LockWait is how long Open and Join wait for a lock another session
+	// holds before they refuse (ErrLocked, ErrMemberTaken): a process
+	// killed with SIGKILL holds its locks until the server ends its
+	// session, a moment after, and a bot restarted at once would refuse to
+	// start. 0 means DefaultLockWait; negative, no wait.
+	LockWait time.Duration
+}
+
+// DefaultLockWait is Options.LockWait's default: far longer than a server
+// takes to end the session of a process that died, short enough for a
+// real second process to be told at once.
+const DefaultLockWait = 5 * time.Second
+
+// lockWait is opts.LockWait with its default.
+func (o Options) lockWait() time.Duration {
+	switch {
+	case o.LockWait == 0:
+		return DefaultLockWait
+	case o.LockWait < 0:
+		return 0
+	}
+	return o.LockWait
+}
+
+// whileRefused calls try until it takes its lock (refused false), fails,
+// or wait has passed, pausing a little longer each time; it returns try's
+// last answer.
+func whileRefused(ctx context.Context, wait time.Duration, try func() (refused bool, err error)) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for pause := 25 * time.Millisecond; ; pause = min(2*pause, 400*time.Millisecond) {
+		refused, err := try()
+		if err != nil || !refused || time.Now().Add(pause).After(deadline) {
+			return refused, err
+		}
+		select {
+		case <-ctx.Done():
+			return refused, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
 }
 
 // Store is the PostgreSQL-backed durable state. Create it with Open.
 type Store struct {
 	pool     *pgxpool.Pool
 	eventTTL time.Duration
+	// lockWait is Options.LockWait, for Join.
+	lockWait time.Duration
 
 	// mu guards closed; methods hold it for reading while they run, so
 	// that Close waits for them.
@@ -91,13 +133,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	var holder *pgx.Conn
 	if !opts.Shared {
-		if holder, err = lockExclusive(ctx, pool); err != nil {
+		if holder, err = lockExclusive(ctx, pool, opts.lockWait()); err != nil {
 			pool.Close()
 			return nil, err
 		}
 	}
 	expiryCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Store{pool: pool, eventTTL: opts.EventTTL, stopExpiry: stop, expiryDone: make(chan struct{}), holder: holder}
+	s := &Store{pool: pool, eventTTL: opts.EventTTL, lockWait: opts.lockWait(), stopExpiry: stop, expiryDone: make(chan struct{}), holder: holder}
 	s.expireEventsOnce(ctx)
 	go s.expireEvents(expiryCtx)
 	zerolog.Ctx(ctx).Debug().Str("host", cfg.ConnConfig.Host).Str("database", cfg.ConnConfig.Database).
@@ -107,15 +149,18 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 
 // lockExclusive takes the exclusive lock on a connection it takes out of
 // the pool, so that the pool never recycles the session holding it.
-func lockExclusive(ctx context.Context, pool *pgxpool.Pool) (*pgx.Conn, error) {
+func lockExclusive(ctx context.Context, pool *pgxpool.Pool, wait time.Duration) (*pgx.Conn, error) {
 	pooled, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open store: %w", err)
 	}
 	conn := pooled.Hijack()
-	var got bool
-	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockExclusiveUse).Scan(&got)
-	if err == nil && !got {
+	refused, err := whileRefused(ctx, wait, func() (bool, error) {
+		var got bool
+		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockExclusiveUse).Scan(&got)
+		return !got, err
+	})
+	if err == nil && refused {
 		err = ErrLocked
 	}
 	if err != nil {

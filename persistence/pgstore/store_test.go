@@ -66,7 +66,7 @@ func TestOpenMigratesOnceAndKeepsState(t *testing.T) {
 func TestOpenLockedDatabase(t *testing.T) {
 	s, dsn := newTestStore(t)
 	ctx := testContext(t)
-	if other, err := pgstore.Open(ctx, dsn, pgstore.Options{}); !errors.Is(err, pgstore.ErrLocked) {
+	if other, err := pgstore.Open(ctx, dsn, pgstore.Options{LockWait: -1}); !errors.Is(err, pgstore.ErrLocked) {
 		if other != nil {
 			other.Close()
 		}

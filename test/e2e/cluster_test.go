@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +18,9 @@ import (
 )
 
 var (
-	standingBy  = regexp.MustCompile(`"message":"standing by: another member holds the ingress"`)
-	tookOver    = regexp.MustCompile(`"message":"took the ingress over"`)
-	memberReady = regexp.MustCompile(`"message":"ready: synced and reconciled"`)
+	standingBy  = harness.MemberStandingBy
+	tookOver    = harness.MemberTookOver
+	memberReady = harness.MemberReady
 )
 
 // startMember starts another member of the stack's cluster, with its own
@@ -30,18 +28,10 @@ var (
 // HTTP address.
 func startMember(t *testing.T, w *world, id string) (*harness.Process, string) {
 	t.Helper()
-	port, err := harness.FreePort()
+	p, addr, err := w.stack.StartMember(w.ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	env := append(w.stack.BotEnv(), "SURFACES_CLUSTER_MEMBER_ID="+id, "SURFACES_HTTP_LISTEN="+addr)
-	logPath := filepath.Join(w.stack.Dir(), "surfaces-"+id+".log")
-	p, err := harness.StartProcess(w.ctx, w.stack.BotBinary(), []string{"run"}, env, logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.stack.BotLogs = append(w.stack.BotLogs, logPath) // shown if the test fails
 	t.Cleanup(func() { _ = p.StopWithGrace(15 * time.Second) })
 	return p, addr
 }

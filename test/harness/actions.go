@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -12,16 +14,40 @@ import (
 )
 
 // SendText sends a plain m.text message, as typed in a client.
+//
+// Dendrite can refuse a member as "not in room" just after its join came
+// down this client's sync (its sync stream runs ahead of the state it
+// checks a send against; two cold runs met it, once in a load run's burst,
+// once in the crash test's first message). A person typing would not send
+// that fast; SendText tries such a refusal again for up to notInRoomWait.
 func (u *UserClient) SendText(ctx context.Context, roomID id.RoomID, text string) (id.EventID, error) {
-	resp, err := u.cli.SendText(ctx, roomID, text)
-	if err != nil {
+	deadline := time.Now().Add(notInRoomWait)
+	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		resp, err := u.cli.SendText(ctx, roomID, text)
+		if err == nil {
+			return resp.EventID, nil
+		}
+		membership := u.membership(roomID)
+		if membership == event.MembershipJoin && isNotInRoom(err) && time.Now().Add(pause).Before(deadline) {
+			select {
+			case <-time.After(pause):
+				continue
+			case <-ctx.Done():
+			}
+		}
 		// What this client's sync had seen tells a homeserver that refuses a
-		// member (a CI run met "sender not in room") from a test that sent
-		// too early.
+		// member from a test that sent too early.
 		return "", fmt.Errorf("failed to send a message to %s as %s (membership seen by sync: %q): %w",
-			roomID, u.cli.UserID, u.membership(roomID), err)
+			roomID, u.cli.UserID, membership, err)
 	}
-	return resp.EventID, nil
+}
+
+// notInRoomWait bounds SendText's tries of a send refused as not in room.
+const notInRoomWait = 10 * time.Second
+
+// isNotInRoom reports a send refused because the sender is not in the room.
+func isNotInRoom(err error) bool {
+	return errors.Is(err, mautrix.MForbidden) && strings.Contains(err.Error(), "not in room")
 }
 
 // React reacts to eventID with key (an m.annotation), as tapping a reaction

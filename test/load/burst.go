@@ -82,7 +82,7 @@ func (r *run) bursts(ctx context.Context, clients []*harness.UserClient, users [
 		last := make([]time.Duration, len(clients))
 		err := r.each(ctx, len(clients)*r.cfg.Rooms, func(ctx context.Context, n int) error {
 			i, j := n/r.cfg.Rooms, n%r.cfg.Rooms
-			turn, err := r.oneTurn(ctx, clients[i], users[i], chats[i][j], j, k)
+			turn, err := r.oneTurn(ctx, clients[i], users[i], chats[i][j], j, k, nil)
 			if err != nil {
 				return err
 			}

@@ -56,6 +56,11 @@ type Config struct {
 	// BothModes (RunBothModes) runs the load twice on one homeserver, the
 	// bot syncing first, then as an application service.
 	BothModes bool
+	// Members, when 2 or more, runs the bot as that many members of one
+	// cluster on a PostgreSQL state database, killing and adding members
+	// while the replies stream (cluster.go); it needs PostgreSQL, and
+	// Stream, and puts Dendrite on PostgreSQL too.
+	Members int
 }
 
 // chunkEvery is the reference agent's pause between streamed chunks.
@@ -69,6 +74,10 @@ type Turn struct {
 	FirstVisible, Complete time.Duration
 	// Edits of the reply; Replies is 1 when the complete reply came.
 	Edits, Replies int
+	// Cut is set when the user was told the reply was cut instead (a
+	// cluster run's kill), ToldCut how long after the kill.
+	Cut     bool
+	ToldCut time.Duration
 	// want is the reply's final text.
 	want string
 }
@@ -79,6 +88,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.BothModes {
 		return nil, errors.New("Config.BothModes is RunBothModes' setting")
 	}
+	if cfg.Members > 1 && (cfg.Stream <= 0 || cfg.Burst || cfg.Appservice) {
+		return nil, errors.New("a cluster run needs replies that stream, and neither bursts nor an application service")
+	}
 	st, err := start(ctx, &cfg)
 	if err != nil {
 		return nil, err
@@ -86,6 +98,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer st.Close()
 	if err := st.stack.StartBot(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Members > 1 {
+		if st.cluster, err = startCluster(ctx, st.stack, cfg.Members); err != nil {
+			return nil, err
+		}
 	}
 	return drive(ctx, cfg, st)
 }
@@ -159,10 +176,15 @@ type started struct {
 	db *harness.Postgres
 	// users are the load's users' localparts.
 	users []string
+	// cluster is the bot's members in a cluster run, nil otherwise.
+	cluster *cluster
 }
 
-// Close stops the stack, then the database under it.
+// Close stops the members, the stack, then the database under them.
 func (s *started) Close() {
+	if s.cluster != nil {
+		s.cluster.close()
+	}
 	s.stack.Close()
 	if s.db != nil {
 		s.db.Close()
@@ -200,7 +222,7 @@ func start(ctx context.Context, cfg *Config) (_ *started, err error) {
 	// Under .ci/run every test homeserver is on PostgreSQL
 	// (harness.HomeserverDBEnv); the driver then starts it itself, so that
 	// the report says so and counts its CPU.
-	if os.Getenv(harness.HomeserverDBEnv) == "postgres" {
+	if os.Getenv(harness.HomeserverDBEnv) == "postgres" || cfg.Members > 1 {
 		cfg.Postgres = true
 	}
 	var db *harness.Postgres
@@ -225,6 +247,13 @@ func start(ctx context.Context, cfg *Config) (_ *started, err error) {
 		if opts.HomeserverDatabase, err = db.CreateDatabase(ctx, "dendrite"); err != nil {
 			return nil, err
 		}
+		if cfg.Members > 1 {
+			dsn, err := db.CreateDatabase(ctx, "surfaces")
+			if err != nil {
+				return nil, err
+			}
+			opts.BotEnv = append(opts.BotEnv, clusterEnv(dsn)...)
+		}
 	}
 	stack, err := harness.StartStack(ctx, opts)
 	if err != nil {
@@ -237,7 +266,7 @@ func start(ctx context.Context, cfg *Config) (_ *started, err error) {
 // once, then talks (or bursts) beside the floor; it returns the report.
 func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
 	stack, db, users := st.stack, st.db, st.users
-	r := &run{cfg: cfg, stack: stack, db: db, progress: newProgress(cfg.Progress, cfg.Users*cfg.Rooms*cfg.Turns)}
+	r := &run{cfg: cfg, stack: stack, db: db, cluster: st.cluster, progress: newProgress(cfg.Progress, cfg.Users*cfg.Rooms*cfg.Turns)}
 
 	// Everyone logs in and onboards at once, as a crowd would.
 	clients := make([]*harness.UserClient, cfg.Users)
@@ -282,11 +311,19 @@ func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
 		return nil, err
 	}
 	start := time.Now()
-	if cfg.Burst {
+	switch {
+	case cfg.Burst:
 		if err = floor.addRooms(ctx, cfg.Rooms); err == nil {
 			err = r.bursts(ctx, clients, users, chats, floor)
 		}
-	} else {
+	case r.cluster != nil:
+		floorCtx, stopFloor := context.WithCancel(ctx)
+		floorDone := make(chan struct{})
+		go func() { defer close(floorDone); floor.run(floorCtx, max(cfg.Pace, 200*time.Millisecond)) }()
+		err = r.waves(ctx, clients, users, chats)
+		stopFloor()
+		<-floorDone
+	default:
 		floorCtx, stopFloor := context.WithCancel(ctx)
 		floorDone := make(chan struct{})
 		go func() { defer close(floorDone); floor.run(floorCtx, max(cfg.Pace, 200*time.Millisecond)) }()
@@ -313,6 +350,12 @@ func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
 		for _, room := range chats[i] {
 			replied, wants := r.repliesIn(room)
 			doubled += max(0, countReplies(u, stack.BotID, room, wants)-replied)
+			// Each cut turn is told once, and no other.
+			told := countCutNotices(u, stack.BotID, room)
+			r.cutNotices += told
+			if told != r.cutIn(room) {
+				r.roomsToldWrong++
+			}
 		}
 	}
 	return r.report(elapsed, before, after, floor.latencies(), doubled), nil
@@ -323,9 +366,13 @@ type run struct {
 	cfg      Config
 	stack    *harness.Stack
 	db       *harness.Postgres // nil on SQLite
+	cluster  *cluster          // nil unless Config.Members
 	progress *progress
 	// onboarded is when each user had their chats, from the crowd's start.
 	onboarded []time.Duration
+	// cutNotices counts the notices of a cut reply after the run;
+	// roomsToldWrong the rooms where they are not one a cut turn.
+	cutNotices, roomsToldWrong int
 
 	mu    sync.Mutex
 	turns []Turn

@@ -59,7 +59,45 @@ func TestSmokeBurst(t *testing.T) {
 	}
 }
 
-// smoke runs cfg with replies streaming for a second, 200 ms between a
+// TestSimulationCluster is issue 24's simulation, sized for this
+// machine: three members of a cluster on PostgreSQL, Dendrite and the
+// reference agent on loopback, 200 rooms (20 users × 10 chats) whose
+// replies stream for 8 s. During the first turn the ingress holder is
+// killed with SIGKILL: the turns it streamed are cut, and each must be
+// told so exactly once by the member that takes over; during the second a
+// standing-by member is killed and a new one joins; nothing may be lost or
+// doubled, and no turn after the first may be cut. The takeover, the time
+// to each cut turn's notice and the members' RSS are printed, not asserted.
+func TestSimulationCluster(t *testing.T) {
+	if _, err := harness.PostgresBinDir(); err != nil && !testing.Short() {
+		needs.Missing(t, err.Error())
+	}
+	users, rooms := 20, 10
+	if os.Getenv("SURFACES_SIMULATION_SIZE") == "small" { // while working on it
+		users, rooms = 3, 2
+	}
+	rep := smoke(t, load.Config{Users: users, Rooms: rooms, Turns: 3, Stream: 8 * time.Second, Members: 3,
+		OnboardTimeout: 15 * time.Minute})
+	if rep.Cut == 0 {
+		t.Fatal("killing the ingress holder mid-stream cut no turn: the kill came too late to test anything")
+	}
+	if rep.RoomsToldWrong != 0 {
+		t.Fatalf("%d rooms were told of a cut reply otherwise than once a cut turn (%d notices for %d cut turns)", rep.RoomsToldWrong, rep.CutNotices, rep.Cut)
+	}
+	for _, turn := range rep.TurnDetails {
+		if turn.Cut && !strings.HasSuffix(turn.Text, " turn 1") {
+			t.Fatalf("%q was cut: only the first turn's holder was killed", turn.Text)
+		}
+	}
+	chaos := strings.Join(rep.Chaos, "; ")
+	for _, want := range []string{"killed member-0 (the ingress holder)", "took the ingress over", "(standing by)", "member-3 joined"} {
+		if !strings.Contains(chaos, want) {
+			t.Fatalf("the cluster's chaos was %q, missing %q", chaos, want)
+		}
+	}
+}
+
+// smoke runs cfg with replies streaming for a second (unless it says), 200 ms between a
 // user's messages, logs the report and fails on a reply lost or doubled.
 func smoke(t *testing.T, cfg load.Config) *load.Report {
 	t.Helper()
@@ -79,7 +117,10 @@ func smokeWith(t *testing.T, cfg load.Config, run func(context.Context, load.Con
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	ctx = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).WithContext(ctx)
-	cfg.Pace, cfg.Stream = 200*time.Millisecond, time.Second
+	cfg.Pace = 200 * time.Millisecond
+	if cfg.Stream == 0 {
+		cfg.Stream = time.Second
+	}
 	reps, err := run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +131,9 @@ func smokeWith(t *testing.T, cfg load.Config, run func(context.Context, load.Con
 		t.Log("\n" + b.String())
 		if want := cfg.Users * cfg.Rooms * cfg.Turns; rep.Sent != want || rep.Lost != 0 || rep.Doubled != 0 {
 			t.Fatalf("%s: %d turns sent, %d replies lost, %d doubled: want %d, 0, 0", rep.Homeserver, rep.Sent, rep.Lost, rep.Doubled, want)
+		}
+		if cfg.Members == 0 && rep.Cut != 0 {
+			t.Fatalf("%s: %d turns were told their reply was cut, with no member killed", rep.Homeserver, rep.Cut)
 		}
 	}
 	return reps

@@ -20,13 +20,21 @@ type snapshot struct {
 	families        map[string]*dto.MetricFamily
 	botCPU, hsCPU   time.Duration
 	botPeakRSSBytes int64
+	// pid is the bot's process: a cluster run's ingress holder.
+	pid int
 }
 
 // sample reads the bot's metrics and the processes' CPU and memory.
 func (r *run) sample() (snapshot, error) {
 	stack := r.stack
+	addr, pid := stack.HTTPAddr(), stack.Bot.Pid()
+	if r.cluster != nil {
+		m := r.cluster.current()
+		addr, pid = m.addr, m.proc.Pid()
+	}
 	var s snapshot
-	resp, err := http.Get("http://" + stack.HTTPAddr() + "/metrics")
+	s.pid = pid
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return s, fmt.Errorf("failed to scrape the bot: %w", err)
 	}
@@ -35,14 +43,14 @@ func (r *run) sample() (snapshot, error) {
 	if s.families, err = parser.TextToMetricFamilies(resp.Body); err != nil {
 		return s, fmt.Errorf("failed to parse the bot's metrics: %w", err)
 	}
-	s.botCPU = cpuTime(stack.Bot.Pid())
+	s.botCPU = cpuTime(pid)
 	s.hsCPU = cpuTime(stack.HS.Pid())
 	if r.db != nil {
 		// The homeserver's work includes its database's: every backend
 		// of the PostgreSQL server, which share its process group.
 		s.hsCPU += groupCPUTime(r.db.Pid())
 	}
-	s.botPeakRSSBytes = peakRSS(stack.Bot.Pid())
+	s.botPeakRSSBytes = peakRSS(pid)
 	return s, nil
 }
 
@@ -188,6 +196,9 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 // quantiles of ds in ms (nearest rank).
 func quantiles(ds []time.Duration) Quantiles {
 	if len(ds) == 0 {
@@ -197,7 +208,7 @@ func quantiles(ds []time.Duration) Quantiles {
 	slices.Sort(sorted)
 	at := func(q float64) float64 {
 		i := int(math.Ceil(q*float64(len(sorted)))) - 1
-		return float64(sorted[max(i, 0)].Microseconds()) / 1000
+		return ms(sorted[max(i, 0)])
 	}
 	return Quantiles{N: len(sorted), P50: at(0.50), P95: at(0.95), P99: at(0.99)}
 }

@@ -3,6 +3,8 @@ package load
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -39,8 +41,11 @@ type Report struct {
 	FloorBurst    Quantiles `json:"floor_burst_ms,omitzero"`
 	BurstRatioP50 float64   `json:"burst_ratio_p50,omitempty"`
 
-	Sent         int     `json:"turns_sent"`
+	Sent int `json:"turns_sent"`
+	// Lost are the turns that got neither their reply nor the notice that
+	// it was cut; Cut the turns told they were cut (a member killed).
 	Lost         int     `json:"replies_lost"`
+	Cut          int     `json:"turns_cut"`
 	Doubled      int     `json:"replies_doubled"`
 	EditsPerTurn float64 `json:"edits_per_reply"`
 	PostsPerSec  float64 `json:"posts_per_second"`
@@ -52,6 +57,22 @@ type Report struct {
 	// Stages are the medians of surfaces_turn_stage_seconds over the
 	// run, in ms.
 	Stages map[string]float64 `json:"stage_medians_ms"`
+
+	// A cluster run's (Config.Members): the members and what happened to
+	// them (Chaos, in order); from the ingress holder's kill to another
+	// member taking the ingress over, then to its being ready; from the
+	// kill to each cut turn's notice; the notices of a cut reply, and the
+	// rooms where they were not one a cut turn; each member's peak RSS (a
+	// killed member's read just before the kill). The counters (posts,
+	// 429s, stages) and the bot's CPU are the last ingress holder's.
+	Members          int                `json:"members,omitempty"`
+	Chaos            []string           `json:"chaos,omitempty"`
+	TakeoverMS       float64            `json:"takeover_ms,omitempty"`
+	TakeoverReadyMS  float64            `json:"takeover_ready_ms,omitempty"`
+	ToldCut          Quantiles          `json:"kill_to_cut_notice_ms,omitzero"`
+	CutNotices       int                `json:"cut_notices,omitempty"`
+	RoomsToldWrong   int                `json:"rooms_told_wrong,omitempty"`
+	MemberPeakRSSMiB map[string]float64 `json:"member_peak_rss_mib,omitempty"`
 
 	// TurnDetails are every turn, for a closer look.
 	TurnDetails []Turn `json:"-"`
@@ -66,6 +87,11 @@ type Quantiles struct {
 }
 
 func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time.Duration, doubled int) *Report {
+	if after.pid != before.pid {
+		// Another member took the ingress over: its counters and CPU
+		// started with it.
+		before = snapshot{pid: after.pid, hsCPU: before.hsCPU}
+	}
 	homeserver := "Dendrite v0.15.2 on SQLite (WAL), loopback"
 	if r.db != nil {
 		homeserver = "Dendrite v0.15.2 on PostgreSQL (its CPU counted with the homeserver's), loopback"
@@ -84,12 +110,19 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 		Seconds: elapsed.Seconds(), Floor: quantiles(floor), Doubled: doubled, TurnDetails: r.turns,
 		Stages: stageMedians(before, after), Onboarded: quantiles(r.onboarded),
 	}
-	var first, complete []time.Duration
+	var first, complete, toldCut []time.Duration
 	edits := 0
 	for _, t := range r.turns {
 		rep.Sent++
 		if t.FirstVisible > 0 {
 			first = append(first, t.FirstVisible)
+		}
+		if t.Cut {
+			rep.Cut++
+			if t.ToldCut > 0 {
+				toldCut = append(toldCut, t.ToldCut)
+			}
+			continue
 		}
 		if t.Replies == 0 {
 			rep.Lost++
@@ -117,8 +150,27 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	rep.RateLimited = after.sum("surfaces_matrix_requests_total", limited) - before.sum("surfaces_matrix_requests_total", limited)
 	rep.BotPeakRSSMiB = float64(after.botPeakRSSBytes) / (1 << 20)
 	rep.BotCPUSeconds = (after.botCPU - before.botCPU).Seconds()
+	rep.CutNotices, rep.RoomsToldWrong = r.cutNotices, r.roomsToldWrong
+	if c := r.cluster; c != nil {
+		c.mu.Lock()
+		rep.Members, rep.Chaos = r.cfg.Members, slices.Clone(c.events)
+		rep.TakeoverMS, rep.TakeoverReadyMS = ms(c.takeover), ms(c.ready)
+		c.mu.Unlock()
+		rep.ToldCut, rep.MemberPeakRSSMiB = quantiles(toldCut), c.peaks()
+	}
 	rep.HSCPUSeconds = (after.hsCPU - before.hsCPU).Seconds()
 	return rep
+}
+
+// cutIn counts the turns of room told they were cut.
+func (r *run) cutIn(room id.RoomID) int {
+	n := 0
+	for _, t := range r.turns {
+		if t.Room == room.String() && t.Cut {
+			n++
+		}
+	}
+	return n
 }
 
 // repliesIn counts the turns of room that got their reply, and lists the
@@ -155,6 +207,19 @@ func (rep *Report) Print(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "complete reply\t%s\n", q(rep.Complete))
 	fmt.Fprintf(tw, "replies\t%d sent, %d lost, %d doubled, %.1f edits a reply\n", rep.Sent, rep.Lost, rep.Doubled, rep.EditsPerTurn)
+	if rep.Members > 0 || rep.Cut > 0 || rep.CutNotices > 0 {
+		fmt.Fprintf(tw, "cut by a kill\t%d turns, %d notices, %d rooms told otherwise than once a cut turn\n", rep.Cut, rep.CutNotices, rep.RoomsToldWrong)
+	}
+	if rep.Members > 0 {
+		fmt.Fprintf(tw, "cluster\t%d members: %s\n", rep.Members, strings.Join(rep.Chaos, "; "))
+		fmt.Fprintf(tw, "takeover\tingress taken %.0f ms after the kill, ready %.0f ms after\n", rep.TakeoverMS, rep.TakeoverReadyMS)
+		fmt.Fprintf(tw, "kill to a cut turn's notice\t%s\n", q(rep.ToldCut))
+		var rss []string
+		for _, id := range slices.Sorted(maps.Keys(rep.MemberPeakRSSMiB)) {
+			rss = append(rss, fmt.Sprintf("%s %.0f MiB", id, rep.MemberPeakRSSMiB[id]))
+		}
+		fmt.Fprintf(tw, "members' peak RSS\t%s\n", strings.Join(rss, ", "))
+	}
 	fmt.Fprintf(tw, "bot's posts\t%.1f/s, %.0f answered 429\n", rep.PostsPerSec, rep.RateLimited)
 	fmt.Fprintf(tw, "bot\tpeak RSS %.0f MiB, %.1f CPU s in %.0f s\n", rep.BotPeakRSSMiB, rep.BotCPUSeconds, rep.Seconds)
 	fmt.Fprintf(tw, "homeserver\t%.1f CPU s\n", rep.HSCPUSeconds)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"maunium.net/go/mautrix/event"
@@ -69,7 +70,7 @@ func welcomed(ctx context.Context, bot id.UserID, u *harness.UserClient, room id
 // the reply to the one before is complete, and records what the user saw.
 func (r *run) talk(ctx context.Context, u *harness.UserClient, user string, room id.RoomID, j int) error {
 	for k := range r.cfg.Turns {
-		turn, err := r.oneTurn(ctx, u, user, room, j, k)
+		turn, err := r.oneTurn(ctx, u, user, room, j, k, nil)
 		if err != nil {
 			return err
 		}
@@ -84,8 +85,18 @@ func (r *run) talk(ctx context.Context, u *harness.UserClient, user string, room
 }
 
 // oneTurn sends turn k of chat j and waits for its reply, first visible
-// then complete; a reply that never comes is a Turn without them.
-func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, room id.RoomID, j, k int) (Turn, error) {
+// then complete, or for the notice that it was cut (a member killed while
+// it streamed: Turn.Cut); a reply that never comes is a Turn without them.
+// onFirst, when set, is called once the reply's first message showed, or
+// the wait for it ended.
+func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, room id.RoomID, j, k int, onFirst func()) (Turn, error) {
+	var firstOnce sync.Once
+	first := func() {
+		if onFirst != nil {
+			firstOnce.Do(onFirst)
+		}
+	}
+	defer first()
 	bot := r.stack.BotID
 	text := fmt.Sprintf("%s chat %d turn %d", user, j+1, k+1)
 	msg, want := text, "echo: "+text
@@ -105,16 +116,29 @@ func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, r
 		return Turn{}, fmt.Errorf("turn %d of chat %d: %w", k+1, j+1, err)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, r.cfg.ReplyTimeout)
+	mine := func(m harness.Message) bool { return m.Sender == bot && u.ArrivedAfter(room, sent, m.EventID) }
+	cut := func(m harness.Message) bool {
+		return mine(m) && m.MsgType == event.MsgNotice && strings.HasPrefix(m.FinalBody, cutNotice)
+	}
 	reply := func(final bool) func(harness.Message) bool {
 		return func(m harness.Message) bool {
-			return m.Sender == bot && m.MsgType == event.MsgText && u.ArrivedAfter(room, sent, m.EventID) &&
-				(!final || strings.TrimSpace(m.FinalBody) == want)
+			return cut(m) || (mine(m) && m.MsgType == event.MsgText && (!final || strings.TrimSpace(m.FinalBody) == want))
 		}
 	}
-	if _, err := u.WaitMessage(waitCtx, room, reply(false)); err == nil {
-		turn.FirstVisible = time.Since(start)
+	if m, err := u.WaitMessage(waitCtx, room, reply(false)); err == nil {
+		if !cut(m) {
+			turn.FirstVisible = time.Since(start)
+		}
+		first()
 		if m, err := u.WaitMessage(waitCtx, room, reply(true)); err == nil {
-			turn.Complete, turn.Edits, turn.Replies = time.Since(start), m.Edits, 1
+			if cut(m) {
+				turn.Cut = true
+				if r.cluster != nil {
+					turn.ToldCut = r.cluster.sinceKill()
+				}
+			} else {
+				turn.Complete, turn.Edits, turn.Replies = time.Since(start), m.Edits, 1
+			}
 		}
 	}
 	cancel()
@@ -122,6 +146,17 @@ func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, r
 		return Turn{}, ctx.Err()
 	}
 	return turn, nil
+}
+
+// countCutNotices is how many notices of a cut reply a chat holds.
+func countCutNotices(u *harness.UserClient, bot id.UserID, room id.RoomID) int {
+	n := 0
+	for _, m := range u.Messages(room) {
+		if m.Sender == bot && m.MsgType == event.MsgNotice && strings.HasPrefix(m.FinalBody, cutNotice) {
+			n++
+		}
+	}
+	return n
 }
 
 // countReplies is how many complete bot replies a chat holds (messages
@@ -134,4 +169,51 @@ func countReplies(u *harness.UserClient, bot id.UserID, room id.RoomID, wants ma
 		}
 	}
 	return n
+}
+
+// waves runs a cluster run's turns (cluster.go): turn k in every chat at
+// once, the cluster's chaos for k once every chat shows its reply's first
+// message, and the next turn once every chat's turn k ended.
+func (r *run) waves(ctx context.Context, clients []*harness.UserClient, users []string, chats [][]id.RoomID) error {
+	n := r.cfg.Users * r.cfg.Rooms
+	for k := range r.cfg.Turns {
+		var shown sync.WaitGroup
+		shown.Add(n)
+		chaos := r.cluster.chaos(k)
+		chaosErr := make(chan error, 1)
+		waveDone := make(chan struct{})
+		go func() {
+			allShown := make(chan struct{})
+			go func() { shown.Wait(); close(allShown) }()
+			select {
+			case <-allShown:
+			case <-time.After(30 * time.Second):
+			case <-waveDone:
+			}
+			if chaos == nil || ctx.Err() != nil {
+				chaosErr <- nil
+				return
+			}
+			// On ctx, not the wave's: the cut turns may all be told before
+			// the member that took over says it is ready.
+			chaosErr <- chaos(ctx)
+		}()
+		err := r.each(ctx, n, func(ctx context.Context, idx int) error {
+			i, j := idx/r.cfg.Rooms, idx%r.cfg.Rooms
+			turn, err := r.oneTurn(ctx, clients[i], users[i], chats[i][j], j, k, shown.Done)
+			if err != nil {
+				return err
+			}
+			r.add(turn)
+			return nil
+		})
+		close(waveDone)
+		if cerr := <-chaosErr; cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("turn %d: %w", k+1, err)
+		}
+	}
+	return nil
 }

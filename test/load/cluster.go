@@ -1,0 +1,244 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// A cluster run (Config.Members of 2 or more) is issue 24's simulation:
+// the bot runs as members of one cluster on a PostgreSQL state database,
+// and the run kills and adds members while replies stream.
+//
+//   - Turn 1: once every chat shows its reply's first chunk (or 30 s went
+//     by), the member holding the ingress is killed with SIGKILL. The turns
+//     it was streaming are cut: each must get exactly one notice from the
+//     member that takes the ingress over, and nothing may be lost.
+//   - Turn 2: once every chat shows its first chunk, a standing-by member
+//     is killed and a new member joins, under load: nothing is lost,
+//     nothing doubled, nobody told of a cut reply.
+//   - Later turns run undisturbed.
+//
+// Members other than the stack's own bot (member-0) are started here, with
+// the stack's bot settings, a member id and an HTTP port of their own.
+
+// cutNotice is the start of the notice of a reply a member's death cut.
+const cutNotice = "I restarted while answering"
+
+// member is one running copy of the bot.
+type member struct {
+	id   string
+	proc *harness.Process
+	addr string // its HTTP listener
+	// peakRSS is its peak resident set, read just before it was killed
+	// (or at the end of the run).
+	peakRSS int64
+	killed  bool
+}
+
+// cluster is the members of a cluster run and what the chaos measured.
+type cluster struct {
+	stack *harness.Stack
+	ctx   context.Context
+
+	mu      sync.Mutex
+	members []*member
+	holder  *member
+	next    int
+	// killedAt is when the ingress holder was killed (zero before).
+	killedAt time.Time
+	// takeover and ready are from that kill to a standing-by member
+	// taking the ingress over, then to its being ready.
+	takeover, ready time.Duration
+	// events says what the chaos did, in order, for the report.
+	events []string
+}
+
+// clusterEnv is the bot's settings for a member of a cluster whose state
+// is the PostgreSQL database dsn.
+func clusterEnv(dsn string) []string {
+	return []string{
+		"SURFACES_PERSISTENCE_BACKEND=postgres", "SURFACES_PERSISTENCE_POSTGRES_DSN=" + dsn,
+		"SURFACES_CLUSTER_ENABLED=true", "SURFACES_CLUSTER_MEMBER_ID=member-0",
+	}
+}
+
+// startCluster adopts the stack's running bot as member-0, the ingress
+// holder, and starts the other members, waiting for each to stand by.
+func startCluster(ctx context.Context, stack *harness.Stack, members int) (*cluster, error) {
+	c := &cluster{stack: stack, ctx: ctx, next: 1}
+	first := &member{id: "member-0", proc: stack.Bot, addr: stack.HTTPAddr()}
+	c.members, c.holder = []*member{first}, first
+	for range members - 1 {
+		if _, err := c.add(ctx); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// add starts one more member and waits until it stands by.
+func (c *cluster) add(ctx context.Context) (*member, error) {
+	c.mu.Lock()
+	id := fmt.Sprintf("member-%d", c.next)
+	c.next++
+	c.mu.Unlock()
+	// The member outlives this call's ctx (a wave's); close stops it.
+	p, addr, err := c.stack.StartMember(c.ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	m := &member{id: id, proc: p, addr: addr}
+	c.mu.Lock()
+	c.members = append(c.members, m)
+	c.mu.Unlock()
+	if _, err := p.WaitForLine(ctx, harness.MemberStandingBy); err != nil {
+		return nil, fmt.Errorf("%s did not stand by: %w\n%s", id, err, p.LogTail(20))
+	}
+	return m, nil
+}
+
+// killHolder kills the ingress holder with SIGKILL and waits for another
+// member to take the ingress over and be ready; that member holds it then.
+func (c *cluster) killHolder(ctx context.Context) error {
+	c.mu.Lock()
+	victim := c.holder
+	var standby []*member
+	for _, m := range c.members {
+		if m != victim && !m.killed {
+			standby = append(standby, m)
+		}
+	}
+	c.mu.Unlock()
+	if len(standby) == 0 {
+		return errors.New("no member stands by to take the ingress over")
+	}
+	victim.peakRSS = peakRSS(victim.proc.Pid())
+	killed := time.Now()
+	if err := victim.proc.Kill(); err != nil {
+		return fmt.Errorf("failed to kill %s: %w", victim.id, err)
+	}
+	c.mu.Lock()
+	victim.killed, c.killedAt = true, killed
+	c.events = append(c.events, "killed "+victim.id+" (the ingress holder)")
+	c.mu.Unlock()
+
+	// The first standing-by member to log the takeover holds the ingress.
+	won := make(chan *member, len(standby))
+	waitCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	for _, m := range standby {
+		go func() {
+			if _, err := m.proc.WaitForLine(waitCtx, harness.MemberTookOver); err == nil {
+				won <- m
+			}
+		}()
+	}
+	var holder *member
+	select {
+	case holder = <-won:
+	case <-ctx.Done():
+		return fmt.Errorf("no member took the ingress over after %s was killed: %w", victim.id, ctx.Err())
+	}
+	takeover := time.Since(killed)
+	if _, err := holder.proc.WaitForLine(ctx, harness.MemberReady); err != nil {
+		return fmt.Errorf("%s took the ingress over but was not ready: %w\n%s", holder.id, err, holder.proc.LogTail(20))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holder, c.takeover, c.ready = holder, takeover, time.Since(killed)
+	c.events = append(c.events, holder.id+" took the ingress over")
+	return nil
+}
+
+// killStandbyAndAdd kills a standing-by member with SIGKILL and starts a
+// new one, while the holder serves.
+func (c *cluster) killStandbyAndAdd(ctx context.Context) error {
+	c.mu.Lock()
+	var victim *member
+	for _, m := range c.members {
+		if m != c.holder && !m.killed {
+			victim = m
+			break
+		}
+	}
+	c.mu.Unlock()
+	if victim != nil {
+		victim.peakRSS = peakRSS(victim.proc.Pid())
+		if err := victim.proc.Kill(); err != nil {
+			return fmt.Errorf("failed to kill %s: %w", victim.id, err)
+		}
+		c.mu.Lock()
+		victim.killed = true
+		c.events = append(c.events, "killed "+victim.id+" (standing by)")
+		c.mu.Unlock()
+	}
+	m, err := c.add(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.events = append(c.events, m.id+" joined")
+	c.mu.Unlock()
+	return nil
+}
+
+// chaos is what happens to the cluster once every chat of turn k shows its
+// reply's first chunk; nil for none.
+func (c *cluster) chaos(k int) func(context.Context) error {
+	switch k {
+	case 0:
+		return c.killHolder
+	case 1:
+		return c.killStandbyAndAdd
+	}
+	return nil
+}
+
+// sinceKill is the time since the ingress holder was killed, 0 before.
+func (c *cluster) sinceKill() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killedAt.IsZero() {
+		return 0
+	}
+	return time.Since(c.killedAt)
+}
+
+// current is the member holding the ingress.
+func (c *cluster) current() *member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.holder
+}
+
+// peaks is each member's peak RSS in MiB, reading the running ones now.
+func (c *cluster) peaks() map[string]float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]float64{}
+	for _, m := range c.members {
+		if !m.killed {
+			m.peakRSS = peakRSS(m.proc.Pid())
+		}
+		out[m.id] = float64(m.peakRSS) / (1 << 20)
+	}
+	return out
+}
+
+// close stops the members this run started (member-0 is the stack's).
+func (c *cluster) close() {
+	c.mu.Lock()
+	members := c.members
+	c.mu.Unlock()
+	for _, m := range members {
+		if m.proc != c.stack.Bot && !m.killed {
+			_ = m.proc.StopWithGrace(15 * time.Second)
+		}
+	}
+}
