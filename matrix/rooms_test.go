@@ -265,3 +265,31 @@ const botOnly = `{"org.surfaces.chat":100,"org.surfaces.space":100,"m.room.power
 
 // stopKey is the MSC4391 state key of the bot's !stop description.
 var stopKey = (&cmdschema.EventContent{Command: "stop"}).StateKey("@bot:hs.test")
+
+// TestInviteOfAMemberIsNoError: a homeserver refusing to invite a user who
+// is in the room already (Dendrite's and Synapse's words) is what Invite
+// wanted; any other refusal is an error.
+func TestInviteOfAMemberIsNoError(t *testing.T) {
+	tests := []struct {
+		name, errcode, message string
+		wantErr                bool
+	}{
+		{"Dendrite", "M_FORBIDDEN", "user is already joined to room", false},
+		{"Synapse", "M_FORBIDDEN", "@alice:hs.test is already in the room.", false},
+		{"banned", "M_FORBIDDEN", "@alice:hs.test is banned from the room", true},
+		{"not allowed", "M_FORBIDDEN", "You don't have permission to invite users", true},
+		{"already joined, another code", "M_UNKNOWN", "user is already joined to room", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newTestHomeserver(t)
+			hs.handle(t, routeInvite, func(w http.ResponseWriter, r *http.Request) {
+				matrixError(w, http.StatusForbidden, tc.errcode, tc.message)
+			})
+			err := hs.connect(t).Invite(testContext(t), "!r:hs.test", "@alice:hs.test")
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Invite refused with %q: %v, want an error %t", tc.message, err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -371,12 +371,25 @@ func (c *Client) AddToSpace(ctx context.Context, spaceID, roomID string) error {
 	return nil
 }
 
-// Invite implements actors.MatrixRooms.
+// Invite implements actors.MatrixRooms. A user already in the room is
+// not an error: what the invite is for holds. The bot re-invites on every
+// !new (the user may have left the Space), and Dendrite and Synapse refuse
+// a member's invite with M_FORBIDDEN ("user is already joined to room",
+// "… is already in the room"); each was a warning in the log.
 func (c *Client) Invite(ctx context.Context, roomID, userID string) error {
 	if _, err := c.cli.InviteUser(ctx, id.RoomID(roomID), &mautrix.ReqInviteUser{UserID: id.UserID(userID)}); err != nil {
+		if alreadyInRoom(err) {
+			return nil
+		}
 		return fmt.Errorf("failed to invite %s to %s: %w", userID, roomID, err)
 	}
 	return nil
+}
+
+// alreadyInRoom reports an invite refused because its user is a member.
+func alreadyInRoom(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return errors.Is(err, mautrix.MForbidden) && (strings.Contains(msg, "already joined") || strings.Contains(msg, "already in the room"))
 }
 
 // SetRoomName implements actors.MatrixRooms.

@@ -107,7 +107,7 @@ func (p *provisioner) run(ctx context.Context) error {
 	if len(p.active) > 0 {
 		for _, r := range p.active {
 			if err := m.Invite(ctx, r.RoomID, p.rec.UserID); err != nil {
-				log.Warn().Err(err).Str("room_id", r.RoomID).Msg("re-invite failed (already joined?)")
+				log.Warn().Err(err).Str("room_id", r.RoomID).Msg("re-invite failed")
 			}
 		}
 		p.notice(ctx, p.entry, cat.T(catalog.Reinvited, "space", spaceName(p.opts, cat, name)))
@@ -136,7 +136,7 @@ func (p *provisioner) ensureSpace(ctx context.Context, name string) error {
 	m := p.deps.Matrix
 	if p.rec.SpaceID != "" {
 		if err := m.Invite(ctx, p.rec.SpaceID, p.rec.UserID); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Str("space_id", p.rec.SpaceID).Msg("re-invite to Space failed (already joined?)")
+			zerolog.Ctx(ctx).Warn().Err(err).Str("space_id", p.rec.SpaceID).Msg("re-invite to the Space failed")
 		}
 		return nil
 	}
@@ -185,7 +185,7 @@ func (p *provisioner) newChat(ctx context.Context, chatName string) error {
 func (p *provisioner) reopen(ctx context.Context, room actors.RoomRecord) {
 	m, log := p.deps.Matrix, zerolog.Ctx(ctx)
 	if err := m.Invite(ctx, room.RoomID, p.rec.UserID); err != nil {
-		log.Warn().Err(err).Str("room_id", room.RoomID).Msg("re-invite failed (already joined?)")
+		log.Warn().Err(err).Str("room_id", room.RoomID).Msg("re-invite failed")
 	}
 	if room.SpaceID != "" {
 		if err := m.AddToSpace(ctx, room.SpaceID, room.RoomID); err != nil {

@@ -59,22 +59,26 @@ func TestSmokeBurst(t *testing.T) {
 	}
 }
 
-// TestSimulationCluster is issue 24's simulation, sized for this
-// machine: three members of a cluster on PostgreSQL, Dendrite and the
-// reference agent on loopback, 200 rooms (20 users × 10 chats) whose
-// replies stream for 8 s. During the first turn the ingress holder is
+// TestSimulationCluster is issue 24's simulation: three members of a
+// cluster on PostgreSQL, Dendrite and the reference agent on loopback,
+// replies streaming for 8 s. During the first turn the ingress holder is
 // killed with SIGKILL: the turns it streamed are cut, and each must be
 // told so exactly once by the member that takes over; during the second a
 // standing-by member is killed and a new one joins; nothing may be lost or
 // doubled, and no turn after the first may be cut. The takeover, the time
 // to each cut turn's notice and the members' RSS are printed, not asserted.
+//
+// It is sized for this machine: 200 rooms (20 users × 10 chats, about 11
+// minutes, most of it Dendrite making the rooms) when SURFACES_SIMULATION
+// is "full", as .ci/run sets it for a run of its own; 6 rooms (3 users × 2
+// chats) otherwise, so that the README's command stays short.
 func TestSimulationCluster(t *testing.T) {
 	if _, err := harness.PostgresBinDir(); err != nil && !testing.Short() {
 		needs.Missing(t, err.Error())
 	}
-	users, rooms := 20, 10
-	if os.Getenv("SURFACES_SIMULATION_SIZE") == "small" { // while working on it
-		users, rooms = 3, 2
+	users, rooms := 3, 2
+	if os.Getenv("SURFACES_SIMULATION") == "full" {
+		users, rooms = 20, 10
 	}
 	rep := smoke(t, load.Config{Users: users, Rooms: rooms, Turns: 3, Stream: 8 * time.Second, Members: 3,
 		OnboardTimeout: 15 * time.Minute})
@@ -114,7 +118,7 @@ func smokeWith(t *testing.T, cfg load.Config, run func(context.Context, load.Con
 	if testing.Short() {
 		t.Skip("runs Dendrite, the agent and the bot; skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	ctx = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).WithContext(ctx)
 	cfg.Pace = 200 * time.Millisecond
