@@ -355,6 +355,9 @@ func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
 			r.cutNotices += told
 			if told != r.cutIn(room) {
 				r.roomsToldWrong++
+				if len(r.toldWrong) < 3 {
+					r.toldWrong = append(r.toldWrong, r.describe(u, stack.BotID, room))
+				}
 			}
 		}
 	}
@@ -373,6 +376,8 @@ type run struct {
 	// cutNotices counts the notices of a cut reply after the run;
 	// roomsToldWrong the rooms where they are not one a cut turn.
 	cutNotices, roomsToldWrong int
+	// toldWrong describes the first such rooms, for a closer look.
+	toldWrong []string
 
 	mu    sync.Mutex
 	turns []Turn

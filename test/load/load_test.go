@@ -68,10 +68,11 @@ func TestSmokeBurst(t *testing.T) {
 // doubled, and no turn after the first may be cut. The takeover, the time
 // to each cut turn's notice and the members' RSS are printed, not asserted.
 //
-// It is sized for this machine: 200 rooms (20 users × 10 chats, about 11
-// minutes, most of it Dendrite making the rooms) when SURFACES_SIMULATION
-// is "full", as .ci/run sets it for a run of its own; 6 rooms (3 users × 2
-// chats) otherwise, so that the README's command stays short.
+// It is sized for this machine: 6 rooms (3 users × 2 chats); 200 rooms
+// (20 users × 10 chats, about 11 minutes, most of it Dendrite making the
+// rooms) when SURFACES_SIMULATION is "full". At 200 rooms it fails today
+// (README, "the load driver"): a holder killed with a reply's final edit in
+// flight leaves a complete reply that the next holder calls cut.
 func TestSimulationCluster(t *testing.T) {
 	if _, err := harness.PostgresBinDir(); err != nil && !testing.Short() {
 		needs.Missing(t, err.Error())
@@ -86,6 +87,9 @@ func TestSimulationCluster(t *testing.T) {
 		t.Fatal("killing the ingress holder mid-stream cut no turn: the kill came too late to test anything")
 	}
 	if rep.RoomsToldWrong != 0 {
+		for _, d := range rep.ToldWrong {
+			t.Log(d)
+		}
 		t.Fatalf("%d rooms were told of a cut reply otherwise than once a cut turn (%d notices for %d cut turns)", rep.RoomsToldWrong, rep.CutNotices, rep.Cut)
 	}
 	for _, turn := range rep.TurnDetails {

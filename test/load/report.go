@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/surfaces-bot/surfaces/test/harness"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -73,6 +74,10 @@ type Report struct {
 	CutNotices       int                `json:"cut_notices,omitempty"`
 	RoomsToldWrong   int                `json:"rooms_told_wrong,omitempty"`
 	MemberPeakRSSMiB map[string]float64 `json:"member_peak_rss_mib,omitempty"`
+
+	// ToldWrong describes the first rooms told otherwise than once a cut
+	// turn: their turns and the bot's messages, in order.
+	ToldWrong []string `json:"rooms_told_wrong_details,omitempty"`
 
 	// TurnDetails are every turn, for a closer look.
 	TurnDetails []Turn `json:"-"`
@@ -150,7 +155,7 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	rep.RateLimited = after.sum("surfaces_matrix_requests_total", limited) - before.sum("surfaces_matrix_requests_total", limited)
 	rep.BotPeakRSSMiB = float64(after.botPeakRSSBytes) / (1 << 20)
 	rep.BotCPUSeconds = (after.botCPU - before.botCPU).Seconds()
-	rep.CutNotices, rep.RoomsToldWrong = r.cutNotices, r.roomsToldWrong
+	rep.CutNotices, rep.RoomsToldWrong, rep.ToldWrong = r.cutNotices, r.roomsToldWrong, r.toldWrong
 	if c := r.cluster; c != nil {
 		c.mu.Lock()
 		rep.Members, rep.Chaos = r.cfg.Members, slices.Clone(c.events)
@@ -160,6 +165,29 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	}
 	rep.HSCPUSeconds = (after.hsCPU - before.hsCPU).Seconds()
 	return rep
+}
+
+// describe lists room's turns and the bot's messages in it, in order.
+func (r *run) describe(u *harness.UserClient, bot id.UserID, room id.RoomID) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:", room)
+	for _, t := range r.turns {
+		if t.Room == room.String() {
+			fmt.Fprintf(&b, "\n  turn %q: cut %t, replies %d, first visible %v, complete %v", t.Text, t.Cut, t.Replies, t.FirstVisible, t.Complete)
+		}
+	}
+	for _, m := range u.Messages(room) {
+		body := m.FinalBody
+		if len(body) > 60 {
+			body = body[:60] + "…"
+		}
+		who := "user"
+		if m.Sender == bot {
+			who = "bot"
+		}
+		fmt.Fprintf(&b, "\n  %s %s %s %s (%d edits): %q", m.Timestamp.Format("15:04:05.000"), who, m.MsgType, m.EventID, m.Edits, body)
+	}
+	return b.String()
 }
 
 // cutIn counts the turns of room told they were cut.
