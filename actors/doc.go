@@ -1,4 +1,8 @@
-// Package actors is the actor tree of Surfaces on protoactor-go.
+// Package actors is the vocabulary of Surfaces' actor tree on
+// protoactor-go: the messages, the ports the tree works through, the
+// records, the errors, and what every kind of actor and every port's
+// implementation share (Ack, the send pacer, the actor system). The actors
+// themselves are in its subpackages, one a kind (see Map).
 //
 // A Root actor routes Matrix events to one User actor per Matrix user (named
 // by user id), which supervises one Room actor per conversation room. The
@@ -55,22 +59,22 @@
 //
 //   - A message: ../matrix/syncer.go (ProcessResponse, convert, withAck)
 //     turns a sync response into MessageReceived with an Ack; root/root.go
-//     (route) sends it to its sender's user actor; user/user.go (handle, message)
-//     checks access (hasAccess), the rate limit (user/ratelimit.go
+//     (route) sends it to its sender's user actor; user/user.go (handle,
+//     message) checks access (hasAccess), the rate limit (user/ratelimit.go
 //     withinRateLimit) and commands (commands.go ParseCommand), then hands
-//     it to the room (toRoom) as a StartTurn; room/room.go (handle, takenBefore,
-//     enqueue) takes it once and queues it.
+//     it to the room (toRoom) as a StartTurn; room/room.go (handle,
+//     takenBefore, enqueue) takes it once and queues it.
 //   - A turn and its reply: room/turn.go (startNextTurn, dialed,
 //     turnRecorded, sendTurn, agentEvent, pump, finishTurn): the turn is
 //     recorded (TurnInFlight) before the agent gets it; room/reply.go
 //     (replyView, splitText) lays out the reply; room/typing.go
 //     (typingLatch); the agent side is ../agents/conn.go (Turn).
-//   - A command: commands.go (ParseCommand, RoomScoped, lookupCommand); user-scoped ones
-//     in user/commands.go (command, newChat); room-scoped ones in
-//     room/commandacks.go (command, commandDone) and room/commands.go
-//     (runCommand); conversations in room/contexts.go (saveContext,
-//     loadContext, chooseAgent, rebind); a new command is a line in
-//     commands.go and a case in runCommand or command.
+//   - A command: commands.go (ParseCommand, RoomScoped, lookupCommand);
+//     user-scoped ones in user/commands.go (command, newChat); room-scoped
+//     ones in room/commandacks.go (command, commandDone) and
+//     room/commands.go (runCommand); conversations in room/contexts.go
+//     (saveContext, loadContext, chooseAgent, rebind); a new command is a
+//     line in commands.go and a case in runCommand or command.
 //   - Stop: room/stop.go (stopTurn, cancelSentDone, stoppedTurnOver,
 //     endStopping) sends USER_CANCEL through ../agents/conn.go (Cancel).
 //   - Files: room/files.go (stageFile, fileStagedDone, removeStaged,
@@ -78,36 +82,36 @@
 //     (stagedQuota) bounds them per user; the agent's files go out from
 //     room/turn.go (agentEvent).
 //   - Acks: ack.go (Ack, AckOf, Took); a room acks with the record write
-//     (room/room.go save, saved; room/commandacks.go commandDone), a user actor
-//     when it decided (user/user.go handle); a failed write holds them
+//     (room/room.go save, saved; room/commandacks.go commandDone), a user
+//     actor when it decided (user/user.go handle); a failed write holds them
 //     (room/writefail.go writeFailed); the sync position waits for them
 //     (../matrix/position.go).
-//   - Record writes: room/room.go (save, publish) ordered by internal/kit/recordwrites.go
-//     (RecordWrites); the room's state event on the homeserver is
-//     stateevents.go (ChatStateOf, StateEvents).
+//   - Record writes: room/room.go (save, publish) ordered by
+//     internal/kit/recordwrites.go (RecordWrites); the room's state event on
+//     the homeserver is stateevents.go (ChatStateOf, StateEvents).
 //   - Onboarding and new chats: user/provision.go (provision, provisioner,
 //     createChat, reopen).
 //   - Reconciliation: reconcile/reconcile.go (Run, applyPlan) runs
-//     reconcile/plan.go (PlanFor) over what the homeserver holds;
-//     then reconcile/reconcile.go (loadedAfter, loadUsers) tells the root whose
+//     reconcile/plan.go (PlanFor) over what the homeserver holds; then
+//     reconcile/reconcile.go (loadedAfter, loadUsers) tells the root whose
 //     events deserve an actor and which rooms a stop left mid-turn.
-//   - Passivation: internal/kit/passivate.go (IdleClock, Children); user/user.go and room/room.go
-//     (idle).
-//   - Fencing, one activation per room: room/room.go (start) takes a new epoch
-//     (Store.ActivateRoom, records.go RoomRecord); a write refused as
+//   - Passivation: internal/kit/passivate.go (IdleClock, Children);
+//     user/user.go and room/room.go (idle).
+//   - Fencing, one activation per room: room/room.go (start) takes a new
+//     epoch (Store.ActivateRoom, records.go RoomRecord); a write refused as
 //     stale stops the older activation without a word, room/writefail.go
 //     (fenced).
-//   - Graceful stop: running_turns.go (WatchTurns, RunningTurns); room/room.go
-//     (stopped).
+//   - Graceful stop: running_turns.go (WatchTurns, RunningTurns);
+//     room/room.go (stopped).
 //   - Sending, paced by the homeserver: sendpacer.go (SendPacer,
 //     RateLimited, wait, next) over tokenbucket.go (TokenBucket); the
-//     decorator, sendpacer_matrix.go (Paced, pacedMatrix), is installed by root/root.go
-//     (NewProps), so every actor's posts are paced; room/turn.go (pump)
-//     marks a reply's first message, final texts and streaming edits
-//     (WithSendPriority).
-//   - Chat ids never reused: internal/kit/chatids.go (ReservingStore) reserves ahead in
-//     the bot's account data before ../persistence/sequence.go
-//     (NextPlatformChatID) hands one out; the decorator is installed by
-//     internal/kit/deps.go (Prepare).
+//     decorator, sendpacer_matrix.go (Paced, pacedMatrix), is installed by
+//     root/root.go (NewProps), so every actor's posts are paced;
+//     room/turn.go (pump) marks a reply's first message, final texts and
+//     streaming edits (WithSendPriority).
+//   - Chat ids never reused: internal/kit/chatids.go (ReservingStore)
+//     reserves ahead in the bot's account data before
+//     ../persistence/sequence.go (NextPlatformChatID) hands one out; the
+//     decorator is installed by internal/kit/deps.go (Prepare).
 //   - Quotas: user/quota.go (chatQuotaLeft, stagedQuota, stagedEnded).
 package actors
