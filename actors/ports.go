@@ -80,6 +80,10 @@ type MatrixSender interface {
 	// MarkRead sends the bot's m.read receipt for eventID, so the user sees
 	// which messages the agent has picked up.
 	MarkRead(ctx context.Context, roomID, eventID string) error
+	// ReplyEnded reports whether roomID's recent timeline holds the bot's
+	// post marked (EndingReply) as the last of its reply to the user's
+	// message eventID: the reply ended, whatever the record says.
+	ReplyEnded(ctx context.Context, roomID, eventID string) (bool, error)
 }
 
 // MatrixRooms creates and manages rooms and membership.

@@ -109,7 +109,7 @@ func (c *Client) SendFile(ctx context.Context, roomID string, f actors.OutgoingF
 		}
 		content.URL, content.File = "", &event.EncryptedFileInfo{EncryptedFile: *file, URL: up.ContentURI.CUString()}
 	}
-	resp, err := c.cli.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, content)
+	resp, err := c.cli.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, marked(ctx, content))
 	if err != nil {
 		return "", fmt.Errorf("failed to send %s to %s: %w", f.Name, roomID, err)
 	}

@@ -79,7 +79,7 @@ func (c *Client) send(ctx context.Context, roomID string, content *event.Message
 	if err := fit(content); err != nil {
 		return "", err
 	}
-	resp, err := c.cli.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, content)
+	resp, err := c.cli.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, marked(ctx, content))
 	if err != nil {
 		return "", fmt.Errorf("failed to send to %s: %w", roomID, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/surfaces-bot/surfaces/actors"
 )
 
 const roomPath = "/_matrix/client/v3/rooms/!r:hs.test"
@@ -70,6 +72,25 @@ func TestSenderRequests(t *testing.T) {
 				"m.new_content": map[string]any{"msgtype": "m.text", "body": strings.Repeat("<", 8000), "m.mentions": map[string]any{}},
 				"m.relates_to":  map[string]any{"rel_type": "m.replace", "event_id": "$orig"},
 			}),
+		},
+		{
+			name: "SendText ending a reply carries the mark",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return c.SendText(actors.EndingReply(ctx, "$asked"), "!r:hs.test", "hello")
+			},
+			wantID: "$sent", method: "PUT", path: roomPath + "/send/m.room.message/*",
+			body: `{"msgtype":"m.text","body":"hello","m.mentions":{},"org.surfaces.reply_end":"$asked"}`,
+		},
+		{
+			name: "EditText ending a reply carries the mark beside the edit",
+			call: func(ctx context.Context, c *Client) (string, error) {
+				return "", c.EditText(actors.EndingReply(ctx, "$asked"), "!r:hs.test", "$orig", "done")
+			},
+			method: "PUT", path: roomPath + "/send/m.room.message/*",
+			body: `{"msgtype":"m.text","body":"* done","m.mentions":{},
+				"m.new_content":{"msgtype":"m.text","body":"done","m.mentions":{}},
+				"m.relates_to":{"rel_type":"m.replace","event_id":"$orig"},
+				"org.surfaces.reply_end":"$asked"}`,
 		},
 		{
 			name: "SetTyping on",

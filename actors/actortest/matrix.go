@@ -23,6 +23,8 @@ type Call struct {
 	Text    string
 	UserIDs []string
 	Typing  bool
+	// Ends is the user's message whose reply the post ends (EndingReply).
+	Ends string
 }
 
 // Matrix is a fake actors.Matrix that records every call, answers with
@@ -253,13 +255,26 @@ func (m *Matrix) SendNotice(ctx context.Context, roomID, text string) (string, e
 
 // SendText implements actors.MatrixSender.
 func (m *Matrix) SendText(ctx context.Context, roomID, markdown string) (string, error) {
-	return m.record(ctx, Call{Method: "SendText", RoomID: roomID, Text: markdown})
+	return m.record(ctx, Call{Method: "SendText", RoomID: roomID, Text: markdown, Ends: actors.ReplyEndOf(ctx)})
 }
 
 // EditText implements actors.MatrixSender.
 func (m *Matrix) EditText(ctx context.Context, roomID, eventID, markdown string) error {
-	_, err := m.record(ctx, Call{Method: "EditText", RoomID: roomID, EventID: eventID, Text: markdown})
+	_, err := m.record(ctx, Call{Method: "EditText", RoomID: roomID, EventID: eventID, Text: markdown, Ends: actors.ReplyEndOf(ctx)})
 	return err
+}
+
+// ReplyEnded implements actors.MatrixSender: true when a post recorded
+// before it, failed ones included (as a homeserver may apply a request
+// whose answer never came back), ended the reply to eventID in roomID. It
+// is recorded too, with EventID the user's message.
+func (m *Matrix) ReplyEnded(ctx context.Context, roomID, eventID string) (bool, error) {
+	ended := false
+	for _, c := range m.Calls() {
+		ended = ended || (c.RoomID == roomID && c.Ends == eventID)
+	}
+	_, err := m.record(ctx, Call{Method: "ReplyEnded", RoomID: roomID, EventID: eventID})
+	return ended && err == nil, err
 }
 
 // SetTyping implements actors.MatrixSender.

@@ -57,6 +57,9 @@ type replyOp struct {
 	text    string
 	// file is set for a file to upload and post (never edited).
 	file string
+	// ends is the user's message whose reply this operation ends: the
+	// last one of a turn that did not fail (see actors.EndingReply).
+	ends string
 }
 
 // progressReserve keeps room in the last part for the progress line, so the
@@ -127,8 +130,19 @@ func (v *replyView) appendText(parts []replyPart, s string) []replyPart {
 
 // next returns the first operation needed to make the reply show want, or
 // false when it already does.
-func (v *replyView) next(want []replyPart) (replyOp, bool) {
-	for i, p := range want {
+func (v *replyView) next(want []replyPart) (replyOp, bool) { return v.nextFrom(want, 0) }
+
+// last reports whether op, the operation next returned for want, is the
+// last one: once it is done the reply shows want.
+func (v *replyView) last(want []replyPart, op replyOp) bool {
+	_, more := v.nextFrom(want, op.part+1)
+	return !more
+}
+
+// nextFrom is next, looking at the events from index from on.
+func (v *replyView) nextFrom(want []replyPart, from int) (replyOp, bool) {
+	for i := from; i < len(want); i++ {
+		p := want[i]
 		if i >= len(v.shown) {
 			return replyOp{part: i, text: p.text, file: p.file}, true
 		}

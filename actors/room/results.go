@@ -37,6 +37,8 @@ func (a *roomActor) taskDone(c actor.Context, m taskResult) {
 		a.usageListedDone(c, m)
 	case *movedToAssigned:
 		a.movedToAssignedDone(c, m)
+	case *cutChecked:
+		a.cutCheckedDone(c, m)
 	case *fileStaged:
 		a.fileStagedDone(c, m)
 	}

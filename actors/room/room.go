@@ -381,22 +381,10 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 	// Reconciliation left the homeserver's copy in step at start.
 	a.published = actors.ChatStateOf(a.rec)
 	a.restoreQueue()
-	if a.crashed || a.rec.TurnInFlight != nil {
-		key := catalog.Restarted
-		if a.crashed {
-			key = catalog.TurnCrashed
-		}
-		text := a.deps.Catalog.T(key)
-		if cut := cmp.Or(a.cut, a.rec.TurnInFlight); cut != nil {
-			a.log.Warn().Str("event_id", cut.EventID).Bool("crashed", a.crashed).Msg("a restart cut off a turn, telling the user")
-		}
-		if cut := cmp.Or(a.cut, a.rec.TurnInFlight); cut != nil && cut.Text != "" {
-			a.rec.LastFailed = &actors.FailedTurn{EventID: cut.EventID, Text: cut.Text, FailedAt: time.Now()}
-			text += "\n\n" + a.deps.Catalog.T(catalog.RetryHint)
-		}
-		a.notice(c, text)
-		a.rec.TurnInFlight = nil
-		a.save(c)
+	if cut := cmp.Or(a.cut, a.rec.TurnInFlight); cut != nil && cut.EventID != "" {
+		a.checkCut(c, cut)
+	} else if a.crashed || cut != nil {
+		a.tellCut(c, cut)
 	}
 	a.publishCommands(c)
 	pending := a.pending

@@ -383,7 +383,14 @@ func (a *roomActor) pump(c actor.Context) {
 		op, ok = a.retirePreview(t)
 	}
 	if !ok {
-		op, ok = t.reply.next(t.reply.render(t.ended, marker))
+		want := t.reply.render(t.ended, marker)
+		op, ok = t.reply.next(want)
+		if ok && t.ended && t.failure == nil && t.reply.last(want, op) {
+			// A holder stopped after this post but before the record
+			// says the turn ended leaves a complete reply: the mark lets
+			// the next one see that (see turnCheck).
+			op.ends = t.eventID
+		}
 	}
 	if !ok {
 		if t.ended {
@@ -426,6 +433,9 @@ func (a *roomActor) pump(c actor.Context) {
 	}
 	kit.RunTask(c, a.ctx, func(ctx context.Context) any {
 		ctx = actors.WithSendPriority(tlog.WithContext(context.WithoutCancel(ctx)), priority)
+		if op.ends != "" {
+			ctx = actors.EndingReply(ctx, op.ends)
+		}
 		if op.edit {
 			err := matrix.EditText(ctx, roomID, op.eventID, op.text)
 			return &replyOpDone{turnID: id, op: op, eventID: op.eventID, err: err}

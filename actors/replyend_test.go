@@ -1,0 +1,142 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+)
+
+// A reply's last post carries the mark of the message it answers, and only
+// the last: streaming posts, the earlier parts of a long reply and a failed
+// turn's last post carry none. A room whose holder stopped after the last
+// post but before the record said so finds the mark and stays silent.
+
+func TestOnlyAReplysLastPostIsMarked(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(tt *testTree, turn *actortest.Turn, m actortest.Mark)
+		// lastMarked is whether the reply's last post ends it; no other
+		// post may.
+		lastMarked bool
+	}{
+		{"one post streamed, then its final edit", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
+			turn.Emit(actortest.Text("first "))
+			tt.waitCall(m, "SendText", "!r", "first")
+			turn.Emit(actortest.Text("and last"), actortest.End(0))
+		}, true},
+		{"a reply whose end brings more parts", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
+			turn.Emit(actortest.Text("first "))
+			tt.waitCall(m, "SendText", "!r", "first")
+			turn.Emit(actortest.Text(strings.Repeat("word ", 400)), actortest.End(0))
+		}, true},
+		// The post went out on the text, before the end came: nothing
+		// is left to post once it has, so nothing carries the mark. A
+		// holder stopped between its answer and the record's write (one
+		// write) leaves a reply the next one calls cut (see room/cut.go).
+		{"a reply whose only post went out before its end", func(tt *testTree, turn *actortest.Turn, _ actortest.Mark) {
+			turn.Emit(actortest.Text("all at once"), actortest.End(0))
+		}, false},
+		{"a failed turn", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
+			turn.Emit(actortest.Text("half "))
+			tt.waitCall(m, "SendText", "!r", "half")
+			turn.Emit(actortest.Failed(errors.New("agent fell over"), ""))
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newTestTree(t, actors.Options{MaxMessageBytes: 1200})
+				tt.addRoom(alice, "!r", "1")
+				m := tt.mark()
+				asked := tt.say(alice, "!r", "go")
+				tc.run(tt, tt.turn(tt.conn()), m)
+				tt.turnEnded("!r")
+				synctest.Wait()
+				posts := tt.Matrix.CallsSince(m, "SendText", "EditText")
+				for i, c := range posts {
+					want := ""
+					if i == len(posts)-1 && tc.lastMarked {
+						want = asked
+					}
+					if c.Ends != want {
+						t.Fatalf("post %d of %d ends the reply to %q, want %q: %+v", i+1, len(posts), c.Ends, want, posts)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestRestartAfterTheReplyEnded: a room that starts with a turn in flight
+// tells its user the reply was cut unless the homeserver holds the reply's
+// marked last post; when it cannot ask, it tells. Either way the message
+// queued behind the turn runs after that, and the record's turn is ended.
+func TestRestartAfterTheReplyEnded(t *testing.T) {
+	tests := []struct {
+		name string
+		// landed is the message whose reply's last post the homeserver
+		// holds ("" for none).
+		landed     string
+		askFails   bool
+		wantNotice bool
+	}{
+		{"the last post landed", "$cut", false, false},
+		{"no last post", "", false, true},
+		{"another message's last post", "$earlier", false, true},
+		{"the homeserver cannot say", "$cut", true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newSeededTree(t, actors.Options{}, func(tt *testTree) {
+					r := tt.AddRoom(alice, "!r", "1")
+					r.TurnInFlight = &actors.InFlightTurn{EventID: "$cut", Text: "the question"}
+					r.Queue = []actors.QueuedMessage{{EventID: "$next", Sender: alice, Text: "next one"}}
+					if err := tt.Store.PutRoom(t.Context(), r); err != nil {
+						t.Fatal(err)
+					}
+					if tc.landed != "" {
+						ctx := actors.EndingReply(context.Background(), tc.landed)
+						if err := tt.Matrix.EditText(ctx, "!r", "$first", "the whole answer"); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if tc.askFails {
+						tt.Matrix.Fail("ReplyEnded", errors.New("M_UNKNOWN: the homeserver is busy"))
+					}
+				})
+				turn := tt.turn(tt.conn())
+				if turn.Msg.Text != "next one" {
+					t.Fatalf("the first turn after the restart is %q, want the queued message", turn.Msg.Text)
+				}
+				synctest.Wait()
+				var notices []string
+				for _, c := range tt.Matrix.Calls("SendNotice") {
+					notices = append(notices, c.Text)
+				}
+				told := len(notices) == 1 && strings.Contains(notices[0], "I restarted while answering")
+				if told != tc.wantNotice || len(notices) > 1 {
+					t.Fatalf("notices %q, want the cut notice %t", notices, tc.wantNotice)
+				}
+				// The queued message waited for the answer.
+				asked := tt.Matrix.Calls("ReplyEnded")
+				if len(asked) != 1 || asked[0].EventID != "$cut" {
+					t.Fatalf("asked the homeserver %+v, want once about $cut", asked)
+				}
+				if r, _ := tt.Store.GetRoom(t.Context(), "!r"); r.TurnInFlight == nil || r.TurnInFlight.EventID != "$next" {
+					t.Fatalf("turn in flight %+v, want the queued message's", r.TurnInFlight)
+				}
+				if r, _ := tt.Store.GetRoom(t.Context(), "!r"); (r.LastFailed != nil) != tc.wantNotice {
+					t.Fatalf("last failed %+v, want one for !retry %t", r.LastFailed, tc.wantNotice)
+				}
+				turn.Emit(actortest.End(0))
+				tt.turnEnded("!r")
+			})
+		})
+	}
+}

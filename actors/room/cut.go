@@ -1,0 +1,84 @@
+package room
+
+import (
+	"context"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/actors/internal/kit"
+)
+
+// A room that starts with a turn in flight (its record's TurnInFlight, left
+// by a holder that stopped without ending the turn: a kill, a crash, a
+// cluster member that died) owes its user a notice that the reply was cut.
+// The record is cleared only after the reply's last post returned, so a
+// holder stopped between the two leaves a complete reply behind; the room
+// asks the homeserver for the mark that post carries (actors.EndingReply)
+// before it speaks, and holds its queue meanwhile so the notice, when there
+// is one, comes before the next reply.
+
+// cutCheckTimeout bounds the question to the homeserver; past it the user
+// is told, as an unanswered question cannot show the reply ended.
+const cutCheckTimeout = 30 * time.Second
+
+// cutChecked is the homeserver's answer: whether the reply to the cut
+// turn's message had ended.
+type cutChecked struct {
+	inc   uint64
+	cut   *actors.InFlightTurn
+	ended bool
+	err   error
+}
+
+func (m *cutChecked) incarnation() uint64 { return m.inc }
+
+// checkCut asks the homeserver whether the reply to cut had ended.
+func (a *roomActor) checkCut(c actor.Context, cut *actors.InFlightTurn) {
+	a.holdTurns++
+	matrix, roomID, inc := a.deps.Matrix, a.roomID, a.inc
+	kit.RunTask(c, a.ctx, func(ctx context.Context) any {
+		ctx, cancel := context.WithTimeout(ctx, cutCheckTimeout)
+		defer cancel()
+		ended, err := matrix.ReplyEnded(ctx, roomID, cut.EventID)
+		return &cutChecked{inc: inc, cut: cut, ended: ended, err: err}
+	})
+}
+
+func (a *roomActor) cutCheckedDone(c actor.Context, m *cutChecked) {
+	switch {
+	case m.err != nil:
+		a.log.Warn().Err(m.err).Str("event_id", m.cut.EventID).Msg("failed to ask the homeserver whether a cut turn's reply had ended; telling the user it was cut")
+		a.tellCut(c, m.cut)
+	case m.ended:
+		a.log.Info().Str("event_id", m.cut.EventID).Msg("the turn in flight at the restart had posted its whole reply; no notice")
+		a.rec.TurnInFlight = nil
+		a.save(c)
+	default:
+		a.tellCut(c, m.cut)
+	}
+	a.releaseTurns(c)
+}
+
+// tellCut tells the user a restart (or a crash: a.crashed) cut off their
+// turn, offers !retry when the message is known, and ends the turn in the
+// record.
+func (a *roomActor) tellCut(c actor.Context, cut *actors.InFlightTurn) {
+	key := catalog.Restarted
+	if a.crashed {
+		key = catalog.TurnCrashed
+	}
+	text := a.deps.Catalog.T(key)
+	if cut != nil {
+		a.log.Warn().Str("event_id", cut.EventID).Bool("crashed", a.crashed).Msg("a restart cut off a turn, telling the user")
+		if cut.Text != "" {
+			a.rec.LastFailed = &actors.FailedTurn{EventID: cut.EventID, Text: cut.Text, FailedAt: time.Now()}
+			text += "\n\n" + a.deps.Catalog.T(catalog.RetryHint)
+		}
+	}
+	a.notice(c, text)
+	a.rec.TurnInFlight = nil
+	a.save(c)
+}
