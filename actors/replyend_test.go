@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
@@ -36,11 +37,44 @@ func TestOnlyAReplysLastPostIsMarked(t *testing.T) {
 		}, true},
 		// The post went out on the text, before the end came: nothing
 		// is left to post once it has, so nothing carries the mark. A
-		// holder stopped between its answer and the record's write (one
-		// write) leaves a reply the next one calls cut (see room/cut.go).
-		{"a reply whose only post went out before its end", func(tt *testTree, turn *actortest.Turn, _ actortest.Mark) {
-			turn.Emit(actortest.Text("all at once"), actortest.End(0))
+		// holder stopped while its answer is on the way back, or before
+		// the record's write, leaves a reply the next one calls cut (see
+		// room/cut.go).
+		{"a reply whose only post went out before its end", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
+			turn.Emit(actortest.Text("all at once"))
+			tt.waitCall(m, "SendText", "!r", "all at once")
+			turn.Emit(actortest.End(0))
 		}, false},
+		// The end came while the post waited to be sent (behind other
+		// rooms' posts, or the homeserver's rate limit): it goes out
+		// marked.
+		{"a reply whose only post waited to be sent when the end came", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
+			release := tt.Matrix.Block("SendText")
+			turn.Emit(actortest.Text("all at once"))
+			synctest.Wait()
+			turn.Emit(actortest.End(0))
+			synctest.Wait()
+			release()
+		}, true},
+		{"a post that waited to be sent when more text came, then the end", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
+			release := tt.Matrix.Block("SendText")
+			turn.Emit(actortest.Text("first "))
+			synctest.Wait()
+			turn.Emit(actortest.Text("second"), actortest.End(0))
+			synctest.Wait()
+			release()
+		}, true},
+		{"a streaming edit that waited to be sent when the end came", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
+			turn.Emit(actortest.Text("first "))
+			tt.waitCall(m, "SendText", "!r", "first")
+			release := tt.Matrix.Block("EditText")
+			turn.Emit(actortest.Text("second"))
+			time.Sleep(3 * time.Second) // virtual: the edit's interval passes, not NotifyAfter
+			synctest.Wait()
+			turn.Emit(actortest.End(0))
+			synctest.Wait()
+			release()
+		}, true},
 		{"a failed turn", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
 			turn.Emit(actortest.Text("half "))
 			tt.waitCall(m, "SendText", "!r", "half")

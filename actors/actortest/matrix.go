@@ -155,6 +155,9 @@ func (m *Matrix) record(ctx context.Context, c Call) (string, error) {
 	if err := m.wait(ctx, c.Method); err != nil {
 		return "", err
 	}
+	// Read once the call may go on: a post's mark can be set while it
+	// waits (see actors.ReplyEnd).
+	c.Ends = actors.ReplyEndOf(ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.overLimit(c.Method) {
@@ -255,12 +258,12 @@ func (m *Matrix) SendNotice(ctx context.Context, roomID, text string) (string, e
 
 // SendText implements actors.MatrixSender.
 func (m *Matrix) SendText(ctx context.Context, roomID, markdown string) (string, error) {
-	return m.record(ctx, Call{Method: "SendText", RoomID: roomID, Text: markdown, Ends: actors.ReplyEndOf(ctx)})
+	return m.record(ctx, Call{Method: "SendText", RoomID: roomID, Text: markdown})
 }
 
 // EditText implements actors.MatrixSender.
 func (m *Matrix) EditText(ctx context.Context, roomID, eventID, markdown string) error {
-	_, err := m.record(ctx, Call{Method: "EditText", RoomID: roomID, EventID: eventID, Text: markdown, Ends: actors.ReplyEndOf(ctx)})
+	_, err := m.record(ctx, Call{Method: "EditText", RoomID: roomID, EventID: eventID, Text: markdown})
 	return err
 }
 

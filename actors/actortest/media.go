@@ -62,7 +62,7 @@ func (m *Matrix) SendFile(ctx context.Context, roomID string, f actors.OutgoingF
 	if err != nil {
 		return "", err
 	}
-	id, err := m.record(ctx, Call{Method: "SendFile", RoomID: roomID, Text: f.Name, Ends: actors.ReplyEndOf(ctx)})
+	id, err := m.record(ctx, Call{Method: "SendFile", RoomID: roomID, Text: f.Name})
 	if err != nil {
 		return "", err
 	}

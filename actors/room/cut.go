@@ -19,6 +19,13 @@ import (
 // asks the homeserver for the mark that post carries (actors.EndingReply)
 // before it speaks, and holds its queue meanwhile so the notice, when there
 // is one, comes before the next reply.
+//
+// What is left: a last post that went out before the agent's end came
+// carries no mark (the end came while its request was at the homeserver,
+// or after it returned). A holder stopped from then until the record's
+// write, a request's trip and one write, leaves a complete reply that the
+// next holder calls cut. A post still waiting to be sent when the end
+// comes is marked (see markLastInFlight).
 
 // cutCheckTimeout bounds the question to the homeserver; past it the user
 // is told, as an unanswered question cannot show the reply ended.

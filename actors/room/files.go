@@ -203,9 +203,7 @@ func (a *roomActor) sendFile(c actor.Context, t *turn, op replyOp) {
 	files, matrix, roomID, id, tlog := a.deps.Files, a.deps.Matrix, a.roomID, t.id, t.log
 	kit.RunTask(c, a.ctx, func(ctx context.Context) any {
 		ctx = tlog.WithContext(context.WithoutCancel(ctx))
-		if op.ends != "" {
-			ctx = actors.EndingReply(ctx, op.ends)
-		}
+		ctx = actors.WithReplyEnd(ctx, op.end)
 		if !ok {
 			return &replyOpDone{turnID: id, op: op, err: actors.ErrUnknownAgent}
 		}

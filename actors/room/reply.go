@@ -3,6 +3,8 @@ package room
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/surfaces-bot/surfaces/actors"
 )
 
 // replyView is the pure state of one streamed agent reply: the text received
@@ -57,9 +59,10 @@ type replyOp struct {
 	text    string
 	// file is set for a file to upload and post (never edited).
 	file string
-	// ends is the user's message whose reply this operation ends: the
-	// last one of a turn that did not fail (see actors.EndingReply).
-	ends string
+	// end is the operation's mark: set when it is the last of a turn that
+	// did not fail, at once or, while it waits to be sent, when the
+	// agent's end shows it is (see actors.ReplyEnd).
+	end *actors.ReplyEnd
 }
 
 // progressReserve keeps room in the last part for the progress line, so the
@@ -137,6 +140,26 @@ func (v *replyView) next(want []replyPart) (replyOp, bool) { return v.nextFrom(w
 func (v *replyView) last(want []replyPart, op replyOp) bool {
 	_, more := v.nextFrom(want, op.part+1)
 	return !more
+}
+
+// settledBy reports whether the reply shows want once op, in flight, is
+// done: then op is its last operation.
+func (v *replyView) settledBy(want []replyPart, op replyOp) bool {
+	if len(want) != max(len(v.shown), op.part+1) {
+		return false
+	}
+	for i, p := range want {
+		shown := ""
+		if i == op.part {
+			shown = replyPart{text: op.text, file: op.file}.shownAs()
+		} else {
+			shown = v.shown[i]
+		}
+		if p.shownAs() != shown {
+			return false
+		}
+	}
+	return true
 }
 
 // nextFrom is next, looking at the events from index from on.

@@ -48,7 +48,9 @@ type turn struct {
 	chunks int
 
 	opInFlight bool
-	lastOpAt   time.Time
+	// inFlight is the operation in flight while opInFlight.
+	inFlight replyOp
+	lastOpAt time.Time
 	// edits counts the edits sent for this reply (PRODUCT R3.11).
 	edits int
 	// stopped is set when the user stopped the turn (!stop, 🛑).
@@ -312,7 +314,35 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 	default:
 		return
 	}
+	if t.ended && t.failure == nil && t.opInFlight {
+		a.markLastInFlight(t)
+	}
 	a.pump(c)
+}
+
+// markLastInFlight marks the post in flight as the reply's last when, the
+// agent's end come, nothing is left to post after it: it may still be
+// waiting to be sent, and then it carries the mark (see actors.ReplyEnd).
+func (a *roomActor) markLastInFlight(t *turn) {
+	op := t.inFlight
+	if op.end == nil || !a.previewStays(t) {
+		return
+	}
+	if t.reply.settledBy(t.reply.render(true, a.endMarker(t)), op) {
+		op.end.Set(t.eventID)
+	}
+}
+
+// endMarker is what the final text of t ends with: the stopped or the
+// incomplete marker, or nothing.
+func (a *roomActor) endMarker(t *turn) string {
+	switch {
+	case t.stopped:
+		return a.deps.Catalog.T(catalog.StoppedMark)
+	case t.failure != nil:
+		return a.deps.Catalog.T(catalog.Incomplete)
+	}
+	return ""
 }
 
 // retirePreview decides how a long turn ends (PRODUCT R3.10). Edits do not
@@ -326,9 +356,7 @@ func (a *roomActor) retirePreview(t *turn) (replyOp, bool) {
 	if t.retired {
 		return replyOp{}, false
 	}
-	// A reply with files stays where it is: posting it again would upload
-	// its files twice.
-	if len(t.reply.shown) == 0 || len(t.reply.files) > 0 || time.Since(t.started) < a.opts.NotifyAfter {
+	if a.previewStays(t) {
 		t.retired = true // short turns stay one message with its edits
 		return replyOp{}, false
 	}
@@ -341,6 +369,13 @@ func (a *roomActor) retirePreview(t *turn) (replyOp, bool) {
 	t.reply.shown, t.reply.eventIDs = nil, nil
 	t.retired = true
 	return replyOp{}, false
+}
+
+// previewStays reports whether the streamed preview of t is its reply:
+// a turn shorter than NotifyAfter, or one with files (posting it again
+// would upload its files twice).
+func (a *roomActor) previewStays(t *turn) bool {
+	return t.retired || len(t.reply.shown) == 0 || len(t.reply.files) > 0 || time.Since(t.started) < a.opts.NotifyAfter
 }
 
 // editGrowth makes each edit of a streaming reply wait a little longer than
@@ -371,13 +406,7 @@ func (a *roomActor) pump(c actor.Context) {
 	if t == nil || t.opInFlight {
 		return
 	}
-	marker := ""
-	switch {
-	case t.stopped:
-		marker = a.deps.Catalog.T(catalog.StoppedMark)
-	case t.failure != nil:
-		marker = a.deps.Catalog.T(catalog.Incomplete)
-	}
+	marker := a.endMarker(t)
 	op, ok := replyOp{}, false
 	if t.ended {
 		op, ok = a.retirePreview(t)
@@ -385,11 +414,12 @@ func (a *roomActor) pump(c actor.Context) {
 	if !ok {
 		want := t.reply.render(t.ended, marker)
 		op, ok = t.reply.next(want)
+		op.end = &actors.ReplyEnd{}
 		if ok && t.ended && t.failure == nil && t.reply.last(want, op) {
 			// A holder stopped after this post but before the record
 			// says the turn ended leaves a complete reply: the mark lets
-			// the next one see that (see turnCheck).
-			op.ends = t.eventID
+			// the next one see that (see cut.go).
+			op.end.Set(t.eventID)
 		}
 	}
 	if !ok {
@@ -418,7 +448,7 @@ func (a *roomActor) pump(c actor.Context) {
 	if op.edit {
 		t.edits++
 	}
-	t.opInFlight, t.lastOpAt = true, time.Now()
+	t.opInFlight, t.inFlight, t.lastOpAt = true, op, time.Now()
 	matrix, roomID, id := a.deps.Matrix, a.roomID, t.id
 	if op.file != "" {
 		a.sendFile(c, t, op)
@@ -433,9 +463,7 @@ func (a *roomActor) pump(c actor.Context) {
 	}
 	kit.RunTask(c, a.ctx, func(ctx context.Context) any {
 		ctx = actors.WithSendPriority(tlog.WithContext(context.WithoutCancel(ctx)), priority)
-		if op.ends != "" {
-			ctx = actors.EndingReply(ctx, op.ends)
-		}
+		ctx = actors.WithReplyEnd(ctx, op.end)
 		if op.edit {
 			err := matrix.EditText(ctx, roomID, op.eventID, op.text)
 			return &replyOpDone{turnID: id, op: op, eventID: op.eventID, err: err}
