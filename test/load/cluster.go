@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
@@ -14,11 +17,12 @@ import (
 // the bot runs as members of one cluster on a PostgreSQL state database,
 // and the run kills and adds members while replies stream.
 //
-//   - Turn 1: once every chat shows its reply's first chunk (or 30 s went
-//     by), the member holding the ingress is killed with SIGKILL. The turns
+//   - Turn 1: once the member holding the ingress streams a quarter of
+//     the chats' replies at once (or half the chats show their reply's
+//     first chunk), it is killed with SIGKILL. The turns
 //     it was streaming are cut: each must get exactly one notice from the
 //     member that takes the ingress over, and nothing may be lost.
-//   - Turn 2: once every chat shows its first chunk, a standing-by member
+//   - Turn 2: at the same point, a standing-by member
 //     is killed and a new member joins, under load: nothing is lost,
 //     nothing doubled, nobody told of a cut reply.
 //   - Later turns run undisturbed.
@@ -198,6 +202,52 @@ func (c *cluster) chaos(k int) func(context.Context) error {
 		return c.killStandbyAndAdd
 	}
 	return nil
+}
+
+// streaming is closed once the ingress holder runs at least want turns at
+// once (its surfaces_turns_active), read every 200 ms until ctx ends. The
+// users' view of the replies lags the bot's by tens of seconds at 200 rooms
+// (the homeserver's sync to 20 clients), so only the holder can say its
+// turns are streaming now.
+func (c *cluster) streaming(ctx context.Context, want int) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if n, err := activeTurns(c.current().addr); err == nil && n >= want {
+				close(done)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return done
+}
+
+// activeTurns reads the surfaces_turns_active gauge of the member at addr.
+func activeTurns(addr string) (int, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	n := 0.0
+	if f, ok := families["surfaces_turns_active"]; ok {
+		for _, m := range f.GetMetric() {
+			n += m.GetGauge().GetValue()
+		}
+	}
+	return int(n), nil
 }
 
 // sinceKill is the time since the ingress holder was killed, 0 before.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"maunium.net/go/mautrix/event"
@@ -172,22 +173,34 @@ func countReplies(u *harness.UserClient, bot id.UserID, room id.RoomID, wants ma
 }
 
 // waves runs a cluster run's turns (cluster.go): turn k in every chat at
-// once, the cluster's chaos for k once every chat shows its reply's first
-// message, and the next turn once every chat's turn k ended.
+// once, the cluster's chaos for k once half the chats show their reply's
+// first message, and the next turn once every chat's turn k ended.
 func (r *run) waves(ctx context.Context, clients []*harness.UserClient, users []string, chats [][]id.RoomID) error {
 	n := r.cfg.Users * r.cfg.Rooms
 	for k := range r.cfg.Turns {
-		var shown sync.WaitGroup
-		shown.Add(n)
+		// The chaos comes once the holder streams a quarter of the
+		// chats' replies at once, or half the chats show their reply's
+		// first message: with the homeserver's sync to the users behind
+		// by tens of seconds under this load, waiting for what the users
+		// see alone (or a fixed time) finds the streams ended, or none
+		// begun.
+		var shownCount atomic.Int64
+		halfShown := make(chan struct{})
+		shown := func() {
+			if shownCount.Add(1) == int64((n+1)/2) {
+				close(halfShown)
+			}
+		}
 		chaos := r.cluster.chaos(k)
 		chaosErr := make(chan error, 1)
 		waveDone := make(chan struct{})
+		streamCtx, stopWatching := context.WithCancel(ctx)
 		go func() {
-			allShown := make(chan struct{})
-			go func() { shown.Wait(); close(allShown) }()
+			defer stopWatching()
 			select {
-			case <-allShown:
-			case <-time.After(30 * time.Second):
+			case <-r.cluster.streaming(streamCtx, max(min(n, 2), n/4)):
+			case <-halfShown:
+			case <-time.After(5 * time.Minute):
 			case <-waveDone:
 			}
 			if chaos == nil || ctx.Err() != nil {
@@ -200,7 +213,7 @@ func (r *run) waves(ctx context.Context, clients []*harness.UserClient, users []
 		}()
 		err := r.each(ctx, n, func(ctx context.Context, idx int) error {
 			i, j := idx/r.cfg.Rooms, idx%r.cfg.Rooms
-			turn, err := r.oneTurn(ctx, clients[i], users[i], chats[i][j], j, k, shown.Done)
+			turn, err := r.oneTurn(ctx, clients[i], users[i], chats[i][j], j, k, shown)
 			if err != nil {
 				return err
 			}
