@@ -86,6 +86,25 @@ func TestSyncerFillsALimitedTimeline(t *testing.T) {
 	}
 }
 
+// A reply check (a probe a member taking over writes, see ReplyEnded) is
+// not where the bot stopped reading: the gap goes on past it.
+func TestSyncerFillsAGapPastAReplyCheck(t *testing.T) {
+	s, hs, _, got := newGapSyncer(t)
+	probe := fmt.Sprintf(`{"type":"org.surfaces.reply_check","state_key":"","event_id":"$probe","sender":%q,"room_id":"!r:hs.test","origin_server_ts":1,"content":{}}`, botID)
+	hs.handle(t, routeMessages, pages(t, [][]string{
+		{rawMsg("$3", "@alice:hs.test", "three"), probe, rawMsg("$2", "@alice:hs.test", "two")},
+		{rawMsg("$1", "@alice:hs.test", "one"), rawMsg("$b", botID, "the bot's last reply")},
+	}))
+	resp := limitedResp("p0", msgEvent(t, "$4", "@alice:hs.test", "m.text", "four", ""))
+	if err := s.ProcessResponse(testContext(t), resp, "since"); err != nil {
+		t.Fatal(err)
+	}
+	texts, skipped := bodies(*got)
+	if want := []string{"one", "two", "three", "four"}; !slices.Equal(texts, want) || skipped != 0 {
+		t.Fatalf("handled %q with %d skip notices, want %q and none", texts, skipped, want)
+	}
+}
+
 // A gap longer than the bound, or one /messages cannot fetch, is not
 // silently lost: the room's owner is told.
 func TestSyncerTellsTheOwnerOfAGapItCannotFill(t *testing.T) {

@@ -18,7 +18,9 @@ import (
 // holder stopped between the two leaves a complete reply behind; the room
 // asks the homeserver for the mark that post carries (actors.EndingReply)
 // before it speaks, and holds its queue meanwhile so the notice, when there
-// is one, comes before the next reply.
+// is one, comes before the next reply. (The Matrix side makes the answer
+// sure: it writes a probe into the room and reads until the probe shows,
+// so a post the homeserver accepted late, or shows late, is not missed.)
 //
 // What is left: a last post that went out before the agent's end came
 // carries no mark (the end came while its request was at the homeserver,
