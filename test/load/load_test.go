@@ -70,9 +70,7 @@ func TestSmokeBurst(t *testing.T) {
 //
 // It is sized for this machine: 6 rooms (3 users × 2 chats); 200 rooms
 // (20 users × 10 chats, about 12 minutes, most of it Dendrite making the
-// rooms) when SURFACES_SIMULATION is "full". At 200 rooms it can still
-// fail (docs/cluster.md): a reply's last post that reached Dendrite after
-// the kill may not show in its /messages when the new holder asks.
+// rooms) when SURFACES_SIMULATION is "full", as .ci/run sets it.
 func TestSimulationCluster(t *testing.T) {
 	if _, err := harness.PostgresBinDir(); err != nil && !testing.Short() {
 		needs.Missing(t, err.Error())
