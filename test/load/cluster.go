@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -258,6 +261,36 @@ func (c *cluster) sinceKill() time.Duration {
 		return 0
 	}
 	return time.Since(c.killedAt)
+}
+
+// killTime is when the ingress holder was killed, zero before.
+func (c *cluster) killTime() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.killedAt
+}
+
+// logLines returns the last n lines of each member's log that mention
+// needle (a room id), each led by the member's id, for a failure's report.
+func (c *cluster) logLines(needle string, n int) []string {
+	c.mu.Lock()
+	members := slices.Clone(c.members)
+	c.mu.Unlock()
+	var out []string
+	for _, m := range members {
+		data, err := os.ReadFile(m.proc.LogPath())
+		if err != nil {
+			continue
+		}
+		var lines []string
+		for line := range strings.Lines(string(data)) {
+			if strings.Contains(line, needle) {
+				lines = append(lines, m.id+": "+strings.TrimSpace(line))
+			}
+		}
+		out = append(out, lines[max(0, len(lines)-n):]...)
+	}
+	return out
 }
 
 // current is the member holding the ingress.

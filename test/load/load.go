@@ -78,8 +78,9 @@ type Turn struct {
 	// cluster run's kill), ToldCut how long after the kill.
 	Cut     bool
 	ToldCut time.Duration
-	// want is the reply's final text.
+	// want is the reply's final text; sent when the message was sent.
 	want string
+	sent time.Time
 }
 
 // Run starts the stack, runs the load and returns its report. It stops
@@ -349,7 +350,11 @@ func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
 	for i, u := range clients {
 		for _, room := range chats[i] {
 			replied, wants := r.repliesIn(room)
-			doubled += max(0, countReplies(u, stack.BotID, room, wants)-replied)
+			extra := max(0, countReplies(u, stack.BotID, room, wants)-replied)
+			doubled += extra
+			if (extra > 0 || r.lostIn(room) > 0) && len(r.missed) < 3 {
+				r.missed = append(r.missed, r.describe(u, stack.BotID, room))
+			}
 			// Each cut turn is told once, and no other.
 			told := countCutNotices(u, stack.BotID, room)
 			r.cutNotices += told
@@ -378,6 +383,9 @@ type run struct {
 	cutNotices, roomsToldWrong int
 	// toldWrong describes the first such rooms, for a closer look.
 	toldWrong []string
+	// missed describes the first rooms with a turn lost or a reply
+	// doubled.
+	missed []string
 
 	mu    sync.Mutex
 	turns []Turn

@@ -120,7 +120,9 @@ func smokeWith(t *testing.T, cfg load.Config, run func(context.Context, load.Con
 	if testing.Short() {
 		t.Skip("runs Dendrite, the agent and the bot; skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	// The full-size simulation took 20 minutes on CI's machine, most of
+	// it Dendrite making 200 rooms; the bound is for a run that hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	ctx = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel).WithContext(ctx)
 	cfg.Pace = 200 * time.Millisecond
@@ -136,6 +138,9 @@ func smokeWith(t *testing.T, cfg load.Config, run func(context.Context, load.Con
 		rep.Print(&b)
 		t.Log("\n" + b.String())
 		if want := cfg.Users * cfg.Rooms * cfg.Turns; rep.Sent != want || rep.Lost != 0 || rep.Doubled != 0 {
+			for _, d := range rep.Missed {
+				t.Log(d)
+			}
 			t.Fatalf("%s: %d turns sent, %d replies lost, %d doubled: want %d, 0, 0", rep.Homeserver, rep.Sent, rep.Lost, rep.Doubled, want)
 		}
 		if cfg.Members == 0 && rep.Cut != 0 {

@@ -78,6 +78,9 @@ type Report struct {
 	// ToldWrong describes the first rooms told otherwise than once a cut
 	// turn: their turns and the bot's messages, in order.
 	ToldWrong []string `json:"rooms_told_wrong_details,omitempty"`
+	// Missed describes the first rooms with a turn lost or a reply
+	// doubled, the same way.
+	Missed []string `json:"rooms_missed_details,omitempty"`
 
 	// TurnDetails are every turn, for a closer look.
 	TurnDetails []Turn `json:"-"`
@@ -155,7 +158,7 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	rep.RateLimited = after.sum("surfaces_matrix_requests_total", limited) - before.sum("surfaces_matrix_requests_total", limited)
 	rep.BotPeakRSSMiB = float64(after.botPeakRSSBytes) / (1 << 20)
 	rep.BotCPUSeconds = (after.botCPU - before.botCPU).Seconds()
-	rep.CutNotices, rep.RoomsToldWrong, rep.ToldWrong = r.cutNotices, r.roomsToldWrong, r.toldWrong
+	rep.CutNotices, rep.RoomsToldWrong, rep.ToldWrong, rep.Missed = r.cutNotices, r.roomsToldWrong, r.toldWrong, r.missed
 	if c := r.cluster; c != nil {
 		c.mu.Lock()
 		rep.Members, rep.Chaos = r.cfg.Members, slices.Clone(c.events)
@@ -167,13 +170,21 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	return rep
 }
 
-// describe lists room's turns and the bot's messages in it, in order.
+// describe lists room's turns and the bot's messages in it, in order,
+// and in a cluster run when the holder was killed and what the members
+// logged of the room.
 func (r *run) describe(u *harness.UserClient, bot id.UserID, room id.RoomID) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s:", room)
+	if r.cluster != nil {
+		if at := r.cluster.killTime(); !at.IsZero() {
+			fmt.Fprintf(&b, "\n  the ingress holder killed at %s", at.Format("15:04:05.000"))
+		}
+	}
 	for _, t := range r.turns {
 		if t.Room == room.String() {
-			fmt.Fprintf(&b, "\n  turn %q: cut %t, replies %d, first visible %v, complete %v", t.Text, t.Cut, t.Replies, t.FirstVisible, t.Complete)
+			fmt.Fprintf(&b, "\n  turn %q sent at %s: cut %t, replies %d, first visible %v, complete %v",
+				t.Text, t.sent.Format("15:04:05.000"), t.Cut, t.Replies, t.FirstVisible, t.Complete)
 		}
 	}
 	for _, m := range u.Messages(room) {
@@ -187,7 +198,24 @@ func (r *run) describe(u *harness.UserClient, bot id.UserID, room id.RoomID) str
 		}
 		fmt.Fprintf(&b, "\n  %s %s %s %s (%d edits): %q", m.Timestamp.Format("15:04:05.000"), who, m.MsgType, m.EventID, m.Edits, body)
 	}
+	if r.cluster != nil {
+		for _, line := range r.cluster.logLines(room.String(), 30) {
+			fmt.Fprintf(&b, "\n  %s", line)
+		}
+	}
 	return b.String()
+}
+
+// lostIn counts the turns of room that got neither their reply nor a
+// notice within Config.ReplyTimeout.
+func (r *run) lostIn(room id.RoomID) int {
+	n := 0
+	for _, t := range r.turns {
+		if t.Room == room.String() && !t.Cut && t.Replies == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // cutIn counts the turns of room told they were cut.

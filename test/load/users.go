@@ -112,6 +112,7 @@ func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, r
 	}
 	turn := Turn{User: user, Room: room.String(), Text: text, want: want}
 	start := time.Now()
+	turn.sent = start
 	sent, err := u.SendText(ctx, room, msg)
 	if err != nil {
 		return Turn{}, fmt.Errorf("turn %d of chat %d: %w", k+1, j+1, err)
