@@ -81,8 +81,12 @@ type MatrixSender interface {
 	// which messages the agent has picked up.
 	MarkRead(ctx context.Context, roomID, eventID string) error
 	// ReplyEnded reports whether roomID's recent timeline holds the bot's
-	// post marked (EndingReply) as the last of its reply to the user's
-	// message eventID: the reply ended, whatever the record says.
+	// post marked (ReplyEnd) as the last of its reply to the user's
+	// message eventID: the reply ended, whatever the record says. The
+	// answer must count every post the homeserver took before the call,
+	// even one it shows late, so it may take as long as the homeserver's
+	// reads lag its writes; the Matrix side writes a probe (a state event
+	// clients hide) into the room and reads until it shows.
 	ReplyEnded(ctx context.Context, roomID, eventID string) (bool, error)
 }
 

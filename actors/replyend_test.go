@@ -108,21 +108,25 @@ func TestOnlyAReplysLastPostIsMarked(t *testing.T) {
 
 // TestRestartAfterTheReplyEnded: a room that starts with a turn in flight
 // tells its user the reply was cut unless the homeserver holds the reply's
-// marked last post; when it cannot ask, it tells. Either way the message
+// marked last post; a refused question is asked again, and only when the
+// homeserver never answers is the user told. Either way the message
 // queued behind the turn runs after that, and the record's turn is ended.
 func TestRestartAfterTheReplyEnded(t *testing.T) {
+	const always = -1
 	tests := []struct {
 		name string
 		// landed is the message whose reply's last post the homeserver
 		// holds ("" for none).
-		landed     string
-		askFails   bool
+		landed string
+		// refusals is how many questions the homeserver refuses.
+		refusals   int
 		wantNotice bool
 	}{
-		{"the last post landed", "$cut", false, false},
-		{"no last post", "", false, true},
-		{"another message's last post", "$earlier", false, true},
-		{"the homeserver cannot say", "$cut", true, true},
+		{"the last post landed", "$cut", 0, false},
+		{"no last post", "", 0, true},
+		{"another message's last post", "$earlier", 0, true},
+		{"refused twice, then the last post found", "$cut", 2, false},
+		{"the homeserver never says", "$cut", always, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,10 +144,23 @@ func TestRestartAfterTheReplyEnded(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					if tc.askFails {
+					if tc.refusals != 0 {
 						tt.Matrix.Fail("ReplyEnded", errors.New("M_UNKNOWN: the homeserver is busy"))
 					}
 				})
+				if tc.refusals > 0 {
+					go func() {
+						_, err := tt.Matrix.WaitCall(0, time.Hour, func(c actortest.Call) bool {
+							return c.Method == "ReplyEnded" && len(tt.Matrix.Calls("ReplyEnded")) >= tc.refusals
+						})
+						if err == nil {
+							tt.Matrix.Fail("ReplyEnded", nil)
+						}
+					}()
+				}
+				if tc.refusals == always {
+					time.Sleep(4 * time.Minute) // the room's whole wait for an answer
+				}
 				turn := tt.turn(tt.conn())
 				if turn.Msg.Text != "next one" {
 					t.Fatalf("the first turn after the restart is %q, want the queued message", turn.Msg.Text)
@@ -159,8 +176,15 @@ func TestRestartAfterTheReplyEnded(t *testing.T) {
 				}
 				// The queued message waited for the answer.
 				asked := tt.Matrix.Calls("ReplyEnded")
-				if len(asked) != 1 || asked[0].EventID != "$cut" {
-					t.Fatalf("asked the homeserver %+v, want once about $cut", asked)
+				wantAsked := max(1, tc.refusals+1)
+				if tc.refusals == always {
+					wantAsked = len(asked) // as often as fit in the wait
+				}
+				if len(asked) != wantAsked || len(asked) < 1 || asked[0].EventID != "$cut" {
+					t.Fatalf("asked the homeserver %+v, want %d times about $cut", asked, wantAsked)
+				}
+				if tc.refusals == always && len(asked) < 3 {
+					t.Fatalf("asked the homeserver %d times before telling the user, want it to ask again", len(asked))
 				}
 				if r, _ := tt.Store.GetRoom(t.Context(), "!r"); r.TurnInFlight == nil || r.TurnInFlight.EventID != "$next" {
 					t.Fatalf("turn in flight %+v, want the queued message's", r.TurnInFlight)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
@@ -30,8 +31,21 @@ import (
 // comes is marked (see markLastInFlight).
 
 // cutCheckTimeout bounds the question to the homeserver; past it the user
-// is told, as an unanswered question cannot show the reply ended.
-const cutCheckTimeout = 30 * time.Second
+// is told, as an unanswered question cannot show the reply ended. It is
+// long because the answer follows the homeserver: a loaded one shows the
+// probe tens of seconds after it took it (Dendrite with 200 rooms
+// streaming, CI's machine: notices 87 s after a kill), and telling the
+// user early can call a complete reply cut. Nothing else of the room waits
+// on it but its own queue, which could not be answered sooner anyway.
+const cutCheckTimeout = 3 * time.Minute
+
+// cutCheckRetry is the first pause before asking again after a refused
+// question (a homeserver busy or restarting); it doubles up to
+// cutCheckRetryMax.
+const (
+	cutCheckRetry    = time.Second
+	cutCheckRetryMax = 15 * time.Second
+)
 
 // cutChecked is the homeserver's answer: whether the reply to the cut
 // turn's message had ended.
@@ -51,9 +65,30 @@ func (a *roomActor) checkCut(c actor.Context, cut *actors.InFlightTurn) {
 	kit.RunTask(c, a.ctx, func(ctx context.Context) any {
 		ctx, cancel := context.WithTimeout(ctx, cutCheckTimeout)
 		defer cancel()
-		ended, err := matrix.ReplyEnded(ctx, roomID, cut.EventID)
+		ended, err := askReplyEnded(ctx, matrix, roomID, cut.EventID)
 		return &cutChecked{inc: inc, cut: cut, ended: ended, err: err}
 	})
+}
+
+// askReplyEnded asks until the homeserver answers or ctx ends: a refused
+// question is no answer, and one refusal (a 502 while it restarts) must not
+// call a complete reply cut. It returns the last refusal when ctx ends.
+func askReplyEnded(ctx context.Context, matrix actors.MatrixSender, roomID, eventID string) (bool, error) {
+	pause := cutCheckRetry
+	for {
+		ended, err := matrix.ReplyEnded(ctx, roomID, eventID)
+		if err == nil || ctx.Err() != nil {
+			return ended, err
+		}
+		zerolog.Ctx(ctx).Debug().Err(err).Str("room_id", roomID).Str("event_id", eventID).Dur("retry_in", pause).
+			Msg("the homeserver did not say whether a cut turn's reply had ended; asking again")
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, cutCheckRetryMax)
+	}
 }
 
 func (a *roomActor) cutCheckedDone(c actor.Context, m *cutChecked) {
