@@ -34,7 +34,8 @@ type Config struct {
 	BotBinary string
 	// Progress, when set, gets a progress bar.
 	Progress io.Writer
-	// ReplyTimeout bounds the wait for one reply (default 2 minutes).
+	// ReplyTimeout bounds the wait for one reply (default 2 minutes, 6 in
+	// a cluster run).
 	ReplyTimeout time.Duration
 	// OnboardTimeout bounds the crowd's onboarding, from the first log-in
 	// to the last user's last welcome (default 2 minutes and a second a
@@ -200,6 +201,12 @@ func start(ctx context.Context, cfg *Config) (_ *started, err error) {
 	}
 	if cfg.ReplyTimeout <= 0 {
 		cfg.ReplyTimeout = 2 * time.Minute
+		if cfg.Members > 1 {
+			// After a kill, a turn's answer waits for the takeover, the
+			// cut check (up to 3 minutes on a loaded homeserver) and the
+			// users' lagging sync: late, not lost.
+			cfg.ReplyTimeout = 6 * time.Minute
+		}
 	}
 	if cfg.OnboardTimeout <= 0 {
 		cfg.OnboardTimeout = 2*time.Minute + time.Duration(cfg.Users*cfg.Rooms)*time.Second
