@@ -76,9 +76,11 @@ type Turn struct {
 	// Edits of the reply; Replies is 1 when the complete reply came.
 	Edits, Replies int
 	// Cut is set when the user was told the reply was cut instead (a
-	// cluster run's kill), ToldCut how long after the kill.
-	Cut     bool
-	ToldCut time.Duration
+	// cluster run's kill), ToldCut how long after the kill the user saw
+	// the notice, CutStamped how long after it the homeserver stamped it
+	// (its origin_server_ts): the difference is the users' sync lag.
+	Cut                 bool
+	ToldCut, CutStamped time.Duration
 	// want is the reply's final text; sent when the message was sent.
 	want string
 	sent time.Time

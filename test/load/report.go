@@ -71,6 +71,7 @@ type Report struct {
 	TakeoverMS       float64            `json:"takeover_ms,omitempty"`
 	TakeoverReadyMS  float64            `json:"takeover_ready_ms,omitempty"`
 	ToldCut          Quantiles          `json:"kill_to_cut_notice_ms,omitzero"`
+	CutStamped       Quantiles          `json:"kill_to_cut_notice_stamped_ms,omitzero"`
 	CutNotices       int                `json:"cut_notices,omitempty"`
 	RoomsToldWrong   int                `json:"rooms_told_wrong,omitempty"`
 	MemberPeakRSSMiB map[string]float64 `json:"member_peak_rss_mib,omitempty"`
@@ -118,7 +119,7 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 		Seconds: elapsed.Seconds(), Floor: quantiles(floor), Doubled: doubled, TurnDetails: r.turns,
 		Stages: stageMedians(before, after), Onboarded: quantiles(r.onboarded),
 	}
-	var first, complete, toldCut []time.Duration
+	var first, complete, toldCut, cutStamped []time.Duration
 	edits := 0
 	for _, t := range r.turns {
 		rep.Sent++
@@ -129,6 +130,7 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 			rep.Cut++
 			if t.ToldCut > 0 {
 				toldCut = append(toldCut, t.ToldCut)
+				cutStamped = append(cutStamped, t.CutStamped)
 			}
 			continue
 		}
@@ -164,7 +166,7 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 		rep.Members, rep.Chaos = r.cfg.Members, slices.Clone(c.events)
 		rep.TakeoverMS, rep.TakeoverReadyMS = ms(c.takeover), ms(c.ready)
 		c.mu.Unlock()
-		rep.ToldCut, rep.MemberPeakRSSMiB = quantiles(toldCut), c.peaks()
+		rep.ToldCut, rep.CutStamped, rep.MemberPeakRSSMiB = quantiles(toldCut), quantiles(cutStamped), c.peaks()
 	}
 	rep.HSCPUSeconds = (after.hsCPU - before.hsCPU).Seconds()
 	return rep
@@ -269,7 +271,8 @@ func (rep *Report) Print(w io.Writer) {
 	if rep.Members > 0 {
 		fmt.Fprintf(tw, "cluster\t%d members: %s\n", rep.Members, strings.Join(rep.Chaos, "; "))
 		fmt.Fprintf(tw, "takeover\tingress taken %.0f ms after the kill, ready %.0f ms after\n", rep.TakeoverMS, rep.TakeoverReadyMS)
-		fmt.Fprintf(tw, "kill to a cut turn's notice\t%s\n", q(rep.ToldCut))
+		fmt.Fprintf(tw, "kill to a cut turn's notice\tseen %s\n", q(rep.ToldCut))
+		fmt.Fprintf(tw, "\tstamped by the homeserver %s\n", q(rep.CutStamped))
 		var rss []string
 		for _, id := range slices.Sorted(maps.Keys(rep.MemberPeakRSSMiB)) {
 			rss = append(rss, fmt.Sprintf("%s %.0f MiB", id, rep.MemberPeakRSSMiB[id]))

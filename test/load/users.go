@@ -137,6 +137,9 @@ func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, r
 				turn.Cut = true
 				if r.cluster != nil {
 					turn.ToldCut = r.cluster.sinceKill()
+					if at := r.cluster.killTime(); !at.IsZero() {
+						turn.CutStamped = m.Timestamp.Sub(at)
+					}
 				}
 			} else {
 				turn.Complete, turn.Edits, turn.Replies = time.Since(start), m.Edits, 1
