@@ -8,6 +8,7 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
+	"github.com/surfaces-bot/surfaces/actors/reconcile"
 )
 
 const (
@@ -22,6 +23,9 @@ type testTree struct {
 	t    *testing.T
 	root *actor.PID
 	seq  int
+	// reconciled, when a seed makes it, gets start-up reconciliation's
+	// outcome.
+	reconciled chan *reconcile.Reconciled
 }
 
 func newTestTree(t *testing.T, opts actors.Options) *testTree {
@@ -38,6 +42,17 @@ func newSeededTree(t *testing.T, opts actors.Options, seed func(tt *testTree)) *
 	tt.Options = opts
 	if seed != nil {
 		seed(tt)
+	}
+	if ch := tt.reconciled; ch != nil {
+		sub := tt.System.EventStream.Subscribe(func(e any) {
+			if r, ok := e.(*reconcile.Reconciled); ok {
+				select {
+				case ch <- r:
+				default:
+				}
+			}
+		})
+		t.Cleanup(func() { tt.System.EventStream.Unsubscribe(sub) })
 	}
 	tt.Probe.Subscribe(func(e any) bool {
 		switch e.(type) {

@@ -101,6 +101,12 @@ type Options struct {
 	RoomMiddleware []actor.ReceiverMiddleware
 	// UserMiddleware wraps every user actor's Receive likewise.
 	UserMiddleware []actor.ReceiverMiddleware
+	// TookOver says the tree starts on a cluster member that took the
+	// ingress over from another: the records in the shared database are
+	// that member's, current, and start-up reconciliation reads only the
+	// joined rooms no record names (reconcile.UnrecordedRooms), so the
+	// rooms answer again in seconds.
+	TookOver bool
 }
 
 // RateLimit configures a per-user token bucket (PRODUCT R6.2).

@@ -44,6 +44,8 @@ type Matrix struct {
 	// reserved the platform_chat_id mark in its account data (see stateevents.go).
 	rooms    map[string]*actors.RoomState
 	reserved uint64
+	// stateReads are the rooms RoomState read, in order.
+	stateReads []string
 	// media is the content repository, files what SendFile posted (media.go).
 	media map[string][]byte
 	files []SentFile

@@ -117,8 +117,19 @@ func (m *Matrix) RoomState(ctx context.Context, roomID string) (actors.RoomState
 	if err := m.failure(ctx, "RoomState"); err != nil {
 		return actors.RoomState{}, err
 	}
+	m.mu.Lock()
+	m.stateReads = append(m.stateReads, roomID)
+	m.mu.Unlock()
 	st, _ := m.State(roomID)
 	return st, nil
+}
+
+// StateReads returns the rooms whose state RoomState read, sorted, once
+// for each read.
+func (m *Matrix) StateReads() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(slices.Values(m.stateReads))
 }
 
 // ReservedChatIDs implements actors.StateEvents.

@@ -33,8 +33,11 @@ import (
 // Found is what reconciliation read: the homeserver's side (rooms the bot is
 // joined to and their state) and the local records.
 type Found struct {
-	Rooms map[string]actors.RoomState
-	Users []actors.UserRecord
+	// Rooms are the joined rooms read, with their state; Joined counts
+	// every joined room, read or not (see Scope).
+	Rooms  map[string]actors.RoomState
+	Joined int
+	Users  []actors.UserRecord
 	// Records are the local room records of every user in Users.
 	Records []actors.RoomRecord
 }
@@ -61,7 +64,9 @@ type Plan struct {
 // Report says what reconciliation found and did, for the log line and the
 // dry run.
 type Report struct {
-	Users, Rooms               int
+	// Rooms counts the joined rooms read, Joined every joined room (0
+	// when Found does not say).
+	Users, Rooms, Joined       int
 	RecoveredUsers             int
 	RecoveredRooms             int
 	RepairedRecords            int
@@ -182,7 +187,7 @@ func PlanFor(f Found, now time.Time) Plan {
 		p.planUser(owner, users, spaces[owner], f.Rooms, records, highest[owner], now)
 	}
 	p.Report.Users = len(owners)
-	p.Report.Rooms = len(f.Rooms)
+	p.Report.Rooms, p.Report.Joined = len(f.Rooms), f.Joined
 	return p
 }
 

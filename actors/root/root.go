@@ -81,7 +81,11 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.known = map[string]bool{}
 		a.checking = map[string][]any{}
 		// Reconciliation first: events wait until it reports (UsersLoaded).
-		if _, err := c.SpawnNamed(reconcile.NewProps(a.ctx, a.deps), "reconcile"); err != nil {
+		scope := reconcile.AllRooms
+		if a.opts.TookOver {
+			scope = reconcile.UnrecordedRooms
+		}
+		if _, err := c.SpawnNamed(reconcile.NewProps(a.ctx, a.deps, scope), "reconcile"); err != nil {
 			panic(fmt.Sprintf("failed to spawn the reconcile actor: %v", err))
 		}
 	case *reconcile.UsersLoaded:

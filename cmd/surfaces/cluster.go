@@ -68,27 +68,31 @@ func hostname() string {
 }
 
 // awaitIngress stands by until the member holds the ingress, saying so on
-// /readyz and in the log.
-func awaitIngress(ctx context.Context, m *pgstore.Member, h *health) error {
+// /readyz and in the log. tookOver is true when another member held it
+// first: that member kept the records in the shared database current until
+// it stopped, so the start-up reconciliation need not read every room
+// (actors.Options.TookOver).
+func awaitIngress(ctx context.Context, m *pgstore.Member, h *health) (tookOver bool, err error) {
 	log := zerolog.Ctx(ctx)
 	h.standby.Store(true)
 	if got, err := m.TryIngress(ctx); err != nil {
-		return fmt.Errorf("failed to take the ingress: %w", err)
+		return false, fmt.Errorf("failed to take the ingress: %w", err)
 	} else if !got {
 		log.Info().Str("member_id", m.ID()).Msg("standing by: another member holds the ingress")
 		start := time.Now()
 		if err := m.TakeIngress(ctx); err != nil {
 			if ctx.Err() != nil {
-				return nil // stopped while standing by
+				return false, nil // stopped while standing by
 			}
-			return fmt.Errorf("failed to take the ingress: %w", err)
+			return false, fmt.Errorf("failed to take the ingress: %w", err)
 		}
 		log.Info().Str("member_id", m.ID()).Dur("waited", time.Since(start)).Msg("took the ingress over")
+		tookOver = true
 	} else {
 		log.Info().Str("member_id", m.ID()).Msg("took the ingress")
 	}
 	h.standby.Store(false)
-	return nil
+	return tookOver, nil
 }
 
 // exitNow ends the process at once (a variable, so that a test of the

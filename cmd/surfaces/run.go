@@ -78,6 +78,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 
 	h := &health{unreadyAfter: cfg.HTTP.UnreadyAfter}
 	var member *pgstore.Member
+	tookOver := false // another member held the ingress first (awaitIngress)
 	memberLabel := ""
 	if cfg.Cluster.Enabled {
 		if memberLabel, err = memberID(cfg); err != nil {
@@ -120,7 +121,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	}
 	log.Info().Str("addr", addr).Msg("http listening")
 	if member != nil {
-		if err := awaitIngress(ctx, member, h); err != nil {
+		if tookOver, err = awaitIngress(ctx, member, h); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -213,6 +214,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		MaxChats:             cfg.Quota.MaxChats,
 		MaxStagedBytes:       int64(cfg.Quota.MaxStagedBytes),
 		SendBudget:           actors.RateLimit{Rate: cfg.Matrix.SendRate, Burst: cfg.Matrix.SendBurst},
+		TookOver:             tookOver,
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,20 @@ var (
 	standingBy  = harness.MemberStandingBy
 	tookOver    = harness.MemberTookOver
 	memberReady = harness.MemberReady
+	// reconciledScope is start-up reconciliation's log line, with which
+	// joined rooms it read.
+	reconciledScope = regexp.MustCompile(`"scope":"([a-z_]+)".*"message":"reconciled"`)
 )
+
+// scopeRead is which joined rooms p's start-up reconciliation read.
+func scopeRead(ctx context.Context, t *testing.T, p *harness.Process) string {
+	t.Helper()
+	m, err := p.WaitForLine(ctx, reconciledScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[1]
+}
 
 // startMember starts another member of the stack's cluster, with its own
 // id and HTTP port, stopped by t.Cleanup; it returns the process and its
@@ -132,6 +146,11 @@ func TestClusterIngressTakeover(t *testing.T) {
 		t.Fatalf("member-b did not become ready: %v\n%s", err, b.LogTail(20))
 	}
 	t.Logf("member-b was ready %s after member-a was killed", time.Since(killed).Round(time.Millisecond))
+	// The first member read every room; the one taking over trusts the
+	// records its predecessor kept and reads only rooms without one.
+	if first, then := scopeRead(ctx, t, w.stack.Bot), scopeRead(ctx, t, b); first != "all_rooms" || then != "unrecorded_rooms" {
+		t.Fatalf("start-up reconciliation read %s on the first member, %s on the one taking over: want all_rooms, unrecorded_rooms", first, then)
+	}
 	if code, _ := get(t, "http://"+bAddr+"/readyz"); code != http.StatusOK {
 		t.Fatalf("member-b holding the ingress: /readyz %d, want 200", code)
 	}
