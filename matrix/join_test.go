@@ -103,3 +103,50 @@ func TestJoinInvitedWaitsForAJoinContinuedInTheBackground(t *testing.T) {
 		})
 	}
 }
+
+// A decline Dendrite refuses because its roomserver does not hold the
+// invite yet ("is not a member of room", 400) is tried again until it goes
+// through; any other refusal is final.
+func TestRejectInviteTriesARefusedDeclineAgain(t *testing.T) {
+	defer func(p time.Duration) { refusedPause = p }(refusedPause)
+	refusedPause = time.Millisecond
+	notHeld := `{"errcode":"M_UNKNOWN","error":"user \"@surfaces:hs.test\" is not a member of room \"!r:hs.test\""}`
+	tests := []struct {
+		name      string
+		refusals  int
+		status    int
+		body      string
+		wantTries int32
+		wantErr   bool
+	}{
+		{"the invite not held yet, twice", 2, http.StatusBadRequest, notHeld, 3, false},
+		{"never held", 10, http.StatusBadRequest, notHeld, 5, true},
+		{"another bad request", 10, http.StatusBadRequest, `{"errcode":"M_BAD_JSON","error":"reason too long"}`, 1, true},
+		{"forbidden", 10, http.StatusForbidden, `{"errcode":"M_FORBIDDEN","error":"is not a member of room"}`, 1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tries atomic.Int32
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /_matrix/client/v3/rooms/{room}/leave", func(w http.ResponseWriter, _ *http.Request) {
+				if int(tries.Add(1)) <= tc.refusals {
+					w.WriteHeader(tc.status)
+					w.Write([]byte(tc.body))
+					return
+				}
+				w.Write([]byte(`{}`))
+			})
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			cli, err := mautrix.NewClient(srv.URL, id.UserID(botID), "token")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &Client{cli: cli}
+			err = c.RejectInvite(context.Background(), "!r:hs.test", "not allowed")
+			if (err != nil) != tc.wantErr || tries.Load() != tc.wantTries {
+				t.Fatalf("RejectInvite: %v after %d tries, want error %t after %d", err, tries.Load(), tc.wantErr, tc.wantTries)
+			}
+		})
+	}
+}

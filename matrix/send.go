@@ -200,8 +200,8 @@ func (c *Client) JoinRoom(ctx context.Context, roomID string) error {
 // an invite before its roomserver holds the invite as room state, so a join
 // sent at once can be refused as not allowed ("InputWasRejected"; seen on
 // Dendrite on PostgreSQL, where it left a new user without their Space).
-// That refusal is tried again, 5 times in all over about 3 s; any other
-// error is returned at once.
+// That refusal is tried again (untilAccepted); any other error is returned
+// at once.
 //
 // A join Dendrite could not finish within 20 s is answered 202 ("The room
 // join will continue in the background."), with no room id: mautrix then
@@ -209,19 +209,7 @@ func (c *Client) JoinRoom(ctx context.Context, roomID string) error {
 // left those users without a Space. JoinInvited then waits until the
 // membership shows the join (joinWait), as a person's client would.
 func JoinInvited(ctx context.Context, cli *mautrix.Client, roomID id.RoomID) error {
-	wait := 100 * time.Millisecond
-	for try := 1; ; try++ {
-		err := joinOnce(ctx, cli, roomID)
-		if err == nil || try == 5 || !errors.Is(err, mautrix.MForbidden) || !strings.Contains(err.Error(), "InputWasRejected") {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
+	return untilAccepted(ctx, joinNotHeldYet, func() error { return joinOnce(ctx, cli, roomID) })
 }
 
 // joinWait bounds the wait for a join the homeserver continues in the
@@ -276,8 +264,14 @@ func waitJoined(ctx context.Context, cli *mautrix.Client, roomID id.RoomID) erro
 }
 
 // RejectInvite implements actors.MatrixRooms.
+// Like a join, a decline Dendrite refuses for want of the invite is tried
+// again (untilAccepted).
 func (c *Client) RejectInvite(ctx context.Context, roomID, reason string) error {
-	if _, err := c.cli.LeaveRoom(ctx, id.RoomID(roomID), &mautrix.ReqLeave{Reason: reason}); err != nil {
+	err := untilAccepted(ctx, declineNotHeldYet, func() error {
+		_, err := c.cli.LeaveRoom(ctx, id.RoomID(roomID), &mautrix.ReqLeave{Reason: reason})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("failed to decline the invite to %s: %w", roomID, err)
 	}
 	return nil
