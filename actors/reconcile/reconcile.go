@@ -36,13 +36,17 @@ const (
 	// after which the records may be older than the homeserver (a lost or
 	// restored disk, a crash between a room's two writes).
 	AllRooms Scope = iota
-	// UnrecordedRooms reads only the joined rooms no record names: a
-	// cluster member taking the ingress over from one that died, whose
-	// records in the shared database are current but for a room or Space
-	// it was creating when it died. Reading every room's state from a
-	// loaded homeserver was most of the takeover (12.8 s of 240 rooms);
-	// what it alone repairs (a record and a state event out of step, a
-	// chat its Space does not list) waits for the next start with AllRooms.
+	// UnrecordedRooms reads the users' Spaces and the joined rooms no
+	// record names: a cluster member taking the ingress over from one that
+	// died, whose records in the shared database are current but for a
+	// room or Space it was creating when it died. Reading every room's
+	// state from a loaded homeserver was most of the takeover (12.8 s of
+	// 240 rooms). The Spaces are read (one a user) because a chat or Space
+	// found unrecorded is judged against them: without the recorded Space
+	// a second, unrecorded one would take the user, and a chat the holder
+	// made but did not list could not be listed. What only AllRooms
+	// repairs (a chat's record and state event out of step) waits for the
+	// next start that is not a takeover.
 	UnrecordedRooms
 )
 
@@ -194,15 +198,16 @@ func readFound(ctx context.Context, deps *kit.Deps, scope Scope) (Found, error) 
 	return f, nil
 }
 
-// unrecorded is the rooms of joined that no record of f names: not a
-// chat's, nor a user's Space or entry room.
+// unrecorded is the rooms of joined that UnrecordedRooms reads: those no
+// record of f names, and the users' Spaces. A chat's room and a user's
+// entry room that a record names are left out.
 func unrecorded(joined []string, f Found) []string {
-	recorded := make(map[string]bool, len(f.Records)+2*len(f.Users))
+	recorded := make(map[string]bool, len(f.Records)+len(f.Users))
 	for _, r := range f.Records {
 		recorded[r.RoomID] = true
 	}
 	for _, u := range f.Users {
-		recorded[u.SpaceID], recorded[u.EntryRoomID] = true, true
+		recorded[u.EntryRoomID] = true
 	}
 	var out []string
 	for _, id := range joined {
