@@ -140,3 +140,14 @@ func TestWithMaxOpenConns(t *testing.T) {
 		t.Fatal("a config without max_open_conns was edited without an error")
 	}
 }
+
+func TestWithMaxIdleConns(t *testing.T) {
+	cfg := "global:\n  database:\n    connection_string: postgres://x\n    max_open_conns: 90\n    max_idle_conns: 2\n"
+	got, err := withMaxIdleConns(cfg, 40)
+	if err != nil || !strings.Contains(got, "max_idle_conns: 40\n") || strings.Contains(got, "max_idle_conns: 2\n") {
+		t.Fatalf("got %q, %v; want 40 idle connections", got, err)
+	}
+	if _, err := withMaxIdleConns("global:\n  database: {}\n", 40); err == nil {
+		t.Fatal("a config without max_idle_conns was edited without an error")
+	}
+}
