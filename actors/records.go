@@ -126,6 +126,13 @@ type InFlightTurn struct {
 	// be retried (!retry). It is stored, never logged.
 	Text      string    `json:"text,omitempty"`
 	StartedAt time.Time `json:"started_at"`
+	// Ending is written, and lands, before the reply's last post may go
+	// out (the agent ended the turn, or the user stopped it). Without it
+	// the reply cannot have ended, and the room that starts with the turn
+	// in flight tells its user at once; with it, it asks the homeserver
+	// first (MatrixSender.ReplyEnded), which on a loaded homeserver takes
+	// tens of seconds.
+	Ending bool `json:"ending,omitempty"`
 }
 
 // QueuedMessage is a user message waiting for its turn. Its text is stored,

@@ -107,10 +107,12 @@ func TestOnlyAReplysLastPostIsMarked(t *testing.T) {
 }
 
 // TestRestartAfterTheReplyEnded: a room that starts with a turn in flight
-// tells its user the reply was cut unless the homeserver holds the reply's
-// marked last post; a refused question is asked again, and only when the
-// homeserver never answers is the user told. Either way the message
-// queued behind the turn runs after that, and the record's turn is ended.
+// that was ending tells its user the reply was cut unless the homeserver
+// holds the reply's marked last post; a refused question is asked again,
+// and only when the homeserver never answers is the user told. A turn
+// that was not ending is told at once, the homeserver not asked. Either
+// way the message queued behind the turn runs after that, and the
+// record's turn is ended.
 func TestRestartAfterTheReplyEnded(t *testing.T) {
 	const always = -1
 	tests := []struct {
@@ -119,21 +121,27 @@ func TestRestartAfterTheReplyEnded(t *testing.T) {
 		// holds ("" for none).
 		landed string
 		// refusals is how many questions the homeserver refuses.
-		refusals   int
+		refusals int
+		// streaming: the record does not say the turn was ending.
+		streaming  bool
 		wantNotice bool
 	}{
-		{"the last post landed", "$cut", 0, false},
-		{"no last post", "", 0, true},
-		{"another message's last post", "$earlier", 0, true},
-		{"refused twice, then the last post found", "$cut", 2, false},
-		{"the homeserver never says", "$cut", always, true},
+		{"the last post landed", "$cut", 0, false, false},
+		{"no last post", "", 0, false, true},
+		{"another message's last post", "$earlier", 0, false, true},
+		{"refused twice, then the last post found", "$cut", 2, false, false},
+		{"the homeserver never says", "$cut", always, false, true},
+		// The homeserver would say the reply ended (a last post cannot
+		// carry the mark without the record saying ending first): the
+		// record alone decides, and nothing is asked.
+		{"cut while streaming", "$cut", 0, true, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tt := newSeededTree(t, actors.Options{}, func(tt *testTree) {
 					r := tt.AddRoom(alice, "!r", "1")
-					r.TurnInFlight = &actors.InFlightTurn{EventID: "$cut", Text: "the question"}
+					r.TurnInFlight = &actors.InFlightTurn{EventID: "$cut", Text: "the question", Ending: !tc.streaming}
 					r.Queue = []actors.QueuedMessage{{EventID: "$next", Sender: alice, Text: "next one"}}
 					if err := tt.Store.PutRoom(t.Context(), r); err != nil {
 						t.Fatal(err)
@@ -180,7 +188,11 @@ func TestRestartAfterTheReplyEnded(t *testing.T) {
 				if tc.refusals == always {
 					wantAsked = len(asked) // as often as fit in the wait
 				}
-				if len(asked) != wantAsked || len(asked) < 1 || asked[0].EventID != "$cut" {
+				if tc.streaming {
+					if len(asked) != 0 {
+						t.Fatalf("asked the homeserver %+v about a turn cut while streaming", asked)
+					}
+				} else if len(asked) != wantAsked || len(asked) < 1 || asked[0].EventID != "$cut" {
 					t.Fatalf("asked the homeserver %+v, want %d times about $cut", asked, wantAsked)
 				}
 				if tc.refusals == always && len(asked) < 3 {
@@ -197,4 +209,36 @@ func TestRestartAfterTheReplyEnded(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The reply's last post goes out only once the record says the turn is
+// ending: a holder stopped after that post leaves a record that makes the
+// next one ask the homeserver. While the write is held no post carries the
+// mark; once it lands the last post does.
+func TestTheLastPostWaitsForTheEndingRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.addRoom(alice, "!r", "1")
+		m := tt.mark()
+		asked := tt.say(alice, "!r", "go")
+		turn := tt.turn(tt.conn())
+		turn.Emit(actortest.Text("first "))
+		tt.waitCall(m, "SendText", "!r", "first")
+		release := tt.Store.HoldRoomWrites()
+		turn.Emit(actortest.Text("and last"), actortest.End(0))
+		time.Sleep(time.Minute) // virtual: every edit interval passes
+		synctest.Wait()
+		for _, c := range tt.Matrix.CallsSince(m, "SendText", "EditText") {
+			if c.Ends != "" {
+				t.Fatalf("a post ends the reply before the record says the turn is ending: %+v", c)
+			}
+		}
+		release()
+		tt.turnEnded("!r")
+		synctest.Wait()
+		posts := tt.Matrix.CallsSince(m, "SendText", "EditText")
+		if last := posts[len(posts)-1]; last.Ends != asked || !strings.Contains(last.Text, "and last") {
+			t.Fatalf("the reply's last post %+v, want the whole text marked as ending %q", last, asked)
+		}
+	})
 }

@@ -16,12 +16,20 @@ import (
 // by a holder that stopped without ending the turn: a kill, a crash, a
 // cluster member that died) owes its user a notice that the reply was cut.
 // The record is cleared only after the reply's last post returned, so a
-// holder stopped between the two leaves a complete reply behind; the room
-// asks the homeserver for the mark that post carries (actors.EndingReply)
-// before it speaks, and holds its queue meanwhile so the notice, when there
-// is one, comes before the next reply. (The Matrix side makes the answer
-// sure: it writes a probe into the room and reads until the probe shows,
-// so a post the homeserver accepted late, or shows late, is not missed.)
+// holder stopped between the two leaves a complete reply behind.
+//
+// Most cut turns were still streaming: the reply cannot have ended, and the
+// room tells its user at once. Before the last post may go out the turn's
+// record says so (InFlightTurn.Ending, written and landed first: one more
+// record write a turn, on the way to the final text only). A room that
+// starts with an ending turn asks the homeserver for the mark that post
+// carries (actors.ReplyEnd) before it speaks, and holds its queue meanwhile
+// so the notice, when there is one, comes before the next reply. (The
+// Matrix side makes the answer sure: it writes a probe into the room and
+// reads until the probe shows, so a post the homeserver accepted late, or
+// shows late, is not missed. On Dendrite under load that took 20–45 s,
+// which is why only the few turns killed while ending ask: in the cluster
+// simulation every cut turn asked, and its notice came 44 s after the kill.)
 //
 // What is left: a last post that went out before the agent's end came
 // carries no mark (the end came while its request was at the homeserver,
@@ -46,6 +54,36 @@ const (
 	cutCheckRetry    = time.Second
 	cutCheckRetryMax = 15 * time.Second
 )
+
+// recordEnding starts the write that records t as ending (once): its last
+// post may go out when it landed (endingRecorded).
+func (a *roomActor) recordEnding(c actor.Context, t *turn) {
+	if t.endTicket != 0 {
+		return
+	}
+	ending := actors.InFlightTurn{EventID: t.eventID, Text: t.msg.Text, StartedAt: t.started}
+	if a.rec.TurnInFlight != nil {
+		// A copy: the snapshot of a write in progress shares the pointer.
+		ending = *a.rec.TurnInFlight
+	}
+	ending.Ending = true
+	a.rec.TurnInFlight = &ending
+	t.endTicket = a.save(c)
+}
+
+// endingRecorded notes that the write up to ticket covers t's ending
+// record, and lets its last post go out marked: the one in flight, if it
+// has not left yet, or the next.
+func (a *roomActor) endingRecorded(c actor.Context, t *turn, ticket uint64) {
+	if t.endTicket == 0 || t.endRecorded || ticket < t.endTicket {
+		return
+	}
+	t.endRecorded = true
+	if t.opInFlight {
+		a.markLastInFlight(t)
+	}
+	a.pump(c)
+}
 
 // cutChecked is the homeserver's answer: whether the reply to the cut
 // turn's message had ended.

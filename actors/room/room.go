@@ -344,7 +344,8 @@ func (a *roomActor) restarting(c actor.Context) {
 	turnCut := a.turn != nil
 	var cut *actors.InFlightTurn
 	if t := a.turn; t != nil {
-		cut = &actors.InFlightTurn{EventID: t.eventID, Text: t.msg.Text, StartedAt: t.started}
+		// Its last post may be out once the ending write started.
+		cut = &actors.InFlightTurn{EventID: t.eventID, Text: t.msg.Text, StartedAt: t.started, Ending: t.endTicket != 0}
 	}
 	a.stop(errors.New("room actor restarting"))
 	msgs := append([]any(nil), a.pending...)
@@ -381,7 +382,7 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 	// Reconciliation left the homeserver's copy in step at start.
 	a.published = actors.ChatStateOf(a.rec)
 	a.restoreQueue()
-	if cut := cmp.Or(a.cut, a.rec.TurnInFlight); cut != nil && cut.EventID != "" {
+	if cut := cmp.Or(a.cut, a.rec.TurnInFlight); cut != nil && cut.EventID != "" && cut.Ending {
 		a.checkCut(c, cut)
 	} else if a.crashed || cut != nil {
 		a.tellCut(c, cut)

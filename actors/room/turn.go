@@ -35,6 +35,11 @@ type turn struct {
 	recordTicket uint64
 	recorded     bool
 	waiting      actors.AgentConn
+	// endTicket is the write that records the turn as ending
+	// (InFlightTurn.Ending), 0 before it; the reply's last post carries
+	// its mark only once it landed (endRecorded; see cut.go).
+	endTicket   uint64
+	endRecorded bool
 	// log carries turn_id (with the room, agent and conversation): it goes
 	// into the contexts of the turn's agent and Matrix calls, so one id
 	// follows the turn through the room actor, the agent client and the
@@ -226,7 +231,11 @@ func (a *roomActor) sendWhenRecorded(c actor.Context, t *turn, conn actors.Agent
 // and sends the running turn if it was waiting for it.
 func (a *roomActor) turnRecorded(c actor.Context, ticket uint64) {
 	t := a.turn
-	if t == nil || t.recorded || ticket < t.recordTicket {
+	if t == nil {
+		return
+	}
+	a.endingRecorded(c, t, ticket)
+	if t.recorded || ticket < t.recordTicket {
 		return
 	}
 	t.recorded = true
@@ -314,7 +323,7 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 	default:
 		return
 	}
-	if t.ended && t.failure == nil && t.opInFlight {
+	if t.ended && t.failure == nil && t.opInFlight && t.endRecorded {
 		a.markLastInFlight(t)
 	}
 	a.pump(c)
@@ -403,7 +412,13 @@ func orDefault(s, def string) string {
 // EditInterval while streaming, and straight to the final text at the end.
 func (a *roomActor) pump(c actor.Context) {
 	t := a.turn
-	if t == nil || t.opInFlight {
+	if t == nil {
+		return
+	}
+	if t.ended && t.failure == nil {
+		a.recordEnding(c, t)
+	}
+	if t.opInFlight {
 		return
 	}
 	marker := a.endMarker(t)
@@ -416,6 +431,9 @@ func (a *roomActor) pump(c actor.Context) {
 		op, ok = t.reply.next(want)
 		op.end = &actors.ReplyEnd{}
 		if ok && t.ended && t.failure == nil && t.reply.last(want, op) {
+			if !t.endRecorded {
+				return // the record must say a last post may be out first
+			}
 			// A holder stopped after this post but before the record
 			// says the turn ended leaves a complete reply: the mark lets
 			// the next one see that (see cut.go).

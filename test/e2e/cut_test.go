@@ -18,10 +18,10 @@ import (
 
 // A bot stopped after a reply's last post but before its record said the
 // turn ended (a kill, or a cluster member dying, in that moment) leaves a
-// complete reply and a record with a turn in flight. The next bot asks the
-// homeserver for the mark on the reply's last post and says nothing; when
-// the mark is not there, the user is told the reply was cut and offered
-// !retry. The record is edited while the bot is stopped, the one way to
+// complete reply and a record with a turn in flight that was ending. The
+// next bot asks the homeserver for the mark on the reply's last post and
+// says nothing; when the mark is not there, the user is told the reply was
+// cut and offered !retry. The record is edited while the bot is stopped, the one way to
 // stop it in that moment every time. It runs in a plain room and an
 // encrypted one, where the bot decrypts its own post to read the mark.
 func TestRestartAfterTheLastPostSaysNothing(t *testing.T) {
@@ -74,7 +74,7 @@ func TestRestartAfterTheLastPostSaysNothing(t *testing.T) {
 				if err := w.stack.StopBot(); err != nil {
 					t.Fatal(err)
 				}
-				setTurnInFlight(t, w, actors.InFlightTurn{EventID: round.inFlight.String(), Text: "the question", StartedAt: time.Now()})
+				setTurnInFlight(t, w, actors.InFlightTurn{EventID: round.inFlight.String(), Text: "the question", StartedAt: time.Now(), Ending: true})
 				if err := w.stack.StartBot(w.ctx); err != nil {
 					t.Fatal(err)
 				}
