@@ -69,7 +69,7 @@ func TestSmokeBurst(t *testing.T) {
 // to each cut turn's notice and the members' RSS are printed, not asserted.
 //
 // It is sized for this machine: 6 rooms (3 users × 2 chats); 200 rooms
-// (20 users × 10 chats, about 12 minutes, most of it Dendrite making the
+// (20 users × 10 chats, 6 to 8 minutes, most of it Dendrite making the
 // rooms) when SURFACES_SIMULATION is "full", as .ci/run sets it.
 func TestSimulationCluster(t *testing.T) {
 	if _, err := harness.PostgresBinDir(); err != nil && !testing.Short() {
