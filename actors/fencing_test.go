@@ -64,3 +64,18 @@ func TestFencedActivationSendsNothing(t *testing.T) {
 		}
 	})
 }
+
+// A room actor that starts reports its activation, with the epoch it took
+// (surfaces_room_activation_seconds observes Took).
+func TestRoomActivationIsPublished(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.Probe.Subscribe(func(e any) bool { _, ok := e.(*actors.RoomActivated); return ok })
+		tt.addRoom(alice, "!r", "1")
+		tt.say(alice, "!r", "hello")
+		got := actortest.FishForMsg(tt.Probe, func(e *actors.RoomActivated) bool { return e.RoomID == "!r" })
+		if got.Epoch != 1 || got.Took < 0 {
+			t.Fatalf("activation %+v, want epoch 1", got)
+		}
+	})
+}

@@ -287,3 +287,13 @@ const (
 type RoomRestarted struct {
 	RoomID string
 }
+
+// RoomActivated: a room actor started and took its room (Store.ActivateRoom
+// returned its record with a new fencing epoch). Took is the time from the
+// actor's start to then: what a message to a room that was not running
+// waits before anything else, and what a member taking over pays a room.
+type RoomActivated struct {
+	RoomID string
+	Epoch  uint64
+	Took   time.Duration
+}

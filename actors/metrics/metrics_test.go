@@ -128,6 +128,12 @@ func TestMetricsFromEvents(t *testing.T) {
 		t.Fatalf("turn duration %v, want 2 s + 1 s", h)
 	}
 
+	publish(&actors.RoomActivated{RoomID: "!3", Epoch: 1, Took: 3 * time.Millisecond})
+	publish(&actors.RoomActivated{RoomID: "!4", Epoch: 7, Took: 1500 * time.Millisecond})
+	if h := histogram(t, reg, "surfaces_room_activation_seconds", nil); h.GetSampleCount() != 2 || bucket(h, 0.004) != 1 || bucket(h, 1.024) != 1 || bucket(h, 2.048) != 2 {
+		t.Fatalf("activations %v, want 3 ms and 1.5 s", h)
+	}
+
 	publish(&actors.TurnStarted{RoomID: "!3"})
 	publish(&actors.RoomRestarted{RoomID: "!3"})
 	if got := gauge(t, reg, "surfaces_turns_active", nil); got != 0 {

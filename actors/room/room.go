@@ -44,6 +44,8 @@ type roomActor struct {
 	rec     actors.RoomRecord
 	loaded  bool
 	crashed bool
+	// startedAt is when this incarnation started (RoomActivated.Took).
+	startedAt time.Time
 	// cut is the turn a crash of the previous incarnation cut off.
 	cut *actors.InFlightTurn
 	// pending holds messages that arrived before the record was loaded.
@@ -282,6 +284,7 @@ func (a *roomActor) start(c actor.Context) {
 	a.log = zerolog.Ctx(a.base).With().Str("room_id", a.roomID).Logger()
 	a.ctx, a.cancel = context.WithCancelCause(a.log.WithContext(a.base))
 	a.inc = Incarnations.Add(1)
+	a.startedAt = time.Now()
 	a.clock = kit.IdleClock{After: a.opts.PassivateAfter}
 	store, roomID, inc := a.deps.Store, a.roomID, a.inc
 	kit.RunTask(c, a.ctx, func(ctx context.Context) any {
@@ -371,6 +374,7 @@ func (a *roomActor) loadedRecord(c actor.Context, m *roomLoaded) {
 	switch {
 	case m.err == nil:
 		a.rec = m.rec
+		c.ActorSystem().EventStream.Publish(&actors.RoomActivated{RoomID: a.roomID, Epoch: a.rec.Epoch, Took: time.Since(a.startedAt)})
 	case errors.Is(m.err, actors.ErrNotFound) && a.initial.RoomID != "":
 		a.rec = a.initial
 	default:

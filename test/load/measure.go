@@ -104,24 +104,52 @@ func stageMedians(before, after snapshot) map[string]float64 {
 		if count <= 0 {
 			continue
 		}
-		lower, below := 0.0, 0.0
-		for i, b := range h.GetBucket() {
-			n := float64(b.GetCumulativeCount())
+		cum := func(i int) float64 {
+			n := float64(h.GetBucket()[i].GetCumulativeCount())
 			if i < len(prevBuckets) {
 				n -= float64(prevBuckets[i].GetCumulativeCount())
 			}
-			if n >= count/2 {
-				frac := 0.0
-				if n > below {
-					frac = (count/2 - below) / (n - below)
-				}
-				out[stage] = (lower + frac*(b.GetUpperBound()-lower)) * 1000
-				break
-			}
-			lower, below = b.GetUpperBound(), n
+			return n
 		}
+		out[stage] = bucketQuantile(h.GetBucket(), cum, count, 0.5)
 	}
 	return out
+}
+
+// bucketQuantile estimates the q-quantile, in ms, of count samples in
+// buckets whose i-th cumulative count is cum(i), linear inside a bucket;
+// past the last finite bucket it is that bucket's bound.
+func bucketQuantile(buckets []*dto.Bucket, cum func(int) float64, count, q float64) float64 {
+	lower, below := 0.0, 0.0
+	for i, b := range buckets {
+		n := cum(i)
+		if n >= q*count {
+			frac := 0.0
+			if n > below {
+				frac = (q*count - below) / (n - below)
+			}
+			return (lower + frac*(b.GetUpperBound()-lower)) * 1000
+		}
+		lower, below = b.GetUpperBound(), n
+	}
+	return lower * 1000
+}
+
+// histogramQuantiles is the p50, p95 and p99 (ms) of the samples of the
+// unlabelled histogram name in s, from its buckets.
+func histogramQuantiles(s snapshot, name string) Quantiles {
+	f, ok := s.families[name]
+	if !ok || len(f.GetMetric()) == 0 {
+		return Quantiles{}
+	}
+	h := f.GetMetric()[0].GetHistogram()
+	count := float64(h.GetSampleCount())
+	if count == 0 {
+		return Quantiles{}
+	}
+	cum := func(i int) float64 { return float64(h.GetBucket()[i].GetCumulativeCount()) }
+	return Quantiles{N: int(count), P50: bucketQuantile(h.GetBucket(), cum, count, 0.50),
+		P95: bucketQuantile(h.GetBucket(), cum, count, 0.95), P99: bucketQuantile(h.GetBucket(), cum, count, 0.99)}
 }
 
 func stageOf(m *dto.Metric) string {

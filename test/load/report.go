@@ -58,6 +58,10 @@ type Report struct {
 	// Stages are the medians of surfaces_turn_stage_seconds over the
 	// run, in ms.
 	Stages map[string]float64 `json:"stage_medians_ms"`
+	// Activation is surfaces_room_activation_seconds of the bot (a
+	// cluster run's last ingress holder) since it started, from the
+	// histogram's buckets: a room actor's start to its record taken.
+	Activation Quantiles `json:"room_activation_ms"`
 
 	// A cluster run's (Config.Members): the members and what happened to
 	// them (Chaos, in order); from the ingress holder's kill to another
@@ -118,6 +122,7 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 		Users:      r.cfg.Users, Rooms: r.cfg.Rooms, Turns: r.cfg.Turns, StreamS: r.cfg.Stream.Seconds(),
 		Seconds: elapsed.Seconds(), Floor: quantiles(floor), Doubled: doubled, TurnDetails: r.turns,
 		Stages: stageMedians(before, after), Onboarded: quantiles(r.onboarded),
+		Activation: histogramQuantiles(after, "surfaces_room_activation_seconds"),
 	}
 	var first, complete, toldCut, cutStamped []time.Duration
 	edits := 0
@@ -289,6 +294,9 @@ func (rep *Report) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(tw, "stage medians (ms from the sync)\t%s\n", strings.Join(stages, ", "))
+	if rep.Activation.N > 0 {
+		fmt.Fprintf(tw, "room activation (the bot's, from buckets)\t%s\n", q(rep.Activation))
+	}
 	_ = tw.Flush()
 }
 
