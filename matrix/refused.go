@@ -25,14 +25,14 @@ var (
 	refusedPause = 100 * time.Millisecond
 )
 
-// untilAccepted calls do until it succeeds, returns an error early says is
-// not the homeserver's lag, or has been called refusedTries times; it
-// returns do's last error. It stops waiting when ctx ends.
-func untilAccepted(ctx context.Context, early func(error) bool, do func() error) error {
+// untilAccepted calls do until it succeeds, returns an error that lagging
+// does not call the homeserver's lag, or has been called refusedTries
+// times; it returns do's last error. It stops waiting when ctx ends.
+func untilAccepted(ctx context.Context, lagging func(error) bool, do func() error) error {
 	pause := refusedPause
 	for try := 1; ; try++ {
 		err := do()
-		if err == nil || try == refusedTries || !early(err) {
+		if err == nil || try == refusedTries || !lagging(err) {
 			return err
 		}
 		select {

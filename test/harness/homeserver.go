@@ -343,11 +343,18 @@ func runIn(ctx context.Context, dir, bin string, args ...string) *exec.Cmd {
 // withMaxOpenConns sets the global database pool of a generated
 // PostgreSQL config (generate-config writes Dendrite's default, 90).
 func withMaxOpenConns(cfg string, n int) (string, error) {
-	const def = "max_open_conns: 90"
-	if !strings.Contains(cfg, def) {
-		return "", errors.New("failed to edit the Dendrite config: no max_open_conns to raise")
+	return withPoolSetting(cfg, "max_open_conns", 90, n)
+}
+
+// withPoolSetting replaces the generated "key: def" line of the global
+// database pool with n; a config without that line is an error, so that a
+// Dendrite whose defaults changed fails the tests loudly.
+func withPoolSetting(cfg, key string, def, n int) (string, error) {
+	line := key + ": " + strconv.Itoa(def) + "\n"
+	if !strings.Contains(cfg, line) {
+		return "", fmt.Errorf("failed to edit the Dendrite config: no %s to raise", key)
 	}
-	return strings.Replace(cfg, def, "max_open_conns: "+strconv.Itoa(n), 1), nil
+	return strings.Replace(cfg, line, key+": "+strconv.Itoa(n)+"\n", 1), nil
 }
 
 // dendriteIdleConns is the idle connections Dendrite on PostgreSQL keeps
@@ -362,9 +369,5 @@ const dendriteIdleConns = 40
 // withMaxIdleConns sets the global database pool's idle connections of a
 // generated PostgreSQL config.
 func withMaxIdleConns(cfg string, n int) (string, error) {
-	const def = "max_idle_conns: 2\n"
-	if !strings.Contains(cfg, def) {
-		return "", errors.New("failed to edit the Dendrite config: no max_idle_conns to raise")
-	}
-	return strings.Replace(cfg, def, "max_idle_conns: "+strconv.Itoa(n)+"\n", 1), nil
+	return withPoolSetting(cfg, "max_idle_conns", 2, n)
 }
