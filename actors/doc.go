@@ -48,14 +48,16 @@
 // root/ routes by sender; user/ is a user: onboarding, user commands,
 // quotas, the rate limit, reading its record; room/ is a room: turns,
 // replies, commands, files, stop, its record writes; reconcile/ is
-// start-up reconciliation. internal/kit/ holds what more than one kind
+// start-up reconciliation; grain/ hosts a room as a protoactor-go grain
+// when a cluster places the rooms (its messages cross members through
+// wire/). internal/kit/ holds what more than one kind
 // uses and no caller outside the tree needs: tasks, passivation, the order
 // of record writes, the chat id reservation. This package holds what every
 // kind and every port's implementation share: messages.go and ports.go,
 // then ack.go, commands.go, records.go, stateevents.go, errors.go,
 // options.go, tokenbucket.go, sendpacer*.go, running_turns.go and
 // system.go. An import runs only downwards: root to user and reconcile,
-// user to room, each to internal/kit and this package (TestImportsOnlyDown).
+// user to grain and room, grain to room, each to internal/kit and this package (TestImportsOnlyDown).
 //
 //   - A message: ../matrix/syncer.go (ProcessResponse, convert, withAck)
 //     turns a sync response into MessageReceived with an Ack; root/root.go

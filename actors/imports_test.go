@@ -41,17 +41,19 @@ func TestActorsImportNoMatrixOrStorage(t *testing.T) {
 
 // TestImportsOnlyDown keeps the tree's packages layered as doc.go draws
 // them: this package at the bottom, then internal/kit, then room and
-// reconcile, then user, then root. An import that runs sideways or up
+// reconcile, then grain, then user, then root. An import that runs sideways or up
 // would tie a kind of actor to one that depends on it.
 func TestImportsOnlyDown(t *testing.T) {
 	const base = "github.com/surfaces-bot/surfaces/actors"
 	rank := map[string]int{
 		base:                   0,
+		base + "/wire":         0,
 		base + "/internal/kit": 1,
 		base + "/room":         2,
 		base + "/reconcile":    2,
-		base + "/user":         3,
-		base + "/root":         4,
+		base + "/grain":        3,
+		base + "/user":         4,
+		base + "/root":         5,
 	}
 	out, err := exec.Command("go", "list", "-tags", "goolm", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").CombinedOutput()
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // The ports below are everything the actor tree needs from the outside world.
@@ -311,3 +313,12 @@ type AgentEvent struct {
 
 // Terminal reports whether the event ends the turn.
 func (e AgentEvent) Terminal() bool { return e.Kind == AgentEnd || e.Kind == AgentFailed }
+
+// RoomPlacer finds the actor of a room placed by a cluster (issue 24): the
+// PID of the room's grain, activated where the cluster places it. It
+// blocks for a round trip to the member that owns the room; callers run it
+// in a task. An error means the cluster could not place the room now (no
+// member, or the owner did not answer): try again later.
+type RoomPlacer interface {
+	PlaceRoom(ctx context.Context, roomID string) (*actor.PID, error)
+}

@@ -47,12 +47,7 @@ func NewProps(ctx context.Context, deps actors.Deps, opts actors.Options) (*acto
 		return nil, err
 	}
 	opts = opts.WithDefaults()
-	d := kit.Prepare(deps)
-	if d.Pacer == nil {
-		d.Pacer = actors.NewSendPacer(opts.SendBudget)
-	}
-	d.Budget = d.Pacer
-	d.Matrix = d.Pacer.Paced(d.Matrix)
+	d := kit.PrepareTree(deps, &opts)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &rootActor{deps: d, opts: &opts, base: ctx}
 	}), nil

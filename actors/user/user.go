@@ -14,6 +14,7 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/actors/grain"
 	"github.com/surfaces-bot/surfaces/actors/internal/kit"
 	"github.com/surfaces-bot/surfaces/actors/room"
 )
@@ -38,6 +39,10 @@ type userActor struct {
 	loaded bool
 	rooms  map[string]actors.RoomRecord
 	kids   kit.Children
+	// grains are the rooms placed by a cluster (grains.go), when
+	// deps.Placer is set; seq numbers the messages sent to them.
+	grains map[string]*grainRoom
+	seq    uint64
 	clock  kit.IdleClock
 	// deniedIn lists the rooms already told that access was taken away, so
 	// each gets one notice, not one per message.
@@ -108,7 +113,7 @@ func (a *userActor) Receive(c actor.Context) {
 		// Hand the waiting messages to the next incarnation, oldest first,
 		// and the onboarding still running, whose task goes on.
 		a.cancel(errors.New("user actor restarting"))
-		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck}
+		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck, grains: a.grains, seq: a.seq}
 		if a.onboarding {
 			crashed.onboarding = a.inc
 		}
@@ -116,10 +121,14 @@ func (a *userActor) Receive(c actor.Context) {
 	case *userCrashed:
 		a.pending = append(m.msgs, a.pending...)
 		a.provisionAck = m.ack
+		a.adoptGrains(c, m.grains, m.seq)
 		if m.onboarding != 0 {
 			a.onboarding, a.adopted = true, m.onboarding
 		}
 	case *actor.Terminated:
+		if a.grainTerminated(c, m.Who) {
+			return
+		}
 		if id, parked := a.kids.Terminated(m.Who); id != "" {
 			for _, msg := range parked {
 				if rec, ok := a.rooms[id]; ok {
@@ -154,6 +163,16 @@ func (a *userActor) Receive(c actor.Context) {
 		}
 	case *actors.RoomUpdated:
 		a.rooms[m.Record.RoomID] = m.Record
+	case *grain.Reported:
+		a.grainReported(c, m)
+	case *grainPlaced:
+		if m.inc == a.inc {
+			a.grainPlaced(c, m)
+		}
+	case *placeAgain:
+		if g, ok := a.grains[m.roomID]; ok && m.inc == a.inc {
+			a.place(c, m.roomID, g)
+		}
 	case *kit.StagingEnded:
 		a.stagedEnded(m)
 	case *kit.TaskPanicked:
@@ -180,6 +199,7 @@ func (a *userActor) start(c actor.Context) {
 	a.rooms = map[string]actors.RoomRecord{}
 	a.staging = map[string]int64{}
 	a.kids = kit.NewChildren()
+	a.grains = map[string]*grainRoom{}
 	a.clock = kit.IdleClock{After: a.opts.PassivateAfter}
 	a.inc = room.Incarnations.Add(1)
 	a.load(c)
@@ -261,10 +281,10 @@ func (a *userActor) handle(c actor.Context, msg any) {
 			a.toRoom(c, room, m)
 		}
 	case *WakeRoom:
-		if _, stopping := a.kids.Parked[m.RoomID]; !stopping {
-			if rec, ok := a.rooms[m.RoomID]; ok {
-				a.room(c, rec)
-			}
+		if rec, ok := a.rooms[m.RoomID]; ok && a.grained() {
+			a.toGrain(c, rec, nil)
+		} else if _, stopping := a.kids.Parked[m.RoomID]; !stopping && ok {
+			a.room(c, rec)
 		}
 	case *actors.MessagesSkipped:
 		if room, ok := a.rooms[m.RoomID]; ok && !room.Archived {
@@ -281,6 +301,9 @@ type userCrashed struct {
 	onboarding uint64
 	// ack is the Ack of the event whose onboarding is still running.
 	ack *actors.Ack
+	// grains and seq are the room grains and what they have not acked.
+	grains map[string]*grainRoom
+	seq    uint64
 }
 
 // WakeRoom starts a room actor without a message, so it can report a turn
@@ -370,13 +393,17 @@ func (a *userActor) room(c actor.Context, rec actors.RoomRecord) *actor.PID {
 // toRoom sends msg to the room actor of rec, starting it if needed, or
 // parks it while that actor stops (see children).
 func (a *userActor) toRoom(c actor.Context, rec actors.RoomRecord, msg any) {
+	if a.grained() {
+		a.toGrain(c, rec, msg)
+		return
+	}
 	a.kids.Send(c, rec.RoomID, msg, func() *actor.PID { return a.room(c, rec) })
 }
 
 // idle reports whether the user actor may stop: loaded, not onboarding,
 // nothing waiting, and no room actor left.
 func (a *userActor) idle() bool {
-	return a.loaded && !a.onboarding && len(a.pending) == 0 && len(a.kids.PIDs) == 0
+	return a.loaded && !a.onboarding && len(a.pending) == 0 && len(a.kids.PIDs) == 0 && len(a.grains) == 0
 }
 
 func (a *userActor) notice(c actor.Context, roomID, text string) {

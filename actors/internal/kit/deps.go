@@ -22,3 +22,16 @@ func Prepare(d actors.Deps) *Deps {
 	}
 	return &Deps{Deps: d, Writes: NewRecordWrites()}
 }
+
+// PrepareTree is Prepare for a tree's actors, or a member's room grains:
+// their posts go through one pacer, deps.Pacer or a new one under
+// opts.SendBudget.
+func PrepareTree(deps actors.Deps, opts *actors.Options) *Deps {
+	d := Prepare(deps)
+	if d.Pacer == nil {
+		d.Pacer = actors.NewSendPacer(opts.SendBudget)
+	}
+	d.Budget = d.Pacer
+	d.Matrix = d.Pacer.Paced(d.Matrix)
+	return d
+}

@@ -1,0 +1,205 @@
+package grain_test
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	testprovider "github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/actortest"
+	"github.com/surfaces-bot/surfaces/actors/grain"
+	"github.com/surfaces-bot/surfaces/actors/user"
+)
+
+const alice = "@alice:example.test"
+
+// eventually polls cond until it holds or d passes: these tests run real
+// sockets between members, outside virtual time.
+func eventually(d time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %v", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// members is two members of one cluster in this process, each with its own
+// actor system and remote on loopback, sharing the kit's fakes as two
+// processes share PostgreSQL, the homeserver and the agents. The kit's
+// system is member A; the user actor runs there, as on the ingress.
+type members struct {
+	k      *actortest.Kit
+	a, b   *cluster.Cluster
+	placer grain.Placer
+}
+
+func newMembers(t *testing.T) *members {
+	t.Helper()
+	k := actortest.NewKit(t)
+	agent := testprovider.NewInMemAgent()
+	start := func(system *actor.ActorSystem, own bool) *cluster.Cluster {
+		kind, err := grain.NewKind(k.Ctx, k.Deps(), k.Options)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := cluster.Configure("grain-test", testprovider.NewTestProvider(agent), disthash.New(),
+			remote.Configure("127.0.0.1", 0), cluster.WithKinds(kind), cluster.WithRequestTimeout(5*time.Second))
+		c := cluster.New(system, cfg)
+		c.StartMember()
+		t.Cleanup(func() {
+			if own {
+				c.Shutdown(false) // its actor system too
+			} else {
+				c.Remote.Shutdown(false) // the kit shuts its system down
+			}
+		})
+		return c
+	}
+	m := &members{k: k, a: start(k.System, false), b: start(actors.NewActorSystem(*zerolog.Ctx(k.Ctx)), true)}
+	for _, c := range []*cluster.Cluster{m.a, m.b} {
+		if err := eventually(10*time.Second, func() bool { return c.MemberList.Members().Len() == 2 }); err != nil {
+			t.Fatalf("the members do not see each other: %v", err)
+		}
+	}
+	m.placer = grain.Placer{Cluster: m.a}
+	return m
+}
+
+// spawnUser starts alice's user actor on member A, reaching her rooms
+// through the cluster.
+func (m *members) spawnUser(t *testing.T) *actor.PID {
+	t.Helper()
+	deps := m.k.Deps()
+	deps.Placer = m.placer
+	props, err := user.NewProps(m.k.Ctx, deps, m.k.Options, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.k.Probe.SpawnChild(props, "user-alice")
+}
+
+// grains counts the room grains each member hosts.
+func (m *members) grains() (a, b int32) {
+	return m.a.GetClusterKind(grain.Kind).Count(), m.b.GetClusterKind(grain.Kind).Count()
+}
+
+func say(m *members, pid *actor.PID, roomID, eventID, body string) *atomic.Int32 {
+	n := &atomic.Int32{}
+	m.k.Probe.Send(pid, &actors.MessageReceived{RoomID: roomID, EventID: eventID, Sender: alice, MsgType: "m.text", Body: body,
+		Ack: actors.NewAck(func() { n.Add(1) })})
+	return n
+}
+
+// Rooms placed as grains spread over the members, answer from whichever
+// holds them, and ack each message back to the user actor on the ingress
+// once their record holds it (issue 24).
+func TestRoomGrainsAnswerFromEveryMember(t *testing.T) {
+	m := newMembers(t)
+	k := m.k
+	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
+		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
+	}
+	const rooms = 16
+	for i := range rooms {
+		k.AddRoom(alice, fmt.Sprintf("!r%d", i), fmt.Sprint(100+i))
+	}
+	pid := m.spawnUser(t)
+	mark := k.Matrix.Mark()
+	var acks []*atomic.Int32
+	for i := range rooms {
+		acks = append(acks, say(m, pid, fmt.Sprintf("!r%d", i), fmt.Sprintf("$e%d", i), fmt.Sprintf("hello %d", i)))
+	}
+	for i := range rooms {
+		k.WaitCall(mark, "SendText", fmt.Sprintf("!r%d", i), fmt.Sprintf("re: hello %d", i))
+	}
+	if err := eventually(10*time.Second, func() bool {
+		for _, n := range acks {
+			if n.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		t.Fatalf("not every message was acked: %v", err)
+	}
+	for i, n := range acks {
+		if n.Load() != 1 {
+			t.Errorf("message %d acked %d times", i, n.Load())
+		}
+	}
+	a, b := m.grains()
+	if a+b != rooms || a == 0 || b == 0 {
+		t.Fatalf("grains: %d on A, %d on B; want all %d spread over both", a, b, rooms)
+	}
+	// Every room's record went back to the user actor: a second message
+	// in each room is answered too.
+	mark = k.Matrix.Mark()
+	for i := range rooms {
+		say(m, pid, fmt.Sprintf("!r%d", i), fmt.Sprintf("$f%d", i), fmt.Sprintf("again %d", i))
+	}
+	for i := range rooms {
+		k.WaitCall(mark, "SendText", fmt.Sprintf("!r%d", i), fmt.Sprintf("re: again %d", i))
+	}
+}
+
+// A grain that ends without the user actor asking (its member died, the
+// room moved) loses nothing: the user actor wakes the room where it is
+// placed now and sends again what the room had not acked.
+func TestAGrainThatEndsGetsItsUnackedMessagesAgain(t *testing.T) {
+	m := newMembers(t)
+	k := m.k
+	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
+		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
+	}
+	k.AddRoom(alice, "!r", "100")
+	pid := m.spawnUser(t)
+
+	release := k.Store.HoldRoomWrites()
+	defer release()
+	n := say(m, pid, "!r", "$one", "hello")
+	// The room holds the message in memory, its record write held.
+	var grainPID *actor.PID
+	if err := eventually(10*time.Second, func() bool {
+		grainPID = m.placer.Cluster.Get("!r", grain.Kind)
+		return grainPID != nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 0 {
+		t.Fatal("acked before the record was written")
+	}
+	// The grain is stopped under the user actor's feet.
+	system := m.a.ActorSystem
+	if grainPID.Address != m.a.ActorSystem.Address() {
+		system = m.b.ActorSystem
+	}
+	if err := system.Root.StopFuture(grainPID).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	mark := k.Matrix.Mark()
+	release()
+	call := k.WaitCall(mark, "SendText", "!r", "re: hello")
+	if err := eventually(10*time.Second, func() bool { return n.Load() == 1 }); err != nil {
+		t.Fatalf("the message was not acked after the room came back: %v", err)
+	}
+	if got := len(k.Matrix.CallsSince(mark, "SendText")); got != 1 {
+		t.Fatalf("%d replies after the grain ended, want 1 (%+v)", got, call)
+	}
+	for _, c := range k.Matrix.CallsSince(mark, "SendNotice") {
+		if strings.Contains(c.Text, "hello") {
+			t.Fatalf("unexpected notice: %q", c.Text)
+		}
+	}
+}

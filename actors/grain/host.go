@@ -1,0 +1,151 @@
+package grain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/rs/zerolog"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/internal/kit"
+	"github.com/surfaces-bot/surfaces/actors/room"
+)
+
+// Kind is the cluster kind of room grains.
+const Kind = "room"
+
+// ErrNotPlaced: the cluster gave no actor for a room (no member holds its
+// kind, or the owner did not answer in time).
+var ErrNotPlaced = errors.New("the cluster placed no actor for the room")
+
+// NewKind returns the kind of room grains this member hosts. deps and opts
+// are the member's own (its Matrix client, agents, store); ctx carries the
+// logger, and its cancellation is not inherited (see root.NewProps).
+func NewKind(ctx context.Context, deps actors.Deps, opts actors.Options) (*cluster.Kind, error) {
+	if err := deps.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.WithDefaults()
+	d := kit.PrepareTree(deps, &opts)
+	base := context.WithoutCancel(ctx)
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &host{deps: d, opts: &opts, base: base}
+	}, actor.WithSupervisor(restartAlone()))
+	return cluster.NewKind(Kind, props), nil
+}
+
+// host is a room's grain: the room actor's parent on this member.
+type host struct {
+	deps *kit.Deps
+	opts *actors.Options
+	base context.Context
+
+	roomID string
+	owner  *actor.PID
+	room   *actor.PID
+	log    zerolog.Logger
+}
+
+// Receive implements actor.Actor.
+func (h *host) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		h.log = *zerolog.Ctx(h.base)
+	case *Deliver:
+		h.deliver(c, m)
+	case *actors.RoomUpdated:
+		h.report(c, &Reported{Updated: &m.Record})
+	case *kit.StagingEnded:
+		h.report(c, &Reported{Staged: m})
+	case *kit.ChildIdle:
+		h.report(c, &Reported{Idle: m})
+	case *actor.Terminated:
+		if h.room != nil && m.Who.Equal(h.room) {
+			// The room stopped on its own (fenced by a newer activation,
+			// or archived): the grain has nothing left to host.
+			h.room = nil
+			c.Stop(c.Self())
+		}
+	}
+}
+
+func (h *host) deliver(c actor.Context, m *Deliver) {
+	if m.Owner != nil {
+		// A user actor started again (after a crash, or on the member
+		// that took the ingress over) owns the room from now on.
+		h.owner = m.Owner
+	}
+	if h.room == nil {
+		h.roomID = m.Record.RoomID
+		if h.roomID == "" {
+			h.log.Error().Msg("room grain delivered a message without a room id; ignoring it")
+			return
+		}
+		h.log = zerolog.Ctx(h.base).With().Str("room_id", h.roomID).Logger()
+		pid, err := c.SpawnNamed(room.NewPropsWith(h.log.WithContext(h.base), h.deps, h.opts, m.Record), "room")
+		if err != nil {
+			h.log.Error().Err(err).Msg("failed to start the room actor in its grain")
+			return
+		}
+		h.room = pid
+	}
+	var ack *actors.Ack
+	if m.Seq != 0 {
+		ack = h.ack(c, m.Seq)
+	}
+	if msg := m.Message(ack); msg != nil {
+		c.Send(h.room, msg)
+	}
+}
+
+// ack returns the Ack of the message numbered seq: it tells the owner at
+// the time of delivery, from whatever goroutine the room calls it.
+func (h *host) ack(c actor.Context, seq uint64) *actors.Ack {
+	root, owner, roomID := c.ActorSystem().Root, h.owner, h.roomID
+	return actors.NewAck(func() {
+		if owner != nil {
+			root.Send(owner, &Reported{RoomID: roomID, Acked: seq})
+		}
+	})
+}
+
+func (h *host) report(c actor.Context, r *Reported) {
+	if h.owner == nil {
+		return
+	}
+	r.RoomID = h.roomID
+	c.Send(h.owner, r)
+}
+
+// restartAlone restarts a crashed room actor in its grain, as a user actor
+// does its children.
+func restartAlone() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(10, time.Minute, func(any) actor.Directive {
+		return actor.RestartDirective
+	})
+}
+
+// Placer places rooms on a protoactor-go cluster whose members host Kind
+// (actors.RoomPlacer).
+type Placer struct {
+	Cluster *cluster.Cluster
+}
+
+var _ actors.RoomPlacer = Placer{}
+
+// PlaceRoom implements actors.RoomPlacer. protoactor's lookup bounds its
+// own wait (5 s with disthash); ctx only stops a call not begun.
+func (p Placer) PlaceRoom(ctx context.Context, roomID string) (*actor.PID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pid := p.Cluster.Get(roomID, Kind)
+	if pid == nil {
+		return nil, fmt.Errorf("failed to place room %s: %w", roomID, ErrNotPlaced)
+	}
+	return pid, nil
+}
