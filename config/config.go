@@ -313,6 +313,14 @@ type Cluster struct {
 	// MemberID names this member, unique among the running ones; empty
 	// means the host name.
 	MemberID string `koanf:"member_id"`
+	// Grains places the rooms' actors across the members (protoactor-go
+	// grains): every member serves a share of the conversations, while the
+	// ingress holder reads the homeserver and runs the users' actors.
+	Grains bool `koanf:"grains"`
+	// Listen is where this member's actor system listens for the others
+	// (host:port, port 0 picks a free one), with Grains on. The address is
+	// advertised as written: on several boxes, give one the others reach.
+	Listen string `koanf:"listen"`
 }
 
 // Locales with a message catalogue (PRODUCT R2.11).
@@ -364,6 +372,7 @@ func Defaults() *Config {
 		},
 		Shutdown: Shutdown{Grace: 30 * time.Second},
 		Actors:   Actors{PassivateAfter: 15 * time.Minute},
+		Cluster:  Cluster{Listen: "127.0.0.1:0"},
 	}
 }
 

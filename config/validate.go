@@ -72,6 +72,14 @@ func (c *Config) validate(ps *problems) {
 		})
 		v.check("cluster.member_id", c.Cluster.MemberID != "", func() string { return checkMemberID(c.Cluster.MemberID) })
 	}
+	if c.Cluster.Grains {
+		v.check("cluster.grains", !c.Cluster.Enabled, func() string { return "needs cluster.enabled: true" })
+		v.check("cluster.grains", c.Matrix.Encryption != EncryptionOff, func() string {
+			return "needs matrix.encryption: off for now (the bot's device and its keys live on one member; encrypted rooms cannot move between members yet)"
+		})
+		v.required("cluster.listen", c.Cluster.Listen)
+		v.check("cluster.listen", c.Cluster.Listen != "", func() string { return checkListen(c.Cluster.Listen) })
+	}
 	v.required("http.listen", c.HTTP.Listen)
 	v.positive("http.unready_after", c.HTTP.UnreadyAfter)
 	v.check("http.listen", c.HTTP.Listen != "", func() string { return checkListen(c.HTTP.Listen) })

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/actors/grain"
 	actormetrics "github.com/surfaces-bot/surfaces/actors/metrics"
 	"github.com/surfaces-bot/surfaces/actors/reconcile"
 	"github.com/surfaces-bot/surfaces/actors/root"
@@ -120,17 +121,35 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		return err
 	}
 	log.Info().Str("addr", addr).Msg("http listening")
-	if member != nil {
+	// standBy waits, in a cluster, until this member holds the ingress;
+	// stopped reports a stop while it waited.
+	standBy := func() (stopped bool, err error) {
+		if member == nil {
+			return false, nil
+		}
 		if tookOver, err = awaitIngress(ctx, member, h); err != nil {
-			return err
+			return false, err
 		}
 		if ctx.Err() != nil {
-			stopHTTP()
-			<-httpDone
-			log.Info().Msg("stopped while standing by")
-			return nil
+			return true, nil
 		}
 		stopWhenLost(ctx, member)
+		return false, nil
+	}
+	stoppedStandingBy := func() error {
+		stopHTTP()
+		<-httpDone
+		log.Info().Msg("stopped while standing by")
+		return nil
+	}
+	if !cfg.Cluster.Grains {
+		// Without grains a member standing by serves nothing: it logs in
+		// once it takes over.
+		if stopped, err := standBy(); err != nil {
+			return err
+		} else if stopped {
+			return stoppedStandingBy()
+		}
 	}
 
 	mx, err := connect(ctx, cfg, store)
@@ -192,35 +211,57 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	deps := wired.deps(store, mx)
 	deps.Drain = drain
 	deps.Pacer = pacer
-	root, err := root.Spawn(actors.WithTaskGroup(ctx, &tasks), system, deps, actors.Options{
-		BotUserID:            mx.UserID(),
-		QueueSize:            cfg.Queue.Size,
-		EditInterval:         cfg.Streaming.EditInterval,
-		MaxEdits:             cfg.Streaming.MaxEdits,
-		NotifyAfter:          cfg.Streaming.NotifyAfter,
-		CancelGrace:          cfg.Agents.CancelGrace,
-		ConfirmTimeout:       cfg.Agents.ConfirmTimeout,
-		TypingRefresh:        cfg.Streaming.TypingRefresh,
-		TypingAfter:          cfg.Streaming.TypingAfter,
-		ConnIdleClose:        cfg.Agents.IdleClose,
-		PassivateAfter:       passivateAfter(cfg.Actors.PassivateAfter),
-		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),
-		SpaceNameTemplate:    cfg.Onboarding.SpaceNameTemplate,
-		FirstChatName:        cfg.Onboarding.FirstChatName,
-		AllowedServers:       cfg.Matrix.AllowedServers,
-		DenyMessage:          cfg.Agents.DenyMessage,
-		UserSelectableAgents: cfg.Agents.UserSelectable,
-		RateLimit:            actors.RateLimit{Rate: cfg.RateLimit.Rate, Burst: cfg.RateLimit.Burst},
-		MaxChats:             cfg.Quota.MaxChats,
-		MaxStagedBytes:       int64(cfg.Quota.MaxStagedBytes),
-		SendBudget:           actors.RateLimit{Rate: cfg.Matrix.SendRate, Burst: cfg.Matrix.SendBurst},
-		TookOver:             tookOver,
-	})
+	opts := treeOptions(cfg, mx.UserID())
+	turns := actors.WatchTurns(system)
+	defer turns.Close()
+	// letTurnsFinish gives the running turns shutdown.grace (PRODUCT R8.4).
+	letTurnsFinish := func() {
+		drain.Start()
+		if n := turns.Running(); n > 0 {
+			log.Info().Int("turns", n).Stringer("grace", cfg.Shutdown.Grace).Msg("letting running turns finish")
+			graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Grace)
+			if err := turns.WaitIdle(graceCtx); err != nil {
+				log.Warn().Int("turns", turns.Running()).Msg("shutdown grace over, cutting the running turns")
+			}
+			cancel()
+		}
+	}
+	// waitTasks waits (bounded) for the actors' last writes, so that none
+	// lands after the store is closed.
+	waitTasks := func() {
+		drained := make(chan struct{})
+		go func() { tasks.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(10 * time.Second):
+			log.Warn().Msg("gave up waiting for the actors' last writes")
+		}
+	}
+	stopSystem := system.Shutdown
+	if cfg.Cluster.Grains {
+		// Every member hosts a share of the rooms, from before it takes
+		// the ingress (cluster.go, grains.go).
+		grains, err := startGrains(actors.WithTaskGroup(ctx, &tasks), cfg, member, store, system, deps, opts)
+		if err != nil {
+			return err
+		}
+		stopSystem = func() { grains.Shutdown(true) }
+		deps.Placer = grain.Placer{Cluster: grains}
+		if stopped, err := standBy(); err != nil || stopped {
+			letTurnsFinish()
+			stopSystem()
+			waitTasks()
+			if err != nil {
+				return err
+			}
+			return stoppedStandingBy()
+		}
+	}
+	opts.TookOver = tookOver
+	root, err := root.Spawn(actors.WithTaskGroup(ctx, &tasks), system, deps, opts)
 	if err != nil {
 		return err
 	}
-	turns := actors.WatchTurns(system)
-	defer turns.Close()
 	// settleInbox, in appservice mode, stores what the actors acked of the
 	// transactions in the inbox once they have stopped.
 	settleInbox := func() {}
@@ -231,28 +272,12 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		// R8.4), so that a reply already on its way is completed; one still
 		// running after it is cut, and its user told. Then the tree stops
 		// before the store closes: actors persist on the way out.
-		drain.Start()
-		if n := turns.Running(); n > 0 {
-			log.Info().Int("turns", n).Stringer("grace", cfg.Shutdown.Grace).Msg("letting running turns finish")
-			graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Grace)
-			if err := turns.WaitIdle(graceCtx); err != nil {
-				log.Warn().Int("turns", turns.Running()).Msg("shutdown grace over, cutting the running turns")
-			}
-			cancel()
-		}
+		letTurnsFinish()
 		if err := system.Root.StopFuture(root).Wait(); err != nil {
 			log.Warn().Err(err).Msg("actor tree did not stop cleanly")
 		}
-		system.Shutdown()
-		// The actors' last writes run in their tasks; wait for them (bounded)
-		// so that none lands after the store is closed.
-		drained := make(chan struct{})
-		go func() { tasks.Wait(); close(drained) }()
-		select {
-		case <-drained:
-		case <-time.After(10 * time.Second):
-			log.Warn().Msg("gave up waiting for the actors' last writes")
-		}
+		stopSystem()
+		waitTasks()
 		// The sync position goes past what the actors acked on their way
 		// out; whatever they did not is delivered again after the start.
 		settleInbox()
@@ -310,6 +335,34 @@ func crossSign(ctx context.Context, mx *matrix.Client, cfg *config.Config, opera
 // cryptoFile is the crypto store's SQLite file inside the state directory:
 // it shares the directory's fate, so a lost directory means a new device.
 const cryptoFile = "crypto.db"
+
+// treeOptions are the actors' options from cfg; TookOver is set by the
+// caller.
+func treeOptions(cfg *config.Config, botUserID string) actors.Options {
+	return actors.Options{
+		BotUserID:            botUserID,
+		QueueSize:            cfg.Queue.Size,
+		EditInterval:         cfg.Streaming.EditInterval,
+		MaxEdits:             cfg.Streaming.MaxEdits,
+		NotifyAfter:          cfg.Streaming.NotifyAfter,
+		CancelGrace:          cfg.Agents.CancelGrace,
+		ConfirmTimeout:       cfg.Agents.ConfirmTimeout,
+		TypingRefresh:        cfg.Streaming.TypingRefresh,
+		TypingAfter:          cfg.Streaming.TypingAfter,
+		ConnIdleClose:        cfg.Agents.IdleClose,
+		PassivateAfter:       passivateAfter(cfg.Actors.PassivateAfter),
+		MaxMessageBytes:      int(cfg.Streaming.MaxMessageBytes),
+		SpaceNameTemplate:    cfg.Onboarding.SpaceNameTemplate,
+		FirstChatName:        cfg.Onboarding.FirstChatName,
+		AllowedServers:       cfg.Matrix.AllowedServers,
+		DenyMessage:          cfg.Agents.DenyMessage,
+		UserSelectableAgents: cfg.Agents.UserSelectable,
+		RateLimit:            actors.RateLimit{Rate: cfg.RateLimit.Rate, Burst: cfg.RateLimit.Burst},
+		MaxChats:             cfg.Quota.MaxChats,
+		MaxStagedBytes:       int64(cfg.Quota.MaxStagedBytes),
+		SendBudget:           actors.RateLimit{Rate: cfg.Matrix.SendRate, Burst: cfg.Matrix.SendBurst},
+	}
+}
 
 // passivateAfter maps the config's "0: never" to the actors' negative.
 func passivateAfter(d time.Duration) time.Duration {

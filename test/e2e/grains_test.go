@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/test/harness"
+)
+
+// hostingGrains is a member's log line once it hosts room grains.
+var hostingGrains = regexp.MustCompile(`"message":"hosting room grains"`)
+
+// turnStartedIn reports whether p's log shows a turn started in room.
+func turnStartedIn(p *harness.Process, room id.RoomID) bool {
+	for _, l := range p.StdoutLines() {
+		if strings.Contains(l, `"message":"turn started"`) && strings.Contains(l, `"room_id":"`+string(room)+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestClusterGrains: with cluster.grains on, the rooms' actors are
+// protoactor-go grains spread over the members (issue 24). The ingress
+// holder (member-a) reads the homeserver and runs alice's user actor; a
+// chat placed on member-b is answered from member-b. When member-b is
+// killed mid-reply, the chat is placed on member-a, which tells alice
+// once that the reply was cut and answers her from then on; nothing is
+// answered twice or replayed.
+func TestClusterGrains(t *testing.T) {
+	_, env := postgresState(t)
+	env = append(env, "SURFACES_CLUSTER_ENABLED=true", "SURFACES_CLUSTER_MEMBER_ID=member-a",
+		"SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=off")
+	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, BotEnv: env}, "alice")
+	ctx, cancel := w.wait()
+	defer cancel()
+	if _, err := w.stack.Bot.WaitForLine(ctx, hostingGrains); err != nil {
+		t.Fatalf("member-a hosts no grains: %v\n%s", err, w.stack.Bot.LogTail(20))
+	}
+	b, _ := startMember(t, w, "member-b")
+	if _, err := b.WaitForLine(ctx, hostingGrains); err != nil {
+		t.Fatalf("member-b hosts no grains: %v\n%s", err, b.LogTail(20))
+	}
+	if _, err := b.WaitForLine(ctx, standingBy); err != nil {
+		t.Fatalf("member-b did not stand by: %v\n%s", err, b.LogTail(20))
+	}
+	w.onboard()
+
+	// Chats until one is answered from member-b: each room's place is a
+	// hash of its id over the two members, so one of n chats lands on
+	// member-b with probability 1-2^-n.
+	var onB id.RoomID
+	for i := 1; i <= 12 && onB == ""; i++ {
+		room := w.chat
+		if i > 1 {
+			room = w.newChat(i)
+		}
+		text := "where are you " + strconv.Itoa(i)
+		w.askIn(room, text, func(m harness.Message) bool { return m.FinalBody == "echo: "+text })
+		switch {
+		case turnStartedIn(b, room):
+			onB = room
+		case !turnStartedIn(w.stack.Bot, room):
+			t.Fatalf("the turn in %s ran on no member's log", room)
+		}
+	}
+	if onB == "" {
+		t.Fatal("12 chats, none answered from member-b")
+	}
+	ctx, cancel = w.wait()
+	defer cancel()
+
+	// member-b dies mid-reply.
+	w.chat = onB
+	if _, err := w.alice.SendText(ctx, onB, "/slow 40"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.alice.WaitMessage(ctx, onB, func(m harness.Message) bool {
+		return m.Sender == w.stack.BotID && m.MsgType == event.MsgText && strings.HasPrefix(m.FinalBody, "chunk 1")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	turns := len(w.stack.Agent.Received())
+	killed := time.Now()
+	if err := b.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cutReplyToldOnce(t, w, turns, "still there?")
+	t.Logf("the chat on the killed member was told and answered again %s after the kill", time.Since(killed).Round(time.Millisecond))
+	if !turnStartedIn(w.stack.Bot, onB) {
+		t.Fatalf("after member-b died, %s was not answered from member-a", onB)
+	}
+}
+
+// newChat asks for Chat n with !new and returns its room, joined.
+func (w *world) newChat(n int) id.RoomID {
+	w.t.Helper()
+	name := "Chat " + strconv.Itoa(n)
+	w.ask("!new", isNotice("**"+name+"**"))
+	ctx, cancel := w.wait()
+	defer cancel()
+	inv, err := w.alice.WaitInvite(ctx, func(inv harness.Invite) bool {
+		return inv.Sender == w.stack.BotID && inv.Name() == name
+	})
+	if err != nil {
+		w.t.Fatalf("no invite to %s: %v", name, err)
+	}
+	if err := w.alice.WaitJoined(ctx, inv.RoomID); err != nil {
+		w.t.Fatal(err)
+	}
+	return inv.RoomID
+}
