@@ -111,6 +111,10 @@ type Options struct {
 	// joined rooms no record names (reconcile.UnrecordedRooms), so the
 	// rooms answer again in seconds.
 	TookOver bool
+	// HandoverGrace is how long a room whose grain moves to another member
+	// may take to finish its turn before it is stopped and the turn cut
+	// (package grain; cmd/ sets shutdown.grace).
+	HandoverGrace time.Duration
 }
 
 // RateLimit configures a per-user token bucket (PRODUCT R6.2).
@@ -121,6 +125,9 @@ type RateLimit struct {
 
 // WithDefaults returns o with the defaults in place of its zero values.
 func (o Options) WithDefaults() Options {
+	if o.HandoverGrace <= 0 {
+		o.HandoverGrace = 30 * time.Second
+	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = 10
 	}

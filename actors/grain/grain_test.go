@@ -203,3 +203,68 @@ func TestAGrainThatEndsGetsItsUnackedMessagesAgain(t *testing.T) {
 		}
 	}
 }
+
+// A grain the cluster stops because its room moves (its placement now
+// names another member) hands the room over: the running reply is
+// finished, a message that came meanwhile waits in the record, and the
+// room's next activation runs it. Nobody is told of a cut reply.
+func TestAMovingGrainFinishesItsTurnFirst(t *testing.T) {
+	m := newMembers(t)
+	k := m.k
+	k.AddRoom(alice, "!r", "100")
+	pid := m.spawnUser(t)
+	mark := k.Matrix.Mark()
+
+	say(m, pid, "!r", "$one", "first")
+	conn := k.NextConn()
+	turn := k.NextTurn(conn)
+	turn.Emit(actortest.Text("part one"))
+	k.WaitCall(mark, "SendText", "!r", "part one")
+
+	grainPID := m.placer.Cluster.Get("!r", grain.Kind)
+	if grainPID == nil {
+		t.Fatal("the room has no grain")
+	}
+	system := m.a.ActorSystem
+	if grainPID.Address != m.a.ActorSystem.Address() {
+		system = m.b.ActorSystem
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- system.Root.PoisonFuture(grainPID).Wait() }()
+	second := say(m, pid, "!r", "$two", "second")
+	if err := eventually(10*time.Second, func() bool { return second.Load() == 1 }); err != nil {
+		t.Fatalf("the message sent during the hand-over was not acked: %v", err)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("the grain stopped (%v) with its turn still running", err)
+	default:
+	}
+	turn.Emit(actortest.Text(" and two"), actortest.End(1))
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	// The next activation runs the queued message.
+	conn2 := k.NextConn()
+	next := k.NextTurn(conn2)
+	if next.Msg.Text != "second" {
+		t.Fatalf("the next activation ran %q, want the queued \"second\"", next.Msg.Text)
+	}
+	next.Emit(actortest.Text("re: second"), actortest.End(1))
+	k.WaitCall(mark, "SendText", "!r", "re: second")
+	if err := eventually(5*time.Second, func() bool {
+		for _, c := range k.Matrix.CallsSince(mark, "EditText", "SendText") {
+			if strings.Contains(c.Text, "part one and two") {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("the first reply was not finished: %v", err)
+	}
+	for _, c := range k.Matrix.CallsSince(mark, "SendNotice") {
+		if strings.Contains(c.Text, "cut") {
+			t.Fatalf("a notice of a cut reply: %q", c.Text)
+		}
+	}
+}

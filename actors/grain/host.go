@@ -34,7 +34,7 @@ func NewKind(ctx context.Context, deps actors.Deps, opts actors.Options) (*clust
 	base := context.WithoutCancel(ctx)
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &host{deps: d, opts: &opts, base: base}
-	}, actor.WithSupervisor(restartAlone()))
+	}, actor.WithSupervisor(restartAlone()), actor.WithReceiverMiddleware(handOverOnPoison))
 	return cluster.NewKind(Kind, props), nil
 }
 
@@ -48,6 +48,32 @@ type host struct {
 	owner  *actor.PID
 	room   *actor.PID
 	log    zerolog.Logger
+	// handingOver is set once the cluster asked the grain to stop (its
+	// room moves to another member): the room finishes its turn first.
+	handingOver bool
+}
+
+// handoverOver ends a hand-over that took longer than its grace.
+type handoverOver struct{}
+
+// handOverOnPoison turns the cluster's poison pill, which it sends a grain
+// whose room is placed on another member now (disthash's placement actor,
+// on a topology change) or on its way out, into a hand-over: the room
+// finishes its running turn within Options.HandoverGrace, then stops, and
+// so does the grain. Without it the pill would stop the room at once and
+// cut the turn.
+func handOverOnPoison(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+		if _, ok := env.Message.(*actor.PoisonPill); ok {
+			if h, ok := c.Actor().(*host); ok {
+				if ctx, ok := c.(actor.Context); ok {
+					h.poisoned(ctx)
+					return
+				}
+			}
+		}
+		next(c, env)
+	}
 }
 
 // Receive implements actor.Actor.
@@ -63,7 +89,16 @@ func (h *host) Receive(c actor.Context) {
 		h.report(c, &Reported{Staged: m})
 	case *kit.ChildIdle:
 		h.report(c, &Reported{Idle: m})
+	case *handoverOver:
+		if h.room != nil {
+			h.log.Warn().Stringer("grace", h.opts.HandoverGrace).Msg("the room did not hand over within its grace; stopping it")
+			c.Stop(h.room)
+		}
 	case *actor.Terminated:
+		if h.owner != nil && m.Who.Equal(h.owner) {
+			h.owner = nil
+			return
+		}
 		if h.room != nil && m.Who.Equal(h.room) {
 			// The room stopped on its own (fenced by a newer activation,
 			// or archived): the grain has nothing left to host.
@@ -73,11 +108,27 @@ func (h *host) Receive(c actor.Context) {
 	}
 }
 
+// poisoned hands the room over (see handOverOnPoison).
+func (h *host) poisoned(c actor.Context) {
+	if h.room == nil {
+		c.Stop(c.Self())
+		return
+	}
+	if h.handingOver {
+		return
+	}
+	h.handingOver = true
+	c.Send(h.room, &kit.Handover{})
+	kit.SendLater(c, h.opts.HandoverGrace, &handoverOver{})
+}
+
 func (h *host) deliver(c actor.Context, m *Deliver) {
-	if m.Owner != nil {
-		// A user actor started again (after a crash, or on the member
-		// that took the ingress over) owns the room from now on.
+	if m.Owner != nil && !m.Owner.Equal(h.owner) {
+		// A user actor started again (on the member that took the
+		// ingress over) owns the room from now on. It is watched: a grain
+		// whose owner is gone stops once idle (report).
 		h.owner = m.Owner
+		c.Watch(m.Owner)
 	}
 	if h.room == nil {
 		h.roomID = m.Record.RoomID
@@ -115,6 +166,11 @@ func (h *host) ack(c actor.Context, seq uint64) *actors.Ack {
 
 func (h *host) report(c actor.Context, r *Reported) {
 	if h.owner == nil {
+		if r.Idle != nil {
+			// Nobody will ask it to stop: its user actor died with the
+			// member that held the ingress.
+			c.Stop(c.Self())
+		}
 		return
 	}
 	r.RoomID = h.roomID

@@ -200,6 +200,7 @@ func (a *roomActor) contextText() string {
 func (a *roomActor) releaseTurns(c actor.Context) {
 	a.holdTurns--
 	a.startNextTurn(c)
+	a.tryHandover(c)
 }
 
 // retry sends the room's last failed message again, behind whatever is

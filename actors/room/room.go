@@ -103,6 +103,9 @@ type roomActor struct {
 	// fencedOut is set once a newer activation took the room (see
 	// fenced): from then on the actor only stops.
 	fencedOut bool
+	// handingOver is set once the room's grain moves to another member
+	// (handover.go): no new turn starts, and the actor stops once idle.
+	handingOver bool
 }
 
 // Messages a room actor sends itself.
@@ -191,6 +194,8 @@ func (a *roomActor) Receive(c actor.Context) {
 		panic(fmt.Sprintf("room task panicked: %s\n%s", m.Value, m.Stack))
 	case *connIdle:
 		a.closeIdleConn(m)
+	case *kit.Handover:
+		a.handover(c)
 	case *agentDialed:
 		if m.inc != a.inc {
 			// Dialed for an earlier incarnation, which is gone: close it
@@ -509,6 +514,7 @@ func (a *roomActor) saved(c actor.Context, m *roomSaved) {
 		a.reported = m.ticket
 		c.Send(c.Parent(), &actors.RoomUpdated{Record: m.rec})
 	}
+	a.tryHandover(c) // a command's write landing may end a hand-over
 }
 
 // takenBefore reports whether the room took eventID already: the

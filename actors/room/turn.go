@@ -120,7 +120,7 @@ type (
 // startNextTurn starts the oldest queued message if no turn is running and
 // reports whether it did (the record is then written with the new queue).
 func (a *roomActor) startNextTurn(c actor.Context) bool {
-	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.rec.Archived || a.deps.Drain.Draining() || a.moveToAssigned(c) {
+	if a.turn != nil || len(a.queue) == 0 || a.holdTurns > 0 || a.rec.Archived || a.deps.Drain.Draining() || a.handingOver || a.moveToAssigned(c) {
 		return false
 	}
 	a.skipMove = false
@@ -614,6 +614,7 @@ func (a *roomActor) finishTurn(c actor.Context) {
 		a.idleTime = kit.SendLater(c, a.opts.ConnIdleClose, &connIdle{gen: a.connGen})
 	}
 	a.startNextTurn(c)
+	a.tryHandover(c)
 }
 
 // failureNotice explains a failed turn in plain words.

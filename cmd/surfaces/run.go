@@ -341,6 +341,7 @@ const cryptoFile = "crypto.db"
 func treeOptions(cfg *config.Config, botUserID string) actors.Options {
 	return actors.Options{
 		BotUserID:            botUserID,
+		HandoverGrace:        cfg.Shutdown.Grace,
 		QueueSize:            cfg.Queue.Size,
 		EditInterval:         cfg.Streaming.EditInterval,
 		MaxEdits:             cfg.Streaming.MaxEdits,

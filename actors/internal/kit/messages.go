@@ -10,3 +10,8 @@ type StagingEnded struct {
 	EventID string
 	Att     *actors.Attachment
 }
+
+// Handover asks a room actor to finish the turn it runs, start no other,
+// and stop: its grain moves to another member of the cluster, where the
+// room's next activation runs what stays queued in its record.
+type Handover struct{}
