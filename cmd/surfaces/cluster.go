@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -163,16 +164,27 @@ func cmdCluster(ctx context.Context, args, env []string, stdout, stderr io.Write
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEMBER\tSTATE\tHOST\tPID\tJOINED")
+	fmt.Fprintln(tw, "MEMBER\tSTATE\tGRAINS\tHOST\tPID\tJOINED")
 	for _, m := range members {
+		// With cluster.grains every member serves the rooms placed on it,
+		// and the ingress holder reads the homeserver for all of them.
+		hosts := m.Grains >= 0
 		state := "standby"
 		switch {
 		case !m.Live:
 			state = "gone (ended without leaving)"
+		case m.Ingress && hosts:
+			state = "ingress (reads the homeserver, serves its rooms)"
 		case m.Ingress:
 			state = "ingress (runs every conversation)"
+		case hosts:
+			state = "standby (serves its rooms)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", m.ID, state, m.Host, m.PID, m.JoinedAt.UTC().Format(time.RFC3339))
+		grains := "-" // hosts no grains (cluster.grains off)
+		if hosts {
+			grains = strconv.Itoa(m.Grains)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", m.ID, state, grains, m.Host, m.PID, m.JoinedAt.UTC().Format(time.RFC3339))
 	}
 	if err := tw.Flush(); err != nil {
 		return exitFailed

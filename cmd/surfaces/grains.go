@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/surfaces-bot/surfaces/actors"
@@ -37,7 +38,7 @@ const grainRequestTimeout = 5 * time.Second
 // members table, hosting room grains with deps and opts. Its Shutdown also
 // shuts system down.
 func startGrains(ctx context.Context, cfg *config.Config, member *pgstore.Member, store stateStore, system *actor.ActorSystem,
-	deps actors.Deps, opts actors.Options) (c *cluster.Cluster, err error) {
+	deps actors.Deps, opts actors.Options, metrics prometheus.Registerer) (c *cluster.Cluster, err error) {
 	pg, ok := store.(*pgstore.Store)
 	if !ok || member == nil {
 		return nil, fmt.Errorf("%w: cluster.grains needs cluster.enabled and persistence.backend: postgres", errConfig)
@@ -66,5 +67,42 @@ func startGrains(ctx context.Context, cfg *config.Config, member *pgstore.Member
 	}()
 	c.StartMember()
 	zerolog.Ctx(ctx).Info().Str("address", system.Address()).Msg("hosting room grains")
+	kindOf := c.GetClusterKind(grain.Kind)
+	if err := metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "surfaces_cluster_grains",
+		Help: "The room grains this member of the cluster hosts now (cluster.grains).",
+	}, func() float64 { return float64(kindOf.Count()) })); err != nil {
+		return c, fmt.Errorf("failed to register the metrics: %w", err)
+	}
+	go reportGrains(ctx, member, kindOf)
 	return c, nil
+}
+
+// grainsReportInterval is how often a member writes how many grains it
+// hosts, for `surfaces cluster status`.
+const grainsReportInterval = 2 * time.Second
+
+// reportGrains writes the member's grain count to the members table until
+// ctx ends, when it changed.
+func reportGrains(ctx context.Context, member *pgstore.Member, kind *cluster.ActivatedKind) {
+	t := time.NewTicker(grainsReportInterval)
+	defer t.Stop()
+	last := int32(-1)
+	for {
+		if n := kind.Count(); n != last {
+			if err := member.ReportGrains(ctx, int(n)); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				zerolog.Ctx(ctx).Warn().Err(err).Msg("failed to report this member's grains")
+			} else {
+				last = n
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

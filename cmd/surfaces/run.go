@@ -241,7 +241,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	if cfg.Cluster.Grains {
 		// Every member hosts a share of the rooms, from before it takes
 		// the ingress (cluster.go, grains.go).
-		grains, err := startGrains(actors.WithTaskGroup(ctx, &tasks), cfg, member, store, system, deps, opts)
+		grains, err := startGrains(actors.WithTaskGroup(ctx, &tasks), cfg, member, store, system, deps, opts, metrics)
 		if err != nil {
 			return err
 		}

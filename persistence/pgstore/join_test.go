@@ -248,3 +248,27 @@ func TestLocksOfADeadProcessAreWaitedFor(t *testing.T) {
 		join(t, s, "a")
 	})
 }
+
+// TestMembersReportTheirGrains: a member that hosts room grains says how
+// many (ReportGrains) and Members shows it; one that never said shows -1.
+func TestMembersReportTheirGrains(t *testing.T) {
+	dsn := newDatabase(t)
+	s := openTestStore(t, dsn, pgstore.Options{Shared: true, LockWait: -1})
+	a, _ := join(t, s, "a"), join(t, s, "b")
+	for _, n := range []int{3, 7} {
+		if err := a.ReportGrains(testContext(t), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := s.Members(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, m := range ms {
+		got[m.ID] = m.Grains
+	}
+	if got["a"] != 7 || got["b"] != -1 {
+		t.Fatalf("grains by member: %v, want a 7 and b -1", got)
+	}
+}

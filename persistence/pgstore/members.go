@@ -49,6 +49,9 @@ type MemberStatus struct {
 	// member advertised of its actor system (Advertise); empty before.
 	ActorSystemID, ActorAddress string
 	Kinds                       []string
+	// Grains is how many room grains the member hosted when it last said
+	// (ReportGrains); -1 for a member that hosts none.
+	Grains int
 }
 
 // Member is this process's membership of the cluster on the database.
@@ -226,6 +229,16 @@ func (m *Member) Advertise(ctx context.Context, systemID, address string, kinds 
 	return nil
 }
 
+// ReportGrains records how many room grains the member hosts now.
+func (m *Member) ReportGrains(ctx context.Context, n int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.conn.Exec(ctx, `UPDATE members SET grains = $2 WHERE member_id = $1`, m.id, n); err != nil {
+		return fmt.Errorf("failed to report the grains of member %s: %w", m.id, err)
+	}
+	return nil
+}
+
 // Leave ends the membership: the member's row is deleted and its session
 // closed, which releases its locks (the ingress too). Leaving twice is a
 // no-op.
@@ -277,7 +290,7 @@ func (s *Store) Members(ctx context.Context) ([]MemberStatus, error) {
 				SELECT classid::bigint AS classid, objid::bigint AS objid, objsubid, pid FROM pg_locks
 				WHERE locktype = 'advisory' AND granted
 				  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
-			SELECT m.member_id, m.host, m.pid, m.joined_at, m.actor_system_id, m.actor_address, m.kinds, h.pid IS NOT NULL,
+			SELECT m.member_id, m.host, m.pid, m.joined_at, m.actor_system_id, m.actor_address, m.kinds, m.grains, h.pid IS NOT NULL,
 				h.pid IS NOT NULL AND EXISTS (SELECT 1 FROM held i
 					WHERE i.pid = h.pid AND i.objsubid = 1 AND i.classid = $2 AND i.objid = $3)
 			FROM members m
@@ -288,7 +301,7 @@ func (s *Store) Members(ctx context.Context) ([]MemberStatus, error) {
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (MemberStatus, error) {
 			var st MemberStatus
-			err := r.Scan(&st.ID, &st.Host, &st.PID, &st.JoinedAt, &st.ActorSystemID, &st.ActorAddress, &st.Kinds, &st.Live, &st.Ingress)
+			err := r.Scan(&st.ID, &st.Host, &st.PID, &st.JoinedAt, &st.ActorSystemID, &st.ActorAddress, &st.Kinds, &st.Grains, &st.Live, &st.Ingress)
 			return st, err
 		})
 		return err

@@ -78,6 +78,9 @@ var migrations = []string{
 		seq  bigserial NOT NULL,
 		body bytea NOT NULL
 	);`,
+	// 6: how many room grains each member hosts (Member.ReportGrains), for
+	// `surfaces cluster status`; -1 for a member that hosts none.
+	`ALTER TABLE members ADD COLUMN grains integer NOT NULL DEFAULT -1;`,
 }
 
 // SchemaVersion is the schema this binary writes: the number of migrations

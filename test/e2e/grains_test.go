@@ -13,8 +13,14 @@ import (
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
-// hostingGrains is a member's log line once it hosts room grains.
-var hostingGrains = regexp.MustCompile(`"message":"hosting room grains"`)
+var (
+	// hostingGrains is a member's log line once it hosts room grains.
+	hostingGrains = regexp.MustCompile(`"message":"hosting room grains"`)
+	// grainsMetric is member-b's grain gauge above 0.
+	grainsMetric = regexp.MustCompile(`surfaces_cluster_grains\{member="member-b"\} [1-9]`)
+	// hostsGrains is member-b's line of cluster status with grains.
+	hostsGrains = regexp.MustCompile(`^member-b standby \(serves its rooms\) [1-9][0-9]* `)
+)
 
 // turnStartedIn reports whether p's log shows a turn started in room.
 func turnStartedIn(p *harness.Process, room id.RoomID) bool {
@@ -43,7 +49,7 @@ func TestClusterGrains(t *testing.T) {
 	if _, err := w.stack.Bot.WaitForLine(ctx, hostingGrains); err != nil {
 		t.Fatalf("member-a hosts no grains: %v\n%s", err, w.stack.Bot.LogTail(20))
 	}
-	b, _ := startMember(t, w, "member-b")
+	b, bAddr := startMember(t, w, "member-b")
 	if _, err := b.WaitForLine(ctx, hostingGrains); err != nil {
 		t.Fatalf("member-b hosts no grains: %v\n%s", err, b.LogTail(20))
 	}
@@ -75,6 +81,23 @@ func TestClusterGrains(t *testing.T) {
 	}
 	ctx, cancel = w.wait()
 	defer cancel()
+
+	// Each member says how many grains it hosts: on /metrics, and in
+	// `surfaces cluster status` (written every 2 s).
+	if code, body := get(t, "http://"+bAddr+"/metrics"); code != 200 || !grainsMetric.MatchString(body) {
+		t.Fatalf("member-b's metrics (%d) lack surfaces_cluster_grains above 0", code)
+	}
+	var status string
+	for ctx.Err() == nil {
+		status = clusterStatus(t, w)
+		if hostsGrains.MatchString(statusLine(status, "member-b")) && strings.HasPrefix(statusLine(status, "member-a"), "member-a ingress (reads the homeserver, serves its rooms)") {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("cluster status never showed member-b's grains:\n%s", status)
+	}
 
 	// member-b dies mid-reply.
 	w.chat = onB
