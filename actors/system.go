@@ -59,7 +59,13 @@ func CountActorsByKind(system *actor.ActorSystem) ActorCount {
 		bucket.IterCb(func(id string, _ any) {
 			rest, ok := strings.CutPrefix(id, RootName+"/user-")
 			if !ok {
-				n.Other++
+				// A room grain's actor is the child "room" of its host,
+				// which the cluster's placement actor spawned (grain).
+				if strings.HasPrefix(id, GrainPlacementName+"/") && strings.HasSuffix(id, "/room") {
+					n.Rooms++
+				} else {
+					n.Other++
+				}
 				return
 			}
 			user, room, nested := strings.Cut(rest, "/")
@@ -77,6 +83,10 @@ func CountActorsByKind(system *actor.ActorSystem) ActorCount {
 	}
 	return n
 }
+
+// GrainPlacementName is the name of the actor under which protoactor-go's
+// cluster (disthash) spawns the grains a member hosts.
+const GrainPlacementName = "partition-activator"
 
 // RoomActorID is the process-registry id of the room actor for roomID of
 // userID, for tools and tests that address one room directly.

@@ -143,6 +143,13 @@ func TestRoomGrainsAnswerFromEveryMember(t *testing.T) {
 	if a+b != rooms || a == 0 || b == 0 {
 		t.Fatalf("grains: %d on A, %d on B; want all %d spread over both", a, b, rooms)
 	}
+	// surfaces_actors{kind="room"} counts a grain's room actor as a room.
+	if actors.GrainPlacementName != disthash.PartitionActivatorActorName {
+		t.Fatalf("grains live under %q, the count looks under %q", disthash.PartitionActivatorActorName, actors.GrainPlacementName)
+	}
+	if ca, cb := actors.CountActorsByKind(m.a.ActorSystem), actors.CountActorsByKind(m.b.ActorSystem); ca.Rooms != int(a) || cb.Rooms != int(b) {
+		t.Fatalf("room actors counted: %d on A, %d on B; want %d, %d", ca.Rooms, cb.Rooms, a, b)
+	}
 	// Every room's record went back to the user actor: a second message
 	// in each room is answered too.
 	mark = k.Matrix.Mark()

@@ -47,6 +47,7 @@ func main() {
 	flag.BoolVar(&cfg.BothModes, "both-modes", false, "run the load twice on one homeserver: the bot syncing, then as an application service (-appservice is then implied)")
 	flag.BoolVar(&cfg.HomeserverRateLimited, "homeserver-rate-limited", false, "turn Dendrite's rate limiting on (the bot is exempt only as an appservice)")
 	flag.DurationVar(&cfg.OnboardTimeout, "onboard-timeout", 0, "how long the crowd may take to onboard before the run fails, naming who was not (0: 2 minutes and a second a chat)")
+	flag.BoolVar(&cfg.Grains, "grains", false, "with -members, spread the rooms over the members (cluster.grains); the chaos kills a member serving rooms, then the ingress holder, then adds a member (needs -turns 4 or more)")
 	flag.IntVar(&cfg.Members, "members", 0, "run the bot as this many members of a cluster on PostgreSQL (2 or more), killing and adding members while replies stream (needs -stream)")
 	flag.StringVar(&cfg.BotBinary, "bot-binary", "", "run this bot binary instead of building ./cmd/surfaces (to compare versions)")
 	flag.Parse()

@@ -63,21 +63,27 @@ type cluster struct {
 	takeover, ready time.Duration
 	// events says what the chaos did, in order, for the report.
 	events []string
+	// grains: the rooms are spread over the members (Config.Grains).
+	grains bool
 }
 
 // clusterEnv is the bot's settings for a member of a cluster whose state
 // is the PostgreSQL database dsn.
-func clusterEnv(dsn string) []string {
-	return []string{
+func clusterEnv(dsn string, grains bool) []string {
+	env := []string{
 		"SURFACES_PERSISTENCE_BACKEND=postgres", "SURFACES_PERSISTENCE_POSTGRES_DSN=" + dsn,
 		"SURFACES_CLUSTER_ENABLED=true", "SURFACES_CLUSTER_MEMBER_ID=member-0",
 	}
+	if grains {
+		env = append(env, "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=off")
+	}
+	return env
 }
 
 // startCluster adopts the stack's running bot as member-0, the ingress
 // holder, and starts the other members, waiting for each to stand by.
-func startCluster(ctx context.Context, stack *harness.Stack, members int) (*cluster, error) {
-	c := &cluster{stack: stack, ctx: ctx, next: 1}
+func startCluster(ctx context.Context, stack *harness.Stack, members int, grains bool) (*cluster, error) {
+	c := &cluster{stack: stack, ctx: ctx, next: 1, grains: grains}
 	first := &member{id: "member-0", proc: stack.Bot, addr: stack.HTTPAddr()}
 	c.members, c.holder = []*member{first}, first
 	for range members - 1 {
@@ -195,9 +201,62 @@ func (c *cluster) killStandbyAndAdd(ctx context.Context) error {
 	return nil
 }
 
+// killServing kills, with SIGKILL, a member serving rooms that does not
+// hold the ingress (a run with grains): its rooms are placed on the
+// members left, and each turn it streamed must be told cut once.
+func (c *cluster) killServing(ctx context.Context) error {
+	c.mu.Lock()
+	var victim *member
+	for _, m := range c.members {
+		if m != c.holder && !m.killed {
+			victim = m
+			break
+		}
+	}
+	c.mu.Unlock()
+	if victim == nil {
+		return errors.New("no member but the ingress holder to kill")
+	}
+	victim.peakRSS = peakRSS(victim.proc.Pid())
+	killed := time.Now()
+	if err := victim.proc.Kill(); err != nil {
+		return fmt.Errorf("failed to kill %s: %w", victim.id, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	victim.killed, c.killedAt = true, killed
+	c.events = append(c.events, "killed "+victim.id+" (serving rooms)")
+	return nil
+}
+
+// addUnderLoad starts one more member while replies stream (a run with
+// grains): the rooms placed on it now move there, each finishing its turn
+// first.
+func (c *cluster) addUnderLoad(ctx context.Context) error {
+	m, err := c.add(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, m.id+" joined")
+	return nil
+}
+
 // chaos is what happens to the cluster once every chat of turn k shows its
 // reply's first chunk; nil for none.
 func (c *cluster) chaos(k int) func(context.Context) error {
+	if c.grains {
+		switch k {
+		case 0:
+			return c.killServing
+		case 1:
+			return c.killHolder
+		case 2:
+			return c.addUnderLoad
+		}
+		return nil
+	}
 	switch k {
 	case 0:
 		return c.killHolder
@@ -218,7 +277,7 @@ func (c *cluster) streaming(ctx context.Context, want int) <-chan struct{} {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if n, err := activeTurns(c.current().addr); err == nil && n >= want {
+			if n, err := c.active(); err == nil && n >= want {
 				close(done)
 				return
 			}
@@ -230,6 +289,31 @@ func (c *cluster) streaming(ctx context.Context, want int) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// active is how many turns stream now: on the ingress holder, or with
+// grains on every member alive.
+func (c *cluster) active() (int, error) {
+	if !c.grains {
+		return activeTurns(c.current().addr)
+	}
+	c.mu.Lock()
+	var addrs []string
+	for _, m := range c.members {
+		if !m.killed {
+			addrs = append(addrs, m.addr)
+		}
+	}
+	c.mu.Unlock()
+	total := 0
+	for _, addr := range addrs {
+		n, err := activeTurns(addr)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // activeTurns reads the surfaces_turns_active gauge of the member at addr.

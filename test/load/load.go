@@ -62,6 +62,11 @@ type Config struct {
 	// while the replies stream (cluster.go); it needs PostgreSQL, and
 	// Stream, and puts Dendrite on PostgreSQL too.
 	Members int
+	// Grains, in a cluster run, spreads the rooms over the members
+	// (cluster.grains), and the chaos changes (cluster.go): turn 1 kills a
+	// member that is not the ingress holder, turn 2 the holder, turn 3
+	// adds a member, whose rooms move to it. It needs Turns of 4 or more.
+	Grains bool
 }
 
 // chunkEvery is the reference agent's pause between streamed chunks.
@@ -92,6 +97,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.BothModes {
 		return nil, errors.New("Config.BothModes is RunBothModes' setting")
 	}
+	if cfg.Grains && (cfg.Members < 2 || cfg.Turns < 4) {
+		return nil, errors.New("a run with grains needs -members of 2 or more and -turns of 4 or more")
+	}
 	if cfg.Members > 1 && (cfg.Stream <= 0 || cfg.Burst || cfg.Appservice) {
 		return nil, errors.New("a cluster run needs replies that stream, and neither bursts nor an application service")
 	}
@@ -104,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	if cfg.Members > 1 {
-		if st.cluster, err = startCluster(ctx, st.stack, cfg.Members); err != nil {
+		if st.cluster, err = startCluster(ctx, st.stack, cfg.Members, cfg.Grains); err != nil {
 			return nil, err
 		}
 	}
@@ -262,7 +270,7 @@ func start(ctx context.Context, cfg *Config) (_ *started, err error) {
 			if err != nil {
 				return nil, err
 			}
-			opts.BotEnv = append(opts.BotEnv, clusterEnv(dsn)...)
+			opts.BotEnv = append(opts.BotEnv, clusterEnv(dsn, cfg.Grains)...)
 		}
 	}
 	stack, err := harness.StartStack(ctx, opts)

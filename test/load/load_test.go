@@ -103,6 +103,47 @@ func TestSimulationCluster(t *testing.T) {
 	}
 }
 
+// TestSimulationGrains is issue 24's simulation with the rooms spread over
+// the members as grains (cluster.grains): three members, replies
+// streaming for 8 s. During the first turn a member serving rooms that is
+// not the ingress holder is killed with SIGKILL, during the second the
+// holder; each turn either kill cut must be told so exactly once, by the
+// member its room is placed on next. During the third a member joins and
+// the rooms placed on it move there, each finishing its reply first:
+// nothing of that turn or the last may be cut. Nothing may be lost or
+// doubled. Sized like TestSimulationCluster.
+func TestSimulationGrains(t *testing.T) {
+	if _, err := harness.PostgresBinDir(); err != nil && !testing.Short() {
+		needs.Missing(t, err.Error())
+	}
+	users, rooms := 3, 2
+	if os.Getenv("SURFACES_SIMULATION") == "full" {
+		users, rooms = 20, 10
+	}
+	rep := smoke(t, load.Config{Users: users, Rooms: rooms, Turns: 4, Stream: 8 * time.Second, Members: 3, Grains: true,
+		OnboardTimeout: 15 * time.Minute})
+	if rep.Cut == 0 {
+		t.Fatal("killing members mid-stream cut no turn: the kills came too late to test anything")
+	}
+	if rep.RoomsToldWrong != 0 {
+		for _, d := range rep.ToldWrong {
+			t.Log(d)
+		}
+		t.Fatalf("%d rooms were told of a cut reply otherwise than once a cut turn (%d notices for %d cut turns)", rep.RoomsToldWrong, rep.CutNotices, rep.Cut)
+	}
+	for _, turn := range rep.TurnDetails {
+		if turn.Cut && !strings.HasSuffix(turn.Text, " turn 1") && !strings.HasSuffix(turn.Text, " turn 2") {
+			t.Fatalf("%q was cut: only members serving the first two turns were killed; a move must not cut", turn.Text)
+		}
+	}
+	chaos := strings.Join(rep.Chaos, "; ")
+	for _, want := range []string{"(serving rooms)", "killed member-0 (the ingress holder)", "took the ingress over", "member-3 joined"} {
+		if !strings.Contains(chaos, want) {
+			t.Fatalf("the cluster's chaos was %q, missing %q", chaos, want)
+		}
+	}
+}
+
 // smoke runs cfg with replies streaming for a second (unless it says), 200 ms between a
 // user's messages, logs the report and fails on a reply lost or doubled.
 func smoke(t *testing.T, cfg load.Config) *load.Report {
