@@ -47,6 +47,14 @@ type members struct {
 
 func newMembers(t *testing.T) *members {
 	t.Helper()
+	if raceDetector {
+		// protoactor's remote sets grpc's global logger each time it
+		// starts (remote/server.go at the pinned commit, grpclog.SetLoggerV2)
+		// while an earlier remote's goroutines log through it: a race
+		// between two members in one process, never within the bot, which
+		// runs one. test/e2e TestClusterGrains runs members as processes.
+		t.Skip("two protoactor remotes in one process race on grpc's global logger")
+	}
 	k := actortest.NewKit(t)
 	agent := testprovider.NewInMemAgent()
 	start := func(system *actor.ActorSystem, own bool) *cluster.Cluster {
