@@ -1,6 +1,7 @@
 package grain_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -42,7 +43,7 @@ func eventually(d time.Duration, cond func() bool) error {
 type members struct {
 	k      *actortest.Kit
 	a, b   *cluster.Cluster
-	placer grain.Placer
+	placer *grain.Placer
 }
 
 func newMembers(t *testing.T) *members {
@@ -81,7 +82,8 @@ func newMembers(t *testing.T) *members {
 			t.Fatalf("the members do not see each other: %v", err)
 		}
 	}
-	m.placer = grain.Placer{Cluster: m.a}
+	m.placer = grain.NewPlacer(m.a)
+	t.Cleanup(m.placer.Close)
 	return m
 }
 
@@ -187,7 +189,7 @@ func TestAGrainThatEndsGetsItsUnackedMessagesAgain(t *testing.T) {
 	// The room holds the message in memory, its record write held.
 	var grainPID *actor.PID
 	if err := eventually(10*time.Second, func() bool {
-		grainPID = m.placer.Cluster.Get("!r", grain.Kind)
+		grainPID = m.a.Get("!r", grain.Kind)
 		return grainPID != nil
 	}); err != nil {
 		t.Fatal(err)
@@ -236,7 +238,7 @@ func TestAMovingGrainFinishesItsTurnFirst(t *testing.T) {
 	turn.Emit(actortest.Text("part one"))
 	k.WaitCall(mark, "SendText", "!r", "part one")
 
-	grainPID := m.placer.Cluster.Get("!r", grain.Kind)
+	grainPID := m.a.Get("!r", grain.Kind)
 	if grainPID == nil {
 		t.Fatal("the room has no grain")
 	}
@@ -281,5 +283,41 @@ func TestAMovingGrainFinishesItsTurnFirst(t *testing.T) {
 		if strings.Contains(c.Text, "cut") {
 			t.Fatalf("a notice of a cut reply: %q", c.Text)
 		}
+	}
+}
+
+// A room owned by a member whose connection ended is not looked up there
+// (a lookup sent to a dead member waits out its timeout): the placer says
+// the owner is gone until the topology changes. Its idea of the owner is
+// the cluster's own.
+func TestThePlacerSkipsAGoneOwner(t *testing.T) {
+	m := newMembers(t)
+	ctx := m.k.Ctx
+	addrB := m.b.ActorSystem.Address()
+	onA, onB := "", ""
+	for i := 0; i < 64 && (onA == "" || onB == ""); i++ {
+		room := fmt.Sprintf("!p%d", i)
+		pid, err := m.placer.PlaceRoom(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owner := m.placer.Owner(room); owner != pid.Address {
+			t.Fatalf("%s: the placer names %s its owner, the cluster placed it on %s", room, owner, pid.Address)
+		}
+		if pid.Address == addrB {
+			onB = room
+		} else {
+			onA = room
+		}
+	}
+	if onA == "" || onB == "" {
+		t.Fatal("64 rooms, not one on each member")
+	}
+	m.a.ActorSystem.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: addrB})
+	if _, err := m.placer.PlaceRoom(ctx, onB); !errors.Is(err, grain.ErrOwnerGone) {
+		t.Fatalf("a room on a gone member: %v, want ErrOwnerGone", err)
+	}
+	if _, err := m.placer.PlaceRoom(ctx, onA); err != nil {
+		t.Fatalf("a room on the member left: %v", err)
 	}
 }

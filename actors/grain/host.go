@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
 
 	"github.com/surfaces-bot/surfaces/actors"
@@ -186,22 +189,77 @@ func restartAlone() actor.SupervisorStrategy {
 }
 
 // Placer places rooms on a protoactor-go cluster whose members host Kind
-// (actors.RoomPlacer).
+// (actors.RoomPlacer). Make it with NewPlacer.
 type Placer struct {
-	Cluster *cluster.Cluster
+	cluster *cluster.Cluster
+	sub     *eventstream.Subscription
+
+	mu sync.Mutex
+	// gone are the members' addresses whose connection ended (remote's
+	// EndpointTerminatedEvent) and that the topology still lists: a room
+	// they own waits for the topology rather than for a lookup sent to a
+	// dead member to time out (5 s with disthash).
+	gone map[string]bool
 }
 
-var _ actors.RoomPlacer = Placer{}
+var _ actors.RoomPlacer = (*Placer)(nil)
+
+// ErrOwnerGone: the member a room is placed on lost its connection and the
+// cluster's topology does not say so yet; try again shortly.
+var ErrOwnerGone = errors.New("the member the room is placed on is gone")
+
+// NewPlacer returns the placer of rooms on c; Close stops it following
+// c's events.
+func NewPlacer(c *cluster.Cluster) *Placer {
+	p := &Placer{cluster: c, gone: map[string]bool{}}
+	p.sub = c.ActorSystem.EventStream.Subscribe(func(evt any) {
+		switch e := evt.(type) {
+		case *remote.EndpointTerminatedEvent:
+			p.mu.Lock()
+			p.gone[e.Address] = true
+			p.mu.Unlock()
+		case *cluster.ClusterTopology:
+			// A member that left owns nothing now; one that joined at an
+			// address once gone is a new process there.
+			p.mu.Lock()
+			for _, m := range append(e.Left, e.Joined...) {
+				delete(p.gone, m.Address())
+			}
+			p.mu.Unlock()
+		}
+	})
+	return p
+}
+
+// Close stops following the cluster's events.
+func (p *Placer) Close() { p.cluster.ActorSystem.EventStream.Unsubscribe(p.sub) }
 
 // PlaceRoom implements actors.RoomPlacer. protoactor's lookup bounds its
 // own wait (5 s with disthash); ctx only stops a call not begun.
-func (p Placer) PlaceRoom(ctx context.Context, roomID string) (*actor.PID, error) {
+func (p *Placer) PlaceRoom(ctx context.Context, roomID string) (*actor.PID, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	pid := p.Cluster.Get(roomID, Kind)
+	if owner := p.Owner(roomID); owner != "" && p.isGone(owner) {
+		return nil, fmt.Errorf("failed to place room %s on %s: %w", roomID, owner, ErrOwnerGone)
+	}
+	pid := p.cluster.Get(roomID, Kind)
 	if pid == nil {
 		return nil, fmt.Errorf("failed to place room %s: %w", roomID, ErrNotPlaced)
 	}
 	return pid, nil
+}
+
+// Owner is the address of the member roomID is placed on by the current
+// topology, as disthash computes it; "" with no member.
+func (p *Placer) Owner(roomID string) string {
+	rdv := cluster.NewRendezvous()
+	rdv.UpdateMembers(p.cluster.MemberList.Members().Members())
+	return rdv.GetByClusterIdentity(cluster.NewClusterIdentity(roomID, Kind))
+}
+
+func (p *Placer) isGone(address string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gone[address]
 }

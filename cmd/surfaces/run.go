@@ -246,7 +246,9 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 			return err
 		}
 		stopSystem = func() { grains.Shutdown(true) }
-		deps.Placer = grain.Placer{Cluster: grains}
+		placer := grain.NewPlacer(grains)
+		defer placer.Close()
+		deps.Placer = placer
 		if stopped, err := standBy(); err != nil || stopped {
 			letTurnsFinish()
 			stopSystem()
