@@ -22,10 +22,13 @@ func (a *roomActor) handover(c actor.Context) {
 
 // tryHandover stops the actor once it is handing over and nothing runs:
 // no turn, no command whose effect is not durable yet, no conversation
-// being rebound. Record writes already started land all the same (save
-// does not bind them to the actor's life).
+// being rebound, and the newest record write landed. That write would
+// land after a stop too (save does not bind it to the actor's life), but
+// the next activation, taking a new epoch, could come first and have it
+// refused: the turn's end and its usage would be lost, and the turn taken
+// for cut.
 func (a *roomActor) tryHandover(c actor.Context) {
-	if !a.handingOver || a.turn != nil || a.holdTurns > 0 || len(a.commands) > 0 || a.running != nil {
+	if !a.handingOver || a.turn != nil || a.holdTurns > 0 || len(a.commands) > 0 || a.running != nil || a.landed < a.saving {
 		return
 	}
 	c.Stop(c.Self())

@@ -106,6 +106,9 @@ type roomActor struct {
 	// handingOver is set once the room's grain moves to another member
 	// (handover.go): no new turn starts, and the actor stops once idle.
 	handingOver bool
+	// saving is the ticket of the newest record write started, landed the
+	// newest that landed: a hand-over waits until they meet.
+	saving, landed uint64
 }
 
 // Messages a room actor sends itself.
@@ -451,6 +454,7 @@ func (a *roomActor) save(c actor.Context) uint64 {
 	store, inc, acks := a.deps.Store, a.inc, a.acks
 	a.acks = nil
 	writer, ticket := a.deps.Writes.Ticket(a.roomID)
+	a.saving = max(a.saving, ticket)
 	kit.RunTask(c, a.ctx, func(ctx context.Context) any {
 		// The write must land even while the actor stops, so it is not
 		// bound to the actor's context.
@@ -507,6 +511,7 @@ func (a *roomActor) saved(c actor.Context, m *roomSaved) {
 		return
 	}
 	a.writeLanded(c)
+	a.landed = max(a.landed, m.ticket)
 	// A write skipped for a newer one reports nothing; the newer one's
 	// ticket covers it.
 	a.turnRecorded(c, m.ticket)
