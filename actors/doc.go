@@ -105,6 +105,13 @@
 //     (fenced).
 //   - Graceful stop: running_turns.go (WatchTurns, RunningTurns);
 //     room/room.go (stopped).
+//   - Rooms as grains of a cluster: grain/host.go (NewKind, host, Placer)
+//     hosts a room actor on the member its id hashes to; user/grains.go
+//     (toGrain, grainReported, grainTerminated) reaches it, keeps what it
+//     has not acked and sends it again to a grain that ended; a grain that
+//     moves hands its room over, grain/host.go (handOverOnPoison) and
+//     room/handover.go (handover, tryHandover); what crosses members is
+//     wire/wire.go (Register, Encode, Deserialize).
 //   - Sending, paced by the homeserver: sendpacer.go (SendPacer,
 //     RateLimited, wait, next) over tokenbucket.go (TokenBucket); the
 //     decorator, sendpacer_matrix.go (Paced, pacedMatrix), is installed by
