@@ -172,39 +172,18 @@ func (c *cluster) killHolder(ctx context.Context) error {
 // killStandbyAndAdd kills a standing-by member with SIGKILL and starts a
 // new one, while the holder serves.
 func (c *cluster) killStandbyAndAdd(ctx context.Context) error {
-	c.mu.Lock()
-	var victim *member
-	for _, m := range c.members {
-		if m != c.holder && !m.killed {
-			victim = m
-			break
-		}
-	}
-	c.mu.Unlock()
-	if victim != nil {
-		victim.peakRSS = peakRSS(victim.proc.Pid())
-		if err := victim.proc.Kill(); err != nil {
-			return fmt.Errorf("failed to kill %s: %w", victim.id, err)
-		}
-		c.mu.Lock()
-		victim.killed = true
-		c.events = append(c.events, "killed "+victim.id+" (standing by)")
-		c.mu.Unlock()
-	}
-	m, err := c.add(ctx)
-	if err != nil {
+	if _, err := c.killOther("standing by"); err != nil && !errors.Is(err, errNoOther) {
 		return err
 	}
-	c.mu.Lock()
-	c.events = append(c.events, m.id+" joined")
-	c.mu.Unlock()
-	return nil
+	return c.addUnderLoad(ctx)
 }
 
-// killServing kills, with SIGKILL, a member serving rooms that does not
-// hold the ingress (a run with grains): its rooms are placed on the
-// members left, and each turn it streamed must be told cut once.
-func (c *cluster) killServing(ctx context.Context) error {
+// errNoOther: every member but the ingress holder is dead already.
+var errNoOther = errors.New("no member but the ingress holder to kill")
+
+// killOther kills, with SIGKILL, the first live member that does not hold
+// the ingress, and says so in the events as "killed <id> (<role>)".
+func (c *cluster) killOther(role string) (time.Time, error) {
 	c.mu.Lock()
 	var victim *member
 	for _, m := range c.members {
@@ -215,17 +194,31 @@ func (c *cluster) killServing(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	if victim == nil {
-		return errors.New("no member but the ingress holder to kill")
+		return time.Time{}, errNoOther
 	}
 	victim.peakRSS = peakRSS(victim.proc.Pid())
 	killed := time.Now()
 	if err := victim.proc.Kill(); err != nil {
-		return fmt.Errorf("failed to kill %s: %w", victim.id, err)
+		return time.Time{}, fmt.Errorf("failed to kill %s: %w", victim.id, err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	victim.killed, c.killedAt = true, killed
-	c.events = append(c.events, "killed "+victim.id+" (serving rooms)")
+	victim.killed = true
+	c.events = append(c.events, "killed "+victim.id+" ("+role+")")
+	return killed, nil
+}
+
+// killServing kills, with SIGKILL, a member serving rooms that does not
+// hold the ingress (a run with grains): its rooms are placed on the
+// members left, and each turn it streamed must be told cut once.
+func (c *cluster) killServing(context.Context) error {
+	killed, err := c.killOther("serving rooms")
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.killedAt = killed
 	return nil
 }
 
