@@ -1,6 +1,7 @@
 package grain_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -187,12 +188,19 @@ func TestAGrainThatEndsGetsItsUnackedMessagesAgain(t *testing.T) {
 	defer release()
 	n := say(m, pid, "!r", "$one", "hello")
 	// The room holds the message in memory, its record write held.
-	var grainPID *actor.PID
-	if err := eventually(10*time.Second, func() bool {
-		grainPID = m.a.Get("!r", grain.Kind)
-		return grainPID != nil
-	}); err != nil {
-		t.Fatal(err)
+	epoch := func() uint64 {
+		rec, err := k.Store.GetRoom(context.Background(), "!r")
+		if err != nil {
+			return 0
+		}
+		return rec.Epoch
+	}
+	if err := eventually(10*time.Second, func() bool { return epoch() >= 1 }); err != nil {
+		t.Fatalf("the room was not activated: %v", err)
+	}
+	grainPID := m.a.Get("!r", grain.Kind)
+	if grainPID == nil {
+		t.Fatal("the room has no grain")
 	}
 	if n.Load() != 0 {
 		t.Fatal("acked before the record was written")
@@ -204,6 +212,12 @@ func TestAGrainThatEndsGetsItsUnackedMessagesAgain(t *testing.T) {
 	}
 	if err := system.Root.StopFuture(grainPID).Wait(); err != nil {
 		t.Fatal(err)
+	}
+	// As after its member's death, the ended activation's write must not
+	// land first: the writes stay held until the room's next activation
+	// took its epoch, which refuses the old one.
+	if err := eventually(10*time.Second, func() bool { return epoch() >= 2 }); err != nil {
+		t.Fatalf("the room was not activated again: %v", err)
 	}
 	mark := k.Matrix.Mark()
 	release()
