@@ -57,6 +57,46 @@ func AckOf(msg any) *Ack {
 	return nil
 }
 
+// WithAck returns a copy of msg whose Ack is ack, for the messages AckOf
+// knows; any other msg is returned as it is.
+func WithAck(msg any, ack *Ack) any {
+	switch m := msg.(type) {
+	case *InviteReceived:
+		c := *m
+		c.Ack = ack
+		return &c
+	case *MessageReceived:
+		c := *m
+		c.Ack = ack
+		return &c
+	case *ReactionReceived:
+		c := *m
+		c.Ack = ack
+		return &c
+	case *MessagesSkipped:
+		c := *m
+		c.Ack = ack
+		return &c
+	case *DeviceChanged:
+		c := *m
+		c.Ack = ack
+		return &c
+	case *StartTurn:
+		c := *m
+		c.Ack = ack
+		return &c
+	case *StageFile:
+		c := *m
+		c.Ack = ack
+		return &c
+	case *RunCommand:
+		c := *m
+		c.Ack = ack
+		return &c
+	}
+	return msg
+}
+
 // MaxTaken bounds RoomRecord.Taken: the homeserver delivers again at most
 // the events of the sync responses whose acks a crash cut off.
 const MaxTaken = 64

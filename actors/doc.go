@@ -48,9 +48,9 @@
 // root/ routes by sender; user/ is a user: onboarding, user commands,
 // quotas, the rate limit, reading its record; room/ is a room: turns,
 // replies, commands, files, stop, its record writes; reconcile/ is
-// start-up reconciliation; grain/ hosts a room as a protoactor-go grain
-// when a cluster places the rooms (its messages cross members through
-// wire/). internal/kit/ holds what more than one kind
+// start-up reconciliation; grain/ hosts a user's or a room's actor as a
+// protoactor-go grain when a cluster places them (its messages cross
+// members through wire/). internal/kit/ holds what more than one kind
 // uses and no caller outside the tree needs: tasks, passivation, the order
 // of record writes, the chat id reservation. This package holds what every
 // kind and every port's implementation share: messages.go and ports.go,
@@ -105,13 +105,18 @@
 //     (fenced).
 //   - Graceful stop: running_turns.go (WatchTurns, RunningTurns);
 //     room/room.go (stopped).
-//   - Rooms as grains of a cluster: grain/host.go (NewKind, host, Placer)
-//     hosts a room actor on the member its id hashes to; user/grains.go
-//     (toGrain, grainReported, grainTerminated) reaches it, keeps what it
-//     has not acked and sends it again to a grain that ended; a grain that
-//     moves hands its room over, grain/host.go (handOverOnPoison) and
-//     room/handover.go (handover, tryHandover); what crosses members is
-//     wire/wire.go (Register, Encode, Deserialize).
+//   - Users and rooms as grains of a cluster: user/kind.go (NewKinds,
+//     Child) and grain/host.go (NewHostKind, RoomChild, host) host a
+//     user's or a room's actor on the member its id hashes to, found by
+//     grain/placer.go (Placer, Place). The root reaches the users'
+//     grains, root/grains.go (newUserLinks), and a user actor its rooms',
+//     user/grains.go (newRoomLinks, grainReported), through
+//     grain/links.go (Links, Send, Reported, Terminated), which keeps what
+//     a grain has not acked and sends it again to a grain that ended. A
+//     grain that moves hands its actor over, grain/host.go
+//     (handOverOnPoison), room/handover.go (handover, tryHandover) and
+//     user/handover.go (handover); what crosses members is wire/wire.go
+//     (Register, Encode, Deserialize).
 //   - Sending, paced by the homeserver: sendpacer.go (SendPacer,
 //     RateLimited, wait, next) over tokenbucket.go (TokenBucket); the
 //     decorator, sendpacer_matrix.go (Paced, pacedMatrix), is installed by

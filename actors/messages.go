@@ -163,6 +163,10 @@ type RoomUpdated struct {
 	Record RoomRecord
 }
 
+// WakeRoom asks a user actor to start the actor of its room RoomID without
+// a message, so that it reports a turn a stop cut off.
+type WakeRoom struct{ RoomID string }
+
 func (*InviteReceived) rootMessage()   {}
 func (*MessageReceived) rootMessage()  {}
 func (*ReactionReceived) rootMessage() {}
@@ -174,6 +178,7 @@ func (*MessageReceived) userMessage()  {}
 func (*ReactionReceived) userMessage() {}
 func (*RoomUpdated) userMessage()      {}
 func (*MessagesSkipped) userMessage()  {}
+func (*WakeRoom) userMessage()         {}
 
 func (*StartTurn) roomMessage()        {}
 func (*RunCommand) roomMessage()       {}

@@ -25,10 +25,11 @@ type Deps struct {
 	// under Options.SendBudget); cmd/ makes it to tell it the homeserver's
 	// 429s (SendPacer.RateLimited).
 	Pacer *SendPacer
-	// Placer, when set, places room actors in a cluster as grains (issue
-	// 24): a user actor reaches its rooms through it instead of spawning
-	// them as its children (optional).
-	Placer RoomPlacer
+	// Placer, when set, places user and room actors in a cluster as
+	// grains (issue 24): the root reaches the users' actors through it,
+	// and a user actor its rooms, instead of spawning them as children
+	// (optional).
+	Placer Placer
 }
 
 // Options tune the tree. Zero values take the defaults below; cmd/ fills

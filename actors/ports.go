@@ -314,11 +314,20 @@ type AgentEvent struct {
 // Terminal reports whether the event ends the turn.
 func (e AgentEvent) Terminal() bool { return e.Kind == AgentEnd || e.Kind == AgentFailed }
 
-// RoomPlacer finds the actor of a room placed by a cluster (issue 24): the
-// PID of the room's grain, activated where the cluster places it. It
-// blocks for a round trip to the member that owns the room; callers run it
-// in a task. An error means the cluster could not place the room now (no
-// member, or the owner did not answer): try again later.
-type RoomPlacer interface {
-	PlaceRoom(ctx context.Context, roomID string) (*actor.PID, error)
+// Placer finds the actor of a room or a user placed by a cluster (issue
+// 24): the PID of the grain of kind (RoomKind, UserKind) and identity id,
+// activated where the cluster places it. It blocks for a round trip to the
+// member that owns the grain; callers run it in a task. An error means the
+// cluster could not place it now (no member, or the owner did not answer):
+// try again later.
+type Placer interface {
+	Place(ctx context.Context, kind, id string) (*actor.PID, error)
 }
+
+// The kinds of grains a cluster places (Placer).
+const (
+	// RoomKind is a room's actor; its identity is the room id.
+	RoomKind = "room"
+	// UserKind is a user's actor; its identity is the user id.
+	UserKind = "user"
+)

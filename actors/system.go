@@ -59,11 +59,16 @@ func CountActorsByKind(system *actor.ActorSystem) ActorCount {
 		bucket.IterCb(func(id string, _ any) {
 			rest, ok := strings.CutPrefix(id, RootName+"/user-")
 			if !ok {
-				// A room grain's actor is the child "room" of its host,
-				// which the cluster's placement actor spawned (grain).
-				if strings.HasPrefix(id, GrainPlacementName+"/") && strings.HasSuffix(id, "/room") {
+				// A grain's actor is the child "room" or "user" of its
+				// host, which the cluster's placement actor spawned
+				// (grain); a grain's identity ends in its server name.
+				grained := strings.HasPrefix(id, GrainPlacementName+"/")
+				switch {
+				case grained && strings.HasSuffix(id, "/"+RoomKind):
 					n.Rooms++
-				} else {
+				case grained && strings.HasSuffix(id, "/"+UserKind):
+					n.Users++
+				default:
 					n.Other++
 				}
 				return

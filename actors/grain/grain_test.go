@@ -44,7 +44,7 @@ func eventually(d time.Duration, cond func() bool) error {
 type members struct {
 	k      *actortest.Kit
 	a, b   *cluster.Cluster
-	placer *grain.Placer
+	placer *grain.Placer // member A's
 }
 
 func newMembers(t *testing.T) *members {
@@ -59,16 +59,23 @@ func newMembers(t *testing.T) *members {
 	}
 	k := actortest.NewKit(t)
 	agent := testprovider.NewInMemAgent()
+	var placers []*grain.Placer
 	start := func(system *actor.ActorSystem, own bool) *cluster.Cluster {
-		kind, err := grain.NewKind(k.Ctx, k.Deps(), k.Options)
+		placer := grain.NewPlacer()
+		deps := k.Deps()
+		deps.Placer = placer
+		kinds, err := user.NewKinds(k.Ctx, deps, k.Options)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg := cluster.Configure("grain-test", testprovider.NewTestProvider(agent), disthash.New(),
-			remote.Configure("127.0.0.1", 0), cluster.WithKinds(kind), cluster.WithRequestTimeout(5*time.Second))
+			remote.Configure("127.0.0.1", 0), cluster.WithKinds(kinds...), cluster.WithRequestTimeout(5*time.Second))
 		c := cluster.New(system, cfg)
 		c.StartMember()
+		placer.Start(c)
+		placers = append(placers, placer)
 		t.Cleanup(func() {
+			placer.Close()
 			if own {
 				c.Shutdown(false) // its actor system too
 			} else {
@@ -83,8 +90,7 @@ func newMembers(t *testing.T) *members {
 			t.Fatalf("the members do not see each other: %v", err)
 		}
 	}
-	m.placer = grain.NewPlacer(m.a)
-	t.Cleanup(m.placer.Close)
+	m.placer = placers[0]
 	return m
 }
 
@@ -100,6 +106,8 @@ func (m *members) spawnUser(t *testing.T) *actor.PID {
 	}
 	return m.k.Probe.SpawnChild(props, "user-alice")
 }
+
+func (m *members) both() []*cluster.Cluster { return []*cluster.Cluster{m.a, m.b} }
 
 // grains counts the room grains each member hosts.
 func (m *members) grains() (a, b int32) {
@@ -311,11 +319,11 @@ func TestThePlacerSkipsAGoneOwner(t *testing.T) {
 	onA, onB := "", ""
 	for i := 0; i < 64 && (onA == "" || onB == ""); i++ {
 		room := fmt.Sprintf("!p%d", i)
-		pid, err := m.placer.PlaceRoom(ctx, room)
+		pid, err := m.placer.Place(ctx, actors.RoomKind, room)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if owner := m.placer.Owner(room); owner != pid.Address {
+		if owner := m.placer.Owner(actors.RoomKind, room); owner != pid.Address {
 			t.Fatalf("%s: the placer names %s its owner, the cluster placed it on %s", room, owner, pid.Address)
 		}
 		if pid.Address == addrB {
@@ -328,10 +336,10 @@ func TestThePlacerSkipsAGoneOwner(t *testing.T) {
 		t.Fatal("64 rooms, not one on each member")
 	}
 	m.a.ActorSystem.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: addrB})
-	if _, err := m.placer.PlaceRoom(ctx, onB); !errors.Is(err, grain.ErrOwnerGone) {
+	if _, err := m.placer.Place(ctx, actors.RoomKind, onB); !errors.Is(err, grain.ErrOwnerGone) {
 		t.Fatalf("a room on a gone member: %v, want ErrOwnerGone", err)
 	}
-	if _, err := m.placer.PlaceRoom(ctx, onA); err != nil {
+	if _, err := m.placer.Place(ctx, actors.RoomKind, onA); err != nil {
 		t.Fatalf("a room on the member left: %v", err)
 	}
 }

@@ -9,85 +9,110 @@ import (
 	"github.com/surfaces-bot/surfaces/actors/wire"
 )
 
-// Deliver is a user actor's message for the grain of one of its rooms.
-// At most one of Turn, File, Command and Reaction is set; none wakes the
-// room (it starts, and reports a turn a stop cut off).
+// Deliver is an owner's message for a grain: the root's for a user's
+// grain (UserID set), a user actor's for one of its rooms (Record set).
+// At most one message field is set; none wakes the grain (a room starts,
+// and reports a turn a stop cut off).
 type Deliver struct {
-	// Owner is the user actor: the room's reports and acks go there.
+	// Owner is the root or the user actor: the grain's reports and acks
+	// go there.
 	Owner *actor.PID
 	// Record is the room as the user actor knows it; the room reads its
 	// own when it starts and uses this one only if the store has none.
 	Record actors.RoomRecord
+	// UserID is the user whose actor a user grain runs.
+	UserID string `json:",omitempty"`
 	// Seq, when not 0, numbers a message whose event waits for its Ack:
-	// the grain answers Reported{Acked: Seq} when the room acks it.
+	// the grain answers Reported{Acked: Seq} when its actor acks it.
 	Seq uint64
 
+	// For a room.
 	Turn     *actors.StartTurn        `json:",omitempty"`
 	File     *actors.StageFile        `json:",omitempty"`
 	Command  *actors.RunCommand       `json:",omitempty"`
 	Reaction *actors.ReactionReceived `json:",omitempty"`
+	// For a user (and Reaction).
+	Invite   *actors.InviteReceived  `json:",omitempty"`
+	Received *actors.MessageReceived `json:",omitempty"`
+	Skipped  *actors.MessagesSkipped `json:",omitempty"`
+	Wake     *actors.WakeRoom        `json:",omitempty"`
 }
 
-// NewDeliver returns the Deliver of msg (nil: a wake). msg is copied
-// without its Ack, which stays with the sender.
+// NewDeliver returns the Deliver of msg (nil: a wake) for the grain of
+// room rec. msg is copied without its Ack, which stays with the sender.
 func NewDeliver(owner *actor.PID, rec actors.RoomRecord, seq uint64, msg any) *Deliver {
 	d := &Deliver{Owner: owner, Record: rec, Seq: seq}
-	switch m := msg.(type) {
-	case *actors.StartTurn:
-		c := *m
-		c.Ack = nil
-		d.Turn = &c
-	case *actors.StageFile:
-		c := *m
-		c.Ack = nil
-		d.File = &c
-	case *actors.RunCommand:
-		c := *m
-		c.Ack = nil
-		d.Command = &c
-	case *actors.ReactionReceived:
-		c := *m
-		c.Ack = nil
-		d.Reaction = &c
-	}
+	d.carry(msg)
 	return d
+}
+
+// NewUserDeliver returns the Deliver of msg for the grain of userID's
+// actor; msg is copied without its Ack.
+func NewUserDeliver(owner *actor.PID, userID string, seq uint64, msg any) *Deliver {
+	d := &Deliver{Owner: owner, UserID: userID, Seq: seq}
+	d.carry(msg)
+	return d
+}
+
+func (d *Deliver) carry(msg any) {
+	switch m := actors.WithAck(msg, nil).(type) {
+	case *actors.StartTurn:
+		d.Turn = m
+	case *actors.StageFile:
+		d.File = m
+	case *actors.RunCommand:
+		d.Command = m
+	case *actors.ReactionReceived:
+		d.Reaction = m
+	case *actors.InviteReceived:
+		d.Invite = m
+	case *actors.MessageReceived:
+		d.Received = m
+	case *actors.MessagesSkipped:
+		d.Skipped = m
+	case *actors.WakeRoom:
+		d.Wake = m
+	}
 }
 
 // Message returns the message d carries with ack as its Ack (nil for a
 // wake).
 func (d *Deliver) Message(ack *actors.Ack) any {
+	var m any
 	switch {
 	case d.Turn != nil:
-		m := *d.Turn
-		m.Ack = ack
-		return &m
+		m = d.Turn
 	case d.File != nil:
-		m := *d.File
-		m.Ack = ack
-		return &m
+		m = d.File
 	case d.Command != nil:
-		m := *d.Command
-		m.Ack = ack
-		return &m
+		m = d.Command
 	case d.Reaction != nil:
-		m := *d.Reaction
-		m.Ack = ack
-		return &m
+		m = d.Reaction
+	case d.Invite != nil:
+		m = d.Invite
+	case d.Received != nil:
+		m = d.Received
+	case d.Skipped != nil:
+		m = d.Skipped
+	case d.Wake != nil:
+		return d.Wake
+	default:
+		return nil
 	}
-	return nil
+	return actors.WithAck(m, ack)
 }
 
-// Reported is what a room grain tells its user actor: one of the fields
-// is set.
+// Reported is what a grain tells its owner: one of the fields is set.
 type Reported struct {
-	RoomID string
-	// Acked is the Seq of a Deliver whose message the room acked.
+	// ID is the grain's identity: its room id, or its user id.
+	ID string
+	// Acked is the Seq of a Deliver whose message the grain's actor acked.
 	Acked uint64 `json:",omitempty"`
 	// Updated is the room's record, stored (actors.RoomUpdated).
 	Updated *actors.RoomRecord `json:",omitempty"`
 	// Staged says the room finished receiving a file.
 	Staged *kit.StagingEnded `json:",omitempty"`
-	// Idle asks the user actor to stop the idle grain (see kit.ChildIdle).
+	// Idle asks the owner to stop the idle grain (see kit.ChildIdle).
 	Idle *kit.ChildIdle `json:",omitempty"`
 }
 

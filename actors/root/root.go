@@ -11,6 +11,7 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/catalog"
+	"github.com/surfaces-bot/surfaces/actors/grain"
 	"github.com/surfaces-bot/surfaces/actors/internal/kit"
 	"github.com/surfaces-bot/surfaces/actors/reconcile"
 	"github.com/surfaces-bot/surfaces/actors/user"
@@ -26,6 +27,9 @@ type rootActor struct {
 	stop  context.CancelCauseFunc
 	log   zerolog.Logger
 	users kit.Children
+	// grains are the users' actors placed by a cluster, when deps.Placer
+	// is set (grains.go); users then holds none.
+	grains *grain.Links
 	// known are the users with a record (loaded at start) or an actor;
 	// loaded is set once known is filled, and pending holds what arrived
 	// before.
@@ -73,6 +77,7 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.log = *zerolog.Ctx(a.base)
 		a.ctx, a.stop = context.WithCancelCause(a.base)
 		a.users = kit.NewChildren()
+		a.grains = a.newUserLinks()
 		a.known = map[string]bool{}
 		a.checking = map[string][]any{}
 		// Reconciliation first: events wait until it reports (UsersLoaded).
@@ -91,9 +96,24 @@ func (a *rootActor) Receive(c actor.Context) {
 		// A task of the root failed; crashing lets the guardian restart it
 		// (and the user list load again) instead of waiting for ever.
 		panic(fmt.Sprintf("root task panicked: %s\n%s", m.Value, m.Stack))
+	case *actor.Restarting:
+		// The users' grains outlive a crash: the next incarnation takes
+		// over what they have not acked.
+		c.Send(c.Self(), &rootCrashed{grains: a.grains})
+	case *rootCrashed:
+		a.grains.Adopt(c, m.grains)
+	case *grain.Placed:
+		a.grains.Placed(c, m)
+	case *grain.PlaceAgain:
+		a.grains.PlaceAgain(c, m)
+	case *grain.Reported:
+		a.grains.Reported(c, m)
 	case *actor.Stopping:
 		a.stop(errors.New("root actor stopping"))
 	case *actor.Terminated:
+		if a.grains.Terminated(c, m.Who) {
+			return
+		}
 		if id, parked := a.users.Terminated(m.Who); id != "" {
 			for _, msg := range parked {
 				a.toUser(c, id, msg)
@@ -145,7 +165,7 @@ func (a *rootActor) route(c actor.Context, msg any) {
 		actors.AckOf(msg).Done()
 		return
 	}
-	if _, running := a.users.PIDs[sender]; !running && a.known != nil && !a.known[sender] {
+	if _, running := a.users.PIDs[sender]; !running && !a.grains.Has(sender) && a.known != nil && !a.known[sender] {
 		a.checkSender(c, sender, msg)
 		return
 	}
@@ -206,7 +226,7 @@ func (a *rootActor) usersLoaded(c actor.Context, m *reconcile.UsersLoaded) {
 	}
 	a.loaded = true
 	for _, r := range m.Interrupted {
-		a.toUser(c, r.OwnerID, &user.WakeRoom{RoomID: r.RoomID})
+		a.toUser(c, r.OwnerID, &actors.WakeRoom{RoomID: r.RoomID})
 	}
 	pending := a.pending
 	a.pending = nil
@@ -257,5 +277,9 @@ func (a *rootActor) user(c actor.Context, userID string) *actor.PID {
 // toUser sends msg to userID's actor, starting it if needed, or parks it
 // while that actor stops (see children).
 func (a *rootActor) toUser(c actor.Context, userID string, msg any) {
+	if a.deps.Placer != nil {
+		a.grains.Send(c, userID, msg)
+		return
+	}
 	a.users.Send(c, userID, msg, func() *actor.PID { return a.user(c, userID) })
 }

@@ -40,10 +40,11 @@ type userActor struct {
 	rooms  map[string]actors.RoomRecord
 	kids   kit.Children
 	// grains are the rooms placed by a cluster (grains.go), when
-	// deps.Placer is set; seq numbers the messages sent to them.
-	grains map[string]*grainRoom
-	seq    uint64
-	clock  kit.IdleClock
+	// deps.Placer is set.
+	grains *grain.Links
+	// handingOver is set once the user's grain moves (handover.go).
+	handingOver bool
+	clock       kit.IdleClock
 	// deniedIn lists the rooms already told that access was taken away, so
 	// each gets one notice, not one per message.
 	deniedIn map[string]bool
@@ -113,7 +114,7 @@ func (a *userActor) Receive(c actor.Context) {
 		// Hand the waiting messages to the next incarnation, oldest first,
 		// and the onboarding still running, whose task goes on.
 		a.cancel(errors.New("user actor restarting"))
-		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck, grains: a.grains, seq: a.seq}
+		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck, grains: a.grains}
 		if a.onboarding {
 			crashed.onboarding = a.inc
 		}
@@ -121,12 +122,12 @@ func (a *userActor) Receive(c actor.Context) {
 	case *userCrashed:
 		a.pending = append(m.msgs, a.pending...)
 		a.provisionAck = m.ack
-		a.adoptGrains(c, m.grains, m.seq)
+		a.grains.Adopt(c, m.grains)
 		if m.onboarding != 0 {
 			a.onboarding, a.adopted = true, m.onboarding
 		}
 	case *actor.Terminated:
-		if a.grainTerminated(c, m.Who) {
+		if a.grains.Terminated(c, m.Who) {
 			return
 		}
 		if id, parked := a.kids.Terminated(m.Who); id != "" {
@@ -160,24 +161,23 @@ func (a *userActor) Receive(c actor.Context) {
 			a.early = m
 		default:
 			a.provisioned(c, m)
+			a.tryHandover(c)
 		}
+	case *kit.Handover:
+		a.handover(c)
 	case *actors.RoomUpdated:
 		a.rooms[m.Record.RoomID] = m.Record
 	case *grain.Reported:
 		a.grainReported(c, m)
-	case *grainPlaced:
-		if m.inc == a.inc {
-			a.grainPlaced(c, m)
-		}
-	case *placeAgain:
-		if g, ok := a.grains[m.roomID]; ok && m.inc == a.inc {
-			a.place(c, m.roomID, g)
-		}
+	case *grain.Placed:
+		a.grains.Placed(c, m)
+	case *grain.PlaceAgain:
+		a.grains.PlaceAgain(c, m)
 	case *kit.StagingEnded:
 		a.stagedEnded(m)
 	case *kit.TaskPanicked:
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.Value, m.Stack))
-	case *actors.InviteReceived, *actors.MessageReceived, *actors.ReactionReceived, *actors.MessagesSkipped, *WakeRoom:
+	case *actors.InviteReceived, *actors.MessageReceived, *actors.ReactionReceived, *actors.MessagesSkipped, *actors.WakeRoom:
 		a.clock.Received++
 		if !a.loaded || a.onboarding {
 			if len(a.pending) >= room.MaxPending {
@@ -199,9 +199,9 @@ func (a *userActor) start(c actor.Context) {
 	a.rooms = map[string]actors.RoomRecord{}
 	a.staging = map[string]int64{}
 	a.kids = kit.NewChildren()
-	a.grains = map[string]*grainRoom{}
 	a.clock = kit.IdleClock{After: a.opts.PassivateAfter}
 	a.inc = room.Incarnations.Add(1)
+	a.grains = a.newRoomLinks()
 	a.load(c)
 }
 
@@ -239,6 +239,7 @@ func (a *userActor) userLoaded(c actor.Context, m *userLoaded) {
 	}
 	a.loaded = true
 	a.clock.Arm(c)
+	a.wakeUnfinishedRooms(c)
 	if m := a.early; m != nil {
 		a.early = nil
 		a.provisioned(c, m) // drains
@@ -280,9 +281,9 @@ func (a *userActor) handle(c actor.Context, msg any) {
 		if room, ok := a.rooms[m.RoomID]; ok && !room.Archived {
 			a.toRoom(c, room, m)
 		}
-	case *WakeRoom:
+	case *actors.WakeRoom:
 		if rec, ok := a.rooms[m.RoomID]; ok && a.grained() {
-			a.toGrain(c, rec, nil)
+			a.grains.Send(c, rec.RoomID, nil)
 		} else if _, stopping := a.kids.Parked[m.RoomID]; !stopping && ok {
 			a.room(c, rec)
 		}
@@ -301,14 +302,9 @@ type userCrashed struct {
 	onboarding uint64
 	// ack is the Ack of the event whose onboarding is still running.
 	ack *actors.Ack
-	// grains and seq are the room grains and what they have not acked.
-	grains map[string]*grainRoom
-	seq    uint64
+	// grains are the room grains and what they have not acked.
+	grains *grain.Links
 }
-
-// WakeRoom starts a room actor without a message, so it can report a turn
-// that a restart cut off.
-type WakeRoom struct{ RoomID string }
 
 // invited joins the room and onboards the user, or, for a user who already
 // has a Space, re-invites them to it and every active chat (PRODUCT R1.2–R1.3).
@@ -394,7 +390,7 @@ func (a *userActor) room(c actor.Context, rec actors.RoomRecord) *actor.PID {
 // parks it while that actor stops (see children).
 func (a *userActor) toRoom(c actor.Context, rec actors.RoomRecord, msg any) {
 	if a.grained() {
-		a.toGrain(c, rec, msg)
+		a.grains.Send(c, rec.RoomID, msg)
 		return
 	}
 	a.kids.Send(c, rec.RoomID, msg, func() *actor.PID { return a.room(c, rec) })
@@ -403,7 +399,7 @@ func (a *userActor) toRoom(c actor.Context, rec actors.RoomRecord, msg any) {
 // idle reports whether the user actor may stop: loaded, not onboarding,
 // nothing waiting, and no room actor left.
 func (a *userActor) idle() bool {
-	return a.loaded && !a.onboarding && len(a.pending) == 0 && len(a.kids.PIDs) == 0 && len(a.grains) == 0
+	return a.loaded && !a.onboarding && len(a.pending) == 0 && len(a.kids.PIDs) == 0 && a.grains.Len() == 0
 }
 
 func (a *userActor) notice(c actor.Context, roomID, text string) {

@@ -174,11 +174,11 @@ func cmdCluster(ctx context.Context, args, env []string, stdout, stderr io.Write
 		case !m.Live:
 			state = "gone (ended without leaving)"
 		case m.Ingress && hosts:
-			state = "ingress (reads the homeserver, serves its rooms)"
+			state = "ingress (reads the homeserver, serves its grains)"
 		case m.Ingress:
 			state = "ingress (runs every conversation)"
 		case hosts:
-			state = "standby (serves its rooms)"
+			state = "standby (serves its grains)"
 		}
 		grains := "-" // hosts no grains (cluster.grains off)
 		if hosts {

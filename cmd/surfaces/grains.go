@@ -16,29 +16,31 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/grain"
+	"github.com/surfaces-bot/surfaces/actors/user"
 	"github.com/surfaces-bot/surfaces/clustering"
 	"github.com/surfaces-bot/surfaces/config"
 	"github.com/surfaces-bot/surfaces/persistence/pgstore"
 )
 
 // Grains (cluster.grains, issue 24): every member of the cluster hosts a
-// share of the rooms' actors as protoactor-go grains, placed by rendezvous
-// hashing over the live members (clustering.Provider reads them from the
-// members table). The ingress holder runs the sync loop and the users'
-// actors, which reach their rooms through grain.Placer; a member standing
-// by still serves the rooms placed on it.
+// share of the users' and the rooms' actors as protoactor-go grains,
+// placed by rendezvous hashing over the live members (clustering.Provider
+// reads them from the members table). The ingress holder runs the sync
+// loop and the root, which reaches the users' actors through grain.Placer,
+// as they reach their rooms; a member standing by still serves the users
+// and rooms placed on it.
 
 // clusterName names the protoactor cluster the members form.
 const clusterName = "surfaces"
 
-// grainRequestTimeout bounds a lookup of where a room runs.
+// grainRequestTimeout bounds a lookup of where a grain runs.
 const grainRequestTimeout = 5 * time.Second
 
 // startGrains makes system a member of the protoactor cluster on store's
-// members table, hosting room grains with deps and opts. Its Shutdown also
-// shuts system down.
+// members table, hosting user and room grains with deps and opts, and
+// starts placer on it. Its Shutdown also shuts system down.
 func startGrains(ctx context.Context, cfg *config.Config, member *pgstore.Member, store stateStore, system *actor.ActorSystem,
-	deps actors.Deps, opts actors.Options, metrics prometheus.Registerer) (c *cluster.Cluster, err error) {
+	deps actors.Deps, opts actors.Options, placer *grain.Placer, metrics prometheus.Registerer) (c *cluster.Cluster, err error) {
 	pg, ok := store.(*pgstore.Store)
 	if !ok || member == nil {
 		return nil, fmt.Errorf("%w: cluster.grains needs cluster.enabled and persistence.backend: postgres", errConfig)
@@ -51,13 +53,14 @@ func startGrains(ctx context.Context, cfg *config.Config, member *pgstore.Member
 	if err != nil {
 		return nil, fmt.Errorf("%w: cluster.listen: bad port %q", errConfig, portText)
 	}
-	kind, err := grain.NewKind(ctx, deps, opts)
+	deps.Placer = placer
+	kinds, err := user.NewKinds(ctx, deps, opts)
 	if err != nil {
 		return nil, err
 	}
 	provider := clustering.NewProvider(ctx, pg, member, 0)
 	c = cluster.New(system, cluster.Configure(clusterName, provider, disthash.New(), remote.Configure(host, port),
-		cluster.WithKinds(kind), cluster.WithRequestTimeout(grainRequestTimeout)))
+		cluster.WithKinds(kinds...), cluster.WithRequestTimeout(grainRequestTimeout)))
 	// protoactor panics when its remote cannot listen or the provider
 	// cannot advertise the member: one line for the operator instead.
 	defer func() {
@@ -66,15 +69,21 @@ func startGrains(ctx context.Context, cfg *config.Config, member *pgstore.Member
 		}
 	}()
 	c.StartMember()
-	zerolog.Ctx(ctx).Info().Str("address", system.Address()).Msg("hosting room grains")
-	kindOf := c.GetClusterKind(grain.Kind)
-	if err := metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "surfaces_cluster_grains",
-		Help: "The room grains this member of the cluster hosts now (cluster.grains).",
-	}, func() float64 { return float64(kindOf.Count()) })); err != nil {
-		return c, fmt.Errorf("failed to register the metrics: %w", err)
+	placer.Start(c)
+	zerolog.Ctx(ctx).Info().Str("address", system.Address()).Msg("hosting user and room grains")
+	var hosted []*cluster.ActivatedKind
+	for _, k := range kinds {
+		kindOf := c.GetClusterKind(k.Kind)
+		hosted = append(hosted, kindOf)
+		if err := metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "surfaces_cluster_grains",
+			Help:        "The grains of each kind (user, room) this member of the cluster hosts now (cluster.grains).",
+			ConstLabels: prometheus.Labels{"kind": k.Kind},
+		}, func() float64 { return float64(kindOf.Count()) })); err != nil {
+			return c, fmt.Errorf("failed to register the metrics: %w", err)
+		}
 	}
-	go reportGrains(ctx, member, kindOf)
+	go reportGrains(ctx, member, hosted)
 	return c, nil
 }
 
@@ -82,14 +91,18 @@ func startGrains(ctx context.Context, cfg *config.Config, member *pgstore.Member
 // hosts, for `surfaces cluster status`.
 const grainsReportInterval = 2 * time.Second
 
-// reportGrains writes the member's grain count to the members table until
-// ctx ends, when it changed.
-func reportGrains(ctx context.Context, member *pgstore.Member, kind *cluster.ActivatedKind) {
+// reportGrains writes the member's grain count (all kinds) to the members
+// table until ctx ends, when it changed.
+func reportGrains(ctx context.Context, member *pgstore.Member, kinds []*cluster.ActivatedKind) {
 	t := time.NewTicker(grainsReportInterval)
 	defer t.Stop()
 	last := int32(-1)
 	for {
-		if n := kind.Count(); n != last {
+		n := int32(0)
+		for _, k := range kinds {
+			n += k.Count()
+		}
+		if n != last {
 			if err := member.ReportGrains(ctx, int(n)); err != nil {
 				if ctx.Err() != nil {
 					return

@@ -241,13 +241,13 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	if cfg.Cluster.Grains {
 		// Every member hosts a share of the rooms, from before it takes
 		// the ingress (cluster.go, grains.go).
-		grains, err := startGrains(actors.WithTaskGroup(ctx, &tasks), cfg, member, store, system, deps, opts, metrics)
+		placer := grain.NewPlacer()
+		defer placer.Close()
+		grains, err := startGrains(actors.WithTaskGroup(ctx, &tasks), cfg, member, store, system, deps, opts, placer, metrics)
 		if err != nil {
 			return err
 		}
 		stopSystem = func() { grains.Shutdown(true) }
-		placer := grain.NewPlacer(grains)
-		defer placer.Close()
 		deps.Placer = placer
 		if stopped, err := standBy(); err != nil || stopped {
 			letTurnsFinish()

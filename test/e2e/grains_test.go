@@ -14,12 +14,12 @@ import (
 )
 
 var (
-	// hostingGrains is a member's log line once it hosts room grains.
-	hostingGrains = regexp.MustCompile(`"message":"hosting room grains"`)
+	// hostingGrains is a member's log line once it hosts grains.
+	hostingGrains = regexp.MustCompile(`"message":"hosting user and room grains"`)
 	// grainsMetric is member-b's grain gauge above 0.
-	grainsMetric = regexp.MustCompile(`surfaces_cluster_grains\{member="member-b"\} [1-9]`)
+	grainsMetric = regexp.MustCompile(`surfaces_cluster_grains\{kind="room",member="member-b"\} [1-9]`)
 	// hostsGrains is member-b's line of cluster status with grains.
-	hostsGrains = regexp.MustCompile(`^member-b standby \(serves its rooms\) [1-9][0-9]* `)
+	hostsGrains = regexp.MustCompile(`^member-b standby \(serves its grains\) [1-9][0-9]* `)
 )
 
 // turnStartedIn reports whether p's log shows a turn started in room.
@@ -32,13 +32,14 @@ func turnStartedIn(p *harness.Process, room id.RoomID) bool {
 	return false
 }
 
-// TestClusterGrains: with cluster.grains on, the rooms' actors are
-// protoactor-go grains spread over the members (issue 24). The ingress
-// holder (member-a) reads the homeserver and runs alice's user actor; a
-// chat placed on member-b is answered from member-b. When member-b is
-// killed mid-reply, the chat is placed on member-a, which tells alice
-// once that the reply was cut and answers her from then on; nothing is
-// answered twice or replayed.
+// TestClusterGrains: with cluster.grains on, the users' and the rooms'
+// actors are protoactor-go grains spread over the members (issue 24). The
+// ingress holder (member-a) reads the homeserver; alice's user actor runs
+// on whichever member her id hashes to, and a chat placed on member-b is
+// answered from member-b. When member-b is killed mid-reply, the chat
+// (and alice's actor, if it was there) is placed on member-a, which tells
+// alice once that the reply was cut and answers her from then on; nothing
+// is answered twice or replayed.
 func TestClusterGrains(t *testing.T) {
 	_, env := postgresState(t)
 	env = append(env, "SURFACES_CLUSTER_ENABLED=true", "SURFACES_CLUSTER_MEMBER_ID=member-a",
@@ -90,7 +91,7 @@ func TestClusterGrains(t *testing.T) {
 	var status string
 	for ctx.Err() == nil {
 		status = clusterStatus(t, w)
-		if hostsGrains.MatchString(statusLine(status, "member-b")) && strings.HasPrefix(statusLine(status, "member-a"), "member-a ingress (reads the homeserver, serves its rooms)") {
+		if hostsGrains.MatchString(statusLine(status, "member-b")) && strings.HasPrefix(statusLine(status, "member-a"), "member-a ingress (reads the homeserver, serves its grains)") {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
