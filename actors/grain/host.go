@@ -163,6 +163,10 @@ func (h *host) deliver(c actor.Context, m *Deliver) {
 		h.owner = m.Owner
 		c.Watch(m.Owner)
 	}
+	if m.Handover {
+		h.poisoned(c)
+		return
+	}
 	if h.actor == nil {
 		h.id = h.child.ID(m)
 		if h.id == "" {

@@ -23,6 +23,8 @@ type Links struct {
 	opts  LinksOptions
 	links map[string]*link
 	seq   uint64
+	// closing is set by Close: no grain is placed any more.
+	closing bool
 }
 
 // LinksOptions configure Links.
@@ -104,8 +106,12 @@ func (l *Links) of(id string) *link {
 	return g
 }
 
-// Send sends msg (nil: a wake) to the grain id, placing it first if needed.
+// Send sends msg (nil: a wake) to the grain id, placing it first if
+// needed. Once the Links close it sends nothing: msg's Ack stays unacked.
 func (l *Links) Send(c actor.Context, id string, msg any) {
+	if l.closing {
+		return
+	}
 	g := l.of(id)
 	d := delivery{msg: msg}
 	if msg != nil && l.opts.Acked(msg) {
@@ -209,6 +215,10 @@ func (l *Links) Terminated(c actor.Context, who *actor.PID) bool {
 		if g.pid == nil || !g.pid.Equal(who) {
 			continue
 		}
+		if l.closing {
+			delete(l.links, id)
+			return true
+		}
 		g.pid, g.sent = nil, 0
 		if g.stopping {
 			g.stopping = false
@@ -249,6 +259,28 @@ func (l *Links) Adopt(c actor.Context, old *Links) {
 			c.Watch(g.pid)
 		} else if len(g.waiting) > 0 {
 			l.place(c, id, g)
+		}
+	}
+}
+
+// Close hands every grain over (Deliver.Handover) and places none any
+// more: the owner moves to another member, and its next activation must
+// not place a grain while the last one still finishes its work there (the
+// cluster would activate it twice). What the grains had not acked stays
+// unacked, for the owner's own owner to send again. Len reaches 0 once
+// every grain ended.
+func (l *Links) Close(c actor.Context) {
+	l.closing = true
+	for id, g := range l.links {
+		if g.pid == nil {
+			delete(l.links, id)
+			continue
+		}
+		if !g.stopping {
+			g.stopping = true
+			d := l.opts.Wrap(c.Self(), id, 0, nil)
+			d.Handover = true
+			c.Send(g.pid, d)
 		}
 	}
 }

@@ -25,6 +25,9 @@ type Deliver struct {
 	// Seq, when not 0, numbers a message whose event waits for its Ack:
 	// the grain answers Reported{Acked: Seq} when its actor acks it.
 	Seq uint64
+	// Handover asks the grain to hand its actor over and stop, as when it
+	// moves (its owner moves: see Links.Close).
+	Handover bool `json:",omitempty"`
 
 	// For a room.
 	Turn     *actors.StartTurn        `json:",omitempty"`

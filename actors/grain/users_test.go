@@ -192,3 +192,68 @@ func TestAUserActivationWakesItsUnfinishedRooms(t *testing.T) {
 		t.Fatalf("%d notices, want one in the cut room", got)
 	}
 }
+
+// A user's grain that moves (its placement names another member now) hands
+// its rooms over first: the running reply is finished and nobody is told
+// of a cut, the user's actor stops only after its rooms' grains ended, and
+// an event that came meanwhile is answered once by the next activation.
+func TestAMovingUserGrainLetsItsRoomsFinishFirst(t *testing.T) {
+	m := newMembers(t)
+	k := m.k
+	u := m.usersOn(t, m.b.ActorSystem.Address(), 1)[0]
+	pid := m.spawnRoot(t)
+	mark := k.Matrix.Mark()
+
+	tell(m, pid, u, "$one", "first")
+	conn := k.NextConn()
+	turn := k.NextTurn(conn)
+	turn.Emit(actortest.Text("part one"))
+	k.WaitCall(mark, "SendText", roomOf(u), "part one")
+
+	grainPID := m.b.Get(u, actors.UserKind)
+	if grainPID == nil {
+		t.Fatal("the user has no grain")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- m.b.ActorSystem.Root.PoisonFuture(grainPID).Wait() }()
+	second := tell(m, pid, u, "$two", "second")
+	// The room's reply still streams, held by the test: however long we
+	// look, the user's grain waits for it (a grain that did not would stop
+	// within milliseconds).
+	select {
+	case err := <-stopped:
+		t.Fatalf("the user's grain stopped (%v) with its room's turn still running", err)
+	case <-time.After(time.Second):
+	}
+	turn.Emit(actortest.Text(" and two"), actortest.End(1))
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	// The next activation is given "second" again and its room runs it.
+	conn2 := k.NextConn()
+	next := k.NextTurn(conn2)
+	if next.Msg.Text != "second" {
+		t.Fatalf("the next activation ran %q, want \"second\"", next.Msg.Text)
+	}
+	next.Emit(actortest.Text("re: second"), actortest.End(1))
+	k.WaitCall(mark, "SendText", roomOf(u), "re: second")
+	if err := eventually(10*time.Second, func() bool { return second.Load() == 1 }); err != nil {
+		t.Fatalf("the event sent during the hand-over was not acked: %v", err)
+	}
+	if err := eventually(5*time.Second, func() bool {
+		for _, c := range k.Matrix.CallsSince(mark, "EditText", "SendText") {
+			if strings.Contains(c.Text, "part one and two") {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("the first reply was not finished: %v", err)
+	}
+	for _, c := range k.Matrix.CallsSince(mark, "SendNotice") {
+		t.Fatalf("a notice during the hand-over: %q", c.Text)
+	}
+	if second.Load() != 1 {
+		t.Fatalf("the event was acked %d times", second.Load())
+	}
+}

@@ -128,6 +128,7 @@ func (a *userActor) Receive(c actor.Context) {
 		}
 	case *actor.Terminated:
 		if a.grains.Terminated(c, m.Who) {
+			a.tryHandover(c)
 			return
 		}
 		if id, parked := a.kids.Terminated(m.Who); id != "" {
@@ -179,7 +180,7 @@ func (a *userActor) Receive(c actor.Context) {
 		panic(fmt.Sprintf("user task panicked: %s\n%s", m.Value, m.Stack))
 	case *actors.InviteReceived, *actors.MessageReceived, *actors.ReactionReceived, *actors.MessagesSkipped, *actors.WakeRoom:
 		a.clock.Received++
-		if !a.loaded || a.onboarding {
+		if !a.loaded || a.onboarding || a.handingOver {
 			if len(a.pending) >= room.MaxPending {
 				a.log.Error().Int("pending", len(a.pending)).Str("type", fmt.Sprintf("%T", m)).Msg("user actor still loading or onboarding, event dropped")
 				actors.AckOf(m).Done()
@@ -249,7 +250,7 @@ func (a *userActor) userLoaded(c actor.Context, m *userLoaded) {
 }
 
 func (a *userActor) drain(c actor.Context) {
-	for len(a.pending) > 0 && !a.onboarding {
+	for len(a.pending) > 0 && !a.onboarding && !a.handingOver {
 		m := a.pending[0]
 		a.pending = a.pending[1:]
 		a.handle(c, m)
