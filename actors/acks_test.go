@@ -132,6 +132,35 @@ func TestAMessageDeliveredAgainIsTakenOnce(t *testing.T) {
 	})
 }
 
+// A second delivery that comes while the first one's record write is on its
+// way is acked only once that write, or a later one, landed: until then the
+// message's only copy is in memory, and a kill would lose it with both acks
+// done (in a cluster, the user actor's second delivery after a grain moved).
+func TestASecondDeliveryWaitsForTheFirstOnesRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		synctest.Wait()
+		release := tt.Store.HoldRoomWrites()
+		defer release()
+		first := tt.sayAcked(alice, "!r", "$one", "hello")
+		synctest.Wait()
+		again := tt.sayAcked(alice, "!r", "$one", "hello")
+		synctest.Wait()
+		if first.done() || again.done() {
+			t.Fatal("a delivery was acked before the record holding the message was written")
+		}
+		release()
+		synctest.Wait()
+		if !first.done() || !again.done() {
+			t.Fatal("not acked after the record was written")
+		}
+		conn := tt.conn()
+		tt.turn(conn).Emit(actortest.Text("ok"), actortest.End(0))
+		tt.turnEnded("!r")
+		tt.noTurn(conn, "delivered twice")
+	})
+}
+
 // A message goes to the agent only once the room's record says its turn is
 // in flight: a crash before that has the homeserver deliver it again and it
 // runs once; a crash after it is reported as a cut turn, never run twice.

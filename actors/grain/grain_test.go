@@ -114,6 +114,27 @@ func (m *members) grains() (a, b int32) {
 	return m.a.GetClusterKind(grain.Kind).Count(), m.b.GetClusterKind(grain.Kind).Count()
 }
 
+// ackedOnce waits until each of acks counted one ack, and fails if one
+// counted more.
+func ackedOnce(t *testing.T, acks []*atomic.Int32) {
+	t.Helper()
+	if err := eventually(10*time.Second, func() bool {
+		for _, n := range acks {
+			if n.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		t.Fatalf("not every message was acked: %v", err)
+	}
+	for i, n := range acks {
+		if n.Load() != 1 {
+			t.Errorf("message %d acked %d times", i, n.Load())
+		}
+	}
+}
+
 func say(m *members, pid *actor.PID, roomID, eventID, body string) *atomic.Int32 {
 	n := &atomic.Int32{}
 	m.k.Probe.Send(pid, &actors.MessageReceived{RoomID: roomID, EventID: eventID, Sender: alice, MsgType: "m.text", Body: body,
@@ -143,21 +164,7 @@ func TestRoomGrainsAnswerFromEveryMember(t *testing.T) {
 	for i := range rooms {
 		k.WaitCall(mark, "SendText", fmt.Sprintf("!r%d", i), fmt.Sprintf("re: hello %d", i))
 	}
-	if err := eventually(10*time.Second, func() bool {
-		for _, n := range acks {
-			if n.Load() == 0 {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		t.Fatalf("not every message was acked: %v", err)
-	}
-	for i, n := range acks {
-		if n.Load() != 1 {
-			t.Errorf("message %d acked %d times", i, n.Load())
-		}
-	}
+	ackedOnce(t, acks)
 	a, b := m.grains()
 	if a+b != rooms || a == 0 || b == 0 {
 		t.Fatalf("grains: %d on A, %d on B; want all %d spread over both", a, b, rooms)

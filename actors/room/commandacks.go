@@ -25,7 +25,7 @@ import (
 // command runs m unless the room took it before (a second delivery).
 func (a *roomActor) command(c actor.Context, m *actors.RunCommand) {
 	if a.takenBefore(m.EventID) {
-		m.Ack.Done()
+		a.ackTaken(c, m.Ack)
 		return
 	}
 	a.commands = append(a.commands, m)

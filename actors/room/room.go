@@ -251,7 +251,7 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 	switch m := msg.(type) {
 	case *actors.StartTurn:
 		if !m.HandedOver && a.takenBefore(m.EventID) {
-			m.Ack.Done()
+			a.ackTaken(c, m.Ack)
 			return
 		}
 		a.rec.Taken = actors.Took(a.rec.Taken, m.EventID)
@@ -263,7 +263,7 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 		a.command(c, m)
 	case *actors.StageFile:
 		if a.takenBefore(m.EventID) {
-			m.Ack.Done()
+			a.ackTaken(c, m.Ack)
 			return
 		}
 		a.stageFile(c, m)
@@ -530,6 +530,23 @@ func (a *roomActor) takenBefore(eventID string) bool {
 	}
 	a.log.Info().Str("event_id", eventID).Msg("event delivered again after a restart, already taken")
 	return true
+}
+
+// ackTaken acks a second delivery of an event the room took: at once when
+// the record that holds it landed, else with one more write, which lands
+// after the one on its way. Acking it at once would let the sync position,
+// or a user actor in another member, forget an event whose only record
+// might still be lost with this member.
+func (a *roomActor) ackTaken(c actor.Context, ack *actors.Ack) {
+	if ack == nil {
+		return
+	}
+	if a.landed >= a.saving && len(a.acks) == 0 {
+		ack.Done()
+		return
+	}
+	a.acks = append(a.acks, ack)
+	a.save(c)
 }
 
 // queuedMessages is the queue as the record stores it.
