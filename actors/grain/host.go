@@ -40,6 +40,9 @@ type Child struct {
 	LogKey string
 	// ID is the identity a Deliver is for ("" refuses it).
 	ID func(d *Deliver) string
+	// Grace is how long the actor may take to hand over (nil:
+	// Options.HandoverGrace).
+	Grace func(opts *actors.Options) time.Duration
 	// Props makes the actor of the first Deliver; base carries the logger
 	// (the actor adds its identity).
 	Props func(base context.Context, deps *kit.Deps, opts *actors.Options, d *Deliver) *actor.Props
@@ -123,7 +126,7 @@ func (h *host) Receive(c actor.Context) {
 		h.report(c, &Reported{Idle: m})
 	case *handoverOver:
 		if h.actor != nil {
-			h.log.Warn().Stringer("grace", h.opts.HandoverGrace).Msg("the grain's actor did not hand over within its grace; stopping it")
+			h.log.Warn().Stringer("grace", h.grace()).Msg("the grain's actor did not hand over within its grace; stopping it")
 			c.Stop(h.actor)
 		}
 	case *actor.Terminated:
@@ -152,7 +155,7 @@ func (h *host) poisoned(c actor.Context) {
 	}
 	h.handingOver = true
 	c.Send(h.actor, &kit.Handover{})
-	kit.SendLater(c, h.opts.HandoverGrace, &handoverOver{})
+	kit.SendLater(c, h.grace(), &handoverOver{})
 }
 
 func (h *host) deliver(c actor.Context, m *Deliver) {
@@ -212,6 +215,13 @@ func (h *host) report(c actor.Context, r *Reported) {
 	}
 	r.ID = h.id
 	c.Send(h.owner, r)
+}
+
+func (h *host) grace() time.Duration {
+	if h.child.Grace != nil {
+		return h.child.Grace(h.opts)
+	}
+	return h.opts.HandoverGrace
 }
 
 // restartAlone restarts a crashed actor in its grain, as a user actor does

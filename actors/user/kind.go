@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -28,12 +29,20 @@ func NewKinds(ctx context.Context, deps actors.Deps, opts actors.Options) ([]*cl
 	}, nil
 }
 
+// handoverMargin is how much longer than its rooms a moving user's actor
+// may take to hand over: the round trips of their hand-over and their end.
+const handoverMargin = 10 * time.Second
+
 // Child hosts a user's actor in a grain of kind actors.UserKind.
 func Child() grain.Child {
 	return grain.Child{
 		Kind:   actors.UserKind,
 		LogKey: "user_id",
 		ID:     func(d *grain.Deliver) string { return d.UserID },
+		// The rooms it hands over get HandoverGrace each, from about the
+		// same moment: the user's actor outwaits them, so that its next
+		// activation never wakes a room still running on its old member.
+		Grace: func(opts *actors.Options) time.Duration { return opts.HandoverGrace + handoverMargin },
 		Props: func(base context.Context, deps *kit.Deps, opts *actors.Options, d *grain.Deliver) *actor.Props {
 			return NewPropsWith(base, deps, opts, d.UserID)
 		},

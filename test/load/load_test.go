@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -119,9 +120,12 @@ func checkChaos(t *testing.T, rep *load.Report, cutIn []string, did ...string) {
 // not the ingress holder is killed with SIGKILL, during the second the
 // holder; each turn either kill cut must be told so exactly once, by the
 // member its room is placed on next. During the third a member joins and
-// the rooms placed on it move there, each finishing its reply first:
-// nothing of that turn or the last may be cut. Nothing may be lost or
-// doubled. Sized like TestSimulationCluster.
+// the users and rooms placed on it move there, each room finishing its
+// reply first: nothing of that turn or the last may be cut. Nothing may be
+// lost or doubled. Then the same load runs against one bot (cluster mode
+// off, Dendrite on PostgreSQL as in the cluster run), and the first
+// visible replies of both are printed side by side. Sized like
+// TestSimulationCluster.
 func TestSimulationGrains(t *testing.T) {
 	if _, err := harness.PostgresBinDir(); err != nil && !testing.Short() {
 		needs.Missing(t, err.Error())
@@ -130,10 +134,26 @@ func TestSimulationGrains(t *testing.T) {
 	if os.Getenv("SURFACES_SIMULATION") == "full" {
 		users, rooms = 20, 10
 	}
-	rep := smoke(t, load.Config{Users: users, Rooms: rooms, Turns: 4, Stream: 8 * time.Second, Members: 3, Grains: true,
-		OnboardTimeout: 15 * time.Minute})
-	checkChaos(t, rep, []string{" turn 1", " turn 2"},
+	reps := smokeWith(t, load.Config{Users: users, Rooms: rooms, Turns: 4, Stream: 8 * time.Second, Members: 3, Grains: true,
+		OnboardTimeout: 15 * time.Minute}, func(ctx context.Context, cfg load.Config) ([]*load.Report, error) {
+		cluster, err := load.Run(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		one := cfg
+		one.Members, one.Grains, one.Postgres = 0, false, true
+		single, err := load.Run(ctx, one)
+		if err != nil {
+			return nil, fmt.Errorf("the same load against one bot: %w", err)
+		}
+		return []*load.Report{cluster, single}, nil
+	})
+	checkChaos(t, reps[0], []string{" turn 1", " turn 2"},
 		"(serving rooms)", "killed member-0 (the ingress holder)", "took the ingress over", "member-3 joined")
+	for i, name := range []string{"3 members, grains, 2 killed, 1 added", "one bot, cluster mode off"} {
+		fv, floor := reps[i].FirstVisible, reps[i].Floor
+		t.Logf("first visible reply, %-40s p50 %6.0f ms, p95 %6.0f ms (the floor p50 %6.0f ms, p95 %6.0f ms)", name+":", fv.P50, fv.P95, floor.P50, floor.P95)
+	}
 }
 
 // smoke runs cfg with replies streaming for a second (unless it says), 200 ms between a
@@ -176,7 +196,7 @@ func smokeWith(t *testing.T, cfg load.Config, run func(context.Context, load.Con
 			}
 			t.Fatalf("%s: %d turns sent, %d replies lost, %d doubled: want %d, 0, 0", rep.Homeserver, rep.Sent, rep.Lost, rep.Doubled, want)
 		}
-		if cfg.Members == 0 && rep.Cut != 0 {
+		if rep.Members == 0 && rep.Cut != 0 {
 			t.Fatalf("%s: %d turns were told their reply was cut, with no member killed", rep.Homeserver, rep.Cut)
 		}
 	}
