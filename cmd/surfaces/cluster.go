@@ -117,11 +117,11 @@ func stopWhenLost(ctx context.Context, m *pgstore.Member) {
 }
 
 // ingressGauge is surfaces_cluster_ingress: 1 on the member holding the
-// ingress, 0 on one standing by.
+// ingress (and on a single bot), 0 on one standing by.
 func ingressGauge(h *health) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "surfaces_cluster_ingress",
-		Help: "1 while this member of the cluster holds the ingress (reads the homeserver and runs the conversations), 0 while it stands by.",
+		Help: "1 while this bot reads the homeserver (a single bot, or the member of a cluster holding the ingress), 0 while a member stands by.",
 	}, func() float64 {
 		if h.standby.Load() {
 			return 0

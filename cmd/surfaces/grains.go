@@ -75,16 +75,34 @@ func startGrains(ctx context.Context, cfg *config.Config, member *pgstore.Member
 	for _, k := range kinds {
 		kindOf := c.GetClusterKind(k.Kind)
 		hosted = append(hosted, kindOf)
-		if err := metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name:        "surfaces_cluster_grains",
-			Help:        "The grains of each kind (user, room) this member of the cluster hosts now (cluster.grains).",
-			ConstLabels: prometheus.Labels{"kind": k.Kind},
-		}, func() float64 { return float64(kindOf.Count()) })); err != nil {
+		if err := metrics.Register(grainsGauge(k.Kind, func() float64 { return float64(kindOf.Count()) })); err != nil {
 			return c, fmt.Errorf("failed to register the metrics: %w", err)
 		}
 	}
 	go reportGrains(ctx, member, hosted)
 	return c, nil
+}
+
+// grainsGauge is surfaces_cluster_grains{kind}: the grains of kind this
+// member hosts now.
+func grainsGauge(kind string, count func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "surfaces_cluster_grains",
+		Help:        "The grains of each kind (user, room) this member of the cluster hosts now (0 without cluster.grains).",
+		ConstLabels: prometheus.Labels{"kind": kind},
+	}, count)
+}
+
+// registerNoGrains exports surfaces_cluster_grains as 0 for a bot without
+// cluster.grains, whose actors are no grains: the series is there for the
+// dashboard either way.
+func registerNoGrains(metrics prometheus.Registerer) error {
+	for _, kind := range []string{actors.UserKind, actors.RoomKind} {
+		if err := metrics.Register(grainsGauge(kind, func() float64 { return 0 })); err != nil {
+			return fmt.Errorf("failed to register the metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // grainsReportInterval is how often a member writes how many grains it

@@ -97,9 +97,14 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		log, ctx = &withMember, withMember.WithContext(ctx)
 	}
 	gatherer, metrics := newMetricsRegistry(memberLabel)
-	if member != nil {
-		if err := metrics.Register(ingressGauge(h)); err != nil {
-			return fmt.Errorf("failed to register the metrics: %w", err)
+	// A single bot holds its own ingress: the dashboard's cluster panels
+	// and the SurfacesNoIngress alert read the same series everywhere.
+	if err := metrics.Register(ingressGauge(h)); err != nil {
+		return fmt.Errorf("failed to register the metrics: %w", err)
+	}
+	if !cfg.Cluster.Grains {
+		if err := registerNoGrains(metrics); err != nil {
+			return err
 		}
 	}
 	for _, c := range h.collectors() {

@@ -151,6 +151,8 @@ func TestDashboard(t *testing.T) {
 		"surfaces_reconcile_last_duration_seconds",
 		"process_resident_memory_bytes", // memory
 		"process_cpu_seconds_total",     // CPU
+		"surfaces_cluster_ingress",      // a cluster's ingress holder (issue 24)
+		"surfaces_cluster_grains",       // each member's grains
 	} {
 		if !shown[name] {
 			t.Errorf("no panel shows %s", name)
@@ -191,6 +193,7 @@ var requiredAlerts = []string{
 	"SurfacesRoomActorsRestarting",   // room actors restarting repeatedly
 	"SurfacesMessagesRejected",       // queue full, rate limited
 	"SurfacesReconciliationFailed",   // a failed start-up reconciliation
+	"SurfacesNoIngress",              // a cluster with no member reading the homeserver (issue 24)
 }
 
 // Every alert is there, says what an operator needs (severity, summary, a
