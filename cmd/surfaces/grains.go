@@ -76,7 +76,9 @@ func startGrains(ctx context.Context, cfg *config.Config, member *pgstore.Member
 		kindOf := c.GetClusterKind(k.Kind)
 		hosted = append(hosted, kindOf)
 		if err := metrics.Register(grainsGauge(k.Kind, func() float64 { return float64(kindOf.Count()) })); err != nil {
-			return c, fmt.Errorf("failed to register the metrics: %w", err)
+			// Leave the cluster at once: nobody would shut it down.
+			c.Shutdown(false)
+			return nil, fmt.Errorf("failed to register the metrics: %w", err)
 		}
 	}
 	go reportGrains(ctx, member, hosted)
