@@ -69,3 +69,20 @@ func TestABusyRoomIsNotStopped(t *testing.T) {
 		tt.turnEnded("!r")
 	})
 }
+
+// A room actor that crashed and was restarted still stops once idle: its
+// next incarnation counts what the user actor sent the crashed one, so the
+// two counts agree (kit.ChildIdle).
+func TestACrashedRoomStillStopsWhenIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{PassivateAfter: time.Minute, RoomMiddleware: []actor.ReceiverMiddleware{actortest.CrashOnCrash}})
+		tt.addRoom(alice, "!r", "101")
+		tt.talk("!r", "hello")
+		room := actor.NewPID(tt.System.Address(), actors.RoomActorID(alice, "!r"))
+		tt.Probe.Watch(room)
+		tt.System.Root.Send(room, &actortest.Crash{Reason: "injected crash"})
+		tt.Probe.ExpectRestart(room)
+		actortest.Advance(t, 3*time.Minute)
+		tt.Probe.ExpectTerminated(room)
+	})
+}

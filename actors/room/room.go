@@ -132,6 +132,9 @@ type (
 		turnCut bool
 		cut     *actors.InFlightTurn
 		msgs    []any
+		// received is what the parent's count of messages sent must
+		// match for the next incarnation to passivate (kit.ChildIdle).
+		received uint64
 	}
 	connIdle struct{ gen uint64 }
 )
@@ -175,6 +178,7 @@ func (a *roomActor) Receive(c actor.Context) {
 		// Ahead of anything that reached the mailbox meanwhile: order kept.
 		a.crashed, a.cut = m.turnCut, m.cut
 		a.pending = append(m.msgs, a.pending...)
+		a.clock.Received += m.received
 	case *roomLoaded:
 		if m.inc == a.inc {
 			a.loadedRecord(c, m)
@@ -374,7 +378,7 @@ func (a *roomActor) restarting(c actor.Context) {
 		handed.HandedOver = true
 		msgs = append(msgs, &handed)
 	}
-	c.Send(c.Self(), &roomCrashed{turnCut: turnCut, cut: cut, msgs: msgs})
+	c.Send(c.Self(), &roomCrashed{turnCut: turnCut, cut: cut, msgs: msgs, received: a.clock.Received})
 	c.ActorSystem().EventStream.Publish(&actors.RoomRestarted{RoomID: a.roomID})
 }
 

@@ -114,7 +114,7 @@ func (a *userActor) Receive(c actor.Context) {
 		// Hand the waiting messages to the next incarnation, oldest first,
 		// and the onboarding still running, whose task goes on.
 		a.cancel(errors.New("user actor restarting"))
-		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck, grains: a.grains}
+		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck, grains: a.grains, received: a.clock.Received}
 		if a.onboarding {
 			crashed.onboarding = a.inc
 		}
@@ -123,6 +123,7 @@ func (a *userActor) Receive(c actor.Context) {
 		a.pending = append(m.msgs, a.pending...)
 		a.provisionAck = m.ack
 		a.grains.Adopt(c, m.grains)
+		a.clock.Received += m.received
 		if m.onboarding != 0 {
 			a.onboarding, a.adopted = true, m.onboarding
 		}
@@ -305,6 +306,9 @@ type userCrashed struct {
 	ack *actors.Ack
 	// grains are the room grains and what they have not acked.
 	grains *grain.Links
+	// received is what the parent's count of messages sent must match
+	// for the next incarnation to passivate (kit.ChildIdle).
+	received uint64
 }
 
 // invited joins the room and onboards the user, or, for a user who already
