@@ -47,7 +47,11 @@ type members struct {
 	placer *grain.Placer // member A's
 }
 
-func newMembers(t *testing.T) *members {
+func newMembers(t *testing.T) *members { t.Helper(); return newMembersWith(t, nil) }
+
+// newMembersWith is newMembers with the kit's options changed by tune
+// first (nil: as they are).
+func newMembersWith(t *testing.T, tune func(*actors.Options)) *members {
 	t.Helper()
 	if raceDetector {
 		// protoactor's remote sets grpc's global logger each time it
@@ -58,6 +62,9 @@ func newMembers(t *testing.T) *members {
 		t.Skip("two protoactor remotes in one process race on grpc's global logger")
 	}
 	k := actortest.NewKit(t)
+	if tune != nil {
+		tune(&k.Options)
+	}
 	agent := testprovider.NewInMemAgent()
 	var placers []*grain.Placer
 	start := func(system *actor.ActorSystem, own bool) *cluster.Cluster {

@@ -86,6 +86,10 @@ type host struct {
 	// handingOver is set once the cluster asked the grain to stop (it
 	// moves to another member): its actor finishes its work first.
 	handingOver bool
+	// forwarded counts the messages given to the actor; offset is the
+	// count when the current owner took over, whose own count of what
+	// it sent starts at 0 (see report).
+	forwarded, offset uint64
 }
 
 // handoverOver ends a hand-over that took longer than its grace.
@@ -164,6 +168,7 @@ func (h *host) deliver(c actor.Context, m *Deliver) {
 		// ingress over) owns the room from now on. It is watched: a grain
 		// whose owner is gone stops once idle (report).
 		h.owner = m.Owner
+		h.offset = h.forwarded
 		c.Watch(m.Owner)
 	}
 	if m.Handover {
@@ -189,6 +194,7 @@ func (h *host) deliver(c actor.Context, m *Deliver) {
 		ack = h.ack(c, m.Seq)
 	}
 	if msg := m.Message(ack); msg != nil {
+		h.forwarded++
 		c.Send(h.actor, msg)
 	}
 }
@@ -212,6 +218,16 @@ func (h *host) report(c actor.Context, r *Reported) {
 			c.Stop(c.Self())
 		}
 		return
+	}
+	if r.Idle != nil {
+		// The actor counts all it received; the owner what it sent since
+		// it took over.
+		if r.Idle.Received < h.offset {
+			return // the old owner's messages are still on their way
+		}
+		idle := *r.Idle
+		idle.Received -= h.offset
+		r.Idle = &idle
 	}
 	r.ID = h.id
 	c.Send(h.owner, r)

@@ -188,6 +188,10 @@ func (l *Links) Reported(c actor.Context, m *Reported) *Reported {
 			if msg, ok := g.unacked[m.Acked]; ok {
 				delete(g.unacked, m.Acked)
 				actors.AckOf(msg).Done()
+				// An ack that came after the grain's end was handled
+				// (Terminated is a system message, ahead of it): the
+				// message is not sent again.
+				g.waiting = slices.DeleteFunc(g.waiting, func(d delivery) bool { return d.seq == m.Acked })
 			}
 		}
 	case m.Idle != nil:
@@ -252,12 +256,16 @@ func (l *Links) Adopt(c actor.Context, old *Links) {
 		return
 	}
 	l.seq = max(l.seq, old.seq)
+	l.closing = l.closing || old.closing
 	for id, g := range old.links {
 		l.links[id] = g
 		g.placing = false
-		if g.pid != nil {
+		switch {
+		case g.pid != nil:
 			c.Watch(g.pid)
-		} else if len(g.waiting) > 0 {
+		case l.closing:
+			delete(l.links, id)
+		case len(g.waiting) > 0:
 			l.place(c, id, g)
 		}
 	}

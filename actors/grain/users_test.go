@@ -13,6 +13,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/root"
+	"github.com/surfaces-bot/surfaces/actors/user"
 )
 
 // spawnRoot starts the root on member A, as on the ingress holder: it
@@ -242,5 +243,39 @@ func TestAMovingUserGrainLetsItsRoomsFinishFirst(t *testing.T) {
 	}
 	if second.Load() != 1 {
 		t.Fatalf("the event was acked %d times", second.Load())
+	}
+}
+
+// A room grain whose owner changed (its user's actor started again, on
+// another member or after its member died) still stops once idle: the
+// host reports what the room received since the new owner took over,
+// which is what that owner counts as sent.
+func TestAGrainWithANewOwnerStillPassivates(t *testing.T) {
+	m := newMembersWith(t, func(o *actors.Options) { o.PassivateAfter = 2 * time.Second })
+	k := m.k
+	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
+		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
+	}
+	k.AddRoom(alice, "!r", "100")
+	first := m.spawnUser(t)
+	mark := k.Matrix.Mark()
+	say(m, first, "!r", "$one", "hello")
+	k.WaitCall(mark, "SendText", "!r", "re: hello")
+	// The user's actor ends; the next one sends the room a message too.
+	if err := k.System.Root.StopFuture(first).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	deps := k.Deps()
+	deps.Placer = m.placer
+	props, err := user.NewProps(k.Ctx, deps, k.Options, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := k.Probe.SpawnChild(props, "user-alice-next")
+	ackedOnce(t, []*atomic.Int32{say(m, next, "!r", "$two", "again")})
+	k.WaitCall(mark, "SendText", "!r", "re: again")
+	if err := eventually(15*time.Second, func() bool { a, b := m.grains(); return a+b == 0 }); err != nil {
+		a, b := m.grains()
+		t.Fatalf("the idle room's grain did not stop (%d on A, %d on B): %v", a, b, err)
 	}
 }

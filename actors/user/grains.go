@@ -34,7 +34,13 @@ func (a *userActor) newRoomLinks() *grain.Links {
 		Log:    a.log,
 		Inc:    a.inc,
 		Wrap: func(self *actor.PID, roomID string, seq uint64, msg any) *grain.Deliver {
-			return grain.NewDeliver(self, a.rooms[roomID], seq, msg)
+			rec, ok := a.rooms[roomID]
+			if !ok {
+				// Not loaded yet (a crashed incarnation's links, adopted
+				// before the record loads): the room reads its own.
+				rec = actors.RoomRecord{RoomID: roomID}
+			}
+			return grain.NewDeliver(self, rec, seq, msg)
 		},
 		Acked: roomAcks,
 	})

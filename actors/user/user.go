@@ -114,7 +114,7 @@ func (a *userActor) Receive(c actor.Context) {
 		// Hand the waiting messages to the next incarnation, oldest first,
 		// and the onboarding still running, whose task goes on.
 		a.cancel(errors.New("user actor restarting"))
-		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck, grains: a.grains, received: a.clock.Received}
+		crashed := &userCrashed{msgs: a.pending, ack: a.provisionAck, grains: a.grains, received: a.clock.Received, handingOver: a.handingOver}
 		if a.onboarding {
 			crashed.onboarding = a.inc
 		}
@@ -124,9 +124,11 @@ func (a *userActor) Receive(c actor.Context) {
 		a.provisionAck = m.ack
 		a.grains.Adopt(c, m.grains)
 		a.clock.Received += m.received
+		a.handingOver = a.handingOver || m.handingOver
 		if m.onboarding != 0 {
 			a.onboarding, a.adopted = true, m.onboarding
 		}
+		a.tryHandover(c)
 	case *actor.Terminated:
 		if a.grains.Terminated(c, m.Who) {
 			a.tryHandover(c)
@@ -309,6 +311,9 @@ type userCrashed struct {
 	// received is what the parent's count of messages sent must match
 	// for the next incarnation to passivate (kit.ChildIdle).
 	received uint64
+	// handingOver: the crashed incarnation was handing over (its links
+	// closed); so is the next.
+	handingOver bool
 }
 
 // invited joins the room and onboards the user, or, for a user who already
