@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -188,10 +189,26 @@ func (p *Process) LogTail(n int) string {
 	return TailFile(p.logPath, n)
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Another
-// process can take it before the caller binds it; callers that can retry on
-// "address already in use" should.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// Another process can take it before the caller binds it; callers that can
+// retry on "address already in use" should.
+//
+// It picks below the kernel's ephemeral range (ip_local_port_range, 32768
+// and up on Linux), which every outgoing connection and every ":0"
+// listener draws from: a port picked there was taken, between the pick
+// and the bind, by a connection of Dendrite or PostgreSQL (a CI failure:
+// the bot's appservice listener, whose port is written into the
+// registration before the homeserver starts).
 func FreePort() (int, error) {
+	for range 200 {
+		port := lowPorts + rand.IntN(lowPortsN)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		return port, nil
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("failed to find a free port: %w", err)
@@ -199,6 +216,14 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// The ports FreePort picks from: [lowPorts, lowPorts+lowPortsN), below
+// Linux's default ephemeral range and above the registered ports most
+// services use.
+const (
+	lowPorts  = 20000
+	lowPortsN = 12000
+)
 
 // TailFile returns the last n lines of the file at path, or a note saying why
 // it could not be read; it is meant for failure messages, so it never fails.
