@@ -313,9 +313,12 @@ type Cluster struct {
 	// MemberID names this member, unique among the running ones; empty
 	// means the host name.
 	MemberID string `koanf:"member_id"`
-	// Grains places the rooms' actors across the members (protoactor-go
-	// grains): every member serves a share of the conversations, while the
-	// ingress holder reads the homeserver and runs the users' actors.
+	// Grains places the users' and the rooms' actors across the members
+	// (protoactor-go grains): every member serves a share of the
+	// conversations, while the ingress holder reads the homeserver. With
+	// matrix.encryption each member logs in with matrix.password as a
+	// device of its own, whose keys live in the database under its
+	// member id.
 	Grains bool `koanf:"grains"`
 	// Listen is where this member's actor system listens for the others
 	// (host:port, port 0 picks a free one), with Grains on. The address is

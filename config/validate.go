@@ -74,9 +74,19 @@ func (c *Config) validate(ps *problems) {
 	}
 	if c.Cluster.Grains {
 		v.check("cluster.grains", !c.Cluster.Enabled, func() string { return "needs cluster.enabled: true" })
-		v.check("cluster.grains", c.Matrix.Encryption != EncryptionOff, func() string {
-			return "needs matrix.encryption: off for now (the bot's device and its keys live on one member; encrypted rooms cannot move between members yet)"
-		})
+		if c.Matrix.Encryption != EncryptionOff {
+			// Each member encrypts what its rooms send with a device of
+			// its own, which it makes by logging in with the password.
+			v.check("cluster.grains", c.Matrix.Mode == ModeAppservice, func() string {
+				return "with matrix.encryption needs matrix.mode: client for now (in appservice mode the members' devices get no to-device events); or set matrix.encryption: off"
+			})
+			v.check("matrix.access_token", c.Matrix.AccessToken != "", func() string {
+				return "cannot be used with cluster.grains and matrix.encryption: each member logs in with matrix.password as a device of its own; unset it"
+			})
+			v.check("matrix.device_id", c.Matrix.DeviceID != "", func() string {
+				return "cannot be used with cluster.grains and matrix.encryption: each member logs in as a device of its own; unset it"
+			})
+		}
 		v.required("cluster.listen", c.Cluster.Listen)
 		v.check("cluster.listen", c.Cluster.Listen != "", func() string { return checkListen(c.Cluster.Listen) })
 	}

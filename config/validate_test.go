@@ -40,11 +40,19 @@ func TestValidateNamesKey(t *testing.T) {
 		{name: "cluster member id too long", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
 			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_MEMBER_ID="+strings.Repeat("m", 65)),
 			key: "cluster.member_id", kind: ErrInvalidValue},
-		{name: "grains without a cluster", env: withEnv("SURFACES_CLUSTER_GRAINS=true"),
+		{name: "grains without a cluster", env: withEnv("SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=off"),
 			key: "cluster.grains", kind: ErrInvalidValue, fragments: []string{"cluster.enabled: true"}},
-		{name: "grains with encryption", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
+		{name: "grains with encryption and an access token", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
 			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=allowed"),
-			key: "cluster.grains", kind: ErrInvalidValue, fragments: []string{"matrix.encryption: off"}},
+			key: "matrix.access_token", kind: ErrInvalidValue, fragments: []string{"matrix.password", "device of its own"}},
+		{name: "grains with encryption and a device id", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
+			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=default",
+			"MATRIX_PASSWORD=pw", "SURFACES_MATRIX_DEVICE_ID=DEV"), mutate: func(c *Config) { c.Matrix.AccessToken = "" },
+			key: "matrix.device_id", kind: ErrInvalidValue, fragments: []string{"device of its own"}},
+		{name: "grains with encryption in appservice mode", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
+			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=default",
+			"MATRIX_PASSWORD=pw", "SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_APPSERVICE_REGISTRATION=/r.yaml"), mutate: func(c *Config) { c.Matrix.AccessToken = "" },
+			key: "cluster.grains", kind: ErrInvalidValue, fragments: []string{"matrix.mode: client", "matrix.encryption: off"}},
 		{name: "grains listening nowhere", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
 			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=off", "SURFACES_CLUSTER_LISTEN=nowhere"),
 			key: "cluster.listen", kind: ErrInvalidValue, fragments: []string{"host:port"}},
@@ -241,5 +249,20 @@ func TestAppserviceModeNeedsNoPassword(t *testing.T) {
 	if c.Matrix.Mode != ModeAppservice || c.Matrix.Appservice.Listen != "127.0.0.1:8090" ||
 		c.Matrix.Appservice.ASToken.Reveal() != "as" || c.Matrix.Appservice.HSToken.Reveal() != "hs" {
 		t.Fatalf("loaded %+v", c.Matrix)
+	}
+}
+
+// A cluster with grains and encryption whose members log in with the
+// password (each as a device of its own) is valid.
+func TestGrainsWithEncryptionAndAPassword(t *testing.T) {
+	c, err := Load(LoadOptions{Env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
+		"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=default",
+		"MATRIX_PASSWORD=pw"), SkipValidation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Matrix.AccessToken = ""
+	if err := c.Validate(); err != nil {
+		t.Fatalf("grains with encryption and a password login: %v", err)
 	}
 }

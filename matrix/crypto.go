@@ -54,6 +54,11 @@ type CryptoOptions struct {
 	// KeyWait is how long a message that cannot be decrypted waits for its
 	// keys after the key request (DefaultKeyWait when 0).
 	KeyWait time.Duration
+	// Account, when set, names this device's Olm account among several in
+	// one store: each member of a cluster with grains logs in as a device
+	// of its own (Credentials.Session) and encrypts what its rooms send
+	// with it (see memberCryptoStore). Empty is the bot's one device.
+	Account string
 }
 
 // ErrCryptoStore says the crypto store does not belong to the logged-in
@@ -170,8 +175,12 @@ func newCryptoState(ctx context.Context, cli *mautrix.Client, db *dbutil.Databas
 	if err := state.Upgrade(ctx); err != nil {
 		return nil, fmt.Errorf("failed to upgrade the room-state store: %w", err)
 	}
+	accountID := cli.UserID.String()
+	if opts.Account != "" {
+		accountID += "/" + opts.Account
+	}
 	store := crypto.NewSQLCryptoStore(db, dbutil.ZeroLogger(log.With().Str("db_section", "crypto").Logger()),
-		cli.UserID.String(), cli.DeviceID, []byte(opts.PickleKey))
+		accountID, cli.DeviceID, []byte(opts.PickleKey))
 	if err := store.DB.Upgrade(ctx); err != nil {
 		return nil, fmt.Errorf("failed to upgrade the crypto store: %w", err)
 	}
@@ -182,7 +191,11 @@ func newCryptoState(ctx context.Context, cli *mautrix.Client, db *dbutil.Databas
 	if stored != "" && stored != cli.DeviceID {
 		return nil, fmt.Errorf("%w: it holds the keys of device %s, the session is device %s", ErrCryptoStore, stored, cli.DeviceID)
 	}
-	mach := crypto.NewOlmMachine(cli, &log, store, state)
+	var machStore crypto.Store = store
+	if opts.Account != "" {
+		machStore = &memberCryptoStore{SQLCryptoStore: store, user: cli.UserID}
+	}
+	mach := crypto.NewOlmMachine(cli, &log, machStore, state)
 	if err := mach.Load(ctx); err != nil {
 		return nil, fmt.Errorf("failed to load the Olm account: %w", err)
 	}

@@ -33,6 +33,11 @@ type Credentials struct {
 	// the homeserver made none for the token (Synapse), as MSC4190 lets an
 	// appservice do: encryption needs one.
 	NeedDevice bool
+	// Session, when set, names a session of its own among several that
+	// share the store: each member of a cluster with grains and
+	// encryption logs in as a device of its own (it keeps its own Olm
+	// account, see CryptoOptions.Account). Empty is the bot's one session.
+	Session string
 }
 
 // StateStore is what the Matrix side keeps in our Badger store: the sync
@@ -74,6 +79,15 @@ const (
 	metaSessionUser = "matrix.session_user"
 )
 
+// sessionMeta is the meta key of a stored session's name: the bot's one
+// session, or the one Credentials.Session names.
+func sessionMeta(name, session string) string {
+	if session == "" {
+		return name
+	}
+	return name + "/" + session
+}
+
 // login returns a mautrix client logged in with creds: the configured access
 // token, else a stored session of the same user, else a password login
 // (reusing the stored or configured device id).
@@ -114,7 +128,7 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 
 	var stored [3]string
 	for i, name := range []string{metaSessionUser, metaAccessToken, metaDeviceID} {
-		v, err := store.GetMeta(ctx, name)
+		v, err := store.GetMeta(ctx, sessionMeta(name, creds.Session))
 		if err != nil && !errors.Is(err, actors.ErrNotFound) {
 			return nil, fmt.Errorf("failed to read the stored Matrix session: %w", err)
 		}
@@ -143,7 +157,7 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: creds.UserID},
 		Password:                 creds.Password,
 		DeviceID:                 id.DeviceID(device),
-		InitialDeviceDisplayName: "Surfaces bot",
+		InitialDeviceDisplayName: deviceName(creds),
 		StoreCredentials:         true,
 	})
 	if err != nil {
@@ -155,12 +169,21 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 	for name, value := range map[string]string{
 		metaSessionUser: creds.UserID, metaAccessToken: resp.AccessToken, metaDeviceID: resp.DeviceID.String(),
 	} {
-		if err := store.PutMeta(ctx, name, value); err != nil {
+		if err := store.PutMeta(ctx, sessionMeta(name, creds.Session), value); err != nil {
 			return nil, fmt.Errorf("failed to store the Matrix session: %w", err)
 		}
 	}
 	log.Info().Str("device_id", resp.DeviceID.String()).Msg("logged in to Matrix")
 	return cli, nil
+}
+
+// deviceName is the display name of a device the bot makes: users see it
+// in their clients' list of the bot's devices, so a member's says which.
+func deviceName(creds Credentials) string {
+	if creds.Session == "" {
+		return "Surfaces bot"
+	}
+	return "Surfaces bot (" + creds.Session + ")"
 }
 
 // appserviceDevice makes the appservice's bot a device of its own, as
@@ -171,11 +194,11 @@ func login(ctx context.Context, creds Credentials, store StateStore) (*mautrix.C
 func appserviceDevice(ctx context.Context, cli *mautrix.Client, creds Credentials, store StateStore) error {
 	device := id.DeviceID(creds.DeviceID)
 	if device == "" {
-		user, err := store.GetMeta(ctx, metaSessionUser)
+		user, err := store.GetMeta(ctx, sessionMeta(metaSessionUser, creds.Session))
 		if err != nil && !errors.Is(err, actors.ErrNotFound) {
 			return fmt.Errorf("failed to read the stored Matrix session: %w", err)
 		}
-		stored, err := store.GetMeta(ctx, metaDeviceID)
+		stored, err := store.GetMeta(ctx, sessionMeta(metaDeviceID, creds.Session))
 		if err != nil && !errors.Is(err, actors.ErrNotFound) {
 			return fmt.Errorf("failed to read the stored Matrix session: %w", err)
 		}
@@ -186,13 +209,13 @@ func appserviceDevice(ctx context.Context, cli *mautrix.Client, creds Credential
 	if device == "" {
 		device = id.DeviceID("SURFACES" + rand.Text()[:8]) // base32: upper case and digits
 	}
-	if err := cli.CreateDeviceMSC4190(ctx, device, "Surfaces bot"); err != nil {
+	if err := cli.CreateDeviceMSC4190(ctx, device, deviceName(creds)); err != nil {
 		return fmt.Errorf("%w: the homeserver made no device for the appservice's token and did not let the bot make one "+
 			"(MSC4190: io.element.msc4190 in the registration, which `surfaces appservice register` writes); "+
 			"or set matrix.encryption: off: %w", ErrLogin, err)
 	}
 	for name, value := range map[string]string{metaSessionUser: creds.UserID, metaDeviceID: device.String()} {
-		if err := store.PutMeta(ctx, name, value); err != nil {
+		if err := store.PutMeta(ctx, sessionMeta(name, creds.Session), value); err != nil {
 			return fmt.Errorf("failed to store the Matrix session: %w", err)
 		}
 	}

@@ -144,6 +144,28 @@ func TestConnectSessions(t *testing.T) {
 			wantDevice: "", wantToken: "as",
 		},
 		{
+			// A member of a cluster with grains and encryption: a device
+			// of its own, beside the bot's one session and another
+			// member's, which it leaves alone.
+			name:  "a member's own session: password login, stored under its name",
+			creds: Credentials{UserID: botID, Password: "pw", Session: "member-b"},
+			stored: map[string]string{metaSessionUser: botID, metaAccessToken: "shared", metaDeviceID: "SHARED",
+				metaSessionUser + "/member-a": botID, metaAccessToken + "/member-a": "tok-a", metaDeviceID + "/member-a": "DEVA"},
+			reqs:       []wantAuthReq{{"POST", loginPath, strings.Replace("{"+loginBody+"}", `"Surfaces bot"`, `"Surfaces bot (member-b)"`, 1), ""}},
+			wantDevice: "DEVLOGIN", wantToken: "tok-login",
+			wantStored: map[string]string{metaSessionUser: botID, metaAccessToken: "shared", metaDeviceID: "SHARED",
+				metaSessionUser + "/member-a": botID, metaAccessToken + "/member-a": "tok-a", metaDeviceID + "/member-a": "DEVA",
+				metaSessionUser + "/member-b": botID, metaAccessToken + "/member-b": "tok-login", metaDeviceID + "/member-b": "DEVLOGIN"},
+		},
+		{
+			name:  "a member's own stored session reused, not the bot's one",
+			creds: Credentials{UserID: botID, Password: "pw", Session: "member-a"},
+			stored: map[string]string{metaSessionUser: botID, metaAccessToken: "shared", metaDeviceID: "SHARED",
+				metaSessionUser + "/member-a": botID, metaAccessToken + "/member-a": "tok-a", metaDeviceID + "/member-a": "DEVA"},
+			reqs:       []wantAuthReq{{"GET", whoamiPath, "", "Bearer tok-a"}},
+			wantDevice: "DEV", wantToken: "tok-a",
+		},
+		{
 			name:       "another user's stored session is not used",
 			creds:      Credentials{UserID: botID, Password: "pw"},
 			stored:     storedSession("@other:hs.test", "stored", "SDEV"),

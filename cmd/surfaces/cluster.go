@@ -72,14 +72,18 @@ func hostname() string {
 // /readyz and in the log. tookOver is true when another member held it
 // first: that member kept the records in the shared database current until
 // it stopped, so the start-up reconciliation need not read every room
-// (actors.Options.TookOver).
-func awaitIngress(ctx context.Context, m *pgstore.Member, h *health) (tookOver bool, err error) {
+// (actors.Options.TookOver). waiting, when set, runs once the member
+// stands by (another member holds the ingress).
+func awaitIngress(ctx context.Context, m *pgstore.Member, h *health, waiting func()) (tookOver bool, err error) {
 	log := zerolog.Ctx(ctx)
 	h.standby.Store(true)
 	if got, err := m.TryIngress(ctx); err != nil {
 		return false, fmt.Errorf("failed to take the ingress: %w", err)
 	} else if !got {
 		log.Info().Str("member_id", m.ID()).Msg("standing by: another member holds the ingress")
+		if waiting != nil {
+			waiting()
+		}
 		start := time.Now()
 		if err := m.TakeIngress(ctx); err != nil {
 			if ctx.Err() != nil {

@@ -153,14 +153,16 @@ func openStoreIfExists(ctx context.Context, path string) (store stateStore, abse
 	return store, false, err
 }
 
-// connect logs the bot in, keeping its session in store.
-func connect(ctx context.Context, cfg *config.Config, store matrix.StateStore) (*matrix.Client, error) {
+// connect logs the bot in, keeping its session in store: the bot's one
+// session, or with session (memberSession) that member's own.
+func connect(ctx context.Context, cfg *config.Config, store matrix.StateStore, session string) (*matrix.Client, error) {
 	creds := matrix.Credentials{
 		Homeserver:  cfg.Matrix.Homeserver,
 		UserID:      cfg.Matrix.UserID,
 		Password:    cfg.Matrix.Password.Reveal(),
 		AccessToken: cfg.Matrix.AccessToken.Reveal(),
 		DeviceID:    cfg.Matrix.DeviceID,
+		Session:     session,
 	}
 	if cfg.Matrix.Mode == config.ModeAppservice {
 		tokens, err := appserviceTokens(cfg)
@@ -171,6 +173,18 @@ func connect(ctx context.Context, cfg *config.Config, store matrix.StateStore) (
 		creds.NeedDevice = cfg.Matrix.Encryption != config.EncryptionOff
 	}
 	return matrix.Connect(ctx, creds, store)
+}
+
+// memberSession names this member's own Matrix session and Olm account,
+// or is "" for the bot's one device. With cluster.grains and encryption
+// each member encrypts what the rooms placed on it send, with a device of
+// its own: one device's sessions and ratchets cannot be shared by
+// processes that encrypt at once.
+func memberSession(cfg *config.Config, member string) string {
+	if cfg.Cluster.Grains && cfg.Matrix.Encryption != config.EncryptionOff {
+		return member
+	}
+	return ""
 }
 
 // asTokens are appservice mode's two tokens.

@@ -41,7 +41,7 @@ func cmdReconcile(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		return failed(stderr, err)
 	}
 	defer store.Close()
-	mx, err := connect(ctx, cfg, store)
+	mx, err := connect(ctx, cfg, store, "")
 	if err != nil {
 		return failed(stderr, err)
 	}

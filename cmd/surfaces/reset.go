@@ -65,7 +65,7 @@ func cmdReset(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	}
 	var rooms []resetRoom
 	if *mode == resetServerLeaveForget {
-		if r.mx, err = connect(ctx, cfg, store); err != nil {
+		if r.mx, err = connect(ctx, cfg, store, ""); err != nil {
 			return failed(stderr, err)
 		}
 		if rooms, err = r.joinedRooms(ctx); err != nil {

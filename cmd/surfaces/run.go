@@ -127,12 +127,12 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	}
 	log.Info().Str("addr", addr).Msg("http listening")
 	// standBy waits, in a cluster, until this member holds the ingress;
-	// stopped reports a stop while it waited.
-	standBy := func() (stopped bool, err error) {
+	// stopped reports a stop while it waited. waiting runs if it waits.
+	standBy := func(waiting func()) (stopped bool, err error) {
 		if member == nil {
 			return false, nil
 		}
-		if tookOver, err = awaitIngress(ctx, member, h); err != nil {
+		if tookOver, err = awaitIngress(ctx, member, h, waiting); err != nil {
 			return false, err
 		}
 		if ctx.Err() != nil {
@@ -150,14 +150,15 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	if !cfg.Cluster.Grains {
 		// Without grains a member standing by serves nothing: it logs in
 		// once it takes over.
-		if stopped, err := standBy(); err != nil {
+		if stopped, err := standBy(nil); err != nil {
 			return err
 		} else if stopped {
 			return stoppedStandingBy()
 		}
 	}
 
-	mx, err := connect(ctx, cfg, store)
+	session := memberSession(cfg, memberLabel)
+	mx, err := connect(ctx, cfg, store, session)
 	if err != nil {
 		return err
 	}
@@ -178,6 +179,7 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 			PostgresDSN: postgresCryptoDSN(cfg),
 			PickleKey:   cfg.Matrix.PickleKey.Reveal(),
 			KeyWait:     cfg.Matrix.KeyWait,
+			Account:     session,
 		}); err != nil {
 			return fmt.Errorf("failed to enable end-to-end encryption: %w", err)
 		}
@@ -254,7 +256,16 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		}
 		stopSystem = func() { grains.Shutdown(true) }
 		deps.Placer = placer
-		if stopped, err := standBy(); err != nil || stopped {
+		// The member's own device syncs for its keys while it stands by,
+		// and hands its inbox over empty to the sync of the rooms.
+		stopStandbySync := func() {}
+		var waiting func()
+		if session != "" {
+			waiting = func() { stopStandbySync = standbySync(ctx, mx) }
+		}
+		stopped, err := standBy(waiting)
+		stopStandbySync()
+		if err != nil || stopped {
 			letTurnsFinish()
 			stopSystem()
 			waitTasks()
@@ -317,6 +328,22 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	}
 	log.Info().Msg("shutting down")
 	return nil
+}
+
+// standbySync runs mx.RunStandby until the returned handOver is called
+// (the member took the ingress over), which waits for its last syncs, or
+// ctx ends. A standby sync that cannot go on is logged: the member still
+// serves its grains, but its device's keys go stale.
+func standbySync(ctx context.Context, mx *matrix.Client) (handOver func()) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mx.RunStandby(ctx, stop); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Msg("this member's device stopped syncing for its keys")
+		}
+	}()
+	return func() { close(stop); <-done }
 }
 
 // crossSign self-verifies the bot's device (PRODUCT R10.1). A recovery key
