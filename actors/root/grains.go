@@ -17,8 +17,8 @@ import (
 // where it is placed next. So the sync position never passes an event
 // that a member's death lost.
 
-// rootCrashed carries the user grains' links to the root's next
-// incarnation.
+// rootCrashed is what the root's crashed incarnation hands its next
+// (kit.Carry): the user grains' links.
 type rootCrashed struct{ grains *grain.Links }
 
 // newUserLinks returns the root's links to the users' grains.

@@ -38,6 +38,9 @@ type rootActor struct {
 	pending []any
 	// checking holds the events of senders whose record is being read.
 	checking map[string][]any
+	// carry hands the grains' links to the next incarnation after a
+	// crash (kit.Carry).
+	carry *kit.Carry[rootCrashed]
 }
 
 // NewProps returns the props of the root actor. ctx carries the zerolog
@@ -52,8 +55,9 @@ func NewProps(ctx context.Context, deps actors.Deps, opts actors.Options) (*acto
 	}
 	opts = opts.WithDefaults()
 	d := kit.PrepareTree(deps, &opts)
+	carry := &kit.Carry[rootCrashed]{}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &rootActor{deps: d, opts: &opts, base: ctx}
+		return &rootActor{deps: d, opts: &opts, base: ctx, carry: carry}
 	}), nil
 }
 
@@ -78,6 +82,9 @@ func (a *rootActor) Receive(c actor.Context) {
 		a.ctx, a.stop = context.WithCancelCause(a.base)
 		a.users = kit.NewChildren()
 		a.grains = a.newUserLinks()
+		if crashed := a.carry.Take(); crashed != nil {
+			a.grains.Adopt(c, crashed.grains)
+		}
 		a.known = map[string]bool{}
 		a.checking = map[string][]any{}
 		// Reconciliation first: events wait until it reports (UsersLoaded).
@@ -98,10 +105,8 @@ func (a *rootActor) Receive(c actor.Context) {
 		panic(fmt.Sprintf("root task panicked: %s\n%s", m.Value, m.Stack))
 	case *actor.Restarting:
 		// The users' grains outlive a crash: the next incarnation takes
-		// over what they have not acked.
-		c.Send(c.Self(), &rootCrashed{grains: a.grains})
-	case *rootCrashed:
-		a.grains.Adopt(c, m.grains)
+		// over what they have not acked, before it handles their acks.
+		a.carry.Put(&rootCrashed{grains: a.grains})
 	case *grain.Placed:
 		a.grains.Placed(c, m)
 	case *grain.PlaceAgain:

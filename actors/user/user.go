@@ -73,6 +73,9 @@ type userActor struct {
 	loadFailures    int
 	toldLoadFailure bool
 	retryLoad       *time.Timer
+	// carry hands what a crashed incarnation leaves to the next
+	// (kit.Carry, adoptCrashed).
+	carry *kit.Carry[userCrashed]
 }
 
 type (
@@ -94,8 +97,9 @@ type (
 // NewPropsWith is NewProps on deps and opts already prepared and
 // defaulted: how the root spawns its user actors. base carries the logger.
 func NewPropsWith(base context.Context, deps *kit.Deps, opts *actors.Options, userID string) *actor.Props {
+	carry := &kit.Carry[userCrashed]{}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &userActor{deps: deps, opts: opts, userID: userID, base: base}
+		return &userActor{deps: deps, opts: opts, userID: userID, base: base, carry: carry}
 	}, actor.WithSupervisor(roomSupervisor()), actor.WithReceiverMiddleware(opts.UserMiddleware...))
 }
 
@@ -118,17 +122,7 @@ func (a *userActor) Receive(c actor.Context) {
 		if a.onboarding {
 			crashed.onboarding = a.inc
 		}
-		c.Send(c.Self(), crashed)
-	case *userCrashed:
-		a.pending = append(m.msgs, a.pending...)
-		a.provisionAck = m.ack
-		a.grains.Adopt(c, m.grains)
-		a.clock.Received += m.received
-		a.handingOver = a.handingOver || m.handingOver
-		if m.onboarding != 0 {
-			a.onboarding, a.adopted = true, m.onboarding
-		}
-		a.tryHandover(c)
+		a.carry.Put(crashed)
 	case *actor.Terminated:
 		if a.grains.Terminated(c, m.Who) {
 			a.tryHandover(c)
@@ -206,7 +200,25 @@ func (a *userActor) start(c actor.Context) {
 	a.clock = kit.IdleClock{After: a.opts.PassivateAfter}
 	a.inc = room.Incarnations.Add(1)
 	a.grains = a.newRoomLinks()
+	if m := a.carry.Take(); m != nil {
+		a.adoptCrashed(c, m)
+	}
 	a.load(c)
+}
+
+// adoptCrashed takes over what the crashed incarnation before left, at
+// Started: ahead of anything in the mailbox, such as a room grain's ack
+// that came while the actor restarted (kit.Carry).
+func (a *userActor) adoptCrashed(c actor.Context, m *userCrashed) {
+	a.pending = append(m.msgs, a.pending...)
+	a.provisionAck = m.ack
+	a.grains.Adopt(c, m.grains)
+	a.clock.Received += m.received
+	a.handingOver = a.handingOver || m.handingOver
+	if m.onboarding != 0 {
+		a.onboarding, a.adopted = true, m.onboarding
+	}
+	a.tryHandover(c)
 }
 
 // load reads the user's record and rooms in a task (userLoaded).
@@ -299,8 +311,9 @@ func (a *userActor) handle(c actor.Context, msg any) {
 	}
 }
 
-// userCrashed carries a crashed incarnation's waiting messages to the next,
-// and the incarnation whose onboarding task is still running (0: none).
+// userCrashed is what a crashed incarnation hands the next (kit.Carry):
+// its waiting messages, and the incarnation whose onboarding task is still
+// running (0: none).
 type userCrashed struct {
 	msgs       []any
 	onboarding uint64
