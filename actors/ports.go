@@ -65,6 +65,18 @@ type Store interface {
 	ListSavedContexts(ctx context.Context, userID string) ([]SavedContext, error)
 }
 
+// ChatIDLock is implemented by a Store that several processes share (the
+// members of a cluster on PostgreSQL). The homeserver's platform_chat_id
+// mark (StateEvents.ReserveChatIDs) has no compare-and-set, so two members
+// reserving at once could write it out of order, leaving it below an id
+// one of them handed out; the chat id reservation reads and writes the
+// mark under this lock, one process at a time, and never lowers it.
+type ChatIDLock interface {
+	// WithChatIDLock runs fn holding the lock; it waits for it until ctx
+	// ends.
+	WithChatIDLock(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
 // MatrixSender sends what a room shows the user.
 type MatrixSender interface {
 	// SendNotice posts an m.notice (the bot's own words; Markdown allowed).

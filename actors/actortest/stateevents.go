@@ -147,7 +147,9 @@ func (m *Matrix) ReserveChatIDs(ctx context.Context, upTo uint64) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.reserved = max(m.reserved, upTo)
+	// Overwritten, as the homeserver overwrites account data: a caller
+	// that lowers the mark lowers it here too.
+	m.reserved = upTo
 	return nil
 }
 

@@ -101,6 +101,9 @@ const (
 	lockExclusiveUse int64 = 0x5375_7266_0003
 	// lockIngress is held by the one member that reads the homeserver.
 	lockIngress int64 = 0x5375_7266_0004
+	// lockChatIDs is held while a process reads and raises the
+	// homeserver's platform_chat_id mark (WithChatIDLock).
+	lockChatIDs int64 = 0x5375_7266_0005
 )
 
 // lockMembers is the first key of a member's lock (pg_advisory_lock's

@@ -18,7 +18,10 @@ import (
 )
 
 // Store implements actors.Store on PostgreSQL.
-var _ actors.Store = (*Store)(nil)
+var (
+	_ actors.Store      = (*Store)(nil)
+	_ actors.ChatIDLock = (*Store)(nil)
+)
 
 // Options tunes a Store. The zero value is the production setting.
 type Options struct {

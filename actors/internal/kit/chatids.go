@@ -17,7 +17,9 @@ const chatIDBlock = 100
 // a new block goes out, the block is reserved in the bot's account data on
 // the homeserver, and on first use the local sequence is raised above
 // everything ever reserved. A restart therefore skips the rest of the
-// reserved block; ids are plentiful, reused ones are not harmless.
+// reserved block; ids are plentiful, reused ones are not harmless. The
+// members of a cluster share the sequence and the mark: each reserves
+// under the Store's actors.ChatIDLock (see reserve).
 type ReservingStore struct {
 	actors.Store
 	state actors.StateEvents
@@ -52,14 +54,43 @@ func (s *ReservingStore) NextPlatformChatID(ctx context.Context) (string, error)
 		return "", fmt.Errorf("failed to read platform_chat_id %q: %w", id, err)
 	}
 	if n > s.reserved {
-		upTo := n + chatIDBlock - 1
-		if err := s.state.ReserveChatIDs(ctx, upTo); err != nil {
+		if err := s.reserve(ctx, n, n+chatIDBlock-1); err != nil {
 			// n is used up locally and never handed out.
 			return "", fmt.Errorf("failed to reserve platform_chat_ids before handing out %s: %w", id, err)
 		}
-		s.reserved = upTo
 	}
 	return id, nil
+}
+
+// reserve makes the homeserver's mark cover need, writing upTo. On a Store
+// several processes share (actors.ChatIDLock) another member may have
+// moved the mark since this one last saw it: under the lock the mark is
+// read first, left as it is when it covers need already, and never
+// lowered. s.mu is held.
+func (s *ReservingStore) reserve(ctx context.Context, need, upTo uint64) error {
+	lock, shared := s.Store.(actors.ChatIDLock)
+	if !shared {
+		if err := s.state.ReserveChatIDs(ctx, upTo); err != nil {
+			return err
+		}
+		s.reserved = upTo
+		return nil
+	}
+	return lock.WithChatIDLock(ctx, func(ctx context.Context) error {
+		mark, err := s.state.ReservedChatIDs(ctx)
+		if err != nil {
+			return fmt.Errorf("failed to read the reserved platform_chat_ids: %w", err)
+		}
+		if mark >= need {
+			s.reserved = mark
+			return nil
+		}
+		if err := s.state.ReserveChatIDs(ctx, upTo); err != nil {
+			return err
+		}
+		s.reserved = upTo
+		return nil
+	})
 }
 
 // RaisePlatformChatID implements Store, and reserves up to atLeast too: a
@@ -71,10 +102,9 @@ func (s *ReservingStore) RaisePlatformChatID(ctx context.Context, atLeast uint64
 		return err
 	}
 	if s.ready && atLeast > s.reserved {
-		if err := s.state.ReserveChatIDs(ctx, atLeast); err != nil {
+		if err := s.reserve(ctx, atLeast, atLeast); err != nil {
 			return fmt.Errorf("failed to reserve platform_chat_ids up to %d: %w", atLeast, err)
 		}
-		s.reserved = atLeast
 	}
 	return nil
 }
