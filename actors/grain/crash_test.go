@@ -8,7 +8,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/surfaces-bot/surfaces/actors"
-	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/grain"
 	"github.com/surfaces-bot/surfaces/actors/internal/kit"
 )
@@ -39,9 +38,7 @@ func TestAnOwnersCrashKeepsItsGrainsAcks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMembers(t)
 			k := m.k
-			k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
-				return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
-			}
+			m.echo()
 			u := m.usersOn(t, m.b.ActorSystem.Address(), 1)[0]
 			root := m.spawnRoot(t)
 			// The room's write never lands: no ack comes but the test's.

@@ -114,6 +114,14 @@ func (m *members) spawnUser(t *testing.T) *actor.PID {
 	return m.k.Probe.SpawnChild(props, "user-alice")
 }
 
+// echo makes the agent answer every message with "re: " and its text, in
+// one post.
+func (m *members) echo() {
+	m.k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
+		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
+	}
+}
+
 func (m *members) both() []*cluster.Cluster { return []*cluster.Cluster{m.a, m.b} }
 
 // grains counts the room grains each member hosts.
@@ -155,9 +163,7 @@ func say(m *members, pid *actor.PID, roomID, eventID, body string) *atomic.Int32
 func TestRoomGrainsAnswerFromEveryMember(t *testing.T) {
 	m := newMembers(t)
 	k := m.k
-	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
-		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
-	}
+	m.echo()
 	const rooms = 16
 	for i := range rooms {
 		k.AddRoom(alice, fmt.Sprintf("!r%d", i), fmt.Sprint(100+i))
@@ -200,9 +206,7 @@ func TestRoomGrainsAnswerFromEveryMember(t *testing.T) {
 func TestAGrainThatEndsGetsItsUnackedMessagesAgain(t *testing.T) {
 	m := newMembers(t)
 	k := m.k
-	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
-		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
-	}
+	m.echo()
 	k.AddRoom(alice, "!r", "100")
 	pid := m.spawnUser(t)
 
@@ -355,5 +359,35 @@ func TestThePlacerSkipsAGoneOwner(t *testing.T) {
 	}
 	if _, err := m.placer.Place(ctx, actors.RoomKind, onA); err != nil {
 		t.Fatalf("a room on the member left: %v", err)
+	}
+}
+
+// A grain placed but never given a message (its owner let it go while it
+// was being placed: Links.Close) stops on its own instead of staying on
+// its member for good; one given a message stays.
+func TestAGrainPlacedButNeverUsedStops(t *testing.T) {
+	t.Cleanup(grain.SetEmptyHostWait(time.Second))
+	m := newMembers(t)
+	m.echo()
+	pid := m.spawnUser(t)
+	m.k.AddRoom(alice, "!used", "100")
+	n := say(m, pid, "!used", "$one", "hello")
+	if err := eventually(10*time.Second, func() bool { return n.Load() == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int32 { a, b := m.grains(); return a + b }
+	used := count()
+	if _, err := m.placer.Place(m.k.Ctx, grain.Kind, "!never-used"); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != used+1 {
+		t.Fatalf("%d room grains after placing one more, want %d", got, used+1)
+	}
+	if err := eventually(10*time.Second, func() bool { return count() == used }); err != nil {
+		t.Fatalf("the grain never given a message is still there (%d grains, want %d): %v", count(), used, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the wait of the one in use too
+	if got := count(); got != used {
+		t.Fatalf("%d room grains, want the one in use (%d) to stay", got, used)
 	}
 }

@@ -95,6 +95,15 @@ type host struct {
 // handoverOver ends a hand-over that took longer than its grace.
 type handoverOver struct{}
 
+// emptyCheck asks a grain whether it ever got its actor (emptyHostWait).
+type emptyCheck struct{}
+
+// emptyHostWait is how long a grain may go without an actor. Its first
+// Deliver follows its placement at once, unless the owner that placed it
+// let it go meanwhile (Links.Close drops a grain still being placed, the
+// owner moving away); nothing would ever stop such a grain.
+var emptyHostWait = time.Minute
+
 // handOverOnPoison turns the cluster's poison pill, which it sends a grain
 // placed on another member now (disthash's placement actor, on a topology
 // change) or on its way out, into a hand-over: a room finishes its running
@@ -120,6 +129,12 @@ func (h *host) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		h.log = *zerolog.Ctx(h.base)
+		kit.SendLater(c, emptyHostWait, &emptyCheck{})
+	case *emptyCheck:
+		if h.actor == nil {
+			h.log.Debug().Str("kind", h.child.Kind).Msg("a grain placed but never given a message stops")
+			c.Stop(c.Self())
+		}
 	case *Deliver:
 		h.deliver(c, m)
 	case *actors.RoomUpdated:

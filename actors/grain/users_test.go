@@ -64,9 +64,7 @@ func tell(m *members, root *actor.PID, userID, eventID, body string) *atomic.Int
 func TestUserGrainsServeUsersOnEveryMember(t *testing.T) {
 	m := newMembers(t)
 	k := m.k
-	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
-		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
-	}
+	m.echo()
 	users := append(m.usersOn(t, m.a.ActorSystem.Address(), 3), m.usersOn(t, m.b.ActorSystem.Address(), 3)...)
 	pid := m.spawnRoot(t)
 	mark := k.Matrix.Mark()
@@ -97,9 +95,7 @@ func TestUserGrainsServeUsersOnEveryMember(t *testing.T) {
 func TestAUserGrainThatEndsGetsItsEventsAgain(t *testing.T) {
 	m := newMembers(t)
 	k := m.k
-	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
-		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
-	}
+	m.echo()
 	u := m.usersOn(t, m.b.ActorSystem.Address(), 1)[0]
 	pid := m.spawnRoot(t)
 
@@ -148,9 +144,7 @@ func TestAUserGrainThatEndsGetsItsEventsAgain(t *testing.T) {
 func TestAUserActivationWakesItsUnfinishedRooms(t *testing.T) {
 	m := newMembers(t)
 	k := m.k
-	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
-		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
-	}
+	m.echo()
 	u := m.usersOn(t, m.b.ActorSystem.Address(), 1)[0]
 	cut := k.AddRoom(u, "!cut", "300")
 	pid := m.spawnRoot(t)
@@ -253,9 +247,7 @@ func TestAMovingUserGrainLetsItsRoomsFinishFirst(t *testing.T) {
 func TestAGrainWithANewOwnerStillPassivates(t *testing.T) {
 	m := newMembersWith(t, func(o *actors.Options) { o.PassivateAfter = 2 * time.Second })
 	k := m.k
-	k.Agents.Script = func(msg actors.UserMessage) []actors.AgentEvent {
-		return []actors.AgentEvent{actortest.Text("re: " + msg.Text), actortest.End(1)}
-	}
+	m.echo()
 	k.AddRoom(alice, "!r", "100")
 	first := m.spawnUser(t)
 	mark := k.Matrix.Mark()
