@@ -56,6 +56,11 @@ func (c *Client) RunStandby(ctx context.Context, handOver <-chan struct{}) error
 	if err := s.loop(loopCtx); err != nil || ctx.Err() != nil {
 		return err
 	}
+	// The device was on the homeserver while it stood by, and the users'
+	// clients shared their room keys with it: taking the ingress over is
+	// no new device to announce to them (announceDevice), even when its
+	// keys were made at this start.
+	c.crypto.newDevice = false
 	drainCtx, cancelDrain := context.WithTimeout(ctx, standbyDrainTimeout)
 	defer cancelDrain()
 	if err := s.drain(drainCtx); err != nil {

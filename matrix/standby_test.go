@@ -25,6 +25,9 @@ func TestStandbySyncFeedsTheMachineAndEmptiesTheInbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.crypto.db.Close() })
+	if !c.NewDevice() {
+		t.Fatal("the test's device is not new: the announcement check below means nothing")
+	}
 	hs.reset()
 
 	withheldEvent := func(session string) string {
@@ -72,6 +75,9 @@ func TestStandbySyncFeedsTheMachineAndEmptiesTheInbox(t *testing.T) {
 	}
 	if !withheld(ctx, t, c, "s-2") {
 		t.Error("the to-device event waiting at the stop was not taken")
+	}
+	if c.NewDevice() {
+		t.Error("a device that stood by is announced as new when it takes the ingress over")
 	}
 
 	var syncs []string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,15 @@ func TestClusterGrainsEncrypted(t *testing.T) {
 			reply := w.askIn(room, "after the takeover", func(m harness.Message) bool { return m.FinalBody == "echo: after the takeover" })
 			if !reply.Encrypted {
 				t.Errorf("the reply in %s after the takeover was sent in the clear", room)
+			}
+		}
+		// member-b's device stood by with the users' keys: it is no new
+		// device to them, and says nothing of the kind.
+		for _, room := range []id.RoomID{onB, w.chat} {
+			for _, m := range w.alice.Messages(room) {
+				if m.Sender == w.stack.BotID && strings.HasPrefix(m.FinalBody, "My encryption keys changed") {
+					t.Errorf("member-b announced a new device in %s after the takeover", room)
+				}
 			}
 		}
 	})
