@@ -19,6 +19,7 @@ import (
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 	"github.com/surfaces-bot/surfaces/actors/grain"
+	"github.com/surfaces-bot/surfaces/actors/internal/kit"
 	"github.com/surfaces-bot/surfaces/actors/user"
 )
 
@@ -389,5 +390,33 @@ func TestAGrainPlacedButNeverUsedStops(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // past the wait of the one in use too
 	if got := count(); got != used {
 		t.Fatalf("%d room grains, want the one in use (%d) to stay", got, used)
+	}
+}
+
+// An idle report that an earlier activation of a grain sent, arriving
+// late, does not stop the activation its owner placed since: the owner
+// stops a grain only on its current activation's report.
+func TestALateIdleReportStopsNoNewerActivation(t *testing.T) {
+	m := newMembers(t)
+	m.echo()
+	pid := m.spawnUser(t)
+	m.k.AddRoom(alice, "!r", "100")
+	n := say(m, pid, "!r", "$one", "hello")
+	if err := eventually(10*time.Second, func() bool { return n.Load() == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int32 { a, b := m.grains(); return a + b }
+	if count() != 1 {
+		t.Fatalf("%d room grains, want 1", count())
+	}
+	// Reports of another activation, with every count the owner's may
+	// match.
+	for received := range uint64(5) {
+		m.k.System.Root.Send(pid, &grain.Reported{ID: "!r", From: "127.0.0.1:1/partition-activator/!r$old",
+			Idle: &kit.ChildIdle{ID: "!r", Received: received}})
+	}
+	time.Sleep(time.Second) // a stop would be on its way by now
+	if got := count(); got != 1 {
+		t.Fatalf("%d room grains after another activation's idle reports, want the current one kept", got)
 	}
 }

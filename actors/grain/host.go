@@ -244,7 +244,7 @@ func (h *host) report(c actor.Context, r *Reported) {
 		idle.Received -= h.offset
 		r.Idle = &idle
 	}
-	r.ID = h.id
+	r.ID, r.From = h.id, Activation(c.Self())
 	c.Send(h.owner, r)
 }
 

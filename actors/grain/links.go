@@ -199,6 +199,9 @@ func (l *Links) Reported(c actor.Context, m *Reported) *Reported {
 		if !ok || g.pid == nil || g.stopping || g.sent != m.Idle.Received || len(g.unacked) > 0 || len(g.waiting) > 0 {
 			return nil // something is on its way to it
 		}
+		if m.From != "" && m.From != Activation(g.pid) {
+			return nil // an earlier activation's, late
+		}
 		g.stopping = true
 		c.Stop(g.pid)
 	default:

@@ -117,6 +117,19 @@ type Reported struct {
 	Staged *kit.StagingEnded `json:",omitempty"`
 	// Idle asks the owner to stop the idle grain (see kit.ChildIdle).
 	Idle *kit.ChildIdle `json:",omitempty"`
+	// From is the activation that sent it (Activation of its PID): an
+	// idle report of an earlier activation that arrives late must not
+	// stop the one the owner placed since.
+	From string `json:",omitempty"`
+}
+
+// Activation names a grain's activation by its PID: the member's address
+// and the actor's id.
+func Activation(pid *actor.PID) string {
+	if pid == nil {
+		return ""
+	}
+	return pid.Address + "/" + pid.Id
 }
 
 // Serialize implements remote.RootSerializable.
