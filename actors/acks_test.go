@@ -11,6 +11,7 @@ import (
 
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
+	"github.com/surfaces-bot/surfaces/actors/room"
 )
 
 // acked is an Ack a test can read.
@@ -158,6 +159,47 @@ func TestASecondDeliveryWaitsForTheFirstOnesRecord(t *testing.T) {
 		tt.turn(conn).Emit(actortest.Text("ok"), actortest.End(0))
 		tt.turnEnded("!r")
 		tt.noTurn(conn, "delivered twice")
+	})
+}
+
+// Second deliveries of a message while the room's writes fail wait for the
+// next attempt of the backoff instead of each writing at once: a
+// homeserver, or a user actor in another member, sending again during an
+// outage must not hammer a failing store.
+func TestSecondDeliveriesKeepTheWriteBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newSeededTree(t, actors.Options{}, func(tt *testTree) { tt.addRoom(alice, "!r", "101") })
+		synctest.Wait()
+		var attempts atomic.Int32
+		sub := tt.System.EventStream.Subscribe(func(evt any) {
+			if e, ok := evt.(*actors.RecordWriteFailed); ok && e.RoomID == "!r" {
+				attempts.Add(1)
+			}
+		})
+		defer tt.System.EventStream.Unsubscribe(sub)
+		tt.Store.FailWrites(errDiskGone)
+		first := tt.sayAcked(alice, "!r", "$one", "hello")
+		synctest.Wait()
+		before := attempts.Load()
+		if before == 0 {
+			t.Fatal("no write failed")
+		}
+		var again []*acked
+		for range 5 {
+			again = append(again, tt.sayAcked(alice, "!r", "$one", "hello"))
+			synctest.Wait()
+		}
+		if n := attempts.Load(); n != before {
+			t.Fatalf("%d failed writes after five second deliveries, want still %d: each wrote at once", n, before)
+		}
+		tt.Store.FailWrites(nil)
+		actortest.Advance(t, room.MaxWriteRetry)
+		synctest.Wait()
+		for i, a := range append([]*acked{first}, again...) {
+			if !a.done() {
+				t.Fatalf("delivery %d not acked once the record was written", i)
+			}
+		}
 	})
 }
 

@@ -550,6 +550,11 @@ func (a *roomActor) ackTaken(c actor.Context, ack *actors.Ack) {
 		return
 	}
 	a.acks = append(a.acks, ack)
+	if a.retryWrite != nil {
+		// Writes are failing: the next attempt of the backoff takes it
+		// (writeFailed), rather than a write per delivery.
+		return
+	}
 	a.save(c)
 }
 
