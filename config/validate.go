@@ -86,6 +86,11 @@ func (c *Config) validate(ps *problems) {
 			v.check("matrix.device_id", c.Matrix.DeviceID != "", func() string {
 				return "cannot be used with cluster.grains and matrix.encryption: each member logs in as a device of its own; unset it"
 			})
+			// The id names the member's device: a host name that changes
+			// at every start would make a new device each time.
+			v.check("cluster.member_id", c.Cluster.MemberID == "", func() string {
+				return "is required with cluster.grains and matrix.encryption: it names this member's own device, which must stay the same across restarts (the host name may not)"
+			})
 		}
 		v.required("cluster.listen", c.Cluster.Listen)
 		v.check("cluster.listen", c.Cluster.Listen != "", func() string { return checkListen(c.Cluster.Listen) })

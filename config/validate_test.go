@@ -43,15 +43,20 @@ func TestValidateNamesKey(t *testing.T) {
 		{name: "grains without a cluster", env: withEnv("SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=off"),
 			key: "cluster.grains", kind: ErrInvalidValue, fragments: []string{"cluster.enabled: true"}},
 		{name: "grains with encryption and an access token", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
-			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=allowed"),
+			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=allowed",
+			"SURFACES_CLUSTER_MEMBER_ID=m1"),
 			key: "matrix.access_token", kind: ErrInvalidValue, fragments: []string{"matrix.password", "device of its own"}},
 		{name: "grains with encryption and a device id", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
 			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=default",
-			"MATRIX_PASSWORD=pw", "SURFACES_MATRIX_DEVICE_ID=DEV"), mutate: func(c *Config) { c.Matrix.AccessToken = "" },
+			"MATRIX_PASSWORD=pw", "SURFACES_MATRIX_DEVICE_ID=DEV", "SURFACES_CLUSTER_MEMBER_ID=m1"), mutate: func(c *Config) { c.Matrix.AccessToken = "" },
 			key: "matrix.device_id", kind: ErrInvalidValue, fragments: []string{"device of its own"}},
+		{name: "grains with encryption without a member id", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
+			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=default",
+			"MATRIX_PASSWORD=pw"), mutate: func(c *Config) { c.Matrix.AccessToken = "" },
+			key: "cluster.member_id", kind: ErrInvalidValue, fragments: []string{"own device"}},
 		{name: "grains with encryption in appservice mode", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
 			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=default",
-			"MATRIX_PASSWORD=pw", "SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_APPSERVICE_REGISTRATION=/r.yaml"), mutate: func(c *Config) { c.Matrix.AccessToken = "" },
+			"MATRIX_PASSWORD=pw", "SURFACES_MATRIX_MODE=appservice", "SURFACES_MATRIX_APPSERVICE_REGISTRATION=/r.yaml", "SURFACES_CLUSTER_MEMBER_ID=m1"), mutate: func(c *Config) { c.Matrix.AccessToken = "" },
 			key: "cluster.grains", kind: ErrInvalidValue, fragments: []string{"matrix.mode: client", "matrix.encryption: off"}},
 		{name: "grains listening nowhere", env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
 			"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=off", "SURFACES_CLUSTER_LISTEN=nowhere"),
@@ -257,7 +262,7 @@ func TestAppserviceModeNeedsNoPassword(t *testing.T) {
 func TestGrainsWithEncryptionAndAPassword(t *testing.T) {
 	c, err := Load(LoadOptions{Env: withEnv("SURFACES_CLUSTER_ENABLED=true", "SURFACES_PERSISTENCE_BACKEND=postgres",
 		"SURFACES_PERSISTENCE_POSTGRES_DSN=postgres://db.test.invalid/s", "SURFACES_CLUSTER_GRAINS=true", "SURFACES_MATRIX_ENCRYPTION=default",
-		"MATRIX_PASSWORD=pw"), SkipValidation: true})
+		"MATRIX_PASSWORD=pw", "SURFACES_CLUSTER_MEMBER_ID=m1"), SkipValidation: true})
 	if err != nil {
 		t.Fatal(err)
 	}

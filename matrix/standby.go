@@ -26,8 +26,14 @@ const standbyRetry = 5 * time.Second
 // standbyPoll is the standby sync's long-poll timeout.
 const standbyPoll = 30 * time.Second
 
-// standbyDrainTimeout bounds the last syncs after ctx ended.
+// standbyDrainTimeout bounds the syncs that empty the device's inbox when
+// the member takes the ingress.
 const standbyDrainTimeout = 30 * time.Second
+
+// standbyProcessTimeout bounds the crypto machine's work on one response
+// (it may ask the homeserver for device keys or upload one-time keys):
+// a hand-over or a stop waits for it.
+const standbyProcessTimeout = 30 * time.Second
 
 // RunStandby syncs this member's device for its to-device events, device
 // lists and one-time key counts until handOver is closed or ctx ends. When
@@ -56,25 +62,48 @@ func (c *Client) RunStandby(ctx context.Context, handOver <-chan struct{}) error
 	if err := s.loop(loopCtx); err != nil || ctx.Err() != nil {
 		return err
 	}
-	// The device was on the homeserver while it stood by, and the users'
-	// clients shared their room keys with it: taking the ingress over is
-	// no new device to announce to them (announceDevice), even when its
-	// keys were made at this start.
-	c.crypto.newDevice = false
-	drainCtx, cancelDrain := context.WithTimeout(ctx, standbyDrainTimeout)
-	defer cancelDrain()
-	if err := s.drain(drainCtx); err != nil {
-		log.Warn().Err(err).Msg("failed to take the last to-device events of this member's device")
+	if s.synced {
+		// The device was on the homeserver while it stood by, and the
+		// users' clients shared their room keys with it: taking the
+		// ingress over is no new device to announce to them
+		// (announceDevice), even when its keys were made at this start.
+		c.crypto.newDevice = false
 	}
+	s.drainLogged(ctx)
 	return nil
 }
 
-// standbySync is one RunStandby: its filter and position.
+// DrainDevice empties this member's device's inbox of to-device events, as
+// RunStandby does when it hands over: for a member that takes the ingress
+// at once, without standing by. The stored sync position is another
+// device's, and a sync from it would have the homeserver drop what waits
+// for this one below it (room keys the users' devices sent while this
+// member was down).
+func (c *Client) DrainDevice(ctx context.Context) {
+	if c.crypto == nil {
+		return
+	}
+	log := zerolog.Ctx(ctx).With().Str("component", "standby_sync").Str("device_id", c.cli.DeviceID.String()).Logger()
+	(&standbySync{c: c, log: log}).drainLogged(ctx)
+}
+
+// drainLogged drains within standbyDrainTimeout, logging a failure.
+func (s *standbySync) drainLogged(ctx context.Context) {
+	drainCtx, cancel := context.WithTimeout(ctx, standbyDrainTimeout)
+	defer cancel()
+	if err := s.drain(drainCtx); err != nil {
+		s.log.Warn().Err(err).Msg("failed to take the last to-device events of this member's device; room keys among them are asked for again when needed")
+	}
+}
+
+// standbySync is one RunStandby: its filter and position, and whether a
+// sync went through.
 type standbySync struct {
 	c      *Client
 	log    zerolog.Logger
 	filter string
 	since  string
+	synced bool
 }
 
 // loop long-polls until ctx ends.
@@ -99,10 +128,10 @@ func (s *standbySync) loop(ctx context.Context) error {
 	return nil
 }
 
-// drain syncs without waiting until a response carries no to-device event:
-// each request acknowledges what the one before took.
+// drain syncs without waiting until a response carries no to-device event
+// (each request acknowledges what the one before took), or ctx ends.
 func (s *standbySync) drain(ctx context.Context) error {
-	for range 20 {
+	for {
 		n, err := s.once(ctx, 0)
 		if err != nil {
 			return err
@@ -111,7 +140,6 @@ func (s *standbySync) drain(ctx context.Context) error {
 			return nil
 		}
 	}
-	return nil
 }
 
 // once syncs once with the long-poll timeout poll, hands the response to
@@ -130,8 +158,11 @@ func (s *standbySync) once(ctx context.Context, poll time.Duration) (n int, err 
 	if err != nil {
 		return 0, err
 	}
-	// Handled whole even when ctx ends meanwhile: the response is taken.
-	s.c.crypto.mach.ProcessSyncResponse(context.WithoutCancel(ctx), resp, s.since)
-	s.since = resp.NextBatch
+	// Handled whole even when ctx ends meanwhile (the response is taken),
+	// but bounded: a hand-over or a stop waits for it.
+	processCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), standbyProcessTimeout)
+	defer cancel()
+	s.c.crypto.mach.ProcessSyncResponse(processCtx, resp, s.since)
+	s.since, s.synced = resp.NextBatch, true
 	return len(resp.ToDevice.Events), nil
 }

@@ -151,3 +151,39 @@ func TestStandbySyncStoppingDoesNotDrain(t *testing.T) {
 		}
 	}
 }
+
+// TestDrainDeviceEmptiesTheInboxOfAMemberTakingTheIngressAtOnce: a member
+// that takes the ingress without standing by first takes what waits for
+// its device, from the start of its inbox, and acknowledges it, so that
+// the room sync from another device's position does not have the
+// homeserver drop it; its new device is still announced (it did not stand
+// by for the users' clients to learn of it).
+func TestDrainDeviceEmptiesTheInboxOfAMemberTakingTheIngressAtOnce(t *testing.T) {
+	ctx := testContext(t)
+	hs := newTestHomeserver(t)
+	c := hs.connect(t)
+	if err := c.EnableCrypto(ctx, CryptoOptions{Policy: "default", Path: filepath.Join(t.TempDir(), "crypto.db"), PickleKey: "pickle", Account: "member-b"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.crypto.db.Close() })
+	hs.handle(t, routeSync, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("since") == "" {
+			writeJSON(w, 200, `{"next_batch":"s1","to_device":{"events":[{"type":"m.room_key.withheld","sender":"@alice:hs.test",`+
+				`"content":{"algorithm":"m.megolm.v1.aes-sha2","room_id":"!r:hs.test","session_id":"s-old","sender_key":"alicekey","code":"m.unverified","reason":"test"}}]}}`)
+			return
+		}
+		writeJSON(w, 200, `{"next_batch":"s2"}`)
+	})
+	hs.reset()
+	c.DrainDevice(ctx)
+	if !withheld(ctx, t, c, "s-old") {
+		t.Error("what waited for the device did not reach its crypto machine")
+	}
+	syncs := requestsTo(hs, "/_matrix/client/v3/sync")
+	if len(syncs) != 2 || !strings.Contains(syncs[1].Query, "since=s1") || !strings.Contains(syncs[1].Query, "timeout=0") {
+		t.Errorf("syncs %v, want the inbox from its start, then its acknowledgement at once", syncs)
+	}
+	if !c.NewDevice() {
+		t.Error("a new device that took the ingress at once is not announced")
+	}
+}

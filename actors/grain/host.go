@@ -90,6 +90,9 @@ type host struct {
 	// count when the current owner took over, whose own count of what
 	// it sent starts at 0 (see report).
 	forwarded, offset uint64
+	// emptyCheck is the timer of the check for a grain never given its
+	// actor (emptyHostWait), stopped once it has one.
+	emptyCheck *time.Timer
 }
 
 // handoverOver ends a hand-over that took longer than its grace.
@@ -129,7 +132,7 @@ func (h *host) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		h.log = *zerolog.Ctx(h.base)
-		kit.SendLater(c, emptyHostWait, &emptyCheck{})
+		h.emptyCheck = kit.SendLater(c, emptyHostWait, &emptyCheck{})
 	case *emptyCheck:
 		if h.actor == nil {
 			h.log.Debug().Str("kind", h.child.Kind).Msg("a grain placed but never given a message stops")
@@ -203,6 +206,9 @@ func (h *host) deliver(c actor.Context, m *Deliver) {
 			return
 		}
 		h.actor = pid
+		if h.emptyCheck != nil {
+			h.emptyCheck.Stop()
+		}
 	}
 	var ack *actors.Ack
 	if m.Seq != 0 {

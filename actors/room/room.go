@@ -550,7 +550,7 @@ func (a *roomActor) ackTaken(c actor.Context, ack *actors.Ack) {
 		return
 	}
 	a.acks = append(a.acks, ack)
-	if a.retryWrite != nil {
+	if a.failedWrites > 0 && a.retryWrite != nil {
 		// Writes are failing: the next attempt of the backoff takes it
 		// (writeFailed), rather than a write per delivery.
 		return

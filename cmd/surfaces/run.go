@@ -171,25 +171,40 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 	h.failingFor.Store(mx.SyncFailingFor)
 	log.Info().Str("user_id", mx.UserID()).Str("device_id", mx.DeviceID()).Msg("logged in")
 	if cfg.Matrix.Encryption != config.EncryptionOff {
-		if err := mx.EnableCrypto(ctx, matrix.CryptoOptions{
-			Policy: cfg.Matrix.Encryption,
-			Path:   filepath.Join(cfg.State.Path, cryptoFile),
-			// On PostgreSQL the keys live with the records: a member of
-			// a cluster needs no directory of its own.
-			PostgresDSN: postgresCryptoDSN(cfg),
-			PickleKey:   cfg.Matrix.PickleKey.Reveal(),
-			KeyWait:     cfg.Matrix.KeyWait,
-			Account:     session,
-		}); err != nil {
-			return fmt.Errorf("failed to enable end-to-end encryption: %w", err)
+		setUp := func(ctx context.Context) error {
+			if err := mx.EnableCrypto(ctx, matrix.CryptoOptions{
+				Policy: cfg.Matrix.Encryption,
+				Path:   filepath.Join(cfg.State.Path, cryptoFile),
+				// On PostgreSQL the keys live with the records: a member
+				// of a cluster needs no directory of its own.
+				PostgresDSN: postgresCryptoDSN(cfg),
+				PickleKey:   cfg.Matrix.PickleKey.Reveal(),
+				KeyWait:     cfg.Matrix.KeyWait,
+				Account:     session,
+			}); err != nil {
+				return fmt.Errorf("failed to enable end-to-end encryption: %w", err)
+			}
+			log.Info().Str("policy", cfg.Matrix.Encryption).Bool("new_device", mx.NewDevice()).Msg("end-to-end encryption on")
+			crossSign(ctx, mx, cfg, operator)
+			return nil
+		}
+		var err error
+		if pg, ok := store.(*pgstore.Store); ok && session != "" {
+			// Members starting together would upgrade the crypto
+			// store's schema, and make the bot's cross-signing keys,
+			// at once: one at a time.
+			err = pg.WithCryptoSetupLock(ctx, setUp)
+		} else {
+			err = setUp(ctx)
+		}
+		if err != nil {
+			return err
 		}
 		defer func() {
 			if err := mx.CloseCrypto(); err != nil {
 				log.Warn().Err(err).Msg("failed to close the crypto store")
 			}
 		}()
-		log.Info().Str("policy", cfg.Matrix.Encryption).Bool("new_device", mx.NewDevice()).Msg("end-to-end encryption on")
-		crossSign(ctx, mx, cfg, operator)
 	}
 	if name := cfg.Matrix.DisplayName; name != "" {
 		if err := mx.SetDisplayName(ctx, name); err != nil {
@@ -258,13 +273,20 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 		deps.Placer = placer
 		// The member's own device syncs for its keys while it stands by,
 		// and hands its inbox over empty to the sync of the rooms.
-		stopStandbySync := func() {}
+		var stopStandbySync func()
 		var waiting func()
 		if session != "" {
 			waiting = func() { stopStandbySync = standbySync(ctx, mx) }
 		}
 		stopped, err := standBy(waiting)
-		stopStandbySync()
+		switch {
+		case stopStandbySync != nil:
+			stopStandbySync()
+		case session != "" && err == nil && !stopped:
+			// Took the ingress at once: what waits for this member's
+			// device is taken before the room sync (DrainDevice).
+			mx.DrainDevice(ctx)
+		}
 		if err != nil || stopped {
 			letTurnsFinish()
 			stopSystem()

@@ -104,6 +104,9 @@ const (
 	// lockChatIDs is held while a process reads and raises the
 	// homeserver's platform_chat_id mark (WithChatIDLock).
 	lockChatIDs int64 = 0x5375_7266_0005
+	// lockCryptoSetup is held while a member sets up its crypto store and
+	// device (WithCryptoSetupLock).
+	lockCryptoSetup int64 = 0x5375_7266_0006
 )
 
 // lockMembers is the first key of a member's lock (pg_advisory_lock's

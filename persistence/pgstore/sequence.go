@@ -72,28 +72,3 @@ func (s *Store) RaisePlatformChatID(ctx context.Context, atLeast uint64) error {
 	}
 	return nil
 }
-
-// WithChatIDLock implements actors.ChatIDLock: fn runs holding an advisory
-// lock every process on the database shares, so that one member at a time
-// reads and raises the homeserver's platform_chat_id mark. The lock is a
-// session lock on a connection of its own, held across fn's requests to
-// the homeserver; if it cannot be released the connection is closed,
-// which releases it.
-func (s *Store) WithChatIDLock(ctx context.Context, fn func(ctx context.Context) error) error {
-	return s.do(ctx, func(ctx context.Context) error {
-		conn, err := s.pool.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("failed to take the chat id reservation lock: %w", err)
-		}
-		defer conn.Release()
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockChatIDs); err != nil {
-			return fmt.Errorf("failed to take the chat id reservation lock: %w", err)
-		}
-		defer func() {
-			if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockChatIDs); err != nil {
-				_ = conn.Conn().Close(context.WithoutCancel(ctx))
-			}
-		}()
-		return fn(ctx)
-	})
-}
