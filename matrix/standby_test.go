@@ -19,12 +19,7 @@ import (
 // the ingress's stored position.
 func TestStandbySyncFeedsTheMachineAndEmptiesTheInbox(t *testing.T) {
 	ctx := testContext(t)
-	hs := newTestHomeserver(t)
-	c := hs.connect(t)
-	if err := c.EnableCrypto(ctx, CryptoOptions{Policy: "default", Path: filepath.Join(t.TempDir(), "crypto.db"), PickleKey: "pickle", Account: "member-b"}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.crypto.db.Close() })
+	hs, c := newMemberClient(t)
 	if !c.NewDevice() {
 		t.Fatal("the test's device is not new: the announcement check below means nothing")
 	}
@@ -110,12 +105,7 @@ func TestStandbySyncFeedsTheMachineAndEmptiesTheInbox(t *testing.T) {
 // instead of syncing on while it shuts down.
 func TestStandbySyncStoppingDoesNotDrain(t *testing.T) {
 	ctx := testContext(t)
-	hs := newTestHomeserver(t)
-	c := hs.connect(t)
-	if err := c.EnableCrypto(ctx, CryptoOptions{Policy: "default", Path: filepath.Join(t.TempDir(), "crypto.db"), PickleKey: "pickle", Account: "member-b"}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.crypto.db.Close() })
+	hs, c := newMemberClient(t)
 	polled := make(chan struct{}, 1)
 	hs.handle(t, routeSync, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("since") == "" {
@@ -160,12 +150,7 @@ func TestStandbySyncStoppingDoesNotDrain(t *testing.T) {
 // by for the users' clients to learn of it).
 func TestDrainDeviceEmptiesTheInboxOfAMemberTakingTheIngressAtOnce(t *testing.T) {
 	ctx := testContext(t)
-	hs := newTestHomeserver(t)
-	c := hs.connect(t)
-	if err := c.EnableCrypto(ctx, CryptoOptions{Policy: "default", Path: filepath.Join(t.TempDir(), "crypto.db"), PickleKey: "pickle", Account: "member-b"}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.crypto.db.Close() })
+	hs, c := newMemberClient(t)
 	hs.handle(t, routeSync, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("since") == "" {
 			writeJSON(w, 200, `{"next_batch":"s1","to_device":{"events":[{"type":"m.room_key.withheld","sender":"@alice:hs.test",`+
@@ -186,4 +171,17 @@ func TestDrainDeviceEmptiesTheInboxOfAMemberTakingTheIngressAtOnce(t *testing.T)
 	if !c.NewDevice() {
 		t.Error("a new device that took the ingress at once is not announced")
 	}
+}
+
+// newMemberClient is a client of a fake homeserver with encryption on, as
+// a member of a cluster with grains has it: an Olm account of its own.
+func newMemberClient(t *testing.T) (*testHomeserver, *Client) {
+	t.Helper()
+	hs := newTestHomeserver(t)
+	c := hs.connect(t)
+	if err := c.EnableCrypto(testContext(t), CryptoOptions{Policy: "default", Path: filepath.Join(t.TempDir(), "crypto.db"), PickleKey: "pickle", Account: "member-b"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.crypto.db.Close() })
+	return hs, c
 }
