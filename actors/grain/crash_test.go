@@ -1,7 +1,6 @@
 package grain_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -45,12 +44,7 @@ func TestAnOwnersCrashKeepsItsGrainsAcks(t *testing.T) {
 			release := k.Store.HoldRoomWrites()
 			t.Cleanup(release)
 			n := tell(m, root, u, "$one", "hello")
-			if err := eventually(10*time.Second, func() bool {
-				rec, err := k.Store.GetRoom(context.Background(), roomOf(u))
-				return err == nil && rec.Epoch >= 1
-			}); err != nil {
-				t.Fatalf("the room was not activated: %v", err)
-			}
+			m.waitActivated(t, roomOf(u))
 			system, owner, ack := tc.owner(m, root, u)
 			// One sender: the mailbox keeps the order, the ack right
 			// behind the crash.

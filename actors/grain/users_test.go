@@ -49,6 +49,17 @@ func (m *members) usersOn(t *testing.T, address string, n int) []string {
 	return ids
 }
 
+// waitActivated waits until roomID's actor took its record (a new epoch).
+func (m *members) waitActivated(t *testing.T, roomID string) {
+	t.Helper()
+	if err := eventually(10*time.Second, func() bool {
+		rec, err := m.k.Store.GetRoom(context.Background(), roomID)
+		return err == nil && rec.Epoch >= 1
+	}); err != nil {
+		t.Fatalf("the room was not activated: %v", err)
+	}
+}
+
 func roomOf(userID string) string { return "!" + strings.TrimPrefix(userID, "@") }
 
 func tell(m *members, root *actor.PID, userID, eventID, body string) *atomic.Int32 {
@@ -102,12 +113,7 @@ func TestAUserGrainThatEndsGetsItsEventsAgain(t *testing.T) {
 	release := k.Store.HoldRoomWrites()
 	defer release()
 	n := tell(m, pid, u, "$one", "hello")
-	if err := eventually(10*time.Second, func() bool {
-		rec, err := k.Store.GetRoom(context.Background(), roomOf(u))
-		return err == nil && rec.Epoch >= 1
-	}); err != nil {
-		t.Fatalf("the room was not activated: %v", err)
-	}
+	m.waitActivated(t, roomOf(u))
 	grainPID := m.b.Get(u, actors.UserKind)
 	if grainPID == nil || grainPID.Address != m.b.ActorSystem.Address() {
 		t.Fatalf("the user's grain is %v, want one on member B", grainPID)

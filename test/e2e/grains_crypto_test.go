@@ -61,25 +61,11 @@ func TestClusterGrainsEncrypted(t *testing.T) {
 		t.Fatal("Chat 1 is not encrypted under the default policy")
 	}
 
-	// Chats until one is answered from member-b (see TestClusterGrains).
-	var onB id.RoomID
-	for i := 1; i <= 12 && onB == ""; i++ {
-		room := w.chat
-		if i > 1 {
-			room = w.newChat(i)
-		}
-		text := "where are you " + strconv.Itoa(i)
-		reply := w.askIn(room, text, func(m harness.Message) bool { return m.FinalBody == "echo: "+text })
+	onB := chatServedBy(t, w, b, func(room id.RoomID, reply harness.Message) {
 		if !reply.Encrypted {
 			t.Fatalf("the reply in %s was sent in the clear", room)
 		}
-		if turnStartedIn(b, room) {
-			onB = room
-		}
-	}
-	if onB == "" {
-		t.Fatal("12 chats, none answered from member-b")
-	}
+	})
 
 	t.Run("a new device of the user reads member-b's next replies", func(t *testing.T) {
 		ctx, cancel := w.wait()

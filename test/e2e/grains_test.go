@@ -59,27 +59,7 @@ func TestClusterGrains(t *testing.T) {
 	}
 	w.onboard()
 
-	// Chats until one is answered from member-b: each room's place is a
-	// hash of its id over the two members, so one of n chats lands on
-	// member-b with probability 1-2^-n.
-	var onB id.RoomID
-	for i := 1; i <= 12 && onB == ""; i++ {
-		room := w.chat
-		if i > 1 {
-			room = w.newChat(i)
-		}
-		text := "where are you " + strconv.Itoa(i)
-		w.askIn(room, text, func(m harness.Message) bool { return m.FinalBody == "echo: "+text })
-		switch {
-		case turnStartedIn(b, room):
-			onB = room
-		case !turnStartedIn(w.stack.Bot, room):
-			t.Fatalf("the turn in %s ran on no member's log", room)
-		}
-	}
-	if onB == "" {
-		t.Fatal("12 chats, none answered from member-b")
-	}
+	onB := chatServedBy(t, w, b, nil)
 	ctx, cancel = w.wait()
 	defer cancel()
 
@@ -120,6 +100,33 @@ func TestClusterGrains(t *testing.T) {
 	if !turnStartedIn(w.stack.Bot, onB) {
 		t.Fatalf("after member-b died, %s was not answered from member-a", onB)
 	}
+}
+
+// chatServedBy asks in Chat 1, then in new chats, until one is answered
+// from member p, and returns it: each room's place is a hash of its id
+// over the two members, so one of n chats lands on p with probability
+// 1-2^-n. check, when set, is run on every reply.
+func chatServedBy(t *testing.T, w *world, p *harness.Process, check func(room id.RoomID, reply harness.Message)) id.RoomID {
+	t.Helper()
+	for i := 1; i <= 12; i++ {
+		room := w.chat
+		if i > 1 {
+			room = w.newChat(i)
+		}
+		text := "where are you " + strconv.Itoa(i)
+		reply := w.askIn(room, text, func(m harness.Message) bool { return m.FinalBody == "echo: "+text })
+		if check != nil {
+			check(room, reply)
+		}
+		switch {
+		case turnStartedIn(p, room):
+			return room
+		case !turnStartedIn(w.stack.Bot, room):
+			t.Fatalf("the turn in %s ran on no member's log", room)
+		}
+	}
+	t.Fatal("12 chats, none answered from the member")
+	return ""
 }
 
 // newChat asks for Chat n with !new and returns its room, joined.
