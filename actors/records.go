@@ -129,10 +129,24 @@ type InFlightTurn struct {
 	// Ending is written, and lands, before the reply's last post may go
 	// out (the agent ended the turn, or the user stopped it). Without it
 	// the reply cannot have ended, and the room that starts with the turn
-	// in flight tells its user at once; with it, it asks the homeserver
-	// first (MatrixSender.ReplyEnded), which on a loaded homeserver takes
-	// tens of seconds.
+	// in flight tells its user at once; with it, it makes LastEdit again,
+	// or, when the last post is a new message, asks the homeserver first
+	// (MatrixSender.ReplyEnded), which on a loaded homeserver takes tens
+	// of seconds.
 	Ending bool `json:"ending,omitempty"`
+	// LastEdit is the reply's last post when it is an edit, written with
+	// Ending. Making an edit again doubles nothing (it replaces the
+	// message with the same text), so the room that starts with this
+	// turn makes it again, marked, and the reply is whole whether or not
+	// the first one landed; no question to the homeserver.
+	LastEdit *ReplyEdit `json:"last_edit,omitempty"`
+}
+
+// ReplyEdit is an edit of one of the bot's messages. Its text is stored,
+// never logged.
+type ReplyEdit struct {
+	EventID string `json:"event_id"`
+	Text    string `json:"text"`
 }
 
 // QueuedMessage is a user message waiting for its turn. Its text is stored,

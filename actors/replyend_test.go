@@ -107,12 +107,14 @@ func TestOnlyAReplysLastPostIsMarked(t *testing.T) {
 }
 
 // TestRestartAfterTheReplyEnded: a room that starts with a turn in flight
-// that was ending tells its user the reply was cut unless the homeserver
-// holds the reply's marked last post; a refused question is asked again,
-// and only when the homeserver never answers is the user told. A turn
-// that was not ending is told at once, the homeserver not asked. Either
-// way the message queued behind the turn runs after that, and the
-// record's turn is ended.
+// that was ending with an edit makes that edit again, marked, and tells
+// its user nothing, whether or not the first one landed; it asks the
+// homeserver only when the edit is refused. One that was ending with a new
+// message tells its user the reply was cut unless the homeserver holds the
+// reply's marked last post; a refused question is asked again, and only
+// when the homeserver never answers is the user told. A turn that was not
+// ending is told at once, the homeserver not asked. Either way the message
+// queued behind the turn runs after that, and the record's turn is ended.
 func TestRestartAfterTheReplyEnded(t *testing.T) {
 	const always = -1
 	tests := []struct {
@@ -123,18 +125,26 @@ func TestRestartAfterTheReplyEnded(t *testing.T) {
 		// refusals is how many questions the homeserver refuses.
 		refusals int
 		// streaming: the record does not say the turn was ending.
-		streaming  bool
-		wantNotice bool
+		streaming bool
+		// lastEdit: the record names the last post, an edit of $first;
+		// editRefused: the homeserver refuses it when made again.
+		lastEdit, editRefused bool
+		wantNotice            bool
 	}{
-		{"the last post landed", "$cut", 0, false, false},
-		{"no last post", "", 0, false, true},
-		{"another message's last post", "$earlier", 0, false, true},
-		{"refused twice, then the last post found", "$cut", 2, false, false},
-		{"the homeserver never says", "$cut", always, false, true},
+		{"the last post landed", "$cut", 0, false, false, false, false},
+		{"no last post", "", 0, false, false, false, true},
+		{"another message's last post", "$earlier", 0, false, false, false, true},
+		{"refused twice, then the last post found", "$cut", 2, false, false, false, false},
+		{"the homeserver never says", "$cut", always, false, false, false, true},
 		// The homeserver would say the reply ended (a last post cannot
 		// carry the mark without the record saying ending first): the
 		// record alone decides, and nothing is asked.
-		{"cut while streaming", "$cut", 0, true, true},
+		{"cut while streaming", "$cut", 0, true, false, false, true},
+		{"the last edit, not landed, is made again", "", 0, false, true, false, false},
+		{"the last edit, landed, is made again", "$cut", 0, false, true, false, false},
+		// A refused edit may still have landed (an answer lost): the
+		// homeserver is asked, and the fake says it landed.
+		{"the last edit refused: the homeserver asked", "", 0, false, true, true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,6 +152,12 @@ func TestRestartAfterTheReplyEnded(t *testing.T) {
 				tt := newSeededTree(t, actors.Options{}, func(tt *testTree) {
 					r := tt.AddRoom(alice, "!r", "1")
 					r.TurnInFlight = &actors.InFlightTurn{EventID: "$cut", Text: "the question", Ending: !tc.streaming}
+					if tc.lastEdit {
+						r.TurnInFlight.LastEdit = &actors.ReplyEdit{EventID: "$first", Text: "the whole answer"}
+					}
+					if tc.editRefused {
+						tt.Matrix.Fail("EditText", errors.New("M_FORBIDDEN: no"))
+					}
 					r.Queue = []actors.QueuedMessage{{EventID: "$next", Sender: alice, Text: "next one"}}
 					if err := tt.Store.PutRoom(t.Context(), r); err != nil {
 						t.Fatal(err)
@@ -188,9 +204,18 @@ func TestRestartAfterTheReplyEnded(t *testing.T) {
 				if tc.refusals == always {
 					wantAsked = len(asked) // as often as fit in the wait
 				}
-				if tc.streaming {
+				var remade []actortest.Call
+				for _, c := range tt.Matrix.Calls("EditText") {
+					if c.EventID == "$first" && c.Text == "the whole answer" && c.Ends == "$cut" {
+						remade = append(remade, c)
+					}
+				}
+				if wantRemade := btoi(tc.landed == "$cut") + btoi(tc.lastEdit); len(remade) != wantRemade {
+					t.Fatalf("%d marked edits of $first with the whole answer, want %d", len(remade), wantRemade)
+				}
+				if tc.streaming || (tc.lastEdit && !tc.editRefused) {
 					if len(asked) != 0 {
-						t.Fatalf("asked the homeserver %+v about a turn cut while streaming", asked)
+						t.Fatalf("asked the homeserver %+v about a turn cut while streaming or ending with an edit", asked)
 					}
 				} else if len(asked) != wantAsked || len(asked) < 1 || asked[0].EventID != "$cut" {
 					t.Fatalf("asked the homeserver %+v, want %d times about $cut", asked, wantAsked)
@@ -241,4 +266,108 @@ func TestTheLastPostWaitsForTheEndingRecord(t *testing.T) {
 			t.Fatalf("the reply's last post %+v, want the whole text marked as ending %q", last, asked)
 		}
 	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestTheEndingRecordNamesTheLastEdit: when the reply's last post may go
+// out, the record says the turn is ending and, when that post is an edit,
+// names it, so the next holder can make it again. A last post that is a
+// new message is not named, and posts before the last one go out before
+// the record says anything: a holder stopped then has posted no last post.
+func TestTheEndingRecordNamesTheLastEdit(t *testing.T) {
+	tests := []struct {
+		name string
+		// run holds the post in question (blocked) and returns what the
+		// record must say then.
+		run func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(method string)) (ending bool, lastEdit string)
+	}{
+		{"a short reply's final edit", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
+			turn.Emit(actortest.Text("first "))
+			tt.waitCall(m, "SendText", "!r", "first")
+			hold("EditText")
+			turn.Emit(actortest.Text("and last"), actortest.End(0))
+			return true, "first and last"
+		}},
+		{"a streaming edit that waited to be sent when the end came", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
+			turn.Emit(actortest.Text("first "))
+			tt.waitCall(m, "SendText", "!r", "first")
+			hold("EditText")
+			turn.Emit(actortest.Text("second"))
+			time.Sleep(3 * time.Second) // virtual: the edit's interval passes, not NotifyAfter
+			synctest.Wait()
+			turn.Emit(actortest.End(0))
+			return true, "first second"
+		}},
+		{"a reply posted whole at its end", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
+			hold("SendText")
+			turn.Emit(actortest.Text("all at once"), actortest.End(0))
+			return true, ""
+		}},
+		{"a long reply's answer in a new message", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
+			turn.Emit(actortest.Text("first "))
+			tt.waitCall(m, "SendText", "!r", "first")
+			time.Sleep(time.Minute) // virtual: past NotifyAfter
+			hold("SendText")
+			turn.Emit(actortest.Text("and last"), actortest.End(0))
+			return true, ""
+		}},
+		{"the first of two parts of a long reply's answer", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
+			turn.Emit(actortest.Text("first "))
+			tt.waitCall(m, "SendText", "!r", "first")
+			time.Sleep(time.Minute) // virtual: past NotifyAfter
+			hold("SendText")
+			turn.Emit(actortest.Text(strings.Repeat("word ", 400)), actortest.End(0))
+			return false, ""
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newTestTree(t, actors.Options{MaxMessageBytes: 1200})
+				tt.addRoom(alice, "!r", "1")
+				m := tt.mark()
+				asked := tt.say(alice, "!r", "go")
+				var releases []func()
+				hold := func(method string) { releases = append(releases, tt.Matrix.Block(method)) }
+				defer func() {
+					for _, release := range releases {
+						release()
+					}
+				}()
+				wantEnding, wantEdit := tc.run(tt, tt.turn(tt.conn()), m, hold)
+				time.Sleep(time.Second) // virtual: any write lands, any edit interval passes
+				synctest.Wait()
+				r, err := tt.Store.GetRoom(t.Context(), "!r")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cut := r.TurnInFlight
+				if cut == nil || cut.EventID != asked || cut.Ending != wantEnding {
+					t.Fatalf("turn in flight %+v while the post is held, want %q ending %t", cut, asked, wantEnding)
+				}
+				switch {
+				case wantEdit == "" && cut.LastEdit != nil:
+					t.Fatalf("the record names %+v as the last edit, want none", cut.LastEdit)
+				case wantEdit != "" && (cut.LastEdit == nil || cut.LastEdit.Text != wantEdit || cut.LastEdit.EventID == ""):
+					t.Fatalf("the record names %+v as the last edit, want one of the first post with %q", cut.LastEdit, wantEdit)
+				}
+				if wantEdit != "" {
+					first := tt.Matrix.CallsSince(m, "SendText")[0]
+					if cut.LastEdit.EventID != first.EventID {
+						t.Fatalf("the last edit edits %s, want the reply's message %s", cut.LastEdit.EventID, first.EventID)
+					}
+				}
+				for _, release := range releases {
+					release()
+				}
+				tt.turnEnded("!r")
+			})
+		})
+	}
 }

@@ -313,6 +313,10 @@ func copyRoom(r actors.RoomRecord) actors.RoomRecord {
 	r.Taken = slices.Clone(r.Taken)
 	if r.TurnInFlight != nil {
 		t := *r.TurnInFlight
+		if t.LastEdit != nil {
+			e := *t.LastEdit
+			t.LastEdit = &e
+		}
 		r.TurnInFlight = &t
 	}
 	if r.LastFailed != nil {

@@ -110,8 +110,9 @@ func contractRoom(id, owner string) actors.RoomRecord {
 		TokensUsed:   1234,
 		Turns:        17,
 		FirstReplyMs: []int64{850, 1200},
-		TurnInFlight: &actors.InFlightTurn{EventID: "$turn", Text: "what's the weather?", StartedAt: contractAt(6), Ending: true},
-		LastFailed:   &actors.FailedTurn{EventID: "$failed", Text: "and tomorrow?", FailedAt: contractAt(9)},
+		TurnInFlight: &actors.InFlightTurn{EventID: "$turn", Text: "what's the weather?", StartedAt: contractAt(6), Ending: true,
+			LastEdit: &actors.ReplyEdit{EventID: "$reply", Text: "sunny, 21 °C"}},
+		LastFailed: &actors.FailedTurn{EventID: "$failed", Text: "and tomorrow?", FailedAt: contractAt(9)},
 		Queue: []actors.QueuedMessage{
 			{EventID: "$q1", Sender: owner, Text: "first", QueuedAt: contractAt(10)},
 			{EventID: "$q2", Sender: owner, Text: "second", QueuedAt: contractAt(11)},

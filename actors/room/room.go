@@ -361,6 +361,9 @@ func (a *roomActor) restarting(c actor.Context) {
 	if t := a.turn; t != nil {
 		// Its last post may be out once the ending write started.
 		cut = &actors.InFlightTurn{EventID: t.eventID, Text: t.msg.Text, StartedAt: t.started, Ending: t.endTicket != 0}
+		if cut.Ending {
+			cut.LastEdit = lastEdit(t.endPost)
+		}
 	}
 	a.stop(errors.New("room actor restarting"))
 	msgs := append([]any(nil), a.pending...)

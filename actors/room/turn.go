@@ -36,10 +36,12 @@ type turn struct {
 	recorded     bool
 	waiting      actors.AgentConn
 	// endTicket is the write that records the turn as ending
-	// (InFlightTurn.Ending), 0 before it; the reply's last post carries
-	// its mark only once it landed (endRecorded; see cut.go).
+	// (InFlightTurn.Ending) with endPost as its last post, 0 before it;
+	// that post goes out, or carries its mark, only once it landed
+	// (endRecorded; see cut.go).
 	endTicket   uint64
 	endRecorded bool
+	endPost     replyOp
 	// log carries turn_id (with the room, agent and conversation): it goes
 	// into the contexts of the turn's agent and Matrix calls, so one id
 	// follows the turn through the room actor, the agent client and the
@@ -323,23 +325,15 @@ func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
 	default:
 		return
 	}
-	if t.ended && t.failure == nil && t.opInFlight && t.endRecorded {
-		a.markLastInFlight(t)
-	}
 	a.pump(c)
 }
 
-// markLastInFlight marks the post in flight as the reply's last when, the
-// agent's end come, nothing is left to post after it: it may still be
-// waiting to be sent, and then it carries the mark (see actors.ReplyEnd).
-func (a *roomActor) markLastInFlight(t *turn) {
-	op := t.inFlight
-	if op.end == nil || !a.previewStays(t) {
-		return
-	}
-	if t.reply.settledBy(t.reply.render(true, a.endMarker(t)), op) {
-		op.end.Set(t.eventID)
-	}
+// lastInFlight reports whether the post in flight is the reply's last:
+// the agent's end come, nothing is left to post after it. It may still be
+// waiting to be sent, and can then carry the mark (see actors.ReplyEnd).
+func (a *roomActor) lastInFlight(t *turn) bool {
+	return t.opInFlight && t.ended && t.failure == nil && t.inFlight.end != nil && a.previewStays(t) &&
+		t.reply.settledBy(t.reply.render(true, a.endMarker(t)), t.inFlight)
 }
 
 // endMarker is what the final text of t ends with: the stopped or the
@@ -415,10 +409,10 @@ func (a *roomActor) pump(c actor.Context) {
 	if t == nil {
 		return
 	}
-	if t.ended && t.failure == nil {
-		a.recordEnding(c, t)
-	}
 	if t.opInFlight {
+		if a.lastInFlight(t) {
+			a.recordEnding(c, t, t.inFlight)
+		}
 		return
 	}
 	marker := a.endMarker(t)
@@ -431,7 +425,8 @@ func (a *roomActor) pump(c actor.Context) {
 		op, ok = t.reply.next(want)
 		op.end = &actors.ReplyEnd{}
 		if ok && t.ended && t.failure == nil && t.reply.last(want, op) {
-			if !t.endRecorded {
+			if !a.endingRecordedAs(t, op) {
+				a.recordEnding(c, t, op)
 				return // the record must say a last post may be out first
 			}
 			// A holder stopped after this post but before the record

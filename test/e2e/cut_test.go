@@ -21,9 +21,11 @@ import (
 // complete reply and a record with a turn in flight that was ending. The
 // next bot asks the homeserver for the mark on the reply's last post and
 // says nothing; when the mark is not there, the user is told the reply was
-// cut and offered !retry. The record is edited while the bot is stopped, the one way to
-// stop it in that moment every time. It runs in a plain room and an
-// encrypted one, where the bot decrypts its own post to read the mark.
+// cut and offered !retry. When the record names the last post, an edit, the
+// next bot makes that edit again and says nothing. The record is edited
+// while the bot is stopped, the one way to stop it in that moment every
+// time. It runs in a plain room and an encrypted one, where the bot
+// decrypts its own post to read the mark.
 func TestRestartAfterTheLastPostSaysNothing(t *testing.T) {
 	for _, mode := range []struct {
 		name string
@@ -48,9 +50,10 @@ func TestRestartAfterTheLastPostSaysNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+			reply, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
 				return m.Sender == w.stack.BotID && m.FinalBody == "echo: the question"
-			}); err != nil {
+			})
+			if err != nil {
 				t.Fatal(err)
 			}
 			// A command is answered by a notice, never by a reply.
@@ -63,20 +66,33 @@ func TestRestartAfterTheLastPostSaysNothing(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
+			// The last edit the record names: the reply's final text as the
+			// stopped bot would have posted it (told apart here by its words).
+			remade := &actors.ReplyEdit{EventID: reply.EventID.String(), Text: "echo: the question, whole"}
 			for i, round := range []struct {
 				name     string
 				inFlight id.EventID
+				lastEdit *actors.ReplyEdit
 				told     bool
 			}{
-				{"the reply's last post landed", question, false},
-				{"no reply ended", help, true},
+				{"the reply's last post landed", question, nil, false},
+				{"no reply ended", help, nil, true},
+				{"the last edit is made again", question, remade, false},
 			} {
 				if err := w.stack.StopBot(); err != nil {
 					t.Fatal(err)
 				}
-				setTurnInFlight(t, w, actors.InFlightTurn{EventID: round.inFlight.String(), Text: "the question", StartedAt: time.Now(), Ending: true})
+				setTurnInFlight(t, w, actors.InFlightTurn{EventID: round.inFlight.String(), Text: "the question", StartedAt: time.Now(), Ending: true,
+					LastEdit: round.lastEdit})
 				if err := w.stack.StartBot(w.ctx); err != nil {
 					t.Fatal(err)
+				}
+				if round.lastEdit != nil {
+					if _, err := w.alice.WaitMessage(ctx, w.chat, func(m harness.Message) bool {
+						return m.EventID == reply.EventID && m.FinalBody == remade.Text
+					}); err != nil {
+						t.Fatalf("%s: the reply does not show the recorded last edit: %v", round.name, err)
+					}
 				}
 				if round.told {
 					// Told at start, before anyone writes; !retry then
@@ -90,8 +106,12 @@ func TestRestartAfterTheLastPostSaysNothing(t *testing.T) {
 					w.ask(probe, func(m harness.Message) bool { return m.FinalBody == "echo: "+probe })
 				}
 				lines := w.stack.Bot.StdoutLines()
+				silentAs := "had posted its whole reply"
+				if round.lastEdit != nil {
+					silentAs = "made the last edit of the turn in flight at the restart again"
+				}
 				silent := slices.ContainsFunc(lines, func(l string) bool {
-					return strings.Contains(l, "had posted its whole reply") && strings.Contains(l, round.inFlight.String())
+					return strings.Contains(l, silentAs) && strings.Contains(l, round.inFlight.String())
 				})
 				if silent == round.told {
 					t.Fatalf("%s: the bot found the reply ended: %t, want %t", round.name, silent, !round.told)
