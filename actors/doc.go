@@ -71,6 +71,11 @@
 //     recorded (TurnInFlight) before the agent gets it; room/reply.go
 //     (replyView, splitText) lays out the reply; room/typing.go
 //     (typingLatch); the agent side is ../agents/conn.go (Turn).
+//   - A turn cut by a restart: room/cut.go (recordEnding, lastEdit,
+//     checkCut, cutCheckedDone, tellCut): the record says a turn is ending,
+//     naming its last post when that is an edit, before the post may go
+//     out; the next holder tells the user at once, makes the edit again,
+//     or asks the homeserver for the post's mark (replyend.go ReplyEnd).
 //   - A command: commands.go (ParseCommand, RoomScoped, lookupCommand);
 //     user-scoped ones in user/commands.go (command, newChat); room-scoped
 //     ones in room/commandacks.go (command, commandDone) and
