@@ -8,6 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/actors/actortest"
 )
@@ -370,4 +372,79 @@ func TestTheEndingRecordNamesTheLastEdit(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAReplyKeepsTheShapeItEndedWith: a turn that ends before NotifyAfter
+// keeps its preview as its reply even when the last edit, in flight at the
+// end, returns after NotifyAfter: the ending record named that edit as the
+// last post, and a next holder makes it again, so nothing may follow it.
+func TestAReplyKeepsTheShapeItEndedWith(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{NotifyAfter: 10 * time.Second})
+		tt.addRoom(alice, "!r", "1")
+		m := tt.mark()
+		asked := tt.say(alice, "!r", "go")
+		turn := tt.turn(tt.conn())
+		turn.Emit(actortest.Text("first "))
+		tt.waitCall(m, "SendText", "!r", "first")
+		release := tt.Matrix.Block("EditText")
+		defer release()
+		turn.Emit(actortest.Text("second"))
+		time.Sleep(3 * time.Second) // virtual: the edit's interval passes, not NotifyAfter
+		synctest.Wait()
+		turn.Emit(actortest.End(0))
+		time.Sleep(time.Minute) // virtual: the edit waits past NotifyAfter
+		synctest.Wait()
+		release()
+		tt.turnEnded("!r")
+		synctest.Wait()
+		posts := tt.Matrix.CallsSince(m, "SendText", "EditText")
+		if len(posts) != 2 || posts[1].Method != "EditText" || posts[1].Text != "first second" || posts[1].Ends != asked {
+			t.Fatalf("posts %+v, want the first message and its marked edit to the whole text, nothing after", posts)
+		}
+	})
+}
+
+// TestACrashWhileTheLastEditIsOutMakesItAgain: a room actor that crashes
+// once its ending record named the last edit hands that edit to its next
+// incarnation, which makes it again, marked, and tells the user nothing.
+func TestACrashWhileTheLastEditIsOutMakesItAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{RoomMiddleware: []actor.ReceiverMiddleware{actortest.CrashOnCrash}})
+		tt.addRoom(alice, "!r", "1")
+		m := tt.mark()
+		asked := tt.say(alice, "!r", "go")
+		turn := tt.turn(tt.conn())
+		turn.Emit(actortest.Text("first "))
+		tt.waitCall(m, "SendText", "!r", "first")
+		release := tt.Matrix.Block("EditText")
+		defer release()
+		turn.Emit(actortest.Text("and last"), actortest.End(0))
+		time.Sleep(time.Second) // virtual: the ending record lands, the edit goes out
+		synctest.Wait()
+
+		room := actor.NewPID(tt.System.Address(), actors.RoomActorID(alice, "!r"))
+		tt.System.Root.Send(room, &actortest.Crash{Reason: "injected crash"})
+		tt.Probe.ExpectRestart(room)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		release()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		var again int
+		for _, c := range tt.Matrix.CallsSince(m, "EditText") {
+			if c.Text == "first and last" && c.Ends == asked {
+				again++
+			}
+		}
+		if again != 2 {
+			t.Fatalf("%d marked edits to the whole text, want the first and the one made again: %+v", again, tt.Matrix.CallsSince(m))
+		}
+		if n := tt.Matrix.CallsSince(m, "SendNotice", "ReplyEnded"); len(n) != 0 {
+			t.Fatalf("the user was told, or the homeserver asked: %+v", n)
+		}
+		if r, _ := tt.Store.GetRoom(t.Context(), "!r"); r.TurnInFlight != nil {
+			t.Fatalf("turn in flight %+v, want none", r.TurnInFlight)
+		}
+	})
 }

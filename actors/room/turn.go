@@ -409,6 +409,12 @@ func (a *roomActor) pump(c actor.Context) {
 	if t == nil {
 		return
 	}
+	if t.ended && !t.retired && a.previewStays(t) {
+		// Decided when the turn ends, not when its last post goes out:
+		// the ending record may name a post in flight as the last, and a
+		// retirement decided after it returned would make it not the last.
+		t.retired = true
+	}
 	if t.opInFlight {
 		if a.lastInFlight(t) {
 			a.recordEnding(c, t, t.inFlight)
