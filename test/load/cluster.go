@@ -56,8 +56,9 @@ type cluster struct {
 	members []*member
 	holder  *member
 	next    int
-	// killedAt is when the ingress holder was killed (zero before).
-	killedAt time.Time
+	// kills are when the members whose turns a kill cuts were killed (the
+	// ingress holder; with grains, a member serving rooms), in order.
+	kills []time.Time
 	// takeover and ready are from that kill to a standing-by member
 	// taking the ingress over, then to its being ready.
 	takeover, ready time.Duration
@@ -137,7 +138,7 @@ func (c *cluster) killHolder(ctx context.Context) error {
 		return fmt.Errorf("failed to kill %s: %w", victim.id, err)
 	}
 	c.mu.Lock()
-	victim.killed, c.killedAt = true, killed
+	victim.killed, c.kills = true, append(c.kills, killed)
 	c.events = append(c.events, "killed "+victim.id+" (the ingress holder)")
 	c.mu.Unlock()
 
@@ -218,7 +219,7 @@ func (c *cluster) killServing(context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.killedAt = killed
+	c.kills = append(c.kills, killed)
 	return nil
 }
 
@@ -330,21 +331,25 @@ func activeTurns(addr string) (int, error) {
 	return int(n), nil
 }
 
-// sinceKill is the time since the ingress holder was killed, 0 before.
-func (c *cluster) sinceKill() time.Duration {
+// killBefore is the last kill that cut turns at or before at, zero if
+// none: the kill that cut a turn whose notice the homeserver stamped at.
+func (c *cluster) killBefore(at time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.killedAt.IsZero() {
-		return 0
+	var last time.Time
+	for _, k := range c.kills {
+		if !k.After(at) {
+			last = k
+		}
 	}
-	return time.Since(c.killedAt)
+	return last
 }
 
-// killTime is when the ingress holder was killed, zero before.
-func (c *cluster) killTime() time.Time {
+// killTimes are the kills that cut turns, in order.
+func (c *cluster) killTimes() []time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.killedAt
+	return slices.Clone(c.kills)
 }
 
 // logLines returns the last n lines of each member's log that mention

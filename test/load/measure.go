@@ -238,5 +238,5 @@ func quantiles(ds []time.Duration) Quantiles {
 		i := int(math.Ceil(q*float64(len(sorted)))) - 1
 		return ms(sorted[max(i, 0)])
 	}
-	return Quantiles{N: len(sorted), P50: at(0.50), P95: at(0.95), P99: at(0.99)}
+	return Quantiles{N: len(sorted), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: ms(sorted[len(sorted)-1])}
 }

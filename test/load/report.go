@@ -97,6 +97,7 @@ type Quantiles struct {
 	P50 float64 `json:"p50"`
 	P95 float64 `json:"p95"`
 	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
 }
 
 func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time.Duration, doubled int) *Report {
@@ -184,8 +185,8 @@ func (r *run) describe(u *harness.UserClient, bot id.UserID, room id.RoomID) str
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s:", room)
 	if r.cluster != nil {
-		if at := r.cluster.killTime(); !at.IsZero() {
-			fmt.Fprintf(&b, "\n  the ingress holder killed at %s", at.Format("15:04:05.000"))
+		for _, at := range r.cluster.killTimes() {
+			fmt.Fprintf(&b, "\n  a member killed at %s", at.Format("15:04:05.000"))
 		}
 	}
 	for _, t := range r.turns {
@@ -277,7 +278,7 @@ func (rep *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "cluster\t%d members: %s\n", rep.Members, strings.Join(rep.Chaos, "; "))
 		fmt.Fprintf(tw, "takeover\tingress taken %.0f ms after the kill, ready %.0f ms after\n", rep.TakeoverMS, rep.TakeoverReadyMS)
 		fmt.Fprintf(tw, "kill to a cut turn's notice\tseen %s\n", q(rep.ToldCut))
-		fmt.Fprintf(tw, "\tstamped by the homeserver %s\n", q(rep.CutStamped))
+		fmt.Fprintf(tw, "\tstamped by the homeserver %s, max %.0f ms\n", q(rep.CutStamped), rep.CutStamped.Max)
 		var rss []string
 		for _, id := range slices.Sorted(maps.Keys(rep.MemberPeakRSSMiB)) {
 			rss = append(rss, fmt.Sprintf("%s %.0f MiB", id, rep.MemberPeakRSSMiB[id]))

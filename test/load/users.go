@@ -136,9 +136,8 @@ func (r *run) oneTurn(ctx context.Context, u *harness.UserClient, user string, r
 			if cut(m) {
 				turn.Cut = true
 				if r.cluster != nil {
-					turn.ToldCut = r.cluster.sinceKill()
-					if at := r.cluster.killTime(); !at.IsZero() {
-						turn.CutStamped = m.Timestamp.Sub(at)
+					if at := r.cluster.killBefore(m.Timestamp); !at.IsZero() {
+						turn.ToldCut, turn.CutStamped = time.Since(at), m.Timestamp.Sub(at)
 					}
 				}
 			} else {
