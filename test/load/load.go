@@ -86,6 +86,10 @@ type Turn struct {
 	// (its origin_server_ts): the difference is the users' sync lag.
 	Cut                 bool
 	ToldCut, CutStamped time.Duration
+	// CutAsked: the room's holder asked the homeserver whether the reply
+	// had ended before it told the user (the members' logs): the turn was
+	// caught ending with a new message, whose landing only a read can show.
+	CutAsked bool
 	// want is the reply's final text; sent when the message was sent.
 	want string
 	sent time.Time

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -70,13 +71,23 @@ type Report struct {
 	// rooms where they were not one a cut turn; each member's peak RSS (a
 	// killed member's read just before the kill). The counters (posts,
 	// 429s, stages) and the bot's CPU are the last ingress holder's.
-	Members          int                `json:"members,omitempty"`
-	Chaos            []string           `json:"chaos,omitempty"`
-	TakeoverMS       float64            `json:"takeover_ms,omitempty"`
-	TakeoverReadyMS  float64            `json:"takeover_ready_ms,omitempty"`
-	ToldCut          Quantiles          `json:"kill_to_cut_notice_ms,omitzero"`
-	CutStamped       Quantiles          `json:"kill_to_cut_notice_stamped_ms,omitzero"`
-	CutNotices       int                `json:"cut_notices,omitempty"`
+	Members         int       `json:"members,omitempty"`
+	Chaos           []string  `json:"chaos,omitempty"`
+	TakeoverMS      float64   `json:"takeover_ms,omitempty"`
+	TakeoverReadyMS float64   `json:"takeover_ready_ms,omitempty"`
+	ToldCut         Quantiles `json:"kill_to_cut_notice_ms,omitzero"`
+	CutStamped      Quantiles `json:"kill_to_cut_notice_stamped_ms,omitzero"`
+	CutNotices      int       `json:"cut_notices,omitempty"`
+	// CutRemade is how many turns a kill caught ending that the next
+	// holder finished by making their last edit again (the members' logs);
+	// CutFoundWhole how many it found whole by asking the homeserver.
+	CutRemade     int `json:"cut_turns_last_edit_made_again,omitempty"`
+	CutFoundWhole int `json:"cut_turns_found_whole,omitempty"`
+	// CutSlow counts the cut turns whose notice the homeserver stamped more
+	// than CutAnswerWithin after the kill that cut them, CutSlowAsked those
+	// of them whose holder had to ask the homeserver first (Turn.CutAsked).
+	CutSlow          int                `json:"cut_notices_slow,omitempty"`
+	CutSlowAsked     int                `json:"cut_notices_slow_asked,omitempty"`
 	RoomsToldWrong   int                `json:"rooms_told_wrong,omitempty"`
 	MemberPeakRSSMiB map[string]float64 `json:"member_peak_rss_mib,omitempty"`
 
@@ -172,6 +183,21 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 		rep.Members, rep.Chaos = r.cfg.Members, slices.Clone(c.events)
 		rep.TakeoverMS, rep.TakeoverReadyMS = ms(c.takeover), ms(c.ready)
 		c.mu.Unlock()
+		for i := range r.turns {
+			t := &r.turns[i]
+			if !t.Cut || t.CutStamped <= CutAnswerWithin {
+				continue
+			}
+			rep.CutSlow++
+			t.CutAsked = slices.ContainsFunc(c.logLines(t.Room, math.MaxInt), func(l string) bool {
+				return strings.Contains(l, "asking the homeserver whether")
+			})
+			if t.CutAsked {
+				rep.CutSlowAsked++
+			}
+		}
+		rep.CutRemade = len(c.logLines("made the last edit of the turn in flight at the restart again", math.MaxInt))
+		rep.CutFoundWhole = len(c.logLines("the turn in flight at the restart had posted its whole reply", math.MaxInt))
 		rep.ToldCut, rep.CutStamped, rep.MemberPeakRSSMiB = quantiles(toldCut), quantiles(cutStamped), c.peaks()
 	}
 	rep.HSCPUSeconds = (after.hsCPU - before.hsCPU).Seconds()
@@ -279,6 +305,8 @@ func (rep *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "takeover\tingress taken %.0f ms after the kill, ready %.0f ms after\n", rep.TakeoverMS, rep.TakeoverReadyMS)
 		fmt.Fprintf(tw, "kill to a cut turn's notice\tseen %s\n", q(rep.ToldCut))
 		fmt.Fprintf(tw, "\tstamped by the homeserver %s, max %.0f ms\n", q(rep.CutStamped), rep.CutStamped.Max)
+		fmt.Fprintf(tw, "\t%d stamped later than %v, %d of them asked about\n", rep.CutSlow, CutAnswerWithin, rep.CutSlowAsked)
+		fmt.Fprintf(tw, "caught ending, not cut\t%d turns whole by their last edit made again, %d found whole by asking the homeserver\n", rep.CutRemade, rep.CutFoundWhole)
 		var rss []string
 		for _, id := range slices.Sorted(maps.Keys(rep.MemberPeakRSSMiB)) {
 			rss = append(rss, fmt.Sprintf("%s %.0f MiB", id, rep.MemberPeakRSSMiB[id]))
@@ -329,3 +357,7 @@ func (p *progress) finish() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// CutAnswerWithin is how soon after a member's kill its rooms must answer
+// again (issue 24): a cut turn's notice stamped by the homeserver.
+const CutAnswerWithin = 10 * time.Second
