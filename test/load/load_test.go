@@ -67,8 +67,10 @@ func TestSmokeBurst(t *testing.T) {
 // killed with SIGKILL: the turns it streamed are cut, and each must be
 // told so exactly once by the member that takes over; during the second a
 // standing-by member is killed and a new one joins; nothing may be lost or
-// doubled, and no turn after the first may be cut. The takeover, the time
-// to each cut turn's notice and the members' RSS are printed, not asserted.
+// doubled, and no turn after the first may be cut; another member must take
+// the ingress within 10 s of the kill, and each cut turn's notice must be
+// stamped within 10 s of it unless its room had to ask the homeserver (see
+// checkChaos). The members' RSS and the latencies are printed.
 //
 // It is sized for this machine: 6 rooms (3 users × 2 chats); 200 rooms
 // (20 users × 10 chats, 6 to 8 minutes, most of it Dendrite making the
