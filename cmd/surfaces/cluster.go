@@ -138,6 +138,9 @@ func ingressGauge(h *health) prometheus.Collector {
 // on the configured database, whether each is running and which holds the
 // ingress. It works beside running members (it opens the database shared).
 func cmdCluster(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "retire" {
+		return cmdClusterRetire(ctx, args[1:], env, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "status" {
 		usage(stderr)
 		return exitUsage

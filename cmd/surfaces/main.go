@@ -13,6 +13,8 @@
 //	surfaces appservice register [-config FILE] [--url URL] [--out FILE] [--force]
 //	                                         write the bot's appservice registration
 //	surfaces cluster status [-config FILE]   list the members of a cluster (cluster.enabled)
+//	surfaces cluster retire [-config FILE] MEMBER
+//	                                         delete a retired member's device and keys
 //	surfaces config validate [-config FILE]  check the configuration and exit
 //	surfaces version                         print the version
 //
@@ -122,6 +124,10 @@ func usage(w io.Writer) {
                                            and print how to load it into the homeserver
   surfaces cluster status [-config FILE]   list the members of the cluster on the PostgreSQL
                                            database, which holds the ingress, which are gone
+  surfaces cluster retire [-config FILE] MEMBER
+                                           retire a stopped member for good: delete its device
+                                           from the bot's account and its keys from the
+                                           database, and drop it from the member list
   surfaces config validate [-config FILE]  check the configuration and exit
   surfaces version                         print the version
 reconcile and reset need the bot stopped.

@@ -284,3 +284,28 @@ func TestAppserviceRegister(t *testing.T) {
 		t.Fatalf("appservice without a verb: %d", code)
 	}
 }
+
+// TestClusterRetireRefusesWhatItCannotDo: `cluster retire` names its
+// member and needs the PostgreSQL store; each refusal is one line (the
+// retirement itself: test/e2e TestClusterGrainsEncrypted).
+func TestClusterRetireRefusesWhatItCannotDo(t *testing.T) {
+	env := testEnv(t, goodRegistry)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no member", []string{"cluster", "retire"}, "name the member"},
+		{"two members", []string{"cluster", "retire", "a", "b"}, `unexpected argument "b"`},
+		{"Badger", []string{"cluster", "retire", "member-a"}, "needs persistence.backend: postgres"},
+		{"Badger, the flag after the member", []string{"cluster", "retire", "member-a", "-config", ""}, "needs persistence.backend: postgres"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, env, tt.args...)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d and %q", code, stdout, stderr, exitUsage, tt.want)
+			}
+		})
+	}
+}

@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/surfaces-bot/surfaces/test/harness"
@@ -31,7 +34,7 @@ var (
 // killed, member-b takes the ingress over and reads alice's encrypted
 // messages with its own device's keys, which its standby sync took in.
 func TestClusterGrainsEncrypted(t *testing.T) {
-	_, env := postgresState(t)
+	dsn, env := postgresState(t)
 	env = append(env, "SURFACES_CLUSTER_ENABLED=true", "SURFACES_CLUSTER_MEMBER_ID=member-a", "SURFACES_CLUSTER_GRAINS=true",
 		"SURFACES_MATRIX_ENCRYPTION=default", "SURFACES_MATRIX_KEY_WAIT=4s")
 	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"}, BotEnv: env}, "alice", harness.WithCrypto())
@@ -53,8 +56,9 @@ func TestClusterGrainsEncrypted(t *testing.T) {
 		}
 		return m[1]
 	}
-	if a, b := deviceOf(w.stack.Bot), deviceOf(b); a == b {
-		t.Fatalf("both members logged in as device %s, want a device each", a)
+	deviceA, deviceB := deviceOf(w.stack.Bot), deviceOf(b)
+	if deviceA == deviceB {
+		t.Fatalf("both members logged in as device %s, want a device each", deviceA)
 	}
 	w.onboard()
 	if !roomEncrypted(t, w, w.chat) {
@@ -117,4 +121,76 @@ func TestClusterGrainsEncrypted(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a member retired for good loses its device and keys", func(t *testing.T) {
+		ctx, cancel := w.wait()
+		defer cancel()
+		bin, env := w.stack.BotBinary(), w.stack.BotEnv()
+		if code, _, stderr := runTool(ctx, t, bin, env, "cluster", "retire", "member-b"); code != 1 || !strings.Contains(stderr, `member "member-b" is running`) {
+			t.Fatalf("retiring the running member-b: exit %d, %q; want 1 and a line saying it runs", code, stderr)
+		}
+		if !slices.Contains(botDevices(ctx, t, w.alice, w.stack.BotID), deviceB) {
+			t.Fatalf("the refused retire deleted member-b's device %s", deviceB)
+		}
+		// member-a was killed above: its process is gone for good.
+		code, stdout, stderr := runTool(ctx, t, bin, env, "cluster", "retire", "member-a")
+		if code != 0 || !strings.Contains(stdout, "deleted its device "+deviceA) {
+			t.Fatalf("retiring member-a: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		}
+		if devices := botDevices(ctx, t, w.alice, w.stack.BotID); slices.Contains(devices, deviceA) || !slices.Contains(devices, deviceB) {
+			t.Fatalf("the bot's devices after member-a retired: %q, want %s gone and %s kept", devices, deviceA, deviceB)
+		}
+		if n := cryptoAccountRows(ctx, t, dsn, w.stack.BotID.String()+"/member-a"); n != 0 {
+			t.Errorf("%d rows of member-a's Olm account are left in the crypto store", n)
+		}
+		if n := cryptoAccountRows(ctx, t, dsn, w.stack.BotID.String()+"/member-b"); n == 0 {
+			t.Error("member-b's Olm account went with member-a's")
+		}
+		if line := statusLine(clusterStatus(t, w), "member-a"); line != "" {
+			t.Errorf("cluster status still lists the retired member: %q", line)
+		}
+		// Again: nothing left to delete, and no error.
+		if code, stdout, stderr := runTool(ctx, t, bin, env, "cluster", "retire", "member-a"); code != 0 || !strings.Contains(stdout, "no device of its own") {
+			t.Fatalf("retiring member-a again: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		}
+		reply := w.askIn(w.chat, "after the retirement", func(m harness.Message) bool { return m.FinalBody == "echo: after the retirement" })
+		if !reply.Encrypted {
+			t.Error("the reply after member-a retired was sent in the clear")
+		}
+	})
+}
+
+// botDevices lists the bot's devices with keys, as u's client asks the
+// homeserver before sharing a room key.
+func botDevices(ctx context.Context, t *testing.T, u *harness.UserClient, bot id.UserID) []string {
+	t.Helper()
+	resp, err := u.Client().QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{bot: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for device := range resp.DeviceKeys[bot] {
+		out = append(out, device.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// cryptoAccountRows counts the crypto store's rows of Olm account.
+func cryptoAccountRows(ctx context.Context, t *testing.T, dsn, account string) int {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var n int
+	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM crypto_account WHERE account_id = $1)
+		+ (SELECT count(*) FROM crypto_olm_session WHERE account_id = $1)
+		+ (SELECT count(*) FROM crypto_megolm_inbound_session WHERE account_id = $1)
+		+ (SELECT count(*) FROM crypto_megolm_outbound_session WHERE account_id = $1)`, account).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
