@@ -19,6 +19,14 @@ import (
 // turn's last post carry none. A room whose holder stopped after the last
 // post but before the record said so finds the mark and stays silent.
 
+// streamFirst has the agent stream the reply's first words to room !r and
+// waits for the message that shows them.
+func (tt *testTree) streamFirst(turn *actortest.Turn, m actortest.Mark) {
+	tt.t.Helper()
+	turn.Emit(actortest.Text("first "))
+	tt.waitCall(m, "SendText", "!r", "first")
+}
+
 func TestOnlyAReplysLastPostIsMarked(t *testing.T) {
 	tests := []struct {
 		name string
@@ -28,13 +36,11 @@ func TestOnlyAReplysLastPostIsMarked(t *testing.T) {
 		lastMarked bool
 	}{
 		{"one post streamed, then its final edit", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
-			turn.Emit(actortest.Text("first "))
-			tt.waitCall(m, "SendText", "!r", "first")
+			tt.streamFirst(turn, m)
 			turn.Emit(actortest.Text("and last"), actortest.End(0))
 		}, true},
 		{"a reply whose end brings more parts", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
-			turn.Emit(actortest.Text("first "))
-			tt.waitCall(m, "SendText", "!r", "first")
+			tt.streamFirst(turn, m)
 			turn.Emit(actortest.Text(strings.Repeat("word ", 400)), actortest.End(0))
 		}, true},
 		// The post went out on the text, before the end came: nothing
@@ -67,8 +73,7 @@ func TestOnlyAReplysLastPostIsMarked(t *testing.T) {
 			release()
 		}, true},
 		{"a streaming edit that waited to be sent when the end came", func(tt *testTree, turn *actortest.Turn, m actortest.Mark) {
-			turn.Emit(actortest.Text("first "))
-			tt.waitCall(m, "SendText", "!r", "first")
+			tt.streamFirst(turn, m)
 			release := tt.Matrix.Block("EditText")
 			turn.Emit(actortest.Text("second"))
 			time.Sleep(3 * time.Second) // virtual: the edit's interval passes, not NotifyAfter
@@ -249,8 +254,7 @@ func TestTheLastPostWaitsForTheEndingRecord(t *testing.T) {
 		m := tt.mark()
 		asked := tt.say(alice, "!r", "go")
 		turn := tt.turn(tt.conn())
-		turn.Emit(actortest.Text("first "))
-		tt.waitCall(m, "SendText", "!r", "first")
+		tt.streamFirst(turn, m)
 		release := tt.Store.HoldRoomWrites()
 		turn.Emit(actortest.Text("and last"), actortest.End(0))
 		time.Sleep(time.Minute) // virtual: every edit interval passes
@@ -290,15 +294,13 @@ func TestTheEndingRecordNamesTheLastEdit(t *testing.T) {
 		run func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(method string)) (ending bool, lastEdit string)
 	}{
 		{"a short reply's final edit", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
-			turn.Emit(actortest.Text("first "))
-			tt.waitCall(m, "SendText", "!r", "first")
+			tt.streamFirst(turn, m)
 			hold("EditText")
 			turn.Emit(actortest.Text("and last"), actortest.End(0))
 			return true, "first and last"
 		}},
 		{"a streaming edit that waited to be sent when the end came", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
-			turn.Emit(actortest.Text("first "))
-			tt.waitCall(m, "SendText", "!r", "first")
+			tt.streamFirst(turn, m)
 			hold("EditText")
 			turn.Emit(actortest.Text("second"))
 			time.Sleep(3 * time.Second) // virtual: the edit's interval passes, not NotifyAfter
@@ -312,16 +314,14 @@ func TestTheEndingRecordNamesTheLastEdit(t *testing.T) {
 			return true, ""
 		}},
 		{"a long reply's answer in a new message", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
-			turn.Emit(actortest.Text("first "))
-			tt.waitCall(m, "SendText", "!r", "first")
+			tt.streamFirst(turn, m)
 			time.Sleep(time.Minute) // virtual: past NotifyAfter
 			hold("SendText")
 			turn.Emit(actortest.Text("and last"), actortest.End(0))
 			return true, ""
 		}},
 		{"the first of two parts of a long reply's answer", func(tt *testTree, turn *actortest.Turn, m actortest.Mark, hold func(string)) (bool, string) {
-			turn.Emit(actortest.Text("first "))
-			tt.waitCall(m, "SendText", "!r", "first")
+			tt.streamFirst(turn, m)
 			time.Sleep(time.Minute) // virtual: past NotifyAfter
 			hold("SendText")
 			turn.Emit(actortest.Text(strings.Repeat("word ", 400)), actortest.End(0))
@@ -385,8 +385,7 @@ func TestAReplyKeepsTheShapeItEndedWith(t *testing.T) {
 		m := tt.mark()
 		asked := tt.say(alice, "!r", "go")
 		turn := tt.turn(tt.conn())
-		turn.Emit(actortest.Text("first "))
-		tt.waitCall(m, "SendText", "!r", "first")
+		tt.streamFirst(turn, m)
 		release := tt.Matrix.Block("EditText")
 		defer release()
 		turn.Emit(actortest.Text("second"))
@@ -415,8 +414,7 @@ func TestACrashWhileTheLastEditIsOutMakesItAgain(t *testing.T) {
 		m := tt.mark()
 		asked := tt.say(alice, "!r", "go")
 		turn := tt.turn(tt.conn())
-		turn.Emit(actortest.Text("first "))
-		tt.waitCall(m, "SendText", "!r", "first")
+		tt.streamFirst(turn, m)
 		release := tt.Matrix.Block("EditText")
 		defer release()
 		turn.Emit(actortest.Text("and last"), actortest.End(0))

@@ -44,6 +44,7 @@ const (
 	routeKeysQuery      = "POST /_matrix/client/v3/keys/query"
 	routeKeysUpload     = "POST /_matrix/client/v3/keys/upload"
 	routePutDevice      = "PUT /_matrix/client/v3/devices/{device}"
+	routeDeleteDevice   = "DELETE /_matrix/client/v3/devices/{device}"
 	routeDownloadV1     = "GET /_matrix/client/v1/media/download/{server}/{id}"
 	routeDownloadV3     = "GET /_matrix/media/v3/download/{server}/{id}"
 	routeUpload         = "POST /_matrix/media/v3/upload"
@@ -124,6 +125,18 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 	route(routeKeysQuery, ok(`{"device_keys":{}}`))
 	route(routeKeysUpload, ok(`{"one_time_key_counts":{"signed_curve25519":50}}`))
 	route(routePutDevice, ok(`{}`))
+	route(routeDeleteDevice, func(w http.ResponseWriter, r *http.Request) {
+		// User-interactive authentication: asked for, then answered.
+		var body struct {
+			Auth json.RawMessage `json:"auth"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if len(body.Auth) == 0 {
+			writeJSON(w, http.StatusUnauthorized, `{"flows":[{"stages":["m.login.password"]}],"params":{},"session":"uia-1"}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, `{}`)
+	})
 	// The fake stores no media: downloads find nothing, uploads get one id.
 	notFound := func(w http.ResponseWriter, _ *http.Request) {
 		matrixError(w, http.StatusNotFound, "M_NOT_FOUND", "Not found")

@@ -43,6 +43,9 @@ type RetireOptions struct {
 
 // Retired says what RetireMember removed.
 type Retired struct {
+	// Found says the member had a stored session or keys: false for an
+	// id no member ever had (a typo), or one retired already.
+	Found bool
 	// DeviceID is the member's device, deleted from the homeserver; empty
 	// when it had none of its own (encryption or grains off).
 	DeviceID string
@@ -77,6 +80,7 @@ func RetireMember(ctx context.Context, store RetireStore, opts RetireOptions) (R
 	if err != nil {
 		return out, fmt.Errorf("failed to read member %s's session: %w", opts.Member, err)
 	}
+	out.Found = user != "" || device != ""
 	if device != "" {
 		if user != "" && user != opts.Creds.UserID {
 			return out, fmt.Errorf("failed to retire member %s: its device %s is %s's, the bot is %s", opts.Member, device, user, opts.Creds.UserID)
@@ -92,6 +96,7 @@ func RetireMember(ctx context.Context, store RetireStore, opts RetireOptions) (R
 			return out, err
 		}
 		out.CryptoRows = n
+		out.Found = out.Found || n > 0
 	}
 	for _, name := range []string{metaAccessToken, metaDeviceID, metaSessionUser} {
 		if err := store.DeleteMeta(ctx, sessionMeta(name, opts.Member)); err != nil && !errors.Is(err, actors.ErrNotFound) {
@@ -101,11 +106,21 @@ func RetireMember(ctx context.Context, store RetireStore, opts RetireOptions) (R
 	return out, nil
 }
 
+// passwordAuth answers user-interactive authentication with the password.
+type passwordAuth struct {
+	mautrix.BaseAuthData
+	Identifier mautrix.UserIdentifier `json:"identifier"`
+	Password   string                 `json:"password"`
+}
+
 // deleteDevice logs in with the password onto device (so that the request
 // needs no other device, and works whether or not the member's stored
 // token still does), then deletes it, answering the homeserver's
 // user-interactive authentication with the password. A device that is
-// gone already is no error.
+// gone already is no error. On a run after one that deleted the device
+// but failed later, the login makes the device again for a moment (a
+// homeserver makes a device a password login names): the users' clients
+// see the bot's device list change twice, and no key is shared with it.
 func deleteDevice(ctx context.Context, creds Credentials, member string, device id.DeviceID) error {
 	if creds.Password == "" {
 		return fmt.Errorf("%w: deleting member %s's device %s needs matrix.password", ErrLogin, member, device)
@@ -142,11 +157,17 @@ func deleteDevice(ctx context.Context, creds Credentials, member string, device 
 		if jerr := json.Unmarshal(content, &uia); jerr != nil || uia.Session == "" {
 			return fmt.Errorf("failed to delete device %s: the homeserver asked for no authentication it can be given: %w", device, err)
 		}
-		err = cli.DeleteDevice(ctx, device, &mautrix.ReqDeleteDevice[any]{Auth: &mautrix.ReqUIAuthLogin{
-			BaseAuthData: mautrix.BaseAuthData{Type: mautrix.AuthTypePassword, Session: uia.Session},
-			User:         creds.UserID,
-			Password:     creds.Password,
-		}})
+		_, err = cli.MakeFullRequest(ctx, mautrix.FullRequest{
+			Method: http.MethodDelete, URL: deviceURL,
+			RequestJSON: &mautrix.ReqDeleteDevice[passwordAuth]{Auth: passwordAuth{
+				BaseAuthData: mautrix.BaseAuthData{Type: mautrix.AuthTypePassword, Session: uia.Session},
+				Identifier:   mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: creds.UserID},
+				Password:     creds.Password,
+			}},
+			// The body holds the password: mautrix must not log it
+			// when the request fails.
+			SensitiveContent: true,
+		})
 	}
 	if err != nil && !errors.Is(err, mautrix.MNotFound) {
 		return fmt.Errorf("failed to delete device %s: %w", device, err)
@@ -157,8 +178,10 @@ func deleteDevice(ctx context.Context, creds Credentials, member string, device 
 // accountTables are the crypto store's tables keyed by account: the Olm
 // account, its sessions with the users' devices, the room keys it was
 // given and made, and its secrets (crypto_olm_message_hash goes with the
-// account, ON DELETE CASCADE). Device lists and room state are shared by
-// every member and stay.
+// account, ON DELETE CASCADE; crypto_megolm_outbound_session_shared, keyed
+// by the room keys it made, goes first). Device lists, room state and
+// crypto_message_index (keyed by a room key's session id, which every
+// member given that key shares) stay.
 var accountTables = []string{
 	"crypto_olm_session", "crypto_megolm_inbound_session", "crypto_megolm_outbound_session",
 	"crypto_secrets", "crypto_account",
@@ -185,6 +208,15 @@ func forgetCryptoAccount(ctx context.Context, dsn, account string) (int64, error
 		}
 		if !exists {
 			continue
+		}
+		if table == "crypto_megolm_outbound_session" {
+			res, err := tx.ExecContext(ctx, `DELETE FROM crypto_megolm_outbound_session_shared WHERE session_id IN
+				(SELECT session_id FROM crypto_megolm_outbound_session WHERE account_id = $1)`, account)
+			if err != nil {
+				return 0, fmt.Errorf("failed to forget the Olm account %s in crypto_megolm_outbound_session_shared: %w", account, err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE account_id = $1`, account)
 		if err != nil {

@@ -47,7 +47,7 @@ func cmdClusterRetire(ctx context.Context, args, env []string, stdout, stderr io
 	}
 	defer store.Close()
 	var retired matrix.Retired
-	err = store.Retire(ctx, member, func(ctx context.Context) error {
+	listed, err := store.Retire(ctx, member, func(ctx context.Context) error {
 		var rerr error
 		retired, rerr = matrix.RetireMember(ctx, store, matrix.RetireOptions{
 			Creds: matrix.Credentials{
@@ -70,11 +70,19 @@ func cmdClusterRetire(ctx context.Context, args, env []string, stdout, stderr io
 	case err != nil:
 		return failed(stderr, err)
 	}
-	if retired.DeviceID == "" {
+	switch {
+	case !listed && !retired.Found:
+		// A typo must not read as done while the real member's device
+		// goes on getting every room key.
+		fmt.Fprintf(stderr, "surfaces: no member %q: it is not in the member list and has no session or keys in the database (see `surfaces cluster status`)\n", member)
+		return exitFailed
+	case retired.DeviceID != "":
+		fmt.Fprintf(stdout, "retired member %s: deleted its device %s from %s (the users' clients stop sharing room keys with it) "+
+			"and %d rows of its keys from the database; it is off the member list\n", member, retired.DeviceID, cfg.Matrix.UserID, retired.CryptoRows)
+	case retired.CryptoRows > 0:
+		fmt.Fprintf(stdout, "retired member %s: it had no stored device; deleted %d rows of its keys from the database; it is off the member list\n", member, retired.CryptoRows)
+	default:
 		fmt.Fprintf(stdout, "retired member %s: it had no device of its own; it is off the member list\n", member)
-		return exitOK
 	}
-	fmt.Fprintf(stdout, "retired member %s: deleted its device %s from %s (the users' clients stop sharing room keys with it) "+
-		"and %d rows of its keys from the database; it is off the member list\n", member, retired.DeviceID, cfg.Matrix.UserID, retired.CryptoRows)
 	return exitOK
 }

@@ -25,7 +25,7 @@ func TestRetire(t *testing.T) {
 
 	ran := 0
 	count := func(context.Context) error { ran++; return nil }
-	if err := s.Retire(testContext(t), "a", count); !errors.Is(err, pgstore.ErrMemberTaken) {
+	if _, err := s.Retire(testContext(t), "a", count); !errors.Is(err, pgstore.ErrMemberTaken) {
 		t.Fatalf("retiring a running member: %v, want ErrMemberTaken", err)
 	}
 	if ran != 0 {
@@ -39,14 +39,14 @@ func TestRetire(t *testing.T) {
 		t.Fatalf("members %q, want %q", got, want)
 	}
 	failed := errors.New("the homeserver is down")
-	if err := s.Retire(testContext(t), "b", func(context.Context) error { return failed }); !errors.Is(err, failed) {
+	if _, err := s.Retire(testContext(t), "b", func(context.Context) error { return failed }); !errors.Is(err, failed) {
 		t.Fatalf("retiring with a failing clean-up: %v, want its error", err)
 	}
 	if got := statuses(t, s); !slices.Equal(got, want) {
 		t.Fatalf("after a failed retire: members %q, want %q", got, want)
 	}
-	if err := s.Retire(testContext(t), "b", count); err != nil {
-		t.Fatal(err)
+	if listed, err := s.Retire(testContext(t), "b", count); err != nil || !listed {
+		t.Fatalf("retiring b: listed %t, %v; want listed, no error", listed, err)
 	}
 	if ran != 1 {
 		t.Fatalf("the clean-up ran %d times, want 1", ran)
@@ -55,9 +55,13 @@ func TestRetire(t *testing.T) {
 		t.Fatalf("after retiring b: members %q, want %q", got, want)
 	}
 	// The lock was given back: b may join again (a new box under the old
-	// name), and retiring a member that never joined is no error.
+	// name). A member that left, or never joined, is not listed; its
+	// clean-up runs all the same (a member that left has its device).
 	join(t, s, "b")
-	if err := s.Retire(testContext(t), "c", count); err != nil {
-		t.Fatal(err)
+	if listed, err := s.Retire(testContext(t), "c", count); err != nil || listed {
+		t.Fatalf("retiring c, never listed: listed %t, %v; want not listed, no error", listed, err)
+	}
+	if ran != 2 {
+		t.Fatalf("the clean-up ran %d times, want 2", ran)
 	}
 }

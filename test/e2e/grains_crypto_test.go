@@ -149,9 +149,10 @@ func TestClusterGrainsEncrypted(t *testing.T) {
 		if line := statusLine(clusterStatus(t, w), "member-a"); line != "" {
 			t.Errorf("cluster status still lists the retired member: %q", line)
 		}
-		// Again: nothing left to delete, and no error.
-		if code, stdout, stderr := runTool(ctx, t, bin, env, "cluster", "retire", "member-a"); code != 0 || !strings.Contains(stdout, "no device of its own") {
-			t.Fatalf("retiring member-a again: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		// Again (or a typo): nothing is known of it, which must not read
+		// as done.
+		if code, stdout, stderr := runTool(ctx, t, bin, env, "cluster", "retire", "member-a"); code != 1 || !strings.Contains(stderr, `no member "member-a"`) {
+			t.Fatalf("retiring member-a again: exit %d\nstdout: %s\nstderr: %s; want 1 and a line saying there is no such member", code, stdout, stderr)
 		}
 		reply := w.askIn(w.chat, "after the retirement", func(m harness.Message) bool { return m.FinalBody == "echo: after the retirement" })
 		if !reply.Encrypted {
@@ -188,7 +189,9 @@ func cryptoAccountRows(ctx context.Context, t *testing.T, dsn, account string) i
 	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM crypto_account WHERE account_id = $1)
 		+ (SELECT count(*) FROM crypto_olm_session WHERE account_id = $1)
 		+ (SELECT count(*) FROM crypto_megolm_inbound_session WHERE account_id = $1)
-		+ (SELECT count(*) FROM crypto_megolm_outbound_session WHERE account_id = $1)`, account).Scan(&n)
+		+ (SELECT count(*) FROM crypto_megolm_outbound_session WHERE account_id = $1)
+		+ (SELECT count(*) FROM crypto_secrets WHERE account_id = $1)
+		+ (SELECT count(*) FROM crypto_olm_message_hash WHERE account_id = $1)`, account).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}

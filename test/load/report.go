@@ -183,15 +183,16 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 		rep.Members, rep.Chaos = r.cfg.Members, slices.Clone(c.events)
 		rep.TakeoverMS, rep.TakeoverReadyMS = ms(c.takeover), ms(c.ready)
 		c.mu.Unlock()
+		// The members' logs are read once: a line of a room that asked
+		// names the room.
+		asked := c.logLines("asking the homeserver whether", math.MaxInt)
 		for i := range r.turns {
 			t := &r.turns[i]
 			if !t.Cut || t.CutStamped <= CutAnswerWithin {
 				continue
 			}
 			rep.CutSlow++
-			t.CutAsked = slices.ContainsFunc(c.logLines(t.Room, math.MaxInt), func(l string) bool {
-				return strings.Contains(l, "asking the homeserver whether")
-			})
+			t.CutAsked = slices.ContainsFunc(asked, func(l string) bool { return strings.Contains(l, t.Room) })
 			if t.CutAsked {
 				rep.CutSlowAsked++
 			}
