@@ -198,6 +198,28 @@ func TestStreamingEditsAreThrottledAndFinalIsComplete(t *testing.T) {
 	})
 }
 
+// TestAnAnswerSentAtOnceIsPostedWhole: the chunks and the end an agent
+// sent together go out as one message, not its first words and an edit a
+// moment later (a streaming agent's first words still go out alone, at
+// once: TestStreamingEditsAreThrottledAndFinalIsComplete).
+func TestAnAnswerSentAtOnceIsPostedWhole(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{})
+		tt.Agents.Script = func(actors.UserMessage) []actors.AgentEvent {
+			return []actors.AgentEvent{actortest.Text("all "), actortest.Text("at "), actortest.Text("once"), actortest.End(0)}
+		}
+		tt.addRoom(alice, "!r", "1")
+		m := tt.mark()
+		tt.say(alice, "!r", "go")
+		tt.turnEnded("!r")
+		synctest.Wait()
+		posts := tt.Matrix.CallsSince(m, "SendText", "EditText")
+		if len(posts) != 1 || posts[0].Method != "SendText" || posts[0].Text != "all at once" {
+			t.Fatalf("posts %+v, want one message with the whole answer", posts)
+		}
+	})
+}
+
 func TestAgentFailuresBecomeNoticesAndTheNextMessageWorks(t *testing.T) {
 	tests := []struct {
 		name   string

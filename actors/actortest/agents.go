@@ -176,7 +176,16 @@ func (c *Conn) Turn(ctx context.Context, msg actors.UserMessage) (<-chan actors.
 		events := c.script(msg)
 		t := &Turn{Msg: msg, conn: c, events: make(chan actors.AgentEvent, len(events)+1)}
 		c.current = t
-		go t.Emit(events...)
+		// The whole script is queued before the turn is read, as from an
+		// agent that has its answer at once.
+		for _, ev := range events {
+			t.events <- ev
+			if ev.Terminal() {
+				c.current = nil
+				close(t.events)
+				break
+			}
+		}
 		return t.events, nil
 	}
 	t := &Turn{Msg: msg, conn: c, events: make(chan actors.AgentEvent, 256)}

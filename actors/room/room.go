@@ -283,6 +283,8 @@ func (a *roomActor) handle(c actor.Context, msg any) {
 		a.dialed(c, m)
 	case *agentEventArrived:
 		a.agentEvent(c, m)
+	case *agentEventsArrived:
+		a.agentEvents(c, m)
 	case *replyOpDone:
 		a.replyOpDone(c, m)
 	case *editTick:
