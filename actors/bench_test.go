@@ -91,8 +91,10 @@ func (bt *benchTree) send(room string, i int) {
 }
 
 // BenchmarkTurn20Chunks measures one turn of 20 chunks through the room
-// actor's pipeline (queue, agent events, streaming view, Matrix send and
-// final edit, record save), one turn at a time in one room.
+// actor's pipeline (queue, agent events, streaming view, Matrix send,
+// record saves), one turn at a time in one room. The fake agent queues
+// its 20 chunks and end at once, so they are taken as one batch and the
+// reply is one message, no edit (takeQueued).
 func BenchmarkTurn20Chunks(b *testing.B) {
 	bt := newBenchTree(b, 20)
 	room := bt.addRooms(b, 1)[0]

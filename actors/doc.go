@@ -67,8 +67,10 @@
 //     it to the room (toRoom) as a StartTurn; room/room.go (handle,
 //     takenBefore, enqueue) takes it once and queues it.
 //   - A turn and its reply: room/turn.go (startNextTurn, dialed,
-//     turnRecorded, sendTurn, agentEvent, pump, finishTurn): the turn is
-//     recorded (TurnInFlight) before the agent gets it; room/reply.go
+//     turnRecorded, sendTurn, pump, finishTurn): the turn is recorded
+//     (TurnInFlight) before the agent gets it; room/events.go (takeQueued,
+//     agentEvents, applyAgentEvent) takes the agent's events that arrived
+//     together in one go; room/reply.go
 //     (replyView, splitText) lays out the reply; room/typing.go
 //     (typingLatch); the agent side is ../agents/conn.go (Turn).
 //   - A turn cut by a restart: room/cut.go (recordEnding, lastEdit,
@@ -87,7 +89,7 @@
 //   - Files: room/files.go (stageFile, fileStagedDone, removeStaged,
 //     quotaWriter) into ../workspace/files.go (Receive); user/quota.go
 //     (stagedQuota) bounds them per user; the agent's files go out from
-//     room/turn.go (agentEvent).
+//     room/events.go (applyAgentEvent).
 //   - Acks: ack.go (Ack, AckOf, Took); a room acks with the record write
 //     (room/room.go save, saved; room/commandacks.go commandDone), a user
 //     actor when it decided (user/user.go handle); a failed write holds them

@@ -176,6 +176,10 @@ func TestStreamingEditsAreThrottledAndFinalIsComplete(t *testing.T) {
 		if len(sends) != 1 {
 			t.Fatalf("%d sends, want 1", len(sends))
 		}
+		// The first words went out alone, at once, not held for more.
+		if sends[0].Text != "w0 " {
+			t.Fatalf("the reply's first message says %q, want the first chunk alone", sends[0].Text)
+		}
 		// 4 s of streaming at one edit per second: a handful, not one per chunk.
 		if len(edits) < 2 || len(edits) > 7 {
 			t.Fatalf("%d edits for 40 chunks over 4 s, want 2..7", len(edits))

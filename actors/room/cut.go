@@ -23,7 +23,8 @@ import (
 // record says so (InFlightTurn.Ending, written and landed first: one more
 // record write a turn, on the way to the final text only) and names that
 // post when it is an edit (InFlightTurn.LastEdit), as it is for every reply
-// shorter than NotifyAfter without files. A room that starts with such a
+// shorter than NotifyAfter without files but one posted whole (an answer
+// the agent sent at once, see takeQueued). A room that starts with such a
 // turn makes the edit again, marked: an edit doubles nothing, so the reply
 // is whole whether or not the first one landed, and the user is told
 // nothing. The write waits for the last post to be known (the posts before
