@@ -653,7 +653,8 @@ func readReceiptsShowWhatWasPickedUp(t *testing.T, w *world) {
 // An answer that took longer than streaming.notify_after arrives as a new
 // m.text message (which a default push-rule set notifies on) whose body is
 // the answer; its streamed preview becomes a pointer, so the text is in the
-// timeline once. A short answer stays one message with its edits.
+// timeline once. A short answer that streams stays one message with its
+// edits.
 func TestLongAnswerArrivesAsANewMessage(t *testing.T) {
 	w := newWorldWith(t, harness.StackOptions{Users: []string{"alice"},
 		BotEnv: []string{"SURFACES_STREAMING_NOTIFY_AFTER=2s"}}, "alice")
@@ -681,9 +682,11 @@ func TestLongAnswerArrivesAsANewMessage(t *testing.T) {
 	if previews != 1 {
 		t.Fatalf("%d previews, want one", previews)
 	}
-	short := w.ask("hello", func(m harness.Message) bool { return m.FinalBody == "echo: hello" })
+	short := w.ask("/slow 2", func(m harness.Message) bool {
+		return m.MsgType == event.MsgText && strings.TrimSpace(m.FinalBody) == "chunk 1 chunk 2"
+	})
 	if !short.IsEdited() {
-		t.Fatal("a short answer should stream as one message with edits")
+		t.Fatal("a short answer that streams should be one message with edits")
 	}
 }
 
