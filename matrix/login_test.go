@@ -18,6 +18,21 @@ const (
 // wantAuthReq is one request of a login, with its Authorization header.
 type wantAuthReq struct{ method, path, body, auth string }
 
+// wantAuthRequests checks that got are the requests want, in order, each
+// with its Authorization header.
+func wantAuthRequests(t *testing.T, got []recorded, want []wantAuthReq) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("homeserver got %d requests, want %d: %v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		wantRequest(t, got[i], w.method, w.path, w.body)
+		if got[i].Auth != w.auth {
+			t.Fatalf("%s %s sent Authorization %q, want %q", w.method, w.path, got[i].Auth, w.auth)
+		}
+	}
+}
+
 // storedSession is the meta a password login leaves in the store.
 func storedSession(user, token, device string) map[string]string {
 	return map[string]string{metaSessionUser: user, metaAccessToken: token, metaDeviceID: device}
@@ -187,16 +202,7 @@ func TestConnectSessions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Connect: %v", err)
 			}
-			reqs := hs.requests()
-			if len(reqs) != len(tc.reqs) {
-				t.Fatalf("homeserver got %d requests, want %d: %v", len(reqs), len(tc.reqs), reqs)
-			}
-			for i, w := range tc.reqs {
-				wantRequest(t, reqs[i], w.method, w.path, w.body)
-				if reqs[i].Auth != w.auth {
-					t.Fatalf("%s %s sent Authorization %q, want %q", w.method, w.path, reqs[i].Auth, w.auth)
-				}
-			}
+			wantAuthRequests(t, hs.requests(), tc.reqs)
 			if c.UserID() != botID || c.DeviceID() != tc.wantDevice {
 				t.Fatalf("session %s on %s, want %s on %s", c.UserID(), c.DeviceID(), botID, tc.wantDevice)
 			}
@@ -211,7 +217,7 @@ func TestConnectSessions(t *testing.T) {
 			if err := c.JoinRoom(testContext(t), "!r:hs.test"); err != nil {
 				t.Fatal(err)
 			}
-			reqs = hs.requests()
+			reqs := hs.requests()
 			if got := reqs[len(reqs)-1].Auth; got != "Bearer "+tc.wantToken {
 				t.Fatalf("a request after Connect sent Authorization %q, want the session's %q", got, tc.wantToken)
 			}

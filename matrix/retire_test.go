@@ -106,16 +106,7 @@ func TestRetireMember(t *testing.T) {
 			if tc.wantErr == "" && got != tc.want {
 				t.Fatalf("RetireMember = %+v, want %+v", got, tc.want)
 			}
-			reqs := hs.requests()
-			if len(reqs) != len(tc.reqs) {
-				t.Fatalf("homeserver got %d requests, want %d: %v", len(reqs), len(tc.reqs), reqs)
-			}
-			for i, w := range tc.reqs {
-				wantRequest(t, reqs[i], w.method, w.path, w.body)
-				if reqs[i].Auth != w.auth {
-					t.Fatalf("%s %s sent Authorization %q, want %q", w.method, w.path, reqs[i].Auth, w.auth)
-				}
-			}
+			wantAuthRequests(t, hs.requests(), tc.reqs)
 			if !maps.Equal(store.meta, tc.wantStored) {
 				t.Fatalf("stored %v, want %v", store.meta, tc.wantStored)
 			}

@@ -86,6 +86,31 @@ func (s *Store) Join(ctx context.Context, id string, info MemberInfo) (*Member, 
 	if id == "" || len(id) > maxMemberID {
 		return nil, fmt.Errorf("failed to join the cluster: member id %q: empty or longer than %d bytes", id, maxMemberID)
 	}
+	conn, err := s.holdMember(ctx, id)
+	if err == nil {
+		_, err = conn.Exec(ctx, `INSERT INTO members (member_id, host, pid, joined_at) VALUES ($1, $2, $3, now())
+			ON CONFLICT (member_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, joined_at = excluded.joined_at`,
+			id, info.Host, info.PID)
+	}
+	if err != nil {
+		if conn != nil {
+			closeSession(ctx, conn)
+		}
+		return nil, fmt.Errorf("failed to join the cluster: %w", err)
+	}
+	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m := &Member{id: id, conn: conn, lost: make(chan struct{}), stop: stop, done: make(chan struct{})}
+	go m.watch(watchCtx)
+	return m, nil
+}
+
+// holdMember takes a connection out of the pool and, on it, member id's
+// advisory lock and the shared-use lock, trying again for Options.LockWait
+// (a member killed a moment ago holds its lock until PostgreSQL notices).
+// It fails with ErrMemberTaken while a running process is that member and
+// ErrLocked while a tool holds the database; on an error the locks and the
+// connection are given back, and conn is nil. Join and Retire hold them.
+func (s *Store) holdMember(ctx context.Context, id string) (*pgx.Conn, error) {
 	var conn *pgx.Conn
 	err := s.do(ctx, func(ctx context.Context) error {
 		pooled, err := s.pool.Acquire(ctx)
@@ -96,7 +121,7 @@ func (s *Store) Join(ctx context.Context, id string, info MemberInfo) (*Member, 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("failed to join the cluster: %w", err)
+		return nil, err
 	}
 	var own, shared bool
 	_, err = whileRefused(ctx, s.lockWait, func() (bool, error) {
@@ -115,18 +140,10 @@ func (s *Store) Join(ctx context.Context, id string, info MemberInfo) (*Member, 
 	case !shared:
 		err = ErrLocked
 	default:
-		_, err = conn.Exec(ctx, `INSERT INTO members (member_id, host, pid, joined_at) VALUES ($1, $2, $3, now())
-			ON CONFLICT (member_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, joined_at = excluded.joined_at`,
-			id, info.Host, info.PID)
+		return conn, nil
 	}
-	if err != nil {
-		closeSession(ctx, conn)
-		return nil, fmt.Errorf("failed to join the cluster: %w", err)
-	}
-	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Member{id: id, conn: conn, lost: make(chan struct{}), stop: stop, done: make(chan struct{})}
-	go m.watch(watchCtx)
-	return m, nil
+	closeSession(ctx, conn)
+	return nil, err
 }
 
 // ID is the member's id.
