@@ -53,7 +53,7 @@ func (a *roomActor) agentEvents(c actor.Context, m *agentEventsArrived) {
 			a.pump(c)
 			applied = false
 		}
-		applied = a.applyAgentEvent(c, &agentEventArrived{turnID: m.turnID, event: ev}) || applied
+		applied = a.applyAgentEvent(c, m.turnID, ev) || applied
 	}
 	if applied {
 		a.pump(c)
@@ -69,20 +69,19 @@ func postsOfItsOwn(ev actors.AgentEvent) bool {
 // agentEvent applies one event of the turn (a failure the room saw
 // itself, such as a refused turn), then moves the reply.
 func (a *roomActor) agentEvent(c actor.Context, m *agentEventArrived) {
-	if a.applyAgentEvent(c, m) {
+	if a.applyAgentEvent(c, m.turnID, m.event) {
 		a.pump(c)
 	}
 }
 
-// applyAgentEvent takes one of the agent's events into the turn and
-// reports whether it did.
-func (a *roomActor) applyAgentEvent(c actor.Context, m *agentEventArrived) bool {
-	a.stoppedTurnOver(c, m)
+// applyAgentEvent takes ev, an event of the turn turnID, into the turn
+// and reports whether it did.
+func (a *roomActor) applyAgentEvent(c actor.Context, turnID uint64, ev actors.AgentEvent) bool {
+	a.stoppedTurnOver(c, turnID, ev)
 	t := a.turn
-	if t == nil || t.id != m.turnID || t.ended {
+	if t == nil || t.id != turnID || t.ended {
 		return false
 	}
-	ev := m.event
 	cat := a.deps.Catalog
 	switch ev.Kind {
 	case actors.AgentTextChunk:

@@ -85,8 +85,8 @@ func (a *roomActor) cancelGraceOverDone(c actor.Context, m *cancelGraceOver) {
 
 // stoppedTurnOver is called with every event of a turn the user stopped: a
 // terminal one means the agent's side is over and the connection is free.
-func (a *roomActor) stoppedTurnOver(c actor.Context, m *agentEventArrived) {
-	if a.stopping == m.turnID && m.event.Terminal() {
+func (a *roomActor) stoppedTurnOver(c actor.Context, turnID uint64, ev actors.AgentEvent) {
+	if a.stopping == turnID && ev.Terminal() {
 		a.endStopping(c, false)
 	}
 }
