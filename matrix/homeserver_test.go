@@ -48,6 +48,8 @@ const (
 	routeDownloadV1     = "GET /_matrix/client/v1/media/download/{server}/{id}"
 	routeDownloadV3     = "GET /_matrix/media/v3/download/{server}/{id}"
 	routeUpload         = "POST /_matrix/media/v3/upload"
+	routeGetPushRule    = "GET /_matrix/client/v3/pushrules/global/override/{rule}/enabled"
+	routePutPushRule    = "PUT /_matrix/client/v3/pushrules/global/override/{rule}/enabled"
 )
 
 // recorded is one request the fake homeserver received.
@@ -144,6 +146,9 @@ func newTestHomeserver(t *testing.T) *testHomeserver {
 	route(routeDownloadV1, notFound)
 	route(routeDownloadV3, notFound)
 	route(routeUpload, ok(`{"content_uri":"mxc://hs.test/uploaded"}`))
+	// A new account's master rule is off.
+	route(routeGetPushRule, ok(`{"enabled":false}`))
+	route(routePutPushRule, ok(`{}`))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		matrixError(w, http.StatusNotFound, "M_UNRECOGNIZED", "not served by the fake homeserver")
 	})

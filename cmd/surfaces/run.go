@@ -211,6 +211,11 @@ func runBot(ctx context.Context, cfg *config.Config, operator io.Writer) error {
 			log.Warn().Err(err).Msg("failed to set the bot's display name")
 		}
 	}
+	if err := mx.SilenceOwnNotifications(ctx); err != nil {
+		// A homeserver that refuses it costs its own work per message,
+		// nothing a user sees.
+		log.Warn().Err(err).Msg("failed to turn the bot's own push notifications off")
+	}
 
 	system := actors.NewActorSystem(*log)
 	// Subscribed before the tree exists, so the event cannot be missed.

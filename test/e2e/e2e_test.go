@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -648,6 +649,39 @@ func readReceiptsShowWhatWasPickedUp(t *testing.T, w *world) {
 		t.Fatalf("the last waiting message was never marked read: %v", err)
 	}
 	w.ask("done?", func(m harness.Message) bool { return m.FinalBody == "echo: done?" })
+	botKeepsNoNotifications(t, w)
+}
+
+// botKeepsNoNotifications checks that the homeserver stored no push
+// notification for the bot of its users' messages: the bot turned its own
+// notifications off (matrix.SilenceOwnNotifications), which spares the
+// homeserver a write or more between each message and its reply.
+func botKeepsNoNotifications(t *testing.T, w *world) {
+	t.Helper()
+	ctx, cancel := w.wait()
+	defer cancel()
+	bot, err := w.stack.BotAccount(ctx, t.Cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes struct {
+		Notifications []json.RawMessage `json:"notifications"`
+	}
+	if _, err := bot.MakeRequest(ctx, http.MethodGet, bot.BuildClientURL("v3", "notifications"), nil, &notes); err != nil {
+		t.Fatalf("read the bot's notifications: %v", err)
+	}
+	if n := len(notes.Notifications); n > 0 {
+		t.Fatalf("the homeserver keeps %d notifications for the bot, want none: %s", n, notes.Notifications[0])
+	}
+	var rule struct {
+		Enabled bool `json:"enabled"`
+	}
+	if _, err := bot.MakeRequest(ctx, http.MethodGet, bot.BuildClientURL("v3", "pushrules", "global", "override", ".m.rule.master", "enabled"), nil, &rule); err != nil {
+		t.Fatalf("read the bot's master push rule: %v", err)
+	}
+	if !rule.Enabled {
+		t.Fatal("the bot's master push rule is off: the homeserver notifies the bot of every message")
+	}
 }
 
 // An answer that took longer than streaming.notify_after arrives as a new
