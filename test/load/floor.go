@@ -14,15 +14,19 @@ import (
 
 // floor is two users messaging each other on the same homeserver while the
 // load runs: how long a message takes from one person to another there is
-// the floor a relay (one hop in, one hop out) is measured against.
+// the floor a relay (one hop in, one hop out) is measured against. b also
+// answers each message the moment its sync shows it, as the barest relay
+// would (no agent, no disk, no work): a's wait for that answer is the
+// relay floor, what any bot on this homeserver would take at best.
 type floor struct {
 	a, b *harness.UserClient
 	room id.RoomID
 	// rooms are the rooms of bursts (addRooms), room first.
 	rooms []id.RoomID
 
-	mu   sync.Mutex
-	took []time.Duration
+	mu    sync.Mutex
+	took  []time.Duration
+	relay []time.Duration
 }
 
 func newFloor(ctx context.Context, stack *harness.Stack) (*floor, error) {
@@ -65,8 +69,22 @@ func (f *floor) run(ctx context.Context, pace time.Duration) {
 		if err != nil {
 			return
 		}
+		took := time.Since(start)
+		answer := fmt.Sprintf("floor answer %d", i)
+		if _, err := f.b.SendText(ctx, f.room, answer); err != nil {
+			return
+		}
+		wait, cancel = context.WithTimeout(ctx, time.Minute)
+		_, err = f.a.WaitMessage(wait, f.room, func(m harness.Message) bool {
+			return m.MsgType == event.MsgText && m.Body == answer
+		})
+		cancel()
+		if err != nil {
+			return
+		}
 		f.mu.Lock()
-		f.took = append(f.took, time.Since(start))
+		f.took = append(f.took, took)
+		f.relay = append(f.relay, time.Since(start))
 		f.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -79,6 +97,13 @@ func (f *floor) latencies() []time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]time.Duration(nil), f.took...)
+}
+
+// relayed is the relay floor's samples: a's message to b's answer seen.
+func (f *floor) relayed() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.relay...)
 }
 
 func (f *floor) close() {

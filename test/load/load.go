@@ -387,7 +387,7 @@ func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
 			}
 		}
 	}
-	return r.report(elapsed, before, after, floor.latencies(), doubled), nil
+	return r.report(elapsed, before, after, floor.latencies(), floor.relayed(), doubled), nil
 }
 
 // run is the state of one load run.

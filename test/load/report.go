@@ -36,6 +36,12 @@ type Report struct {
 	// RatioP50 and RatioP95 are FirstVisible over Floor.
 	RatioP50 float64 `json:"ratio_p50"`
 	RatioP95 float64 `json:"ratio_p95"`
+	// RelayFloor is a message to another user and that user's answer,
+	// sent the moment their sync showed the message, seen: the barest
+	// relay on the same homeserver in the same window. RelayRatioP50 is
+	// FirstVisible over it: what the bot adds to what any relay takes.
+	RelayFloor    Quantiles `json:"relay_floor_ms"`
+	RelayRatioP50 float64   `json:"relay_ratio_p50"`
 	// BurstLast and FloorBurst are the bursts (Config.Burst): the last
 	// first reply of each user's burst, and the last message of each same
 	// burst between two users; BurstRatioP50 is the one over the other.
@@ -111,7 +117,7 @@ type Quantiles struct {
 	Max float64 `json:"max"`
 }
 
-func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time.Duration, doubled int) *Report {
+func (r *run) report(elapsed time.Duration, before, after snapshot, floor, relay []time.Duration, doubled int) *Report {
 	if after.pid != before.pid {
 		// Another member took the ingress over: its counters and CPU
 		// started with it.
@@ -132,7 +138,7 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	rep := &Report{
 		Homeserver: homeserver,
 		Users:      r.cfg.Users, Rooms: r.cfg.Rooms, Turns: r.cfg.Turns, StreamS: r.cfg.Stream.Seconds(),
-		Seconds: elapsed.Seconds(), Floor: quantiles(floor), Doubled: doubled, TurnDetails: r.turns,
+		Seconds: elapsed.Seconds(), Floor: quantiles(floor), RelayFloor: quantiles(relay), Doubled: doubled, TurnDetails: r.turns,
 		Stages: stageMedians(before, after), Onboarded: quantiles(r.onboarded),
 		Activation: histogramQuantiles(after, "surfaces_room_activation_seconds"),
 	}
@@ -164,6 +170,9 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor []time
 	}
 	if rep.Floor.P50 > 0 {
 		rep.RatioP50, rep.RatioP95 = rep.FirstVisible.P50/rep.Floor.P50, rep.FirstVisible.P95/rep.Floor.P95
+	}
+	if rep.RelayFloor.P50 > 0 {
+		rep.RelayRatioP50 = rep.FirstVisible.P50 / rep.RelayFloor.P50
 	}
 	if r.cfg.Burst {
 		rep.BurstLast, rep.FloorBurst = quantiles(r.burstLast), quantiles(r.floorBursts)
@@ -291,6 +300,10 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintf(tw, "first visible reply\t%s\n", q(rep.FirstVisible))
 	fmt.Fprintf(tw, "floor (user to user)\t%s\n", q(rep.Floor))
 	fmt.Fprintf(tw, "ratio to the floor\tp50 %.2f ×, p95 %.2f ×\n", rep.RatioP50, rep.RatioP95)
+	if rep.RelayFloor.N > 0 {
+		fmt.Fprintf(tw, "relay floor (to a user and back)\t%s\n", q(rep.RelayFloor))
+		fmt.Fprintf(tw, "ratio to the relay floor\tp50 %.2f ×\n", rep.RelayRatioP50)
+	}
 	if rep.BurstLast.N > 0 {
 		fmt.Fprintf(tw, "last first reply of a burst\t%s\n", q(rep.BurstLast))
 		fmt.Fprintf(tw, "the same burst user to user\t%s\n", q(rep.FloorBurst))
