@@ -229,6 +229,11 @@ type TurnStages struct {
 	AgentReady time.Duration
 	// FirstChunk: the agent's first text arrived.
 	FirstChunk time.Duration
+	// FirstSent: the reply's first message went to the homeserver. Up to
+	// it the time is the bot's (after FirstChunk: the turn's ending
+	// record, when the first message is also the last; a post waiting its
+	// turn); from it to FirstVisible, the homeserver's answer.
+	FirstSent time.Duration
 	// FirstVisible: the homeserver accepted the reply's first message,
 	// which the user sees.
 	FirstVisible time.Duration

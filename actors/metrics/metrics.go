@@ -240,6 +240,7 @@ const (
 	stageRecorded     = "recorded"
 	stageAgentReady   = "agent_ready"
 	stageFirstChunk   = "first_chunk"
+	stageFirstSent    = "first_sent"
 	stageFirstVisible = "first_visible"
 	stageFinal        = "final"
 )
@@ -256,7 +257,7 @@ func (m *Metrics) observeStages(s actors.TurnStages) {
 		name string
 		d    time.Duration
 	}{{stageRecorded, s.Recorded}, {stageAgentReady, s.AgentReady}, {stageFirstChunk, s.FirstChunk},
-		{stageFirstVisible, s.FirstVisible}, {stageFinal, s.Final}} {
+		{stageFirstSent, s.FirstSent}, {stageFirstVisible, s.FirstVisible}, {stageFinal, s.Final}} {
 		if st.d > 0 {
 			m.stages.WithLabelValues(st.name).Observe(st.d.Seconds())
 		}

@@ -10,7 +10,7 @@ import (
 // stageClock holds when a turn's stages ended (TurnStages); a zero time is
 // a stage the turn did not reach.
 type stageClock struct {
-	received, taken, recorded, agentReady, firstChunk, firstVisible, final time.Time
+	received, taken, recorded, agentReady, firstChunk, firstSent, firstVisible, final time.Time
 }
 
 // stages is the clock as durations from received.
@@ -23,7 +23,8 @@ func (k stageClock) stages() actors.TurnStages {
 	}
 	return actors.TurnStages{
 		Taken: since(k.taken), Recorded: since(k.recorded), AgentReady: since(k.agentReady),
-		FirstChunk: since(k.firstChunk), FirstVisible: since(k.firstVisible), Final: since(k.final),
+		FirstChunk: since(k.firstChunk), FirstSent: since(k.firstSent), FirstVisible: since(k.firstVisible),
+		Final: since(k.final),
 	}
 }
 
@@ -32,5 +33,6 @@ func logDict(s actors.TurnStages) *zerolog.Event {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	return zerolog.Dict().Float64("taken", ms(s.Taken)).Float64("recorded", ms(s.Recorded)).
 		Float64("agent_ready", ms(s.AgentReady)).Float64("first_chunk", ms(s.FirstChunk)).
-		Float64("first_visible", ms(s.FirstVisible)).Float64("final", ms(s.Final))
+		Float64("first_sent", ms(s.FirstSent)).Float64("first_visible", ms(s.FirstVisible)).
+		Float64("final", ms(s.Final))
 }

@@ -420,6 +420,9 @@ func (a *roomActor) pump(c actor.Context) {
 		t.edits++
 	}
 	t.opInFlight, t.inFlight, t.lastOpAt = true, op, time.Now()
+	if !op.edit && op.file == "" && t.clock.firstSent.IsZero() {
+		t.clock.firstSent = t.lastOpAt
+	}
 	matrix, roomID, id := a.deps.Matrix, a.roomID, t.id
 	if op.file != "" {
 		a.sendFile(c, t, op)

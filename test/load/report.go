@@ -331,7 +331,7 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintf(tw, "bot\tpeak RSS %.0f MiB, %.1f CPU s in %.0f s\n", rep.BotPeakRSSMiB, rep.BotCPUSeconds, rep.Seconds)
 	fmt.Fprintf(tw, "homeserver\t%.1f CPU s\n", rep.HSCPUSeconds)
 	var stages []string
-	for _, s := range []string{"taken", "recorded", "agent_ready", "first_chunk", "first_visible", "final"} {
+	for _, s := range []string{"taken", "recorded", "agent_ready", "first_chunk", "first_sent", "first_visible", "final"} {
 		if v, ok := rep.Stages[s]; ok {
 			stages = append(stages, fmt.Sprintf("%s %.1f", s, v))
 		}
