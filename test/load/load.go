@@ -328,6 +328,7 @@ func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
 	}
 	defer floor.close()
 
+	r.logsFrom = markLogs(stack.BotLogs)
 	before, err := r.sample()
 	if err != nil {
 		return nil, err
@@ -392,7 +393,9 @@ func drive(ctx context.Context, cfg Config, st *started) (*Report, error) {
 
 // run is the state of one load run.
 type run struct {
-	cfg      Config
+	cfg Config
+	// logsFrom is where the bot's logs ended as the run began.
+	logsFrom logMark
 	stack    *harness.Stack
 	db       *harness.Postgres // nil on SQLite
 	cluster  *cluster          // nil unless Config.Members

@@ -1,7 +1,11 @@
 package load
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -239,4 +243,72 @@ func quantiles(ds []time.Duration) Quantiles {
 		return ms(sorted[max(i, 0)])
 	}
 	return Quantiles{N: len(sorted), P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: ms(sorted[len(sorted)-1])}
+}
+
+// logMark is where each of the bot's logs ended when a run began, so that
+// the run reads only its own turns.
+type logMark map[string]int64
+
+func markLogs(paths []string) logMark {
+	m := logMark{}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			m[p] = fi.Size()
+		}
+	}
+	return m
+}
+
+// logStageMedians is the median of each stage, in ms, over the "turn
+// ended" lines the bot logged past from in the logs at paths: exact, where
+// the histogram's doubling buckets give a median only to within its
+// bucket (16–32 ms for a first visible reply). A stage a turn did not
+// reach (0) is left out, as the histogram leaves it out; taken, which is
+// observed for every turn, is not. Nil when no turn ended.
+func logStageMedians(paths []string, from logMark) map[string]float64 {
+	samples := map[string][]float64{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if _, err := f.Seek(from[p], io.SeekStart); err != nil {
+			_ = f.Close()
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			if !bytes.Contains(line, []byte(`"message":"turn ended"`)) {
+				continue
+			}
+			var entry struct {
+				Stages map[string]float64 `json:"stages_ms"`
+			}
+			if json.Unmarshal(line, &entry) != nil || entry.Stages == nil {
+				continue
+			}
+			for stage, ms := range entry.Stages {
+				if ms > 0 || stage == "taken" {
+					samples[stage] = append(samples[stage], ms)
+				}
+			}
+		}
+		_ = f.Close()
+	}
+	if len(samples) == 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for stage, v := range samples {
+		slices.Sort(v)
+		n := len(v)
+		if n%2 == 1 {
+			out[stage] = v[n/2]
+		} else {
+			out[stage] = (v[n/2-1] + v[n/2]) / 2
+		}
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package load
 
 import (
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,5 +50,43 @@ surfaces_room_activation_seconds_count 100
 	}
 	if q := histogramQuantiles(s, "surfaces_room_activation_seconds"); q.N != 100 {
 		t.Fatalf("n = %d, want 100", q.N)
+	}
+}
+
+// The stage medians come from the turns the bot logged during the run:
+// exact, a run's own (a log's earlier lines are skipped), a stage a turn
+// did not reach left out but taken kept at 0.
+func TestLogStageMedians(t *testing.T) {
+	dir := t.TempDir()
+	line := func(stages string) string {
+		return `{"level":"info","turn_id":1,"stages_ms":{` + stages + `},"time":"2026-12-08T01:17:28Z","message":"turn ended"}` + "\n"
+	}
+	earlier := line(`"taken":900,"first_visible":900`)
+	a := filepath.Join(dir, "surfaces-1.log")
+	b := filepath.Join(dir, "surfaces-2.log")
+	if err := os.WriteFile(a, []byte(earlier), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	from := markLogs([]string{a, b})
+	appendTo := func(p, s string) {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	}
+	appendTo(a, line(`"taken":0,"recorded":3.5,"first_visible":20`)+`{"message":"turn started"}`+"\n")
+	appendTo(a, line(`"taken":1,"recorded":2.5,"first_visible":0`))
+	appendTo(b, line(`"taken":2,"recorded":4.5,"first_visible":30`)+"not json\n")
+	got := logStageMedians([]string{a, b}, from)
+	want := map[string]float64{"taken": 1, "recorded": 3.5, "first_visible": 25}
+	if !maps.Equal(got, want) {
+		t.Fatalf("medians %v, want %v", got, want)
+	}
+	if got := logStageMedians([]string{a, b}, markLogs([]string{a, b})); got != nil {
+		t.Fatalf("no turn since the mark: %v, want nil", got)
 	}
 }

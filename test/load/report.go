@@ -62,9 +62,11 @@ type Report struct {
 	BotPeakRSSMiB float64 `json:"bot_peak_rss_mib"`
 	BotCPUSeconds float64 `json:"bot_cpu_seconds"`
 	HSCPUSeconds  float64 `json:"homeserver_cpu_seconds"`
-	// Stages are the medians of surfaces_turn_stage_seconds over the
-	// run, in ms.
-	Stages map[string]float64 `json:"stage_medians_ms"`
+	// Stages are the medians of the turns' stages over the run, in ms:
+	// from the bot's "turn ended" log lines (StagesFrom "log"), or, in a
+	// cluster run, from surfaces_turn_stage_seconds's buckets ("buckets").
+	Stages     map[string]float64 `json:"stage_medians_ms"`
+	StagesFrom string             `json:"stage_medians_from"`
 	// Activation is surfaces_room_activation_seconds of the bot (a
 	// cluster run's last ingress holder) since it started, from the
 	// histogram's buckets: a room actor's start to its record taken.
@@ -139,8 +141,13 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor, relay
 		Homeserver: homeserver,
 		Users:      r.cfg.Users, Rooms: r.cfg.Rooms, Turns: r.cfg.Turns, StreamS: r.cfg.Stream.Seconds(),
 		Seconds: elapsed.Seconds(), Floor: quantiles(floor), RelayFloor: quantiles(relay), Doubled: doubled, TurnDetails: r.turns,
-		Stages: stageMedians(before, after), Onboarded: quantiles(r.onboarded),
+		Stages: stageMedians(before, after), StagesFrom: "buckets", Onboarded: quantiles(r.onboarded),
 		Activation: histogramQuantiles(after, "surfaces_room_activation_seconds"),
+	}
+	if r.cluster == nil && r.stack != nil {
+		if exact := logStageMedians(r.stack.BotLogs, r.logsFrom); exact != nil {
+			rep.Stages, rep.StagesFrom = exact, "log"
+		}
 	}
 	var first, complete, toldCut, cutStamped []time.Duration
 	edits := 0
@@ -336,7 +343,7 @@ func (rep *Report) Print(w io.Writer) {
 			stages = append(stages, fmt.Sprintf("%s %.1f", s, v))
 		}
 	}
-	fmt.Fprintf(tw, "stage medians (ms from the sync)\t%s\n", strings.Join(stages, ", "))
+	fmt.Fprintf(tw, "stage medians (ms from the sync, %s)\t%s\n", map[string]string{"log": "the log's", "buckets": "from the buckets"}[rep.StagesFrom], strings.Join(stages, ", "))
 	if rep.Activation.N > 0 {
 		fmt.Fprintf(tw, "room activation (the bot's, from buckets)\t%s\n", q(rep.Activation))
 	}
