@@ -25,6 +25,7 @@ func TestDefaults(t *testing.T) {
 		{"log.level", c.Log.Level, "info"},
 		{"log.format", c.Log.Format, "auto"},
 		{"streaming.edit_interval", c.Streaming.EditInterval, time.Second},
+		{"streaming.typing_after", c.Streaming.TypingAfter, 100 * time.Millisecond},
 		{"queue.size", c.Queue.Size, 10},
 		{"onboarding.space_name_template", c.Onboarding.SpaceNameTemplate, "Lambda — {name}"},
 		{"onboarding.first_chat_name", c.Onboarding.FirstChatName, ""},
