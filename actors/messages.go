@@ -229,10 +229,12 @@ type TurnStages struct {
 	AgentReady time.Duration
 	// FirstChunk: the agent's first text arrived.
 	FirstChunk time.Duration
-	// FirstSent: the reply's first message went to the homeserver. Up to
-	// it the time is the bot's (after FirstChunk: the turn's ending
-	// record, when the first message is also the last; a post waiting its
-	// turn); from it to FirstVisible, the homeserver's answer.
+	// FirstSent: the room handed the reply's first message to sending.
+	// After FirstChunk the time up to it is the room's own wait (the
+	// turn's ending record, when the first message is also the last; a
+	// file posted before the text); from it to FirstVisible is sending:
+	// waiting out the homeserver's rate limit, retries, encryption, and
+	// the homeserver's answer.
 	FirstSent time.Duration
 	// FirstVisible: the homeserver accepted the reply's first message,
 	// which the user sees.

@@ -237,10 +237,10 @@ type Streaming struct {
 	EditInterval time.Duration `koanf:"edit_interval"`
 	// TypingRefresh is how often the typing notification is renewed.
 	TypingRefresh time.Duration `koanf:"typing_refresh"`
-	// TypingAfter is how long a turn runs without its reply showing
-	// before the message is marked read and typing goes on (0: as the
-	// turn starts). A reply quicker than that comes without a typing
-	// notice, its receipt right after it.
+	// TypingAfter is how long a turn runs before the message is marked
+	// read and typing goes on (0: as the turn starts). A reply complete
+	// sooner comes without a typing notice, its receipt right after its
+	// first message.
 	TypingAfter time.Duration `koanf:"typing_after"`
 	// MaxMessageBytes is the body size at which a reply is split into
 	// consecutive messages; it must leave room for formatted_body within
@@ -365,8 +365,9 @@ func Defaults() *Config {
 			// An agent that answers at once shows its answer, not a typing
 			// notice flashing on and off; the receipt and the typing
 			// notice stay out of the homeserver's way while the first
-			// message goes out (README, Numbers). A tenth of a second is
-			// still "as the turn starts" to anyone reading (R3.3, R3.9).
+			// message goes out (README, Numbers). A deliberate reading of
+			// R3.3 and R3.9: a slower turn gets both a tenth of a second
+			// in, an instant answer's receipt follows the answer.
 			TypingAfter:     100 * time.Millisecond,
 			MaxMessageBytes: 8000, // JSON escapes "<" as 6 bytes: 8000 still fits one event
 			MaxEdits:        60,

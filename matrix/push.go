@@ -12,7 +12,7 @@ import (
 var masterRule = []any{"v3", "pushrules", "global", "override", ".m.rule.master", "enabled"}
 
 // SilenceOwnNotifications turns the bot account's own push notifications
-// off by enabling its .m.rule.master push rule, once: a bot has no phone
+// off by enabling its .m.rule.master push rule: a bot has no phone
 // to notify and reads no unread counts, yet the homeserver evaluates its
 // push rules for every message in each of its rooms and, where they
 // notify, stores a notification and the room's unread count for it, then
@@ -20,9 +20,9 @@ var masterRule = []any{"v3", "pushrules", "global", "override", ".m.rule.master"
 // (its userapi) that is a notification row, the room's counts sent to the
 // sync API and written there, and the bot's own /sync woken, per user
 // message, all between the message and the bot's reply to it. Nothing a
-// user sees depends on the bot's notifications. The rule is the account's, so it is set once
-// and read at each start; an operator who enables it by hand changes
-// nothing, one who disables it has it enabled again at the next start.
+// user sees depends on the bot's notifications. The rule is the
+// account's: it is read at each start and written only when off, so an
+// operator who disables it has it enabled again at the next start.
 func (c *Client) SilenceOwnNotifications(ctx context.Context) error {
 	url := c.cli.BuildClientURL(masterRule...)
 	var rule struct {

@@ -123,7 +123,8 @@ func New(reg prometheus.Registerer, system *actor.ActorSystem) (*Metrics, error)
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "surfaces_turn_stage_seconds",
 			Help: "Where a turn's time goes: from the bot taking the user's message from the homeserver's response to the end of each stage " +
-				"(taken by the room actor, recorded durably, agent ready, first chunk from the agent, first visible: the reply's first message accepted, final).",
+				"(taken by the room actor, recorded durably, agent ready, first chunk from the agent, first sent: the reply's first message handed to sending, " +
+				"first visible: that message accepted by the homeserver, final).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"stage"}),
 		queued: prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -30,7 +30,7 @@ func (s *Stack) BotAccount(ctx context.Context, cleanup func(func())) (*mautrix.
 	}
 	cli, err := s.HS.Login(ctx, s.BotID, botPassword)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to log in as the bot: %w", err)
 	}
 	cleanup(func() { _, _ = cli.Logout(context.Background()) })
 	return cli, nil

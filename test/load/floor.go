@@ -53,7 +53,8 @@ func newFloor(ctx context.Context, stack *harness.Stack) (*floor, error) {
 }
 
 // run sends a message from a to b every pace until ctx ends, recording how
-// long b took to see each.
+// long b took to see each, and how long a took to see b's answer to it
+// (the relay floor).
 func (f *floor) run(ctx context.Context, pace time.Duration) {
 	for i := 0; ctx.Err() == nil; i++ {
 		text := fmt.Sprintf("floor %d", i)
@@ -69,7 +70,9 @@ func (f *floor) run(ctx context.Context, pace time.Duration) {
 		if err != nil {
 			return
 		}
-		took := time.Since(start)
+		f.mu.Lock()
+		f.took = append(f.took, time.Since(start))
+		f.mu.Unlock()
 		answer := fmt.Sprintf("floor answer %d", i)
 		if _, err := f.b.SendText(ctx, f.room, answer); err != nil {
 			return
@@ -83,7 +86,6 @@ func (f *floor) run(ctx context.Context, pace time.Duration) {
 			return
 		}
 		f.mu.Lock()
-		f.took = append(f.took, took)
 		f.relay = append(f.relay, time.Since(start))
 		f.mu.Unlock()
 		select {

@@ -264,17 +264,19 @@ func markLogs(paths []string) logMark {
 // the histogram's doubling buckets give a median only to within its
 // bucket (16–32 ms for a first visible reply). A stage a turn did not
 // reach (0) is left out, as the histogram leaves it out; taken, which is
-// observed for every turn, is not. Nil when no turn ended.
+// observed for every turn, is not; a turn restored from the record (no
+// clock) is left out whole, as the histogram leaves it out. Nil when no
+// turn ended, or when a log could not be read whole (the buckets then).
 func logStageMedians(paths []string, from logMark) map[string]float64 {
 	samples := map[string][]float64{}
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
-			continue
+			return nil
 		}
 		if _, err := f.Seek(from[p], io.SeekStart); err != nil {
 			_ = f.Close()
-			continue
+			return nil
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -286,7 +288,8 @@ func logStageMedians(paths []string, from logMark) map[string]float64 {
 			var entry struct {
 				Stages map[string]float64 `json:"stages_ms"`
 			}
-			if json.Unmarshal(line, &entry) != nil || entry.Stages == nil {
+			if json.Unmarshal(line, &entry) != nil || entry.Stages == nil ||
+				entry.Stages["recorded"] == 0 && entry.Stages["final"] == 0 {
 				continue
 			}
 			for stage, ms := range entry.Stages {
@@ -295,7 +298,11 @@ func logStageMedians(paths []string, from logMark) map[string]float64 {
 				}
 			}
 		}
+		err = sc.Err()
 		_ = f.Close()
+		if err != nil {
+			return nil
+		}
 	}
 	if len(samples) == 0 {
 		return nil

@@ -55,7 +55,7 @@ surfaces_room_activation_seconds_count 100
 
 // The stage medians come from the turns the bot logged during the run:
 // exact, a run's own (a log's earlier lines are skipped), a stage a turn
-// did not reach left out but taken kept at 0.
+// did not reach left out but taken kept at 0, a restored turn left out.
 func TestLogStageMedians(t *testing.T) {
 	dir := t.TempDir()
 	line := func(stages string) string {
@@ -81,6 +81,8 @@ func TestLogStageMedians(t *testing.T) {
 	appendTo(a, line(`"taken":0,"recorded":3.5,"first_visible":20`)+`{"message":"turn started"}`+"\n")
 	appendTo(a, line(`"taken":1,"recorded":2.5,"first_visible":0`))
 	appendTo(b, line(`"taken":2,"recorded":4.5,"first_visible":30`)+"not json\n")
+	// A turn restored from the record has no clock: left out whole.
+	appendTo(b, line(`"taken":0,"recorded":0,"first_visible":0,"final":0`))
 	got := logStageMedians([]string{a, b}, from)
 	want := map[string]float64{"taken": 1, "recorded": 3.5, "first_visible": 25}
 	if !maps.Equal(got, want) {
