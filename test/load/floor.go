@@ -57,42 +57,38 @@ func newFloor(ctx context.Context, stack *harness.Stack) (*floor, error) {
 // (the relay floor).
 func (f *floor) run(ctx context.Context, pace time.Duration) {
 	for i := 0; ctx.Err() == nil; i++ {
-		text := fmt.Sprintf("floor %d", i)
 		start := time.Now()
-		if _, err := f.a.SendText(ctx, f.room, text); err != nil {
+		if !f.pass(ctx, f.a, f.b, fmt.Sprintf("floor %d", i), start, &f.took) {
 			return
 		}
-		wait, cancel := context.WithTimeout(ctx, time.Minute)
-		_, err := f.b.WaitMessage(wait, f.room, func(m harness.Message) bool {
-			return m.MsgType == event.MsgText && m.Body == text
-		})
-		cancel()
-		if err != nil {
+		if !f.pass(ctx, f.b, f.a, fmt.Sprintf("floor answer %d", i), start, &f.relay) {
 			return
 		}
-		f.mu.Lock()
-		f.took = append(f.took, time.Since(start))
-		f.mu.Unlock()
-		answer := fmt.Sprintf("floor answer %d", i)
-		if _, err := f.b.SendText(ctx, f.room, answer); err != nil {
-			return
-		}
-		wait, cancel = context.WithTimeout(ctx, time.Minute)
-		_, err = f.a.WaitMessage(wait, f.room, func(m harness.Message) bool {
-			return m.MsgType == event.MsgText && m.Body == answer
-		})
-		cancel()
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.relay = append(f.relay, time.Since(start))
-		f.mu.Unlock()
 		select {
 		case <-ctx.Done():
 		case <-time.After(pace):
 		}
 	}
+}
+
+// pass sends text from one user and waits for the other to see it, adding
+// the time since start to samples; false when either step failed, and then
+// nothing is added (a sample that never arrived is not a latency).
+func (f *floor) pass(ctx context.Context, from, to *harness.UserClient, text string, start time.Time, samples *[]time.Duration) bool {
+	if _, err := from.SendText(ctx, f.room, text); err != nil {
+		return false
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := to.WaitMessage(wait, f.room, func(m harness.Message) bool {
+		return m.MsgType == event.MsgText && m.Body == text
+	}); err != nil {
+		return false
+	}
+	f.mu.Lock()
+	*samples = append(*samples, time.Since(start))
+	f.mu.Unlock()
+	return true
 }
 
 func (f *floor) latencies() []time.Duration {

@@ -224,6 +224,16 @@ func smokeWith(t *testing.T, cfg load.Config, run func(context.Context, load.Con
 		if rep.Members == 0 && rep.Cut != 0 {
 			t.Fatalf("%s: %d turns were told their reply was cut, with no member killed", rep.Homeserver, rep.Cut)
 		}
+		// The yardstick itself: a run that timed the floor's messages
+		// timed their answers too (bursts time their own, not answers),
+		// and one bot's stage medians are its log's, exact, not the
+		// histogram's doubling buckets.
+		if !cfg.Burst && rep.Floor.N > 0 && rep.RelayFloor.N == 0 {
+			t.Errorf("%s: the floor timed %d messages and none of their answers: no relay floor", rep.Homeserver, rep.Floor.N)
+		}
+		if rep.Members == 0 && rep.StagesFrom != "log" {
+			t.Errorf("%s: one bot's stage medians came from %q, want its log's", rep.Homeserver, rep.StagesFrom)
+		}
 	}
 	return reps
 }

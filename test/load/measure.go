@@ -268,7 +268,7 @@ func markLogs(paths []string) logMark {
 // clock) is left out whole, as the histogram leaves it out. Nil when no
 // turn ended, or when a log could not be read whole (the buckets then).
 func logStageMedians(paths []string, from logMark) map[string]float64 {
-	samples := map[string][]float64{}
+	samples := map[string][]time.Duration{}
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -294,7 +294,7 @@ func logStageMedians(paths []string, from logMark) map[string]float64 {
 			}
 			for stage, ms := range entry.Stages {
 				if ms > 0 || stage == "taken" {
-					samples[stage] = append(samples[stage], ms)
+					samples[stage] = append(samples[stage], time.Duration(ms*float64(time.Millisecond)))
 				}
 			}
 		}
@@ -309,13 +309,9 @@ func logStageMedians(paths []string, from logMark) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for stage, v := range samples {
-		slices.Sort(v)
-		n := len(v)
-		if n%2 == 1 {
-			out[stage] = v[n/2]
-		} else {
-			out[stage] = (v[n/2-1] + v[n/2]) / 2
-		}
+		// The same median as the table's first visible reply (nearest
+		// rank), so that the stages and the reply read alike.
+		out[stage] = quantiles(v).P50
 	}
 	return out
 }
