@@ -55,8 +55,8 @@
 // of record writes, the chat id reservation. This package holds what every
 // kind and every port's implementation share: messages.go and ports.go,
 // then ack.go, commands.go, records.go, stateevents.go, errors.go,
-// options.go, tokenbucket.go, sendpacer*.go, running_turns.go and
-// system.go. An import runs only downwards: root to user and reconcile,
+// options.go, stages.go (StageNames, All), tokenbucket.go,
+// sendpacer*.go, running_turns.go and system.go. An import runs only downwards: root to user and reconcile,
 // user to grain and room, grain to room, each to internal/kit and this package (TestImportsOnlyDown).
 //
 //   - A message: ../matrix/syncer.go (ProcessResponse, convert, withAck)

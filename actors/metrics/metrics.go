@@ -12,7 +12,6 @@ package metrics
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -235,32 +234,16 @@ func (m *Metrics) Observe(evt any) {
 	}
 }
 
-// The stages of surfaces_turn_stage_seconds, in their order.
-const (
-	stageTaken        = "taken"
-	stageRecorded     = "recorded"
-	stageAgentReady   = "agent_ready"
-	stageFirstChunk   = "first_chunk"
-	stageFirstSent    = "first_sent"
-	stageFirstVisible = "first_visible"
-	stageFinal        = "final"
-)
-
 // observeStages observes the stages a turn reached (a stage it did not
-// reach is 0 and not observed; Taken may be 0 in a test's virtual time,
+// reach is 0 and not observed; taken may be 0 in a test's virtual time,
 // so it is observed whenever the turn reached a later stage).
 func (m *Metrics) observeStages(s actors.TurnStages) {
-	if s.Final == 0 && s.Recorded == 0 {
-		return // a turn restored from the record: no clock
+	if s.Restored() {
+		return // no clock ran
 	}
-	m.stages.WithLabelValues(stageTaken).Observe(s.Taken.Seconds())
-	for _, st := range []struct {
-		name string
-		d    time.Duration
-	}{{stageRecorded, s.Recorded}, {stageAgentReady, s.AgentReady}, {stageFirstChunk, s.FirstChunk},
-		{stageFirstSent, s.FirstSent}, {stageFirstVisible, s.FirstVisible}, {stageFinal, s.Final}} {
-		if st.d > 0 {
-			m.stages.WithLabelValues(st.name).Observe(st.d.Seconds())
+	for name, d := range s.All() {
+		if d > 0 || name == actors.StageNames[0] {
+			m.stages.WithLabelValues(name).Observe(d.Seconds())
 		}
 	}
 }

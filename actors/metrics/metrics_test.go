@@ -281,6 +281,37 @@ func find(t *testing.T, reg *prometheus.Registry, name string, labels map[string
 	return nil
 }
 
+// Each stage a turn reached is one sample of surfaces_turn_stage_seconds
+// under its name; a stage not reached is none, taken is one whenever a
+// later stage was reached (0 in virtual time), and a turn restored from
+// the record (no clock) is none at all.
+func TestTurnStagesObserved(t *testing.T) {
+	system := actor.NewActorSystem()
+	defer system.Shutdown()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ms := time.Millisecond
+	whole := actors.TurnStages{Taken: ms, Recorded: 3 * ms, AgentReady: 4 * ms, FirstChunk: 6 * ms, FirstSent: 7 * ms, FirstVisible: 20 * ms, Final: 40 * ms}
+	noText := actors.TurnStages{Recorded: 2 * ms, AgentReady: 3 * ms, Final: 9 * ms}
+	for _, s := range []actors.TurnStages{whole, noText, {}} {
+		system.EventStream.Publish(&actors.TurnEnded{RoomID: "!1", AgentID: "a", Stages: s})
+	}
+	want := map[string]uint64{"taken": 2, "recorded": 2, "agent_ready": 2, "first_chunk": 1, "first_sent": 1, "first_visible": 1, "final": 2}
+	for _, stage := range actors.StageNames {
+		h := histogram(t, reg, "surfaces_turn_stage_seconds", map[string]string{"stage": stage})
+		if h.GetSampleCount() != want[stage] {
+			t.Errorf("stage %s observed %d times, want %d", stage, h.GetSampleCount(), want[stage])
+		}
+	}
+	if h := histogram(t, reg, "surfaces_turn_stage_seconds", map[string]string{"stage": "first_visible"}); h.GetSampleSum() != 0.02 {
+		t.Errorf("first_visible sums to %v s, want 0.02", h.GetSampleSum())
+	}
+}
+
 // A store that keeps failing is visible: each failed record write is
 // counted, the failing rooms are a gauge (and FailingWrites, which /readyz
 // reads), back to 0 once a write lands (issue 19, point 4).

@@ -30,9 +30,9 @@ func (k stageClock) stages() actors.TurnStages {
 
 // logDict is s for the turn's end log line, in milliseconds.
 func logDict(s actors.TurnStages) *zerolog.Event {
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return zerolog.Dict().Float64("taken", ms(s.Taken)).Float64("recorded", ms(s.Recorded)).
-		Float64("agent_ready", ms(s.AgentReady)).Float64("first_chunk", ms(s.FirstChunk)).
-		Float64("first_sent", ms(s.FirstSent)).Float64("first_visible", ms(s.FirstVisible)).
-		Float64("final", ms(s.Final))
+	d := zerolog.Dict()
+	for name, t := range s.All() {
+		d.Float64(name, float64(t.Microseconds())/1000)
+	}
+	return d
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/surfaces-bot/surfaces/actors"
 	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
@@ -53,7 +54,7 @@ func TestMetricsEndpointFollowsATurn(t *testing.T) {
 	}
 	// Where the turn's time went (issue 21, point 2): each stage observed
 	// once, and the turn's end log line carries them too.
-	for _, stage := range []string{"taken", "recorded", "agent_ready", "first_chunk", "first_sent", "first_visible", "final"} {
+	for _, stage := range actors.StageNames {
 		labels := map[string]string{"stage": stage}
 		if d := sample(after, "surfaces_turn_stage_seconds", labels) - sample(before, "surfaces_turn_stage_seconds", labels); d != 1 {
 			t.Fatalf("surfaces_turn_stage_seconds{stage=%s} count moved by %v after one turn, want 1", stage, d)

@@ -11,8 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/surfaces-bot/surfaces/test/harness"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/surfaces-bot/surfaces/actors"
+	"github.com/surfaces-bot/surfaces/test/harness"
 )
 
 // Report is a run's numbers.
@@ -338,7 +340,7 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintf(tw, "bot\tpeak RSS %.0f MiB, %.1f CPU s in %.0f s\n", rep.BotPeakRSSMiB, rep.BotCPUSeconds, rep.Seconds)
 	fmt.Fprintf(tw, "homeserver\t%.1f CPU s\n", rep.HSCPUSeconds)
 	var stages []string
-	for _, s := range []string{"taken", "recorded", "agent_ready", "first_chunk", "first_sent", "first_visible", "final"} {
+	for _, s := range actors.StageNames {
 		if v, ok := rep.Stages[s]; ok {
 			stages = append(stages, fmt.Sprintf("%s %.1f", s, v))
 		}
