@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/surfaces-bot/surfaces/test/harness"
@@ -75,14 +74,7 @@ func (f *floor) run(ctx context.Context, pace time.Duration) {
 // the time since start to samples; false when either step failed, and then
 // nothing is added (a sample that never arrived is not a latency).
 func (f *floor) pass(ctx context.Context, from, to *harness.UserClient, text string, start time.Time, samples *[]time.Duration) bool {
-	if _, err := from.SendText(ctx, f.room, text); err != nil {
-		return false
-	}
-	wait, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if _, err := to.WaitMessage(wait, f.room, func(m harness.Message) bool {
-		return m.MsgType == event.MsgText && m.Body == text
-	}); err != nil {
+	if f.send(ctx, from, to, f.room, text) != nil {
 		return false
 	}
 	f.mu.Lock()

@@ -417,6 +417,8 @@ type run struct {
 	// user's last first reply of a bot burst; each floor burst's last
 	// message.
 	burstLast, floorBursts []time.Duration
+	// relayBursts are the floor's bursts relayed (floor.burst).
+	relayBursts []time.Duration
 }
 
 // each runs f for 0..n-1 at once and returns the first error: the first

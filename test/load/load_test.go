@@ -52,12 +52,12 @@ func TestSmokeBothModes(t *testing.T) {
 
 // TestSmokeBurst: one user with three chats sends a message in each at
 // once, twice; each burst's last first reply is reported beside the same
-// burst between two users.
+// burst between two users, and the same burst relayed.
 func TestSmokeBurst(t *testing.T) {
 	rep := smoke(t, load.Config{Users: 1, Rooms: 3, Turns: 2, Burst: true})
-	if rep.BurstLast.N != 2 || rep.FloorBurst.N != 2 || rep.BurstRatioP50 <= 0 {
-		t.Fatalf("bursts reported: %d of the bot's, %d user to user, ratio %.2f; want 2, 2 and a ratio",
-			rep.BurstLast.N, rep.FloorBurst.N, rep.BurstRatioP50)
+	if rep.BurstLast.N != 2 || rep.FloorBurst.N != 2 || rep.RelayBurst.N != 2 || rep.BurstRatioP50 <= 0 || rep.BurstRelayRatioP50 <= 0 {
+		t.Fatalf("bursts reported: %d of the bot's, %d user to user, %d relayed, ratios %.2f and %.2f; want 2, 2, 2 and two ratios",
+			rep.BurstLast.N, rep.FloorBurst.N, rep.RelayBurst.N, rep.BurstRatioP50, rep.BurstRelayRatioP50)
 	}
 }
 

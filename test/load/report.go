@@ -50,6 +50,11 @@ type Report struct {
 	BurstLast     Quantiles `json:"burst_last_first_visible_ms,omitzero"`
 	FloorBurst    Quantiles `json:"floor_burst_ms,omitzero"`
 	BurstRatioP50 float64   `json:"burst_ratio_p50,omitempty"`
+	// RelayBurst is the same burst between two users with each message
+	// answered, to the last answer seen: the barest relay's time for the
+	// burst. BurstRelayRatioP50 is BurstLast over it.
+	RelayBurst         Quantiles `json:"relay_burst_ms,omitzero"`
+	BurstRelayRatioP50 float64   `json:"burst_relay_ratio_p50,omitempty"`
 
 	Sent int `json:"turns_sent"`
 	// Lost are the turns that got neither their reply nor the notice that
@@ -188,6 +193,9 @@ func (r *run) report(elapsed time.Duration, before, after snapshot, floor, relay
 		if rep.FloorBurst.P50 > 0 {
 			rep.BurstRatioP50 = rep.BurstLast.P50 / rep.FloorBurst.P50
 		}
+		if rep.RelayBurst = quantiles(r.relayBursts); rep.RelayBurst.P50 > 0 {
+			rep.BurstRelayRatioP50 = rep.BurstLast.P50 / rep.RelayBurst.P50
+		}
 	}
 	posts := after.sum("surfaces_matrix_events_sent_total", nil) - before.sum("surfaces_matrix_events_sent_total", nil)
 	rep.PostsPerSec = posts / elapsed.Seconds()
@@ -317,6 +325,10 @@ func (rep *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "last first reply of a burst\t%s\n", q(rep.BurstLast))
 		fmt.Fprintf(tw, "the same burst user to user\t%s\n", q(rep.FloorBurst))
 		fmt.Fprintf(tw, "burst ratio\tp50 %.2f ×\n", rep.BurstRatioP50)
+		if rep.RelayBurst.N > 0 {
+			fmt.Fprintf(tw, "the same burst relayed (each answered)\t%s\n", q(rep.RelayBurst))
+			fmt.Fprintf(tw, "over the relayed burst\tp50 %.2f ×\n", rep.BurstRelayRatioP50)
+		}
 	}
 	fmt.Fprintf(tw, "complete reply\t%s\n", q(rep.Complete))
 	fmt.Fprintf(tw, "replies\t%d sent, %d lost, %d doubled, %.1f edits a reply\n", rep.Sent, rep.Lost, rep.Doubled, rep.EditsPerTurn)
