@@ -90,17 +90,25 @@ func TestMetricsFollowTheTree(t *testing.T) {
 	})
 }
 
-// TestMetricsFromEvents publishes each event the metrics follow on a real
-// actor system's EventStream.
-func TestMetricsFromEvents(t *testing.T) {
+// newEventMetrics is metrics in a fresh registry following a real actor
+// system's EventStream (no tree), with that system.
+func newEventMetrics(t *testing.T) (*actor.ActorSystem, *prometheus.Registry, *metrics.Metrics) {
+	t.Helper()
 	system := actor.NewActorSystem()
-	defer system.Shutdown()
+	t.Cleanup(system.Shutdown)
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, system)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(m.Close)
+	return system, reg, m
+}
+
+// TestMetricsFromEvents publishes each event the metrics follow on a real
+// actor system's EventStream.
+func TestMetricsFromEvents(t *testing.T) {
+	system, reg, m := newEventMetrics(t)
 	publish := system.EventStream.Publish
 	a := map[string]string{"agent": "a"}
 
@@ -286,14 +294,7 @@ func find(t *testing.T, reg *prometheus.Registry, name string, labels map[string
 // later stage was reached (0 in virtual time), and a turn restored from
 // the record (no clock) is none at all.
 func TestTurnStagesObserved(t *testing.T) {
-	system := actor.NewActorSystem()
-	defer system.Shutdown()
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, system)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	system, reg, _ := newEventMetrics(t)
 	ms := time.Millisecond
 	whole := actors.TurnStages{Taken: ms, Recorded: 3 * ms, AgentReady: 4 * ms, FirstChunk: 6 * ms, FirstSent: 7 * ms, FirstVisible: 20 * ms, Final: 40 * ms}
 	noText := actors.TurnStages{Recorded: 2 * ms, AgentReady: 3 * ms, Final: 9 * ms}
