@@ -68,12 +68,19 @@ func TestTypingAfterADelay(t *testing.T) {
 		delay time.Duration // before the agent answers
 		fail  bool
 		want  []string // the calls of the turn, in order
+		// hold keeps the reply's first message at the homeserver this
+		// long (a homeserver behind, as in a burst).
+		hold time.Duration
 	}{
-		{"an instant reply", 0, false, []string{"SendText", "MarkRead"}},
-		{"a reply just under the delay", after - time.Millisecond, false, []string{"SendText", "MarkRead"}},
-		{"a slow reply", 2 * after, false, []string{"MarkRead", "SetTyping on", "SendText", "SetTyping off"}},
-		{"a quick failure", 0, true, []string{"MarkRead", "SendNotice"}},
-		{"a quick first chunk of a long stream", 0, false, []string{"SendText", "MarkRead", "SetTyping on", "SetTyping off"}},
+		{"an instant reply", 0, false, []string{"SendText", "MarkRead"}, 0},
+		{"a reply just under the delay", after - time.Millisecond, false, []string{"SendText", "MarkRead"}, 0},
+		{"a slow reply", 2 * after, false, []string{"MarkRead", "SetTyping on", "SendText", "SetTyping off"}, 0},
+		{"a quick failure", 0, true, []string{"MarkRead", "SendNotice"}, 0},
+		{"a quick first chunk of a long stream", 0, false, []string{"SendText", "MarkRead", "SetTyping on", "SetTyping off"}, 0},
+		// The agent done at once, the reply slow to land: the receipt at
+		// the delay (before the send returns), no typing flashing on and
+		// off around the reply.
+		{"an instant reply the homeserver is slow to take", 0, false, []string{"MarkRead", "SendText"}, 2 * after},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -96,6 +103,12 @@ func TestTypingAfterADelay(t *testing.T) {
 					}
 					time.Sleep(2 * after)
 					turn.Emit(actortest.End(1))
+				case tc.hold > 0:
+					release := tt.Matrix.Block("SendText")
+					turn.Emit(actortest.Text("hi"), actortest.End(1))
+					synctest.Wait()
+					time.Sleep(tc.hold)
+					release()
 				default:
 					turn.Emit(actortest.Text("hi"), actortest.End(1))
 				}

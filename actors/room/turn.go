@@ -481,9 +481,21 @@ func (a *roomActor) editTick(c actor.Context, m *editTick) {
 }
 
 func (a *roomActor) typingTick(c actor.Context, m *typingTick) {
-	if t := a.turn; t != nil && t.id == m.turnID {
-		a.showWorking(c, t)
+	t := a.turn
+	if t == nil || t.id != m.turnID {
+		return
 	}
+	if t.ended && !t.typingOn {
+		// The agent is done and only the reply's delivery is left (the
+		// homeserver slow to take it, as in a burst of chats): typing now
+		// would flash on and off around a reply already on its way, and
+		// add two requests to a homeserver already behind. Typing is for
+		// while the agent works (PRODUCT R3.3); the receipt still goes
+		// (R3.9).
+		a.markTurnRead(c, t)
+		return
+	}
+	a.showWorking(c, t)
 }
 
 // showWorking tells the user the agent is on it: the message's read
