@@ -63,7 +63,9 @@ type Options struct {
 	// quicker than that is its own sign that the message was taken, and
 	// the receipt follows it: a fast turn then costs the homeserver two
 	// writes fewer (a typing notice on and off) and its first message
-	// does not queue behind them.
+	// does not queue behind them. Nor does typing go on for a reply the
+	// agent has finished whose text is already on its way (a homeserver
+	// slow to take it): only its receipt goes then.
 	TypingAfter time.Duration
 	// ConnIdleClose closes a room's agent connection after this long unused.
 	ConnIdleClose time.Duration

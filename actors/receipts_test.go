@@ -2,6 +2,8 @@ package actors_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -147,4 +149,60 @@ func TestTypingAfterADelay(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A reply the agent finished shows typing past the delay while a file of
+// it uploads, or while its text waits for the turn's ending record: only a
+// reply whose text alone is left, on its way to the homeserver, goes
+// without (see TestTypingAfterADelay).
+func TestTypingWhileAFileUploadsOrTheRecordWaits(t *testing.T) {
+	const after = 500 * time.Millisecond
+	typed := func(tt *testTree, m actortest.Mark) []bool {
+		var typing []bool
+		for _, c := range tt.Matrix.CallsSince(m, "SetTyping") {
+			typing = append(typing, c.Typing)
+		}
+		return typing
+	}
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{TypingAfter: after})
+		tt.addRoom(alice, "!r", "101")
+		m := tt.mark()
+		tt.say(alice, "!r", "hello")
+		turn := tt.turn(tt.conn())
+		release := tt.Store.HoldRoomWrites()
+		turn.Emit(actortest.Text("hi"), actortest.End(0))
+		synctest.Wait()
+		time.Sleep(2 * after)
+		release()
+		tt.turnEnded("!r")
+		synctest.Wait()
+		if got := typed(tt, m); !slices.Equal(got, []bool{true, false}) {
+			t.Fatalf("typing went %v while the ending record waited past the delay, want on, then off", got)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		tt := newTestTree(t, actors.Options{TypingAfter: after})
+		tt.addRoom(alice, "!r", "101")
+		out := filepath.Join(tt.Volume, "0", "output")
+		if err := os.MkdirAll(out, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(out, "notes.txt"), []byte("notes"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		m := tt.mark()
+		tt.say(alice, "!r", "write it down")
+		turn := tt.turn(tt.conn())
+		release := tt.Matrix.Block("SendFile")
+		turn.Emit(actortest.Text("Here:"), actors.AgentEvent{Kind: actors.AgentSendFile, Path: "output/notes.txt"}, actortest.End(0))
+		synctest.Wait()
+		time.Sleep(2 * after)
+		release()
+		tt.turnEnded("!r")
+		synctest.Wait()
+		if got := typed(tt, m); !slices.Equal(got, []bool{true, false}) {
+			t.Fatalf("typing went %v while the file uploaded past the delay, want on, then off", got)
+		}
+	})
 }

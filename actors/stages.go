@@ -26,6 +26,7 @@ func (s TurnStages) All() iter.Seq2[string, time.Duration] {
 	}
 }
 
-// Restored is true for a turn that came from the record after a restart:
-// its clock did not run, so it has no stages to report.
-func (s TurnStages) Restored() bool { return s.Final == 0 && s.Recorded == 0 }
+// NoClock is true for a turn whose clock did not run, so it has no stages
+// to report: one restored from the record after a restart, or one ended
+// without stages (cut by a stop, fenced out by a newer activation).
+func (s TurnStages) NoClock() bool { return s.Final == 0 && s.Recorded == 0 }

@@ -240,7 +240,8 @@ type Streaming struct {
 	// TypingAfter is how long a turn runs before the message is marked
 	// read and typing goes on (0: as the turn starts). A reply complete
 	// sooner comes without a typing notice, its receipt right after its
-	// first message.
+	// first message; a reply the agent has finished whose text is on its
+	// way to the homeserver gets its receipt then and no typing.
 	TypingAfter time.Duration `koanf:"typing_after"`
 	// MaxMessageBytes is the body size at which a reply is split into
 	// consecutive messages; it must leave room for formatted_body within

@@ -238,7 +238,7 @@ func (m *Metrics) Observe(evt any) {
 // reach is 0 and not observed; taken may be 0 in a test's virtual time,
 // so it is observed whenever the turn reached a later stage).
 func (m *Metrics) observeStages(s actors.TurnStages) {
-	if s.Restored() {
+	if s.NoClock() {
 		return // no clock ran
 	}
 	for name, d := range s.All() {

@@ -41,10 +41,13 @@ type replyPart struct {
 	file string
 }
 
+// fileMark starts what a posted file is remembered as (shownAs).
+const fileMark = "\x00file\x00"
+
 // shownAs is what a part is remembered as once posted.
 func (p replyPart) shownAs() string {
 	if p.file != "" {
-		return "\x00file\x00" + p.file
+		return fileMark + p.file
 	}
 	return p.text
 }
@@ -81,6 +84,18 @@ func (v *replyView) appendChunk(s string) { v.text.WriteString(s) }
 // addFile places a file the agent sent after the text so far.
 func (v *replyView) addFile(path string) {
 	v.files = append(v.files, replyFile{at: v.text.Len(), path: path})
+}
+
+// filesLeft reports whether a file of the reply is not posted yet (waiting,
+// or uploading).
+func (v *replyView) filesLeft() bool {
+	posted := 0
+	for _, s := range v.shown {
+		if strings.HasPrefix(s, fileMark) {
+			posted++
+		}
+	}
+	return posted < len(v.files)
 }
 
 // hasContent reports whether any text or file arrived.

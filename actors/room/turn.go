@@ -485,13 +485,13 @@ func (a *roomActor) typingTick(c actor.Context, m *typingTick) {
 	if t == nil || t.id != m.turnID {
 		return
 	}
-	if t.ended && !t.typingOn {
-		// The agent is done and only the reply's delivery is left (the
-		// homeserver slow to take it, as in a burst of chats): typing now
-		// would flash on and off around a reply already on its way, and
-		// add two requests to a homeserver already behind. Typing is for
-		// while the agent works (PRODUCT R3.3); the receipt still goes
-		// (R3.9).
+	if t.ended && !t.typingOn && !t.clock.firstSent.IsZero() && !t.reply.filesLeft() {
+		// The agent is done and its text is on its way to the homeserver,
+		// which is slow to take it (as in a burst of chats): typing now
+		// would flash on and off around a reply already sent, and add two
+		// requests to a homeserver already behind. Typing is for while
+		// the agent works (PRODUCT R3.3), or a file uploads; the receipt
+		// still goes (R3.9).
 		a.markTurnRead(c, t)
 		return
 	}

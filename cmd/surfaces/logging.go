@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"os"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -27,20 +26,16 @@ func newLogger(cfg config.Log, out io.Writer) zerolog.Logger {
 		}
 	}
 	if console {
-		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly}
+		w = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05.000"}
 	}
-	return zerolog.New(w).Level(level).Hook(millisecondTime{})
+	// Process-wide, as zerolog has it: protoactor's lines come through
+	// zerolog.NewSlogHandler, which stamps them itself unless the logger
+	// has zerolog's own Timestamp, so both must use one format.
+	zerolog.TimeFieldFormat = timeLayout
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
 
 // timeLayout is RFC 3339 to the millisecond: a turn's stages are
 // milliseconds apart, and lining the bot's lines up with the homeserver's
 // or an agent's needs more than the second zerolog's default gives.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
-
-// millisecondTime stamps each line with the time in timeLayout, as
-// zerolog's Timestamp would in its (process-wide) TimeFieldFormat.
-type millisecondTime struct{}
-
-func (millisecondTime) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
-	e.Str(zerolog.TimestampFieldName, time.Now().Format(timeLayout))
-}

@@ -60,9 +60,9 @@ func (f *floor) burst(ctx context.Context, k int, relay bool) (time.Duration, er
 			text := fmt.Sprintf("%s %d room %d", kind, k, i)
 			err := f.send(ctx, f.a, f.b, room, text)
 			if err == nil && !relay {
-				mu.Lock()
+				f.mu.Lock()
 				f.took = append(f.took, time.Since(start))
-				mu.Unlock()
+				f.mu.Unlock()
 			}
 			if err == nil && relay {
 				err = f.send(ctx, f.b, f.a, room, text+" answered")

@@ -294,7 +294,7 @@ func logStageMedians(paths []string, from logMark) map[string]float64 {
 			}
 			for stage, ms := range entry.Stages {
 				if ms > 0 || stage == "taken" {
-					samples[stage] = append(samples[stage], time.Duration(ms*float64(time.Millisecond)))
+					samples[stage] = append(samples[stage], time.Duration(math.Round(ms*float64(time.Millisecond))))
 				}
 			}
 		}
