@@ -157,52 +157,46 @@ func TestTypingAfterADelay(t *testing.T) {
 // without (see TestTypingAfterADelay).
 func TestTypingWhileAFileUploadsOrTheRecordWaits(t *testing.T) {
 	const after = 500 * time.Millisecond
-	typed := func(tt *testTree, m actortest.Mark) []bool {
-		var typing []bool
-		for _, c := range tt.Matrix.CallsSince(m, "SetTyping") {
-			typing = append(typing, c.Typing)
-		}
-		return typing
+	for _, tc := range []struct {
+		name  string
+		reply []actors.AgentEvent
+		// hold keeps the reply from going on until the returned release.
+		hold func(tt *testTree) (release func())
+	}{
+		{"the ending record waits", []actors.AgentEvent{actortest.Text("hi"), actortest.End(0)},
+			func(tt *testTree) func() { return tt.Store.HoldRoomWrites() }},
+		{"a file uploads", []actors.AgentEvent{actortest.Text("Here:"), {Kind: actors.AgentSendFile, Path: "output/notes.txt"}, actortest.End(0)},
+			func(tt *testTree) func() { return tt.Matrix.Block("SendFile") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt := newTestTree(t, actors.Options{TypingAfter: after})
+				tt.addRoom(alice, "!r", "101")
+				out := filepath.Join(tt.Volume, "0", "output")
+				if err := os.MkdirAll(out, 0o750); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(out, "notes.txt"), []byte("notes"), 0o640); err != nil {
+					t.Fatal(err)
+				}
+				m := tt.mark()
+				tt.say(alice, "!r", "hello")
+				turn := tt.turn(tt.conn())
+				release := tc.hold(tt)
+				turn.Emit(tc.reply...)
+				synctest.Wait()
+				time.Sleep(2 * after)
+				release()
+				tt.turnEnded("!r")
+				synctest.Wait()
+				var typing []bool
+				for _, c := range tt.Matrix.CallsSince(m, "SetTyping") {
+					typing = append(typing, c.Typing)
+				}
+				if !slices.Equal(typing, []bool{true, false}) {
+					t.Fatalf("typing went %v while %s past the delay, want on, then off", typing, tc.name)
+				}
+			})
+		})
 	}
-	synctest.Test(t, func(t *testing.T) {
-		tt := newTestTree(t, actors.Options{TypingAfter: after})
-		tt.addRoom(alice, "!r", "101")
-		m := tt.mark()
-		tt.say(alice, "!r", "hello")
-		turn := tt.turn(tt.conn())
-		release := tt.Store.HoldRoomWrites()
-		turn.Emit(actortest.Text("hi"), actortest.End(0))
-		synctest.Wait()
-		time.Sleep(2 * after)
-		release()
-		tt.turnEnded("!r")
-		synctest.Wait()
-		if got := typed(tt, m); !slices.Equal(got, []bool{true, false}) {
-			t.Fatalf("typing went %v while the ending record waited past the delay, want on, then off", got)
-		}
-	})
-	synctest.Test(t, func(t *testing.T) {
-		tt := newTestTree(t, actors.Options{TypingAfter: after})
-		tt.addRoom(alice, "!r", "101")
-		out := filepath.Join(tt.Volume, "0", "output")
-		if err := os.MkdirAll(out, 0o750); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(out, "notes.txt"), []byte("notes"), 0o640); err != nil {
-			t.Fatal(err)
-		}
-		m := tt.mark()
-		tt.say(alice, "!r", "write it down")
-		turn := tt.turn(tt.conn())
-		release := tt.Matrix.Block("SendFile")
-		turn.Emit(actortest.Text("Here:"), actors.AgentEvent{Kind: actors.AgentSendFile, Path: "output/notes.txt"}, actortest.End(0))
-		synctest.Wait()
-		time.Sleep(2 * after)
-		release()
-		tt.turnEnded("!r")
-		synctest.Wait()
-		if got := typed(tt, m); !slices.Equal(got, []bool{true, false}) {
-			t.Fatalf("typing went %v while the file uploaded past the delay, want on, then off", got)
-		}
-	})
 }
